@@ -1,0 +1,138 @@
+"""The error tree of mvctl.
+
+Every error a user can cause or meet is an ``MvctlError``: it carries where the problem is
+(file, line, column, field or object) and how to fix it, and renders as one short paragraph.
+Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything that is not an
+``MvctlError`` is a bug and is reported as an internal error.
+
+    MvctlError
+    ├── SpecError              the configuration is malformed or means something impossible
+    │   └── SpecErrors         several SpecErrors found in one pass (validate reports them all)
+    ├── ConflictError          apply refused: the plan holds conflicts
+    ├── StaleStateError        apply refused: the state moved since the plan was made
+    ├── LockHeldError          another apply or revert holds the state lock
+    ├── StateError             the state database cannot be opened, read or migrated
+    ├── StoreError             the blob store cannot be read or written
+    │   └── DigestMismatchError  a blob or file does not hash to its recorded digest
+    ├── UnsafeArtifactError    a model file is not a safe format (skops, safetensors)
+    ├── StepFailedError        a training step exited non-zero
+    ├── RevertError            a revert cannot be done as asked
+    ├── NotFoundError          a model, version or apply named on the command line does not exist
+    └── UsageError             options that cannot be combined or a refused interactive action
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where in the configuration a problem sits: file, line and column (1-based)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class MvctlError(Exception):
+    """Base of every error mvctl reports to a user: what went wrong, where, and the fix."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        place: Place | None = None,
+        field: str | None = None,
+        obj: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.what = what
+        self.place = place
+        self.field = field
+        self.obj = obj
+        self.fix = fix
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        where = []
+        if self.place is not None:
+            where.append(str(self.place))
+        if self.field:
+            where.append(f"'{self.field}'")
+        elif self.obj:
+            where.append(self.obj)
+        head = ": ".join([*where, self.what]) if where else self.what
+        if self.fix:
+            return f"{head}. {self.fix}"
+        return head if head.endswith(".") else f"{head}."
+
+
+class SpecError(MvctlError):
+    """The configuration is malformed or asks for something impossible."""
+
+
+class SpecErrors(SpecError):
+    """Every problem one validation pass found, so the user fixes them all at once."""
+
+    def __init__(self, errors: Sequence[SpecError]) -> None:
+        self.errors = tuple(errors)
+        count = len(self.errors)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the configuration")
+
+    @property
+    def message(self) -> str:
+        return "\n".join(error.message for error in self.errors)
+
+
+class ConflictError(MvctlError):
+    """The plan holds conflicts, so apply will not start."""
+
+
+class StaleStateError(MvctlError):
+    """The state changed after the plan was made; the plan may no longer be right."""
+
+
+class LockHeldError(MvctlError):
+    """Another writer holds the state lock."""
+
+
+class StateError(MvctlError):
+    """The state database cannot be opened, read, written or migrated."""
+
+
+class StoreError(MvctlError):
+    """The blob store cannot be read or written."""
+
+
+class DigestMismatchError(StoreError):
+    """Content does not hash to the digest recorded for it."""
+
+
+class UnsafeArtifactError(MvctlError):
+    """A model file is not in a safe format or would load untrusted code."""
+
+
+class StepFailedError(MvctlError):
+    """A training step exited with an error."""
+
+
+class RevertError(MvctlError):
+    """A revert cannot be carried out as asked."""
+
+
+class NotFoundError(MvctlError):
+    """A model, version, alias or apply named by the user does not exist."""
+
+
+class UsageError(MvctlError):
+    """The command was called in a way that cannot work."""

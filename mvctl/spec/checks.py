@@ -1,0 +1,304 @@
+"""Meaning checks: a configuration the schema accepts may still ask for the impossible.
+
+Pure functions over a validated ``Config`` (or one ``ModelSpec``) and its ``Positions``,
+each returning SpecErrors that name the place and the fix: steps that share a name or an
+output, deps in a cycle, overrides of steps or params that do not exist, aliases and
+triggers naming versions that are not declared, cron strings that do not parse, trainers
+missing their settings. They read no files; the one question about the disk ("is this
+bare word a file?") comes in as a function so tests can answer it.
+
+The planner trusts what passes here: a step graph without cycles, overrides that land.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from mvctl.errors import SpecError
+from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
+from mvctl.spec.positions import NodePath, Positions, dotted
+
+PathExists = Callable[[str], bool]
+
+_DOTTED_IMPORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_BARE_WORD = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_config(
+    config: Config, positions: Positions, path_exists: PathExists | None = None
+) -> list[SpecError]:
+    """Every meaning check over the whole configuration."""
+    errors: list[SpecError] = []
+    for name, model in config.models.items():
+        errors += check_model(name, model, positions, path_exists)
+    return errors
+
+
+def check_model(
+    name: str, model: ModelSpec, positions: Positions, path_exists: PathExists | None = None
+) -> list[SpecError]:
+    """Every meaning check of one model. ``path_exists`` answers for project-relative paths."""
+    at = _Reporter(positions, ("models", name))
+    _check_steps(model, at, path_exists)
+    _check_versions(name, model, at)
+    _check_aliases(model, at)
+    _check_triggers(model, at)
+    for index, dotted_name in enumerate(model.trusted_types):
+        if not _DOTTED_IMPORT.match(dotted_name):
+            at.error(("trusted_types", index),
+                     f"'{dotted_name}' is not a dotted type path",
+                     "Write the module and the class, e.g. 'mypkg.models.Scaler'.")
+    return at.errors
+
+
+class _Reporter:
+    """Collects errors for one model, placing them by their path under the model."""
+
+    def __init__(self, positions: Positions, base: NodePath) -> None:
+        self.positions = positions
+        self.base = base
+        self.errors: list[SpecError] = []
+
+    def error(self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False) -> None:
+        full = (*self.base, *path)
+        place = self.positions.value_place(full) if value else self.positions.place(full)
+        self.errors.append(SpecError(what, place=place, field=dotted(full), fix=fix))
+
+    def line(self, path: NodePath) -> int:
+        return self.positions.line((*self.base, *path))
+
+
+def _did_you_mean(word: str, choices: Iterable[str], otherwise: str) -> str:
+    """Suggest the choice meant. A choice that extends the word wins ('1.0' -> '1.0.0',
+    not '1.1.0', which difflib rates the same); then the closest by difflib."""
+    options = list(choices)
+    extended = [option for option in options if option.startswith(word)]
+    close = extended[:1] or difflib.get_close_matches(word, options, n=1)
+    return f"Did you mean '{close[0]}'?" if close else otherwise
+
+
+def _listing(items: Iterable[str], limit: int = 8) -> str:
+    shown = [f"'{item}'" for item in items]
+    if not shown:
+        return "none"
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+# Steps ----------------------------------------------------------------------------------
+
+
+def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None) -> None:
+    pipeline = model.pipeline
+    first_index: dict[str, int] = {}
+    for index, step in enumerate(pipeline):
+        if step.name in first_index:
+            first = first_index[step.name]
+            at.error(("pipeline", index, "name"),
+                     f"step name '{step.name}' is used twice in the pipeline "
+                     f"(lines {at.line(('pipeline', first, 'name'))} and "
+                     f"{at.line(('pipeline', index, 'name'))})",
+                     "Rename one of the steps.", value=True)
+        else:
+            first_index[step.name] = index
+    names = set(first_index)
+    graph: dict[str, list[tuple[str, int, int]]] = {name: [] for name in first_index}
+    for index, step in enumerate(pipeline):
+        _check_trainer(step, ("pipeline", index), at)
+        _check_finite(step.params, ("pipeline", index, "params"), at)
+        _check_finite(step.with_, ("pipeline", index, "with"), at)
+        for dep_index, dep in enumerate(step.deps):
+            if is_step_reference(dep, names):
+                if first_index[step.name] == index:
+                    graph[step.name].append((dep, index, dep_index))
+            elif path_exists is not None and _BARE_WORD.match(dep) and not path_exists(dep):
+                close = difflib.get_close_matches(dep, sorted(names), n=1)
+                if close:
+                    at.error(("pipeline", index, "deps", dep_index),
+                             f"dep '{dep}' is neither a step of this pipeline nor a file",
+                             f"Did you mean step '{close[0]}'?")
+    _check_cycles(graph, at)
+    _check_outputs(pipeline, at)
+
+
+def _check_trainer(step: Step, path: NodePath, at: _Reporter) -> None:
+    if step.run is not None and step.with_:
+        at.error((*path, "with"), "'with' configures a built-in trainer, but this step runs a command",
+                 "Move these settings into 'params', or use 'uses:' instead of 'run:'.")
+    if step.uses == "sklearn":
+        estimator = step.with_.get("estimator")
+        example = "with: {estimator: sklearn.ensemble.RandomForestClassifier}"
+        if estimator is None:
+            at.error(path, "the sklearn trainer needs 'with.estimator', the estimator's import path",
+                     f"Add '{example}'.")
+        elif not isinstance(estimator, str) or not _DOTTED_IMPORT.match(estimator):
+            at.error((*path, "with", "estimator"),
+                     f"estimator {estimator!r} is not a dotted import path",
+                     f"Write the module and the class, as in '{example}'.", value=True)
+
+
+def _check_finite(values: Mapping[Any, Any], path: NodePath, at: _Reporter) -> None:
+    """NaN and infinity have no canonical JSON, so they cannot enter a cache key."""
+    for key, value in values.items():
+        kind = type(value)
+        if kind is float and not math.isfinite(value):
+            at.error((*path, key), f"{value} cannot be hashed into a cache key",
+                     "Use a finite number, or a string such as \"inf\" that the step parses.",
+                     value=True)
+        elif kind is dict:
+            _check_finite(value, (*path, key), at)
+        elif kind is list:
+            _check_finite(dict(enumerate(value)), (*path, key), at)
+
+
+def _check_cycles(graph: Mapping[str, Sequence[tuple[str, int, int]]], at: _Reporter) -> None:
+    """Report each cycle among step deps once, naming its steps in order."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    reported: set[frozenset[str]] = set()
+    for start in graph:
+        if start in state:
+            continue
+        path: list[str] = [start]
+        state[start] = 1
+        iterators = [iter(graph[start])]
+        while iterators:
+            edge = next(iterators[-1], None)
+            if edge is None:
+                iterators.pop()
+                state[path.pop()] = 2
+                continue
+            dep, step_index, dep_index = edge
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep):]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    if len(cycle) == 1:
+                        what = f"step '{dep}' depends on itself"
+                    else:
+                        what = "steps depend on each other in a cycle: " + " -> ".join([*cycle, dep])
+                    at.error(("pipeline", step_index, "deps", dep_index), what,
+                             "Remove one of these deps; steps must form a chain or a tree.")
+            elif dep not in state:
+                state[dep] = 1
+                path.append(dep)
+                iterators.append(iter(graph[dep]))
+
+
+def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
+    owner: dict[str, tuple[int, int]] = {}
+    for index, step in enumerate(pipeline):
+        for output_index, output in enumerate(step.outputs):
+            if output not in owner:
+                owner[output] = (index, output_index)
+                continue
+            first_step, first_output = owner[output]
+            first_line = at.line(("pipeline", first_step, "outputs", first_output))
+            if first_step == index:
+                what = f"output '{output}' is listed twice in step '{step.name}'"
+                fix = "Remove one."
+            else:
+                what = (f"output '{output}' is declared by steps '{pipeline[first_step].name}' "
+                        f"(line {first_line}) and '{step.name}'")
+                fix = "Give each step's outputs distinct names."
+            at.error(("pipeline", index, "outputs", output_index), what, fix)
+
+
+# Versions, aliases, triggers ------------------------------------------------------------
+
+
+def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
+    if model.versions and not model.pipeline:
+        untrained = [label for label, version in model.versions.items() if version.artifact is None]
+        if untrained:
+            at.error(("versions",),
+                     f"model '{name}' has no pipeline to train version(s) {_listing(untrained)}",
+                     "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere.")
+    steps = {step.name: step for step in reversed(model.pipeline)}
+    for label, version in model.versions.items():
+        _check_finite(version.params, ("versions", label, "params"), at)
+        for step_name, overrides in version.params.items():
+            path: NodePath = ("versions", label, "params", step_name)
+            step = steps.get(step_name)
+            if step is None:
+                at.error(path,
+                         f"version {label} overrides params of step '{step_name}', "
+                         "which is not in the pipeline",
+                         _did_you_mean(step_name, steps,
+                                       f"Steps in the pipeline: {_listing(steps)}."))
+                continue
+            for param in overrides:
+                if param in step.params:
+                    continue
+                declare = f"declare '{param}' in the params of step '{step_name}' first"
+                close = difflib.get_close_matches(param, list(step.params), n=1)
+                fix = f"Did you mean '{close[0]}'? Or {declare}." if close else "D" + declare[1:] + "."
+                at.error((*path, param),
+                         f"step '{step_name}' declares no param '{param}' to override", fix)
+
+
+def _check_aliases(model: ModelSpec, at: _Reporter) -> None:
+    for alias, label in model.aliases.items():
+        if label not in model.versions:
+            at.error(("aliases", alias),
+                     f"alias '{alias}' names version '{label}', which is not declared in versions",
+                     _did_you_mean(label, model.versions,
+                                   f"Declared versions: {_listing(model.versions)}."),
+                     value=True)
+
+
+def _check_triggers(model: ModelSpec, at: _Reporter) -> None:
+    first: dict[str, int] = {}
+    for index, trigger in enumerate(model.triggers):
+        path: NodePath = ("triggers", index)
+        if trigger.name in first:
+            at.error((*path, "name"), f"trigger name '{trigger.name}' is used twice in this model",
+                     "Rename one of the triggers.", value=True)
+        first.setdefault(trigger.name, index)
+        if trigger.schedule is not None:
+            reason = cron_problem(trigger.schedule)
+            if reason is not None:
+                at.error((*path, "schedule"), f"schedule '{trigger.schedule}' is not a valid cron "
+                         f"expression: {reason}",
+                         "Use five fields: minute hour day-of-month month day-of-week, "
+                         "e.g. '0 3 * * *'.", value=True)
+        source = trigger.retrain.from_
+        if source not in model.versions and source not in model.aliases:
+            choices = [*model.versions, *model.aliases]
+            at.error((*path, "retrain", "from"),
+                     f"retrain.from '{source}' is neither a declared version nor an alias",
+                     _did_you_mean(source, choices, f"Use one of {_listing(choices)}."),
+                     value=True)
+        promote = trigger.retrain.promote
+        if promote is not None and promote not in model.aliases:
+            at.error((*path, "retrain", "promote"),
+                     f"retrain.promote '{promote}' is not an alias of this model",
+                     _did_you_mean(promote, model.aliases,
+                                   "Declare the alias under 'aliases:' first."),
+                     value=True)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why croniter rejects a cron expression, or None when it parses.
+
+    croniter is imported here, not at module level, so ``mvctl --version`` stays fast.
+    Answers are cached: a thousand models tend to share a handful of schedules.
+    """
+    if expression in _CRON_PROBLEMS:
+        return _CRON_PROBLEMS[expression]
+    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+
+    problem: str | None = None
+    try:
+        croniter(expression)
+    except Exception as exc:  # croniter raises several unrelated types for bad input
+        problem = str(exc).rstrip(". ") or type(exc).__name__
+    if len(_CRON_PROBLEMS) < 4096:
+        _CRON_PROBLEMS[expression] = problem
+    return problem
+
+
+_CRON_PROBLEMS: dict[str, str | None] = {}

@@ -1,0 +1,94 @@
+"""The meaning checks are pure functions: values in, SpecErrors out, no files or YAML needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mvctl.errors import Place
+from mvctl.spec.checks import check_config, check_model, cron_problem
+from mvctl.spec.models import Config, ModelSpec
+from mvctl.spec.positions import Positions, dotted
+
+NOWHERE = Positions(("mvctl.yaml",), (0, 1, 1, 1, 1, {}, None))
+
+
+def model(**fields: Any) -> ModelSpec:
+    return ModelSpec.model_validate(fields, by_name=False)
+
+
+def whats(spec: ModelSpec, path_exists: Any = None) -> list[str]:
+    return [error.what for error in check_model("m", spec, NOWHERE, path_exists)]
+
+
+def test_errors_without_positions_fall_back_to_the_file_start() -> None:
+    (error,) = check_model("m", model(aliases={"production": "1.0"}), NOWHERE)
+    assert error.place == Place("mvctl.yaml", 1, 1)
+    assert error.field == "models.m.aliases.production"
+
+
+def test_a_longer_cycle_is_named_in_order() -> None:
+    spec = model(pipeline=[
+        {"name": "a", "run": "x", "deps": ["c"]},
+        {"name": "b", "run": "x", "deps": ["a"]},
+        {"name": "c", "run": "x", "deps": ["b", "data/file.csv"]},
+    ])
+    assert whats(spec) == ["steps depend on each other in a cycle: a -> c -> b -> a"]
+
+
+def test_a_dag_with_shared_upstream_is_fine() -> None:
+    spec = model(pipeline=[
+        {"name": "a", "run": "x"},
+        {"name": "b", "run": "x", "deps": ["a"]},
+        {"name": "c", "run": "x", "deps": ["a", "b"]},
+    ])
+    assert whats(spec) == []
+
+
+def test_paths_are_never_step_references() -> None:
+    spec = model(pipeline=[{"name": "a", "run": "x", "deps": ["./a", "a/*", "a"]}])
+    assert whats(spec) == ["step 'a' depends on itself"]
+
+
+def test_a_bare_word_dep_that_is_a_file_is_not_questioned() -> None:
+    spec = model(pipeline=[{"name": "prepare", "run": "x"}, {"name": "t", "run": "y", "deps": ["prepar"]}])
+    assert whats(spec, lambda path: path == "prepar") == []
+    assert whats(spec, lambda path: False) == ["dep 'prepar' is neither a step of this pipeline nor a file"]
+    assert whats(spec) == []  # no way to ask the disk: say nothing
+
+
+def test_versions_may_skip_the_pipeline_when_all_have_artifacts() -> None:
+    spec = model(versions={"1.0.0": {"artifact": "a.skops"}, "2.0.0": {"artifact": "b.skops"}})
+    assert whats(spec) == []
+
+
+def test_retrain_may_start_from_an_alias() -> None:
+    spec = model(
+        pipeline=[{"name": "t", "run": "x"}],
+        versions={"1.0.0": {}},
+        aliases={"production": "1.0.0"},
+        triggers=[{"name": "t", "when": "f1 < 0.7", "retrain": {"from": "production", "promote": "production"}}],
+    )
+    assert whats(spec) == []
+
+
+def test_cron_problems() -> None:
+    assert cron_problem("0 3 * * *") is None
+    assert cron_problem("@daily") is None
+    for bad in ("0 3 * *", "61 * * * *", "", "every day"):
+        assert cron_problem(bad), bad
+
+
+def test_check_config_covers_every_model() -> None:
+    config = Config.model_validate({
+        "project": "p",
+        "models": {"a": {"aliases": {"x": "1"}}, "b": {"aliases": {"y": "2"}}},
+    }, by_name=False)
+    assert [error.field for error in check_config(config, NOWHERE)] == [
+        "models.a.aliases.x", "models.b.aliases.y",
+    ]
+
+
+def test_dotted_paths_read_like_yaml() -> None:
+    assert dotted(("models", "churn", "versions", "1.0.0", "params")) == 'models.churn.versions["1.0.0"].params'
+    assert dotted(("notifications", 0, "events", 2)) == "notifications[0].events[2]"
+    assert dotted(()) == ""
