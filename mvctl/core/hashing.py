@@ -1,0 +1,45 @@
+"""Canonical hashes: one function per hash, over sorted keys and normalised values.
+
+A step's cache key covers what decides its outputs; a version's spec hash covers its steps;
+its metadata hash covers what may change without retraining (description, tags). Keeping
+them apart is what lets a description edit never retrain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def step_cache_key(resolved_step: Mapping[str, Any]) -> str:
+    """Key of a step's outputs: its resolved definition without its name.
+
+    The name is left out so identical steps share results, across versions and models.
+    """
+    body = {key: value for key, value in resolved_step.items() if key != "name"}
+    return sha256_hex(canonical_json(body))
+
+
+def version_spec_hash(resolved_steps: Sequence[Mapping[str, Any]]) -> str:
+    """What forces retraining: the ordered steps and each one's cache key."""
+    return sha256_hex(canonical_json([[step["name"], step["key"]] for step in resolved_steps]))
+
+
+def artifact_spec_hash(artifact_digest: str) -> str:
+    """An imported artifact version is decided by its file's content alone."""
+    return sha256_hex(canonical_json({"artifact": artifact_digest}))
+
+
+def metadata_hash(description: str | None, tags: Mapping[str, str]) -> str:
+    return sha256_hex(canonical_json({"description": description, "tags": dict(tags)}))

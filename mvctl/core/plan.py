@@ -1,0 +1,303 @@
+"""The Plan value: what apply will do, why, and what stands in its way.
+
+A plan is an ordered tuple of small typed actions plus conflicts and drift, made against one
+state serial. It is frozen, hashes itself canonically, and round-trips through JSON without
+loss, so `plan --out` and `apply PLANFILE` carry exactly what was reviewed. Apply and every
+renderer read the same actions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Union
+
+from mvctl.core.hashing import canonical_json, sha256_hex
+
+PLAN_FORMAT = 1
+
+JSONValue = Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that differs: dotted path, recorded value, declared value."""
+
+    path: str
+    before: JSONValue
+    after: JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One step of a version to train: run it, or restore its outputs from the store."""
+
+    name: str
+    cache_key: str
+    status: Literal["run", "cached"]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateModel:
+    """Record a model declared for the first time."""
+
+    kind: ClassVar[str] = "create_model"
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrainVersion:
+    """Train a version from its pipeline; ``steps`` lists every step, run or cached."""
+
+    kind: ClassVar[str] = "train_version"
+    model: str
+    label: str
+    spec_hash: str
+    metadata_hash: str
+    reason: str
+    steps: tuple[StepPlan, ...]
+    replaces: str | None = None
+    """Spec hash of a trained version being overwritten under the same label, if any."""
+
+    @property
+    def steps_to_run(self) -> tuple[StepPlan, ...]:
+        return tuple(step for step in self.steps if step.status == "run")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterArtifact:
+    """Verify a model file produced elsewhere and copy it into the store as a version."""
+
+    kind: ClassVar[str] = "register_artifact"
+    model: str
+    label: str
+    path: str
+    digest: str
+    spec_hash: str
+    metadata_hash: str
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMetadata:
+    """Description or tags changed: update the record, never retrain."""
+
+    kind: ClassVar[str] = "update_metadata"
+    model: str
+    label: str
+    metadata_hash: str
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreVersion:
+    """An archived version declared again with the same spec: make it live, no training."""
+
+    kind: ClassVar[str] = "restore_version"
+    model: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveAlias:
+    """Point an alias at a version (a promotion); ``from_version`` None creates the alias."""
+
+    kind: ClassVar[str] = "move_alias"
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAlias:
+    """An alias gone from the config (or its model gone): it stops pointing anywhere."""
+
+    kind: ClassVar[str] = "remove_alias"
+    model: str
+    alias: str
+    from_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveVersion:
+    """A version removed from the config: archived, its artifacts kept until a prune."""
+
+    kind: ClassVar[str] = "archive_version"
+    model: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePin:
+    """The config now agrees with a pin left by a revert, so the pin goes."""
+
+    kind: ClassVar[str] = "release_pin"
+    model: str
+    alias: str
+    version: str
+
+
+Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the action types
+    CreateModel,
+    TrainVersion,
+    RegisterArtifact,
+    UpdateMetadata,
+    RestoreVersion,
+    MoveAlias,
+    RemoveAlias,
+    ArchiveVersion,
+    ReleasePin,
+]
+ACTION_TYPES: tuple[Any, ...] = typing.get_args(Action)
+ACTIONS_BY_KIND: dict[str, Any] = {cls.kind: cls for cls in ACTION_TYPES}
+
+ConflictKind = Literal[
+    "version_changed",
+    "alias_unknown_version",
+    "alias_failed_version",
+    "pinned",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A declared change that cannot be applied as written, with the ways out."""
+
+    kind: ConflictKind
+    target: str
+    message: str
+    changes: tuple[FieldChange, ...] = ()
+    resolutions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """The state differs from what mvctl last recorded, or from the config, without a plan."""
+
+    kind: Literal["alias_changed_outside", "failed_not_retried"]
+    target: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    serial: int
+    actions: tuple[Action, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    drift: tuple[Drift, ...] = ()
+    format: int = PLAN_FORMAT
+    _hash: str = field(default="", compare=False, repr=False)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def has_conflicts(self) -> bool:
+        return bool(self.conflicts)
+
+    @property
+    def hash(self) -> str:
+        if not self._hash:
+            object.__setattr__(self, "_hash", sha256_hex(canonical_json(self._body())))
+        return self._hash
+
+    def summary(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in ACTIONS_BY_KIND}
+        steps_run = steps_cached = 0
+        for action in self.actions:
+            counts[action.kind] += 1
+            if isinstance(action, TrainVersion):
+                run = len(action.steps_to_run)
+                steps_run += run
+                steps_cached += len(action.steps) - run
+        counts["steps_run"] = steps_run
+        counts["steps_cached"] = steps_cached
+        counts["conflicts"] = len(self.conflicts)
+        counts["drift"] = len(self.drift)
+        return counts
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "project": self.project,
+            "serial": self.serial,
+            "actions": [action_to_dict(action) for action in self.actions],
+            "conflicts": [_to_json(conflict) for conflict in self.conflicts],
+            "drift": [_to_json(drift) for drift in self.drift],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape described by schemas/plan.schema.json."""
+        return {**self._body(), "hash": self.hash, "summary": self.summary()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """Rebuild a plan saved by ``to_dict``; raises ValueError on a malformed or altered one."""
+        if data.get("format") != PLAN_FORMAT:
+            raise ValueError(f"plan format {data.get('format')!r} is not {PLAN_FORMAT}")
+        plan = cls(
+            project=data["project"],
+            serial=int(data["serial"]),
+            actions=tuple(action_from_dict(item) for item in data["actions"]),
+            conflicts=tuple(_from_json(Conflict, item) for item in data["conflicts"]),
+            drift=tuple(_from_json(Drift, item) for item in data["drift"]),
+        )
+        if data.get("hash") != plan.hash:
+            raise ValueError("the plan's content does not match its hash (was it edited?)")
+        return plan
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    return {"kind": action.kind, **_to_json(action)}
+
+
+def action_from_dict(data: dict[str, Any]) -> Action:
+    kind = data.get("kind")
+    cls = ACTIONS_BY_KIND.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown action kind {kind!r}")
+    body = {key: value for key, value in data.items() if key != "kind"}
+    action: Action = _from_json(cls, body)
+    return action
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_to_json(item) for item in value]
+    return value
+
+
+_HINTS_CACHE: dict[type, dict[str, Any]] = {}
+
+
+def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    hints = _HINTS_CACHE.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _HINTS_CACHE[cls] = hints
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unexpected fields {sorted(unknown)} in {cls.__name__}")
+    kwargs = {name: _convert(hints[name], value) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        return tuple(_convert(item_hint, item) for item in value)
+    if origin in (Union, types.UnionType):
+        return value
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return _from_json(hint, value)
+    return value

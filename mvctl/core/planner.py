@@ -1,0 +1,361 @@
+"""build_plan: the declared config against the recorded state, as a Plan value.
+
+Pure: everything is passed in (config, recorded state, file and environment digests, options);
+nothing is read, written, trained or timed here, so planning twice gives the same plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mvctl.core.diff import diff_values
+from mvctl.core.plan import (
+    Action,
+    ArchiveVersion,
+    Conflict,
+    CreateModel,
+    Drift,
+    FieldChange,
+    MoveAlias,
+    Plan,
+    RegisterArtifact,
+    ReleasePin,
+    RemoveAlias,
+    RestoreVersion,
+    StepPlan,
+    TrainVersion,
+    UpdateMetadata,
+)
+from mvctl.core.recorded import (
+    VERSION_ARCHIVED,
+    VERSION_FAILED,
+    RecordedState,
+    RecordedVersion,
+)
+from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
+from mvctl.spec.models import Config, ModelSpec
+
+TRAINING_ACTIONS = (TrainVersion, RegisterArtifact)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    targets: tuple[str, ...] = ()
+    """`model` or `model@version`; empty means everything."""
+    on_conflict: str | None = None
+    """'overwrite' retrains every changed version under its label; None follows each version."""
+    retry_failed: bool = False
+
+
+def build_plan(
+    config: Config,
+    recorded: RecordedState,
+    digests: Mapping[str, str],
+    env_digests: Mapping[str, str] | None = None,
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """What apply must do to make the recorded state match the config."""
+    planner = _Planner(recorded, digests, env_digests or {}, options)
+    for name in sorted(config.models):
+        planner.plan_model(name, config.models[name])
+    for name in sorted(recorded.models - set(config.models)):
+        planner.plan_removed_model(name)
+    actions, conflicts = _apply_targets(planner.actions, planner.conflicts, options.targets)
+    return Plan(
+        project=config.project,
+        serial=recorded.serial,
+        actions=tuple(actions),
+        conflicts=tuple(conflicts),
+        drift=tuple(planner.drift),
+    )
+
+
+class _Planner:
+    def __init__(
+        self,
+        recorded: RecordedState,
+        digests: Mapping[str, str],
+        env_digests: Mapping[str, str],
+        options: PlanOptions,
+    ) -> None:
+        self.recorded = recorded
+        self.digests = digests
+        self.env_digests = env_digests
+        self.options = options
+        self.actions: list[Action] = []
+        self.conflicts: list[Conflict] = []
+        self.drift: list[Drift] = []
+        self.produced_in_plan: dict[str, str] = {}
+        """Step cache key -> the version in this plan that will produce it."""
+
+    def plan_model(self, name: str, model: ModelSpec) -> None:
+        if name not in self.recorded.models:
+            self.actions.append(CreateModel(name))
+        resolved = resolve_model(name, model, self.digests, self.env_digests)
+        live = {
+            label
+            for label, version in resolved.items()
+            if self._plan_version(
+                version, self.recorded.versions.get((name, label)), model.versions[label].on_conflict
+            )
+        }
+        self._plan_aliases(name, model, live)
+        self._archive_undeclared(name, set(model.versions))
+
+    def plan_removed_model(self, name: str) -> None:
+        for (model, alias), recorded in sorted(self.recorded.aliases.items()):
+            if model == name:
+                self._remove_alias(name, alias, recorded.version, "the model is gone from the config")
+        self._archive_undeclared(name, set())
+
+    def _plan_version(
+        self, version: ResolvedVersion, recorded: RecordedVersion | None, on_conflict: str
+    ) -> bool:
+        """Plan one declared version; False when it cannot be used (failed, in conflict)."""
+        target = f"{version.model}@{version.label}"
+        if recorded is None:
+            self._train(version, "new version")
+            return True
+        if recorded.status == VERSION_FAILED:
+            if recorded.spec_hash != version.spec_hash:
+                self._train(version, "retry: the spec changed since the failed attempt")
+                return True
+            if self.options.retry_failed:
+                self._train(version, "retry of the failed attempt (--retry-failed)")
+                return True
+            self.drift.append(
+                Drift(
+                    "failed_not_retried",
+                    target,
+                    f"{target} failed in apply {recorded.apply_id} and its spec is unchanged, so it "
+                    "is not retried; fix the cause and change the spec, or plan with --retry-failed",
+                )
+            )
+            return False
+        if recorded.spec_hash != version.spec_hash:
+            if (self.options.on_conflict or on_conflict) == "overwrite":
+                self._train(version, "overwrite: the spec changed", replaces=recorded.spec_hash)
+                return True
+            self.conflicts.append(_version_changed(version, recorded))
+            return False
+        if recorded.status == VERSION_ARCHIVED:
+            self.actions.append(RestoreVersion(version.model, version.label))
+        if recorded.metadata_hash != version.metadata_hash:
+            before = json.loads(recorded.spec_json).get("metadata", {})
+            self.actions.append(
+                UpdateMetadata(
+                    version.model,
+                    version.label,
+                    version.metadata_hash,
+                    diff_values(before, version.metadata()),
+                )
+            )
+        return True
+
+    def _train(self, version: ResolvedVersion, reason: str, replaces: str | None = None) -> None:
+        if version.artifact_path is not None and version.artifact_digest is not None:
+            self.actions.append(
+                RegisterArtifact(
+                    version.model, version.label, version.artifact_path, version.artifact_digest,
+                    version.spec_hash, version.metadata_hash, replaces,
+                )
+            )
+            return
+        steps = tuple(self._plan_step(version, step) for step in version.steps)
+        self.actions.append(
+            TrainVersion(
+                version.model, version.label, version.spec_hash, version.metadata_hash, reason,
+                steps, replaces,
+            )
+        )
+
+    def _plan_step(self, version: ResolvedVersion, step: ResolvedStep) -> StepPlan:
+        if step.key in self.recorded.step_keys:
+            return StepPlan(step.name, step.key, "cached", "outputs in the store")
+        producer = self.produced_in_plan.get(step.key)
+        if producer is not None:
+            return StepPlan(step.name, step.key, "cached", f"trained earlier in this plan by {producer}")
+        self.produced_in_plan[step.key] = f"{version.model}@{version.label}"
+        return StepPlan(step.name, step.key, "run", self._why_run(version.model, step))
+
+    def _why_run(self, model: str, step: ResolvedStep) -> str:
+        last = self.recorded.last_step_inputs.get((model, step.name))
+        if last is None:
+            return "no earlier run of this step"
+        changes = diff_values(json.loads(last), dict(step.definition))
+        if not changes:
+            return "outputs missing from the store"
+        return "; ".join(_describe_input_change(change.path) for change in changes[:3]) + (
+            f" (+{len(changes) - 3} more)" if len(changes) > 3 else ""
+        )
+
+    def _plan_aliases(self, model_name: str, model: ModelSpec, live: set[str]) -> None:
+        for alias, label in sorted(model.aliases.items()):
+            key = (model_name, alias)
+            current = self.recorded.aliases.get(key)
+            current_version = current.version if current is not None else None
+            self._note_outside_change(model_name, alias, current_version, label)
+            pin = self.recorded.pins.get(key)
+            target = f"{model_name}:{alias}"
+            if pin is not None and pin.version != label:
+                self.conflicts.append(
+                    Conflict(
+                        "pinned",
+                        target,
+                        f"{alias} pinned to {pin.version} by revert {pin.revert_apply_id}; "
+                        f"the config asks for {label}",
+                        resolutions=(
+                            f"make the config agree: set aliases.{alias} to \"{pin.version}\"",
+                            "release the pin to let the config win: mvctl revert --release",
+                        ),
+                    )
+                )
+                continue
+            if pin is not None:
+                self.actions.append(ReleasePin(model_name, alias, pin.version))
+            if label not in live:
+                self._alias_to_unusable(model_name, model, alias, label)
+                continue
+            if current_version != label:
+                self.actions.append(MoveAlias(model_name, alias, current_version, label))
+        for (owner, alias), recorded in sorted(self.recorded.aliases.items()):
+            if owner == model_name and alias not in model.aliases:
+                self._remove_alias(model_name, alias, recorded.version, "it is gone from the config")
+
+    def _alias_to_unusable(self, model_name: str, model: ModelSpec, alias: str, label: str) -> None:
+        """An alias whose version is undeclared or failed; one in conflict waits on its own conflict."""
+        target = f"{model_name}:{alias}"
+        if label not in model.versions:
+            self.conflicts.append(
+                Conflict(
+                    "alias_unknown_version",
+                    target,
+                    f"{alias} names version {label}, which {model_name} does not declare",
+                    resolutions=(f"declare version \"{label}\" or point {alias} at a declared one",),
+                )
+            )
+            return
+        recorded = self.recorded.versions.get((model_name, label))
+        if recorded is not None and recorded.status == VERSION_FAILED:
+            self.conflicts.append(
+                Conflict(
+                    "alias_failed_version",
+                    target,
+                    f"{alias} names {model_name}@{label}, which failed in apply {recorded.apply_id}",
+                    resolutions=(
+                        f"see why: mvctl show {model_name}@{label}",
+                        "fix the cause and change the version's spec, or retry with --retry-failed",
+                        f"or point {alias} at another version",
+                    ),
+                )
+            )
+
+    def _remove_alias(self, model: str, alias: str, current: str, why: str) -> None:
+        pin = self.recorded.pins.get((model, alias))
+        if pin is not None:
+            self.conflicts.append(
+                Conflict(
+                    "pinned",
+                    f"{model}:{alias}",
+                    f"{alias} pinned to {pin.version} by revert {pin.revert_apply_id}; {why}",
+                    resolutions=("release the pin: mvctl revert --release",),
+                )
+            )
+            return
+        self.actions.append(RemoveAlias(model, alias, current))
+
+    def _archive_undeclared(self, model_name: str, declared: set[str]) -> None:
+        for (model, label), recorded in sorted(self.recorded.versions.items()):
+            if model == model_name and label not in declared and recorded.status != VERSION_ARCHIVED:
+                self.actions.append(ArchiveVersion(model_name, label))
+
+    def _note_outside_change(self, model: str, alias: str, current: str | None, declared: str) -> None:
+        logged = self.recorded.logged_aliases.get((model, alias), current)
+        if logged == current:
+            return
+        consequence = "the config agrees" if current == declared else f"the plan moves it to {declared}"
+        self.drift.append(
+            Drift(
+                "alias_changed_outside",
+                f"{model}:{alias}",
+                f"{alias} points at {current or 'nothing'} but mvctl last set it to "
+                f"{logged or 'nothing'}; it was changed outside mvctl ({consequence})",
+            )
+        )
+
+
+def _version_changed(version: ResolvedVersion, recorded: RecordedVersion) -> Conflict:
+    target = f"{version.model}@{version.label}"
+    before = json.loads(recorded.spec_json)
+    before.pop("metadata", None)
+    return Conflict(
+        "version_changed",
+        target,
+        f"{target} is already trained (apply {recorded.apply_id}) and its declared spec changed",
+        changes=_root_causes(diff_values(before, version.spec())),
+        resolutions=(
+            "bump the version: declare the change under a new label and point aliases at it",
+            "retrain under the same label: set `on_conflict: overwrite` on the version or run with "
+            "--on-conflict overwrite (the old record stays in the change log)",
+            "abort: restore the recorded spec in the config",
+        ),
+    )
+
+
+def _root_causes(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
+    """Drop upstream-key changes whose cause (a change in that upstream step) is listed."""
+    changed_steps = {c.path.split(".")[1] for c in changes if c.path.startswith("steps.")}
+
+    def derived(path: str) -> bool:
+        parts = path.split(".")
+        return len(parts) == 5 and parts[0] == "steps" and parts[2:4] == ["deps", "steps"] and parts[4] in changed_steps
+
+    return tuple(c for c in changes if not derived(c.path))
+
+
+def _describe_input_change(path: str) -> str:
+    parts = path.split(".", 2)
+    if parts[0] == "params":
+        return f"param {'.'.join(parts[1:])} changed"
+    if parts[:2] == ["deps", "files"]:
+        return f"dep {parts[2]} changed" if len(parts) > 2 else "file deps changed"
+    if parts[:2] == ["deps", "steps"]:
+        return f"upstream step {parts[2]} changed" if len(parts) > 2 else "upstream steps changed"
+    if parts[0] in ("run", "uses", "with"):
+        return "command changed" if parts[0] == "run" else "trainer settings changed"
+    return f"{path} changed"
+
+
+def _apply_targets(
+    actions: list[Action], conflicts: list[Conflict], targets: tuple[str, ...]
+) -> tuple[list[Action], list[Conflict]]:
+    if not targets:
+        return actions, conflicts
+    wanted = [t.partition("@") for t in targets]
+
+    def selected(model: str, label: str | None) -> bool:
+        return any(m == model and (not v or label is None or v == label) for m, _, v in wanted)
+
+    kept_actions = [a for a in actions if selected(a.model, _action_label(a))]
+    kept_conflicts = [c for c in conflicts if selected(*_split_target(c.target))]
+    return kept_actions, kept_conflicts
+
+
+def _action_label(action: Action) -> str | None:
+    if isinstance(action, MoveAlias):
+        return action.to_version
+    if isinstance(action, RemoveAlias):
+        return action.from_version
+    if isinstance(action, ReleasePin):
+        return action.version
+    label: str | None = getattr(action, "label", None)
+    return label
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    if "@" in target:
+        model, _, label = target.partition("@")
+        return model, label
+    return target.partition(":")[0], None

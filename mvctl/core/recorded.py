@@ -1,0 +1,120 @@
+"""The recorded truth as plain values: what the planner and revert read.
+
+``mvctl.state`` reads the database into a ``RecordedState`` snapshot and hands it to the pure
+middle; nothing here knows SQL. ``Change`` is the other direction: the one shape in which
+every state write is described, applied and logged (before and after, as JSON values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JSON = Any
+TargetKind = Literal["model", "version", "alias", "pin"]
+
+VERSION_TRAINED = "trained"
+VERSION_FAILED = "failed"
+VERSION_ARCHIVED = "archived"
+VERSION_STATUSES = (VERSION_TRAINED, VERSION_FAILED, VERSION_ARCHIVED)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedVersion:
+    """A version row. ``spec_json`` is the resolved spec, parsed only to explain a conflict."""
+
+    model: str
+    label: str
+    status: str
+    spec_hash: str
+    metadata_hash: str
+    artifact_digest: str | None
+    spec_json: str
+    apply_id: int | None
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAlias:
+    model: str
+    name: str
+    version: str
+    apply_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPin:
+    """Left by a revert: the alias stays at ``version`` until the config agrees or it is released."""
+
+    model: str
+    alias: str
+    version: str
+    revert_apply_id: int
+
+
+@dataclass(frozen=True)
+class RecordedState:
+    """A read-only snapshot of the state database at one serial."""
+
+    serial: int = 0
+    models: frozenset[str] = frozenset()
+    versions: Mapping[tuple[str, str], RecordedVersion] = field(default_factory=dict)
+    aliases: Mapping[tuple[str, str], RecordedAlias] = field(default_factory=dict)
+    pins: Mapping[tuple[str, str], RecordedPin] = field(default_factory=dict)
+    step_keys: frozenset[str] = frozenset()
+    last_step_inputs: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    logged_aliases: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    """For drift: what the change log says each alias points at (None: removed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a change touches: a model, a version (name=label), an alias or a pin (name=alias)."""
+
+    kind: TargetKind
+    model: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "model":
+            return self.model
+        if self.kind == "version":
+            return f"{self.model}@{self.name}"
+        if self.kind == "alias":
+            return f"{self.model}:{self.name}"
+        return f"{self.model}:{self.name} (pin)"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state change: the target's value before and after (None: absent)."""
+
+    target: Target
+    before: JSON
+    after: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedChange:
+    """A change-log row as read back for revert and history."""
+
+    apply_id: int
+    seq: int
+    change: Change
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """A finished step whose outputs are in the store, found again by its cache key."""
+
+    cache_key: str
+    model: str
+    step: str
+    outputs: Mapping[str, str]
+    """Output file name -> blob digest."""
+    inputs_json: str
+    log_digest: str | None
+    duration_s: float
+    apply_id: int | None

@@ -1,0 +1,146 @@
+"""Resolve declared versions into exact training recipes and their hashes.
+
+A version's steps get their final params (step params overridden by the version), the digests
+of their file deps, their upstream steps' keys and the digests of the environment they read.
+The planner compares the result with the recorded state; apply runs it, and checks that the
+keys still match the reviewed plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mvctl.core.dag import topological_order
+from mvctl.core.hashing import (
+    artifact_spec_hash,
+    metadata_hash,
+    step_cache_key,
+    version_spec_hash,
+)
+from mvctl.spec.models import ModelSpec, Step, VersionSpec, is_step_reference
+
+BUILTIN_OUTPUTS = {"sklearn": ("model.skops",)}
+"""What a built-in trainer writes when the step declares no outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStep:
+    name: str
+    key: str
+    definition: Mapping[str, Any]
+    """Everything the key covers: command or trainer, params, dep digests, upstream keys."""
+    upstream: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        params: Mapping[str, Any] = self.definition["params"]
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedVersion:
+    model: str
+    label: str
+    spec_hash: str
+    metadata_hash: str
+    steps: tuple[ResolvedStep, ...]
+    artifact_path: str | None
+    artifact_digest: str | None
+    description: str | None
+    tags: Mapping[str, str]
+
+    def spec(self) -> dict[str, Any]:
+        """The resolved spec as recorded with the version: what a conflict diff compares."""
+        if self.artifact_digest is not None:
+            return {"artifact": {"path": self.artifact_path, "digest": self.artifact_digest}}
+        return {"steps": {step.name: dict(step.definition) for step in self.steps}}
+
+    def metadata(self) -> dict[str, Any]:
+        return {"description": self.description, "tags": dict(self.tags)}
+
+    def record_spec(self) -> dict[str, Any]:
+        """The spec stored with the version: the resolved spec plus its metadata."""
+        return {**self.spec(), "metadata": self.metadata()}
+
+    def artifact_output(self) -> tuple[str, str] | None:
+        """(step, file) of the trained model: the last step's first output."""
+        if not self.steps or not self.steps[-1].outputs:
+            return None
+        return self.steps[-1].name, self.steps[-1].outputs[0]
+
+    def params(self) -> dict[str, Any]:
+        return {step.name: dict(step.params) for step in self.steps}
+
+
+def step_order(model: ModelSpec) -> list[Step]:
+    names = [step.name for step in model.pipeline]
+    known = set(names)
+    upstream = {s.name: [d for d in s.deps if is_step_reference(d, known)] for s in model.pipeline}
+    by_name = {step.name: step for step in model.pipeline}
+    return [by_name[name] for name in topological_order(names, upstream)]
+
+
+def resolve_version(
+    model_name: str,
+    model: ModelSpec,
+    label: str,
+    version: VersionSpec,
+    digests: Mapping[str, str],
+    env_digests: Mapping[str, str],
+    ordered_steps: list[Step] | None = None,
+) -> ResolvedVersion:
+    """The exact recipe of one version. ``digests`` must hold every file dep and artifact."""
+    meta = metadata_hash(version.description, version.tags)
+    if version.artifact is not None:
+        digest = digests[version.artifact]
+        return ResolvedVersion(
+            model_name, label, artifact_spec_hash(digest), meta, (), version.artifact, digest,
+            version.description, version.tags,
+        )
+    steps = ordered_steps if ordered_steps is not None else step_order(model)
+    known = {step.name for step in steps}
+    keys: dict[str, str] = {}
+    resolved: list[ResolvedStep] = []
+    for step in steps:
+        upstream = tuple(dep for dep in step.deps if is_step_reference(dep, known))
+        files = {dep: digests[dep] for dep in step.deps if dep not in upstream}
+        definition: dict[str, Any] = {
+            "params": {**step.params, **version.params.get(step.name, {})},
+            "deps": {"files": files, "steps": {name: keys[name] for name in upstream}},
+            "outputs": list(step.outputs),
+            "env": {name: env_digests.get(name, "unset") for name in sorted(step.env)},
+        }
+        if step.run is not None:
+            definition["run"] = step.run
+        else:
+            definition["uses"] = step.uses
+            definition["with"] = dict(step.with_)
+        key = step_cache_key(definition)
+        keys[step.name] = key
+        outputs = tuple(step.outputs) or BUILTIN_OUTPUTS.get(step.uses or "", ())
+        resolved.append(ResolvedStep(step.name, key, definition, upstream, outputs))
+    spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in resolved])
+    return ResolvedVersion(
+        model_name, label, spec_hash, meta, tuple(resolved), None, None,
+        version.description, version.tags,
+    )
+
+
+def resolve_model(
+    model_name: str,
+    model: ModelSpec,
+    digests: Mapping[str, str],
+    env_digests: Mapping[str, str],
+) -> dict[str, ResolvedVersion]:
+    ordered = step_order(model) if model.pipeline else []
+    return {
+        label: resolve_version(model_name, model, label, version, digests, env_digests, ordered)
+        for label, version in model.versions.items()
+    }
+
+
+def env_names(model: ModelSpec) -> set[str]:
+    return {name for step in model.pipeline for name in step.env}

@@ -1,0 +1,109 @@
+"""The change arithmetic of revert: which pointers and statuses go back, and what gets pinned.
+
+Revert reads the change log: undoing apply N restores each target N touched to its value
+before N; `--to N` restores every target touched after N to its value right after N. Only
+aliases, pins and version statuses move; nothing is retrained or deleted. Aliases restored to
+a version the config does not ask for are pinned, so the next plan does not silently undo
+the revert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mvctl.core.recorded import JSON, LoggedChange, RecordedState, Target
+from mvctl.errors import RevertError
+
+
+@dataclass(frozen=True, slots=True)
+class Restoration:
+    """One target going back: its value now and the value it returns to (None: absent)."""
+
+    target: Target
+    current: JSON
+    restored: JSON
+
+
+@dataclass(frozen=True)
+class RevertOutline:
+    description: str
+    restorations: tuple[Restoration, ...]
+    pins: tuple[tuple[str, str, str], ...]
+    """(model, alias, version) pinned by this revert."""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.restorations and not self.pins
+
+
+def current_value(recorded: RecordedState, target: Target) -> JSON:
+    """A target's value now, in the change log's shape (versions: their status only)."""
+    key = (target.model, target.name)
+    if target.kind == "alias":
+        alias = recorded.aliases.get(key)
+        return {"version": alias.version} if alias else None
+    if target.kind == "pin":
+        pin = recorded.pins.get(key)
+        return {"version": pin.version, "revert_apply_id": pin.revert_apply_id} if pin else None
+    if target.kind == "version":
+        version = recorded.versions.get(key)
+        return {"status": version.status} if version else None
+    return None
+
+
+def _comparable(target: Target, value: JSON) -> JSON:
+    """Versions revert by status alone; everything else by its whole value."""
+    if target.kind == "version" and isinstance(value, dict):
+        return {"status": value.get("status")}
+    return value
+
+
+def outline_undo(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
+                 declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
+    """Undo one apply. Refused when a later apply changed the same targets again."""
+    mine = [entry for entry in log if entry.apply_id == apply_id]
+    if not mine:
+        raise RevertError(f"apply {apply_id} recorded no changes, so there is nothing to revert")
+    later = {entry.change.target: entry.apply_id for entry in log if entry.apply_id > apply_id}
+    clashes = sorted(f"{target} (changed again by apply {later[target]})"
+                     for target in {e.change.target for e in mine} if target in later)
+    if clashes:
+        raise RevertError(
+            f"apply {apply_id} cannot be undone alone: {'; '.join(clashes)}",
+            fix=f"Revert the later applies first, or restore the state after an earlier apply "
+            f"with `mvctl revert --to {apply_id - 1}`.",
+        )
+    return _outline(mine, recorded, declared_aliases, f"undo apply {apply_id}")
+
+
+def outline_to(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
+               declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
+    """Restore every target to its value just after ``apply_id``."""
+    after = [entry for entry in log if entry.apply_id > apply_id]
+    return _outline(after, recorded, declared_aliases, f"restore the state after apply {apply_id}")
+
+
+def _outline(entries: Sequence[LoggedChange], recorded: RecordedState,
+             declared_aliases: Mapping[tuple[str, str], str], description: str) -> RevertOutline:
+    first_before: dict[Target, JSON] = {}
+    for entry in entries:
+        first_before.setdefault(entry.change.target, entry.change.before)
+    restorations = []
+    for target, before in first_before.items():
+        if target.kind == "model" or (target.kind == "version" and before is None):
+            continue
+        current = current_value(recorded, target)
+        restored = _comparable(target, before)
+        if current != restored:
+            restorations.append(Restoration(target, current, restored))
+    pinned_targets = {r.target for r in restorations if r.target.kind == "pin"}
+    pins = tuple(
+        (r.target.model, r.target.name, r.restored["version"])
+        for r in restorations
+        if r.target.kind == "alias"
+        and r.restored is not None
+        and declared_aliases.get((r.target.model, r.target.name)) != r.restored["version"]
+        and Target("pin", r.target.model, r.target.name) not in pinned_targets
+    )
+    return RevertOutline(description, tuple(restorations), pins)

@@ -1,0 +1,100 @@
+"""Build recorded states for planner cases without a database: 'apply' a config on paper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mvctl.core.hashing import canonical_json
+from mvctl.core.plan import Action, Conflict
+from mvctl.core.recorded import RecordedAlias, RecordedPin, RecordedState, RecordedVersion
+from mvctl.core.resolve import resolve_model
+from mvctl.spec.models import Config
+
+
+def config_of(data: dict[str, Any]) -> Config:
+    return Config.model_validate({"project": "cases", **data})
+
+
+def recorded_from(
+    config: Config,
+    digests: dict[str, str],
+    serial: int = 1,
+    *,
+    failed: tuple[str, ...] = (),
+    pins: dict[str, str] | None = None,
+    outside: dict[str, str] | None = None,
+    archived: tuple[str, ...] = (),
+) -> RecordedState:
+    """The state a successful apply of ``config`` would leave, with optional twists."""
+    versions: dict[tuple[str, str], RecordedVersion] = {}
+    step_keys: set[str] = set()
+    last_inputs: dict[tuple[str, str], str] = {}
+    for name, model in config.models.items():
+        for label, resolved in resolve_model(name, model, digests, {}).items():
+            ref = f"{name}@{label}"
+            status = "failed" if ref in failed else ("archived" if ref in archived else "trained")
+            versions[(name, label)] = RecordedVersion(
+                name,
+                label,
+                status,
+                resolved.spec_hash,
+                resolved.metadata_hash,
+                None if status == "failed" else f"sha256:{'0' * 64}",
+                canonical_json(resolved.record_spec()),
+                1,
+                "tester",
+                "2026-01-01T00:00:00Z",
+            )
+            if status != "failed":
+                for step in resolved.steps:
+                    step_keys.add(step.key)
+                    last_inputs[(name, step.name)] = canonical_json(dict(step.definition))
+    aliases = {
+        (name, alias): RecordedAlias(name, alias, label, 1)
+        for name, model in config.models.items()
+        for alias, label in model.aliases.items()
+    }
+    logged = {key: alias.version for key, alias in aliases.items()}
+    for ref, label in (outside or {}).items():
+        model, _, alias = ref.partition(":")
+        aliases[(model, alias)] = RecordedAlias(model, alias, label, None)
+    recorded_pins = {}
+    for ref, label in (pins or {}).items():
+        model, _, alias = ref.partition(":")
+        recorded_pins[(model, alias)] = RecordedPin(model, alias, label, 7)
+        aliases[(model, alias)] = RecordedAlias(model, alias, label, 7)
+        logged[(model, alias)] = label
+    return RecordedState(
+        serial=serial,
+        models=frozenset(config.models),
+        versions=versions,
+        aliases=aliases,
+        pins=recorded_pins,
+        step_keys=frozenset(step_keys),
+        last_step_inputs=last_inputs,
+        logged_aliases=logged,
+    )
+
+
+def describe_action(action: Action) -> str:
+    """A one-line, human-checkable description used as the expected value in cases."""
+    kind = action.kind
+    if kind == "create_model":
+        return f"create_model {action.model}"
+    if kind == "train_version":
+        steps = " ".join(f"{s.status}:{s.name}" for s in action.steps)  # type: ignore[union-attr]
+        return f"train_version {action.model}@{action.label} {steps}"  # type: ignore[union-attr]
+    if kind == "move_alias":
+        return (
+            f"move_alias {action.model}:{action.alias} {action.from_version}->{action.to_version}"  # type: ignore[union-attr]
+        )
+    if kind == "remove_alias":
+        return f"remove_alias {action.model}:{action.alias}"  # type: ignore[union-attr]
+    if kind == "release_pin":
+        return f"release_pin {action.model}:{action.alias}"  # type: ignore[union-attr]
+    return f"{kind} {action.model}@{action.label}"  # type: ignore[union-attr]
+
+
+def describe_conflict(conflict: Conflict) -> str:
+    fields = " ".join(f"{c.path}={c.before}->{c.after}" for c in conflict.changes)
+    return f"{conflict.kind} {conflict.target}" + (f" {fields}" if fields else "")

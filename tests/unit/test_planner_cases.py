@@ -1,0 +1,63 @@
+"""Every planner case under tests/cases/plan/ as data: config before, config after, expected plan.
+
+A case 'applies' its `before` config on paper (see planner_support), optionally twists the
+recorded state (failed versions, pins, changes made outside mvctl), plans `after`, and
+compares the actions, conflicts and drift with what the case expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mvctl.core.planner import PlanOptions, build_plan
+from mvctl.core.recorded import RecordedState
+from tests.unit.planner_support import config_of, describe_action, describe_conflict, recorded_from
+
+CASES = sorted((Path(__file__).parent.parent / "cases" / "plan").glob("*.yaml"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    case: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    return case
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_plan_case(path: Path) -> None:
+    case = _load(path)
+    digests = case.get("digests", {})
+    twists = case.get("recorded", {})
+    if "before" in case:
+        recorded = recorded_from(
+            config_of(case["before"]),
+            digests,
+            failed=tuple(twists.get("failed", ())),
+            pins=twists.get("pins"),
+            outside=twists.get("outside"),
+            archived=tuple(twists.get("archived", ())),
+        )
+    else:
+        recorded = RecordedState()
+    options = PlanOptions(**case.get("options", {}))
+    after_digests = {**digests, **case.get("digests_after", {})}
+    plan = build_plan(config_of(case["after"]), recorded, after_digests, {}, options)
+    expected = case["expect"]
+    assert [describe_action(a) for a in plan.actions] == expected.get("actions", [])
+    assert [f"{c.kind} {c.target}" for c in plan.conflicts] == expected.get("conflicts", [])
+    described = " ".join(describe_conflict(c) for c in plan.conflicts)
+    for field in expected.get("conflict_fields", []):
+        assert field in described
+    for field in expected.get("conflict_fields_absent", []):
+        assert field not in described
+    assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
+    for step_reason in expected.get("reasons", []):
+        assert any(
+            step_reason in s.reason for a in plan.actions for s in getattr(a, "steps", ())
+        ), step_reason
+
+
+def test_cases_exist() -> None:
+    assert len(CASES) >= 12
