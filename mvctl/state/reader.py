@@ -1,0 +1,322 @@
+"""The read half of the state: SQL text shared by SQLite and PostgreSQL, rows into values.
+
+Each function runs inside a read transaction ``StateDB`` opened (a ``Tx``), so several
+SELECTs see one snapshot. Only the columns needed are selected and unpacked straight into
+frozen dataclasses: a snapshot of 10,000 versions must cost milliseconds. The SQL names the
+tables and columns ``tables.py`` declares; the state tests run every statement on both
+backends against the migrated schema, so a drift fails there.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mvctl.core.recorded import (
+    Change,
+    LoggedChange,
+    RecordedAlias,
+    RecordedPin,
+    RecordedState,
+    RecordedVersion,
+    StepRun,
+    Target,
+)
+from mvctl.errors import StateError
+from mvctl.state.connection import Row, Tx
+
+SERIAL = "SELECT value FROM meta WHERE key = 'serial'"
+
+# The snapshot: no parameters, so the same text runs on both drivers.
+MODEL_NAMES = "SELECT name FROM models"
+VERSIONS = (
+    "SELECT model, label, status, spec_hash, metadata_hash, artifact_digest, spec_json, "
+    "apply_id, created_by, created_at FROM versions"
+)
+ALIASES = "SELECT model, name, version, apply_id FROM aliases"
+PINS = "SELECT model, alias, version, revert_apply_id FROM pins"
+STEP_KEYS = "SELECT cache_key FROM step_runs"
+# The latest run per (model, step): ids grow in insertion order.
+LAST_STEP_INPUTS = (
+    "SELECT model, step, inputs_json FROM step_runs "
+    "WHERE id IN (SELECT max(id) FROM step_runs GROUP BY model, step)"
+)
+# The latest log row per alias. Writers are serialised and write rows in seq order, so the
+# highest id is the latest (apply id, seq).
+LOGGED_ALIASES = (
+    "SELECT model, name, after_json FROM changes WHERE id IN "
+    "(SELECT max(id) FROM changes WHERE target_kind = 'alias' GROUP BY model, name)"
+)
+
+STEP_RUN = (
+    "SELECT cache_key, model, step, outputs_json, inputs_json, log_digest, duration_s, "
+    "apply_id FROM step_runs WHERE cache_key = ?"
+)
+PIN = "SELECT version, revert_apply_id FROM pins WHERE model = ? AND alias = ?"
+VERSION_DETAILS = (
+    "SELECT model, label, status, spec_hash, metadata_hash, artifact_digest, spec_json, "
+    "params_json, lineage_json, failure_json, description, tags_json, created_by, created_at, "
+    "apply_id FROM versions"
+)
+APPLIES = (
+    "SELECT a.id, a.kind, a.actor, a.started_at, a.finished_at, a.plan_hash, a.status, "
+    "a.message, a.serial_before, a.serial_after, a.reverts_apply_id, coalesce(n.changes, 0) "
+    "FROM applies AS a LEFT OUTER JOIN "
+    "(SELECT apply_id, count(*) AS changes FROM changes GROUP BY apply_id) AS n "
+    "ON n.apply_id = a.id"
+)
+LAST_APPLY_ID = "SELECT max(id) FROM applies"
+CHANGES = "SELECT apply_id, seq, target_kind, model, name, before_json, after_json FROM changes"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRecord:
+    """One apply or revert as history shows it."""
+
+    id: int
+    kind: str
+    actor: str
+    started_at: str
+    finished_at: str | None
+    plan_hash: str
+    status: str
+    message: str | None
+    serial_before: int
+    serial_after: int | None
+    reverts_apply_id: int | None
+    change_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDetail:
+    """Everything recorded about one version, JSON decoded (for show, export and revert)."""
+
+    model: str
+    label: str
+    status: str
+    spec_hash: str
+    metadata_hash: str
+    artifact_digest: str | None
+    spec: Mapping[str, Any]
+    params: Mapping[str, Any]
+    lineage: Mapping[str, Any]
+    failure: Mapping[str, Any] | None
+    description: str | None
+    tags: Mapping[str, Any]
+    created_by: str
+    created_at: str
+    apply_id: int | None
+
+    def value(self) -> dict[str, Any]:
+        """The version as a ``Change`` before/after value, the shape ``record`` writes."""
+        return {
+            "status": self.status,
+            "spec_hash": self.spec_hash,
+            "metadata_hash": self.metadata_hash,
+            "artifact_digest": self.artifact_digest,
+            "spec": self.spec,
+            "params": self.params,
+            "lineage": self.lineage,
+            "failure": self.failure,
+            "description": self.description,
+            "tags": self.tags,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "apply_id": self.apply_id,
+        }
+
+
+def serial(tx: Tx) -> int:
+    row = tx.first(SERIAL)
+    if row is None:
+        raise StateError(
+            f"the state database {tx.display} has no serial row",
+            fix="It was changed by something other than mvctl; restore it from a backup.",
+        )
+    return int(row[0])
+
+
+def snapshot(tx: Tx) -> RecordedState:
+    """The whole recorded state the planner needs."""
+    with _gc_paused():
+        return RecordedState(
+            serial=serial(tx),
+            models=frozenset(name for (name,) in tx.rows(MODEL_NAMES)),
+            versions={(row[0], row[1]): RecordedVersion(*row) for row in tx.rows(VERSIONS)},
+            aliases={(row[0], row[1]): RecordedAlias(*row) for row in tx.rows(ALIASES)},
+            pins={(row[0], row[1]): RecordedPin(*row) for row in tx.rows(PINS)},
+            step_keys=frozenset(key for (key,) in tx.rows(STEP_KEYS)),
+            last_step_inputs={
+                (model, step): inputs for model, step, inputs in tx.rows(LAST_STEP_INPUTS)
+            },
+            logged_aliases={
+                (model, name): None if after is None else json.loads(after)["version"]
+                for model, name, after in tx.rows(LOGGED_ALIASES)
+            },
+        )
+
+
+def step_run(tx: Tx, cache_key: str) -> StepRun | None:
+    row = tx.first(STEP_RUN, (cache_key,))
+    if row is None:
+        return None
+    key, model, step, outputs_json, inputs_json, log_digest, duration_s, apply_id = row
+    return StepRun(
+        cache_key=key,
+        model=model,
+        step=step,
+        outputs=json.loads(outputs_json),
+        inputs_json=inputs_json,
+        log_digest=log_digest,
+        duration_s=duration_s,
+        apply_id=apply_id,
+    )
+
+
+def applies(
+    tx: Tx, *, model: str | None, since: str | None, limit: int | None
+) -> list[ApplyRecord]:
+    """Newest first; ``since`` is already in stored form (``normalize_since``)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if model is not None:
+        where.append("a.id IN (SELECT apply_id FROM changes WHERE model = ?)")
+        params.append(model)
+    if since is not None:
+        where.append("a.started_at >= ?")
+        params.append(since)
+    sql = APPLIES + _where(where) + " ORDER BY a.id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [ApplyRecord(*row) for row in tx.rows(sql, params)]
+
+
+def apply_record(tx: Tx, apply_id: int) -> ApplyRecord | None:
+    row = tx.first(APPLIES + " WHERE a.id = ?", (apply_id,))
+    return None if row is None else ApplyRecord(*row)
+
+
+def last_apply_id(
+    tx: Tx, *, kind: str | None, status: str | None, with_changes: bool
+) -> int | None:
+    where: list[str] = []
+    params: list[Any] = []
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if with_changes:
+        where.append("id IN (SELECT apply_id FROM changes)")
+    row = tx.first(LAST_APPLY_ID + _where(where), params)
+    return None if row is None else row[0]
+
+
+def changes(
+    tx: Tx, *, apply_ids: Collection[int] | None, after_apply_id: int | None
+) -> list[LoggedChange]:
+    """Change-log rows in the order they were made (apply id, then seq)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if apply_ids is not None:
+        ordered = sorted(apply_ids)
+        where.append(f"apply_id IN ({', '.join('?' * len(ordered))})")
+        params += ordered
+    if after_apply_id is not None:
+        where.append("apply_id > ?")
+        params.append(after_apply_id)
+    rows = tx.rows(CHANGES + _where(where) + " ORDER BY apply_id, seq", params)
+    return [
+        LoggedChange(
+            apply_id=apply_id,
+            seq=seq,
+            change=Change(
+                target=Target(kind=kind, model=model, name=name),
+                before=_loads(before),
+                after=_loads(after),
+            ),
+        )
+        for apply_id, seq, kind, model, name, before, after in rows
+    ]
+
+
+def pin_value(tx: Tx, model: str, alias: str) -> dict[str, Any] | None:
+    """The pin as a ``Change`` value: {"version", "revert_apply_id"}, or None."""
+    row = tx.first(PIN, (model, alias))
+    return None if row is None else {"version": row[0], "revert_apply_id": row[1]}
+
+
+def version_details(tx: Tx, model: str, label: str | None = None) -> list[VersionDetail]:
+    """The versions of ``model`` (just ``label``, if given) in the order they were recorded."""
+    if label is None:
+        rows = tx.rows(VERSION_DETAILS + " WHERE model = ? ORDER BY id", (model,))
+    else:
+        rows = tx.rows(VERSION_DETAILS + " WHERE model = ? AND label = ?", (model, label))
+    return [_version_detail(row) for row in rows]
+
+
+def _version_detail(row: Row) -> VersionDetail:
+    (
+        model,
+        label,
+        status,
+        spec_hash,
+        metadata_hash,
+        artifact_digest,
+        spec_json,
+        params_json,
+        lineage_json,
+        failure_json,
+        description,
+        tags_json,
+        created_by,
+        created_at,
+        apply_id,
+    ) = row
+    return VersionDetail(
+        model=model,
+        label=label,
+        status=status,
+        spec_hash=spec_hash,
+        metadata_hash=metadata_hash,
+        artifact_digest=artifact_digest,
+        spec=json.loads(spec_json),
+        params=json.loads(params_json),
+        lineage=json.loads(lineage_json),
+        failure=_loads(failure_json),
+        description=description,
+        tags=json.loads(tags_json),
+        created_by=created_by,
+        created_at=created_at,
+        apply_id=apply_id,
+    )
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while tens of thousands of rows become objects.
+
+    None of them form cycles, yet each allocation burst triggers collections that rescan
+    everything alive: about a third of a large snapshot's time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,315 @@
+"""The write half of the state, on SQLAlchemy: apply records, changes, step runs, migrations.
+
+``StateDB`` imports this module at its first write, so reads and the lock never pay for
+SQLAlchemy. Every write is one short transaction that takes the writer's lock up front
+(``BEGIN IMMEDIATE`` on SQLite, a row lock on the serial on PostgreSQL), so a change, its
+change-log row and the serial bump commit together or not at all, and concurrent writers
+queue instead of interleaving.
+
+A ``Change`` becomes rows in ``apply_change``: its ``after`` value is made true in its table
+(None removes the row). A malformed change is a bug in the caller, reported as a ValueError
+naming the target and the missing key, and rolls back the whole record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mvctl.core.hashing import canonical_json
+from mvctl.core.recorded import VERSION_STATUSES, Change
+from mvctl.errors import StaleStateError, StateError
+from mvctl.state import schema
+from mvctl.state import tables as t
+from mvctl.state.connection import Link
+from mvctl.state.engine import DriverQueries, create_state_engine, translated_errors
+
+APPLY_RUNNING = "running"
+
+
+class Writer:
+    """Write transactions on an engine built from ``link``'s connection settings."""
+
+    def __init__(self, link: Link):
+        self._link = link
+        self._engine = create_state_engine(link)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Connection]:
+        """One write transaction holding the writer's lock from its first statement.
+
+        The link's guard is held too: on SQLite the engine shares the link's connection.
+        """
+        display = self._link.target.display
+        with (
+            self._link.guard,
+            translated_errors(self._link.backend, display, doing),
+            self._engine.begin() as conn,
+        ):
+            yield conn
+
+    def migrate_to_head(self) -> None:
+        with self._write("migrating the schema") as conn:
+            queries = DriverQueries(conn, self._link.backend)
+            schema.lock_for_migration(queries)
+            # Checked again under the lock: another process may have migrated meanwhile.
+            found = schema.current_revision(queries)
+            schema.check_known(found, self._link.target.display)
+            if found != schema.HEAD_REVISION:
+                schema.upgrade_to_head(conn)
+
+    def begin_apply(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        plan_hash: str,
+        expected_serial: int | None,
+        reverts_apply_id: int | None,
+        now: str,
+    ) -> int:
+        with self._write("starting the apply") as conn:
+            serial = _serial(conn, for_update=True)
+            if expected_serial is not None and expected_serial != serial:
+                raise StaleStateError(
+                    f"the state moved from serial {expected_serial} to {serial} since this "
+                    "plan was made",
+                    fix="Run `mvctl plan` again and review the new plan.",
+                )
+            result = conn.execute(
+                insert(t.applies).values(
+                    kind=kind,
+                    actor=actor,
+                    started_at=now,
+                    plan_hash=plan_hash,
+                    status=APPLY_RUNNING,
+                    serial_before=serial,
+                    reverts_apply_id=reverts_apply_id,
+                )
+            )
+            (apply_id,) = result.inserted_primary_key or (None,)
+        if not isinstance(apply_id, int):
+            raise StateError(f"the state database {self._link.target.display} returned no apply id")
+        return apply_id
+
+    def record(self, apply_id: int, changes: Sequence[Change], now: str) -> int:
+        """Write ``changes``, their change-log rows and the serial bump; the new serial."""
+        with self._write("recording changes") as conn:
+            serial = _serial(conn, for_update=True)
+            if (
+                conn.execute(select(t.applies.c.id).where(t.applies.c.id == apply_id)).first()
+                is None
+            ):
+                raise ValueError(f"apply #{apply_id} does not exist; call begin_apply first")
+            last_seq: int = conn.execute(
+                select(func.coalesce(func.max(t.changes.c.seq), 0)).where(
+                    t.changes.c.apply_id == apply_id
+                )
+            ).scalar_one()
+            log_rows = []
+            for seq, change in enumerate(changes, start=last_seq + 1):
+                apply_change(conn, apply_id, change, now)
+                log_rows.append(
+                    {
+                        "apply_id": apply_id,
+                        "seq": seq,
+                        "target_kind": change.target.kind,
+                        "model": change.target.model,
+                        "name": change.target.name,
+                        "before_json": _dumps(change.before),
+                        "after_json": _dumps(change.after),
+                        "at": now,
+                    }
+                )
+            conn.execute(insert(t.changes), log_rows)
+            conn.execute(
+                update(t.meta).where(t.meta.c.key == "serial").values(value=str(serial + 1))
+            )
+        return serial + 1
+
+    def finish_apply(self, apply_id: int, status: str, message: str | None, now: str) -> None:
+        with self._write("finishing the apply") as conn:
+            serial = _serial(conn)
+            result = conn.execute(
+                update(t.applies)
+                .where(t.applies.c.id == apply_id)
+                .values(finished_at=now, status=status, message=message, serial_after=serial)
+            )
+            if result.rowcount != 1:
+                raise ValueError(f"apply #{apply_id} does not exist")
+
+    def record_step_run(self, values: Mapping[str, Any]) -> None:
+        """Insert a step run unless its cache key is recorded: the first record of it stays."""
+        with self._write("recording a step run") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(postgresql.insert(t.step_runs).values(values).on_conflict_do_nothing())
+            else:
+                conn.execute(sqlite.insert(t.step_runs).values(values).on_conflict_do_nothing())
+
+
+def _serial(conn: Connection, *, for_update: bool = False) -> int:
+    query = select(t.meta.c.value).where(t.meta.c.key == "serial")
+    if for_update:
+        # Serialises PostgreSQL writers on this row; SQLite's BEGIN IMMEDIATE already has.
+        query = query.with_for_update()
+    value = conn.execute(query).scalar_one()
+    return int(value)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
+VERSION_KEYS = (
+    "status",
+    "spec_hash",
+    "metadata_hash",
+    "artifact_digest",
+    "spec",
+    "params",
+    "lineage",
+    "failure",
+    "description",
+    "tags",
+    "created_by",
+    "created_at",
+    "apply_id",
+)
+"""Every key of a version's Change value; all are required, None where allowed."""
+
+
+def _upsert(
+    conn: Connection,
+    table: Any,
+    keys: Sequence[str],
+    values: Mapping[str, Any],
+    keep: Sequence[str] = (),
+) -> None:
+    """Insert or update by ``keys``; columns in ``keep`` keep their first value."""
+    changed = [name for name in values if name not in keys and name not in keep]
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(values)
+        pg = pg.on_conflict_do_update(
+            index_elements=list(keys), set_={name: pg.excluded[name] for name in changed}
+        )
+        conn.execute(pg)
+    else:
+        lite = sqlite.insert(table).values(values)
+        lite = lite.on_conflict_do_update(
+            index_elements=list(keys), set_={name: lite.excluded[name] for name in changed}
+        )
+        conn.execute(lite)
+
+
+def _field(change: Change, key: str) -> Any:
+    try:
+        return change.after[key]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"malformed change to {change.target} ({change.target.kind}): its 'after' value "
+            f"has no '{key}'"
+        ) from exc
+
+
+def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    """Make ``change.after`` true in its table (None: remove the row)."""
+    target = change.target
+    after = change.after
+    if target.kind == "model":
+        if after is None:
+            conn.execute(delete(t.models).where(t.models.c.name == target.model))
+            return
+        _upsert(
+            conn,
+            t.models,
+            ["name"],
+            {
+                "name": target.model,
+                "created_at": _field(change, "created_at"),
+                "archived": bool(_field(change, "archived")),
+                "apply_id": apply_id,
+            },
+            # The apply that created the model stays its apply; archiving does not move it.
+            keep=["apply_id"],
+        )
+    elif target.kind == "version":
+        v = t.versions.c
+        if after is None:
+            conn.execute(delete(t.versions).where(v.model == target.model, v.label == target.name))
+            return
+        fields = {key: _field(change, key) for key in VERSION_KEYS}
+        if fields["status"] not in VERSION_STATUSES:
+            raise ValueError(
+                f"malformed change to {target}: status {fields['status']!r} is not one of "
+                f"{VERSION_STATUSES}"
+            )
+        _upsert(
+            conn,
+            t.versions,
+            ["model", "label"],
+            {
+                "model": target.model,
+                "label": target.name,
+                "status": fields["status"],
+                "spec_hash": fields["spec_hash"],
+                "metadata_hash": fields["metadata_hash"],
+                "artifact_digest": fields["artifact_digest"],
+                "spec_json": canonical_json(fields["spec"]),
+                "params_json": canonical_json(fields["params"]),
+                "lineage_json": canonical_json(fields["lineage"]),
+                "failure_json": None
+                if fields["failure"] is None
+                else canonical_json(fields["failure"]),
+                "description": fields["description"],
+                "tags_json": canonical_json(fields["tags"]),
+                "created_by": fields["created_by"],
+                "created_at": fields["created_at"],
+                "apply_id": fields["apply_id"],
+            },
+        )
+    elif target.kind == "alias":
+        if after is None:
+            conn.execute(
+                delete(t.aliases).where(
+                    t.aliases.c.model == target.model, t.aliases.c.name == target.name
+                )
+            )
+            return
+        _upsert(
+            conn,
+            t.aliases,
+            ["model", "name"],
+            {
+                "model": target.model,
+                "name": target.name,
+                "version": _field(change, "version"),
+                "apply_id": apply_id,
+                "updated_at": now,
+            },
+        )
+    elif target.kind == "pin":
+        if after is None:
+            conn.execute(
+                delete(t.pins).where(t.pins.c.model == target.model, t.pins.c.alias == target.name)
+            )
+            return
+        _upsert(
+            conn,
+            t.pins,
+            ["model", "alias"],
+            {
+                "model": target.model,
+                "alias": target.name,
+                "version": _field(change, "version"),
+                "revert_apply_id": _field(change, "revert_apply_id"),
+            },
+        )
+    else:
+        raise ValueError(f"unknown change target kind {target.kind!r}")

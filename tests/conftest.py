@@ -1,0 +1,101 @@
+"""Shared fixtures. Each section belongs to one part of the package; keep them apart."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ------------------------------------------------------------------------------------------
+# State databases (mvctl/state): `state_url` runs a test against SQLite and PostgreSQL.
+#
+# PostgreSQL: MVCTL_TEST_POSTGRES_URL names a server whose user may CREATE DATABASE (what
+# `eval "$(bash .ci/start-postgres)"` sets up in .ci/run). Without it, one server is started
+# for the session with the same script and stopped at the end; where PostgreSQL is not
+# installed the postgres cases are skipped. Every test gets a database of its own.
+# ------------------------------------------------------------------------------------------
+
+POSTGRES_URL_ENV = "MVCTL_TEST_POSTGRES_URL"
+START_POSTGRES = ROOT / ".ci" / "start-postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The SQLAlchemy URL of a PostgreSQL server's maintenance database ('postgres')."""
+    given = os.environ.get(POSTGRES_URL_ENV)
+    if given:
+        yield given
+        return
+    pg_bin = os.environ.get("PG_BIN", "/usr/local/bin")
+    if shutil.which("initdb", path=pg_bin) is None:
+        pytest.skip(f"no PostgreSQL: set {POSTGRES_URL_ENV} or install initdb in {pg_bin}")
+    started = subprocess.run(
+        ["bash", str(START_POSTGRES)], capture_output=True, text=True, check=False
+    )
+    if started.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL:\n{started.stderr}", pytrace=False)
+    exports = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in started.stdout.splitlines()
+        if line.startswith("export ")
+    )
+    try:
+        yield exports[POSTGRES_URL_ENV]
+    finally:
+        subprocess.run(
+            ["bash", str(START_POSTGRES), "--stop", exports["MVCTL_TEST_POSTGRES_DIR"]],
+            capture_output=True,
+            check=False,
+        )
+
+
+def _admin_conninfo(server_url: str, database: str | None = None) -> str:
+    """A libpq conninfo for psycopg from the SQLAlchemy URL (which names the driver)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url).set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"mvctl_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_conninfo(postgres_server_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_conninfo(postgres_server_url), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state URL nobody has used yet: a SQLite file in a folder that does not exist yet,
+    or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_database_url")
+    return url
+
+
+# ------------------------------------------------------------------------------------------
