@@ -1,0 +1,345 @@
+"""Carry out a plan's actions, one handler per action kind.
+
+A handler does its slow work first (train, copy into the store), then commits the state change
+with its change-log row in one transaction. A version that fails is recorded as failed with
+its log; alias moves that needed it are skipped; the other actions go on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.steps import StepResult, run_step
+from mvctl.core.hashing import canonical_json
+from mvctl.core.plan import (
+    Action,
+    ArchiveVersion,
+    CreateModel,
+    MoveAlias,
+    RegisterArtifact,
+    ReleasePin,
+    RemoveAlias,
+    RestoreVersion,
+    TrainVersion,
+    UpdateMetadata,
+)
+from mvctl.core.recorded import (
+    VERSION_ARCHIVED,
+    VERSION_FAILED,
+    VERSION_TRAINED,
+    Change,
+    StepRun,
+    Target,
+)
+from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError
+from mvctl.state.db import StateDB
+from mvctl.store.blobs import BlobStore, hash_file
+
+
+class ApplyEvents(Protocol):
+    """What apply tells the person watching; the CLI renders it, tests record it."""
+
+    def step_started(self, target: str, step: str, status: str) -> None: ...
+    def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None: ...
+    def step_finished(self, target: str, step: str, status: str, seconds: float) -> None: ...
+    def action_finished(self, outcome: ActionOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    action: Action
+    status: str
+    """'done', 'failed' or 'skipped'."""
+    message: str = ""
+
+
+@dataclass
+class ApplySession:
+    """Everything the handlers share during one apply."""
+
+    root: Path
+    store: BlobStore
+    state: StateDB
+    apply_id: int
+    actor: str
+    resolved: Mapping[tuple[str, str], ResolvedVersion]
+    trusted_types: Mapping[str, tuple[str, ...]]
+    events: ApplyEvents
+    clock: Callable[[], str]
+    work_root: Path
+    unusable: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Versions that failed in this apply -> why; aliases needing them stay put."""
+
+
+class VersionFailed(Exception):
+    def __init__(self, message: str, failure: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+Handler = Callable[[ApplySession, Any], ActionOutcome]
+
+
+def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:
+    """Run every action in order; a failure stops only what depends on it."""
+    outcomes = []
+    for action in actions:
+        outcome = HANDLERS[type(action)](session, action)
+        session.events.action_finished(outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _record(session: ApplySession, *changes: Change) -> None:
+    session.state.record(session.apply_id, list(changes))
+
+
+def _create_model(session: ApplySession, action: CreateModel) -> ActionOutcome:
+    after = {"archived": False, "created_at": session.clock()}
+    _record(session, Change(Target("model", action.model), None, after))
+    return ActionOutcome(action, "done")
+
+
+def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome:
+    version = session.resolved[(action.model, action.label)]
+    before = session.state.version_value(action.model, action.label)
+    try:
+        lineage, artifact = _run_pipeline(session, version, action)
+        status, failure, message = VERSION_TRAINED, None, ""
+    except VersionFailed as failed:
+        lineage, artifact = {}, None
+        status, failure, message = VERSION_FAILED, failed.failure, str(failed)
+        session.unusable[(action.model, action.label)] = message
+    after = _version_value(session, version, status, artifact, lineage, failure)
+    _record(session, Change(Target("version", action.model, action.label), before, after))
+    return ActionOutcome(action, "failed" if failure else "done", message)
+
+
+def _run_pipeline(
+    session: ApplySession, version: ResolvedVersion, action: TrainVersion
+) -> tuple[dict[str, Any], str]:
+    target = f"{version.model}@{version.label}"
+    planned = {step.name: step for step in action.steps}
+    outputs: dict[str, Mapping[str, str]] = {}
+    lineage: dict[str, Any] = {}
+    for step in version.steps:
+        if planned[step.name].cache_key != step.key:
+            raise VersionFailed(
+                f"step {step.name} no longer matches the plan",
+                {"step": step.name, "reason": "plan mismatch"},
+            )
+        cached = session.state.step_run(step.key)
+        if cached is not None and all(session.store.has(d) for d in cached.outputs.values()):
+            session.events.step_started(target, step.name, "cached")
+            session.events.step_finished(target, step.name, "cached", 0.0)
+            outputs[step.name] = cached.outputs
+            lineage[step.name] = {"key": step.key, "outputs": dict(cached.outputs), "cached": True,
+                                  "log": cached.log_digest}
+            continue
+        result = _run_one(session, version, step, outputs)
+        outputs[step.name] = result.outputs
+        lineage[step.name] = {"key": step.key, "outputs": dict(result.outputs), "cached": False,
+                              "log": result.log_digest, "duration_s": round(result.duration_s, 3)}
+    artifact_at = version.artifact_output()
+    if artifact_at is None:
+        raise VersionFailed("the last step declares no output to use as the model", {"reason": "no artifact"})
+    step_name, file_name = artifact_at
+    digest = outputs[step_name][file_name]
+    _check_stored_artifact(session, version, digest, f"the model of {target}")
+    return {"steps": lineage, "artifact": {"step": step_name, "file": file_name}}, digest
+
+
+def _run_one(
+    session: ApplySession,
+    version: ResolvedVersion,
+    step: ResolvedStep,
+    outputs: Mapping[str, Mapping[str, str]],
+) -> StepResult:
+    target = f"{version.model}@{version.label}"
+    work_dir = session.work_root / step.key[:20]
+    inputs = {}
+    for upstream in step.upstream:
+        folder = work_dir.with_name(f"{step.key[:20]}-in") / upstream
+        for name, digest in outputs[upstream].items():
+            session.store.get_file(digest, folder / name)
+        inputs[upstream] = folder
+    session.events.step_started(target, step.name, "run")
+    result = run_step(
+        step,
+        root=session.root,
+        work_dir=work_dir,
+        inputs=inputs,
+        store=session.store,
+        labels={"model": version.model, "version": version.label},
+        on_progress=lambda fraction, fields: session.events.step_progress(
+            target, step.name, fraction, fields
+        ),
+    )
+    shutil.rmtree(work_dir.with_name(f"{step.key[:20]}-in"), ignore_errors=True)
+    session.events.step_finished(target, step.name, "ok" if result.succeeded else "failed", result.duration_s)
+    if not result.succeeded:
+        why = (
+            f"exited with code {result.exit_code}"
+            if result.exit_code
+            else f"did not write its declared outputs {', '.join(result.missing_outputs)}"
+        )
+        raise VersionFailed(
+            f"step {step.name} {why}",
+            {"step": step.name, "exit_code": result.exit_code, "log": result.log_digest,
+             "log_tail": result.log_tail, "missing_outputs": list(result.missing_outputs)},
+        )
+    session.state.record_step_run(
+        StepRun(step.key, version.model, step.name, result.outputs,
+                canonical_json(dict(step.definition)), result.log_digest, result.duration_s,
+                session.apply_id)
+    )
+    return result
+
+
+def _check_stored_artifact(session: ApplySession, version: ResolvedVersion, digest: str, what: str) -> None:
+    folder = session.work_root / "check"
+    path = folder / f"{digest[7:23]}{_suffix(version)}"
+    session.store.get_file(digest, path)
+    try:
+        check_safe_artifact(path, session.trusted_types.get(version.model, ()), what=what)
+    except MvctlError as error:
+        raise VersionFailed(error.message, {"reason": "unsafe artifact", "detail": error.message}) from error
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _suffix(version: ResolvedVersion) -> str:
+    artifact = version.artifact_output()
+    return Path(artifact[1]).suffix if artifact else ""
+
+
+def _register_artifact(session: ApplySession, action: RegisterArtifact) -> ActionOutcome:
+    version = session.resolved[(action.model, action.label)]
+    target = f"{action.model}@{action.label}"
+    before = session.state.version_value(action.model, action.label)
+    try:
+        digest = _store_artifact(session, action, f"the artifact of {target}")
+    except MvctlError as error:
+        session.unusable[(action.model, action.label)] = error.message
+        failure = {"reason": "artifact refused", "detail": error.message}
+        after = _version_value(session, version, VERSION_FAILED, None, {}, failure)
+        _record(session, Change(Target("version", action.model, action.label), before, after))
+        return ActionOutcome(action, "failed", error.message)
+    lineage = {"artifact": {"source": action.path}}
+    after = _version_value(session, version, VERSION_TRAINED, digest, lineage, None)
+    _record(session, Change(Target("version", action.model, action.label), before, after))
+    return ActionOutcome(action, "done")
+
+
+def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) -> str:
+    """Check the file is the one planned and a safe format, then copy it into the store."""
+    path = session.root / action.path
+    if hash_file(path) != action.digest:
+        raise DigestMismatchError(
+            f"{action.path} changed since the plan was made", fix="Run `mvctl plan` again and review it."
+        )
+    check_safe_artifact(path, session.trusted_types.get(action.model, ()), what=what)
+    return session.store.put_file(path)
+
+
+def _version_value(
+    session: ApplySession,
+    version: ResolvedVersion,
+    status: str,
+    artifact: str | None,
+    lineage: dict[str, Any],
+    failure: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "spec_hash": version.spec_hash,
+        "metadata_hash": version.metadata_hash,
+        "artifact_digest": artifact,
+        "spec": version.record_spec(),
+        "params": version.params(),
+        "lineage": lineage,
+        "failure": failure,
+        "description": version.description,
+        "tags": dict(version.tags),
+        "created_by": session.actor,
+        "created_at": session.clock(),
+        "apply_id": session.apply_id,
+    }
+
+
+def _change_version(session: ApplySession, model: str, label: str, **fields: Any) -> Change:
+    before = session.state.version_value(model, label)
+    if before is None:
+        raise NotFoundError(f"version {model}@{label} is not recorded", fix="Run `mvctl plan` again.")
+    return Change(Target("version", model, label), before, {**before, **fields})
+
+
+def _update_metadata(session: ApplySession, action: UpdateMetadata) -> ActionOutcome:
+    version = session.resolved[(action.model, action.label)]
+    before = session.state.version_value(action.model, action.label)
+    spec = dict(before["spec"]) if before else {}
+    spec["metadata"] = version.metadata()
+    change = _change_version(
+        session, action.model, action.label, metadata_hash=action.metadata_hash, spec=spec,
+        description=version.description, tags=dict(version.tags),
+    )
+    _record(session, change)
+    return ActionOutcome(action, "done")
+
+
+def _restore_version(session: ApplySession, action: RestoreVersion) -> ActionOutcome:
+    _record(session, _change_version(session, action.model, action.label, status=VERSION_TRAINED))
+    return ActionOutcome(action, "done")
+
+
+def _archive_version(session: ApplySession, action: ArchiveVersion) -> ActionOutcome:
+    _record(session, _change_version(session, action.model, action.label, status=VERSION_ARCHIVED))
+    return ActionOutcome(action, "done")
+
+
+def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
+    why = session.unusable.get((action.model, action.to_version))
+    if why is not None:
+        return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} failed: {why}")
+    value = session.state.version_value(action.model, action.to_version)
+    if value is None or value["status"] != VERSION_TRAINED or not value["artifact_digest"]:
+        return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} is not trained")
+    session.store.verify(value["artifact_digest"])
+    before = {"version": action.from_version} if action.from_version else None
+    _record(session, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
+    return ActionOutcome(action, "done")
+
+
+def _remove_alias(session: ApplySession, action: RemoveAlias) -> ActionOutcome:
+    _record(session, Change(Target("alias", action.model, action.alias), {"version": action.from_version}, None))
+    return ActionOutcome(action, "done")
+
+
+def _release_pin(session: ApplySession, action: ReleasePin) -> ActionOutcome:
+    before = session.state.pin_value(action.model, action.alias)
+    _record(session, Change(Target("pin", action.model, action.alias), before, None))
+    return ActionOutcome(action, "done")
+
+
+HANDLERS: dict[type, Handler] = {
+    CreateModel: _create_model,
+    TrainVersion: _train_version,
+    RegisterArtifact: _register_artifact,
+    UpdateMetadata: _update_metadata,
+    RestoreVersion: _restore_version,
+    MoveAlias: _move_alias,
+    RemoveAlias: _remove_alias,
+    ArchiveVersion: _archive_version,
+    ReleasePin: _release_pin,
+}
+
+
+def now_utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

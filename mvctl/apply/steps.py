@@ -1,0 +1,132 @@
+"""Run one pipeline step as a subprocess and put its outputs and log into the store.
+
+The step runs in the project root (so `python steps/prepare.py` works as written) with its
+params, upstream inputs and an empty output folder handed over through environment variables
+(see ``mvctl.step``). Its stdout and stderr are kept as the run's log; JSON lines carrying
+`progress` are passed to the caller as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mvctl.core.resolve import ResolvedStep
+from mvctl.store.blobs import BlobStore
+
+ProgressCallback = Callable[[float, dict[str, Any]], None]
+LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a finished step left: its outputs (name -> digest), its log, how it ended."""
+
+    exit_code: int
+    outputs: Mapping[str, str]
+    log_digest: str
+    log_tail: str
+    duration_s: float
+    missing_outputs: tuple[str, ...] = ()
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.missing_outputs
+
+
+def step_command(step: ResolvedStep) -> str | list[str]:
+    """The shell command of a `run:` step, or the built-in trainer's module invocation."""
+    definition = step.definition
+    if "run" in definition:
+        command: str = definition["run"]
+        return command
+    return [sys.executable, "-m", f"mvctl.apply.{definition['uses']}_trainer"]
+
+
+def run_step(
+    step: ResolvedStep,
+    *,
+    root: Path,
+    work_dir: Path,
+    inputs: Mapping[str, Path],
+    store: BlobStore,
+    labels: Mapping[str, str],
+    on_progress: ProgressCallback,
+) -> StepResult:
+    """Run the step to completion; never raises for a failing step, only for I/O errors."""
+    out_dir = work_dir / "out"
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    out_dir.mkdir(parents=True)
+    params_file = work_dir / "params.json"
+    params_file.write_text(json.dumps(step.params, sort_keys=True, indent=2), "utf-8")
+    log_path = work_dir / "log.txt"
+    env = _step_environment(step, params_file, out_dir, inputs, labels)
+    started = time.perf_counter()
+    command = step_command(step)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            shell=isinstance(command, str),
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        assert process.stdout is not None
+        for raw in process.stdout:
+            log.write(raw)
+            _report_progress(raw, on_progress)
+        exit_code = process.wait()
+    duration = time.perf_counter() - started
+    missing = tuple(name for name in step.outputs if not (out_dir / name).is_file())
+    outputs = {} if exit_code or missing else {name: store.put_file(out_dir / name) for name in step.outputs}
+    log_digest = store.put_bytes(log_path.read_bytes())
+    tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
+    if exit_code == 0 and not missing:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return StepResult(exit_code, outputs, log_digest, tail, duration, missing)
+
+
+def _step_environment(
+    step: ResolvedStep,
+    params_file: Path,
+    out_dir: Path,
+    inputs: Mapping[str, Path],
+    labels: Mapping[str, str],
+) -> dict[str, str]:
+    env = dict(os.environ)
+    interpreter_dir = str(Path(sys.executable).parent)
+    env["PATH"] = interpreter_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["MVCTL_PARAMS_FILE"] = str(params_file)
+    env["MVCTL_PARAMS"] = json.dumps(step.params, sort_keys=True)
+    env["MVCTL_OUTPUT_DIR"] = str(out_dir)
+    env["MVCTL_INPUTS"] = json.dumps({name: str(path) for name, path in inputs.items()})
+    env["MVCTL_STEP"] = step.name
+    env["MVCTL_MODEL"] = labels["model"]
+    env["MVCTL_VERSION"] = labels["version"]
+    if "with" in step.definition:
+        env["MVCTL_WITH"] = json.dumps(step.definition["with"], sort_keys=True)
+    return env
+
+
+def _report_progress(raw: bytes, on_progress: ProgressCallback) -> None:
+    line = raw.strip()
+    if not line.startswith(b"{") or b"progress" not in line:
+        return
+    try:
+        message = json.loads(line)
+        fraction = float(message.pop("progress"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return
+    on_progress(fraction, message)

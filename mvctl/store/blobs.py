@@ -1,0 +1,144 @@
+"""Content-addressed blobs in a local folder: ``objects/ab/cdef...`` named by sha256.
+
+Writes go to a temporary name in the same folder and are renamed into place only when
+complete, so a killed writer never leaves a blob that a state row could name half-written.
+Every read verifies the digest; a corrupt blob is an error naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from mvctl.errors import DigestMismatchError, NotFoundError, StoreError
+
+CHUNK = 1024 * 1024
+DIGEST_PREFIX = "sha256:"
+
+
+class BlobStore(Protocol):
+    """What apply needs from a store, whatever its backend."""
+
+    display: str
+
+    def put_file(self, path: Path) -> str: ...
+    def put_bytes(self, data: bytes) -> str: ...
+    def has(self, digest: str) -> bool: ...
+    def get_file(self, digest: str, dest: Path) -> None: ...
+    def get_bytes(self, digest: str) -> bytes: ...
+    def verify(self, digest: str) -> None: ...
+
+
+def hash_file(path: Path) -> str:
+    """sha256 of a file, read in large blocks into one reused buffer."""
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return DIGEST_PREFIX + digest.hexdigest()
+
+
+def hex_of(digest: str) -> str:
+    if not digest.startswith(DIGEST_PREFIX) or len(digest) != len(DIGEST_PREFIX) + 64:
+        raise StoreError(f"'{digest}' is not a sha256 digest")
+    return digest[len(DIGEST_PREFIX) :]
+
+
+class LocalStore:
+    """A blob store in a local folder (the default: `.mvctl/store`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.display = str(root)
+
+    def _path(self, digest: str) -> Path:
+        hexdigest = hex_of(digest)
+        return self.root / "objects" / hexdigest[:2] / hexdigest[2:]
+
+    def _staging(self) -> Path:
+        folder = self.root / "tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot create the store folder {folder}: {error.strerror}",
+                fix="Check the path and its permissions, or set `store:` / MVCTL_STORE.",
+            ) from error
+        return folder
+
+    def put_file(self, path: Path) -> str:
+        """Copy a file in, hashing while copying; returns its digest."""
+        digest = hashlib.sha256()
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        handle, temp_name = tempfile.mkstemp(dir=self._staging(), prefix="put-")
+        try:
+            with os.fdopen(handle, "wb") as out, path.open("rb", buffering=0) as source:
+                while count := source.readinto(buffer):
+                    digest.update(view[:count])
+                    out.write(view[:count])
+                out.flush()
+                os.fsync(out.fileno())
+            return self._commit(Path(temp_name), DIGEST_PREFIX + digest.hexdigest())
+        except OSError as error:
+            Path(temp_name).unlink(missing_ok=True)
+            raise StoreError(f"cannot write {path} into the store {self.root}: {error}") from error
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = DIGEST_PREFIX + hashlib.sha256(data).hexdigest()
+        if self.has(digest):
+            return digest
+        handle, temp_name = tempfile.mkstemp(dir=self._staging(), prefix="put-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            return self._commit(Path(temp_name), digest)
+        except OSError as error:
+            Path(temp_name).unlink(missing_ok=True)
+            raise StoreError(f"cannot write a blob into the store {self.root}: {error}") from error
+
+    def _commit(self, temp: Path, digest: str) -> str:
+        final = self._path(digest)
+        if final.exists():
+            temp.unlink()
+            return digest
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, final)
+        return digest
+
+    def has(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def verify(self, digest: str) -> None:
+        path = self._path(digest)
+        if not path.is_file():
+            raise NotFoundError(
+                f"blob {digest} is missing from the store {self.root}",
+                fix="Restore it from a backup or re-run the apply that produced it.",
+            )
+        actual = hash_file(path)
+        if actual != digest:
+            raise DigestMismatchError(
+                f"blob {digest} in the store {self.root} is corrupt (its content hashes to {actual})",
+                fix=f"Delete {path} and re-run `mvctl apply` to rebuild it.",
+            )
+
+    def get_file(self, digest: str, dest: Path) -> None:
+        """Copy a blob out to ``dest``, verifying its digest on the way."""
+        self.verify(digest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        temp = dest.with_name(dest.name + ".mvctl-tmp")
+        shutil.copyfile(self._path(digest), temp)
+        os.replace(temp, dest)
+
+    def get_bytes(self, digest: str) -> bytes:
+        self.verify(digest)
+        return self._path(digest).read_bytes()
