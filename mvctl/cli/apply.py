@@ -1,0 +1,59 @@
+"""mvctl apply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mvctl.cli.app import AppContext, json_option, lock_timeout_option, pass_app, plan_options
+
+
+def confirm_on_terminal(console: Any, question: str) -> bool:
+    """Ask on the terminal; with no terminal to ask on, refuse rather than guess."""
+    from mvctl.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "there is no terminal to confirm on",
+            fix="Review the plan and re-run with --auto-approve (as CI does after the merge approved it).",
+        )
+    return click.confirm(question, default=False)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@plan_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@lock_timeout_option
+@json_option
+@pass_app
+def apply(app: AppContext, planfile: Path | None, targets: tuple[str, ...], on_conflict: str | None,
+          retry_failed: bool, auto_approve: bool, lock_timeout: float, as_json: bool) -> int:
+    """Train, record and promote what the plan says (computes a plan if PLANFILE is not given)."""
+    from mvctl.core.planner import PlanOptions
+    from mvctl.ops.apply import ApplyOptions
+    from mvctl.ops.apply import apply as run_apply
+    from mvctl.render.plan import format_plan_text
+    from mvctl.render.progress import ApplyReporter
+    from mvctl.render.records import apply_json, format_apply_result
+
+    console = app.console()
+
+    def confirm(plan: Any) -> bool:
+        console.print(format_plan_text(plan))
+        return confirm_on_terminal(console, "Apply these changes?")
+
+    options = ApplyOptions(planfile, auto_approve, PlanOptions(targets, on_conflict, retry_failed), lock_timeout)
+    progress_console = app.console(stderr=True) if as_json else console
+    result = run_apply(app.workspace(), options, confirm=confirm, events=ApplyReporter(progress_console))
+    if as_json:
+        console.json(apply_json(result))
+    else:
+        console.print(format_apply_result(result))
+    return 1 if result.failed else 0
+
+
+COMMANDS = [apply]

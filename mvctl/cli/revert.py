@@ -1,0 +1,44 @@
+"""mvctl revert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mvctl.cli.app import AppContext, lock_timeout_option, pass_app
+from mvctl.cli.apply import confirm_on_terminal
+
+
+@click.command()
+@click.argument("apply_id", required=False, type=int)
+@click.option("--to", "to", type=int, metavar="APPLY_ID", help="Restore the state as it was right after this apply.")
+@click.option("--release", is_flag=True, help="Release every pin left by earlier reverts.")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@lock_timeout_option
+@pass_app
+def revert(app: AppContext, apply_id: int | None, to: int | None, release: bool,
+           auto_approve: bool, lock_timeout: float) -> int:
+    """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
+
+    Moves aliases and statuses back; never retrains or deletes. Restored aliases are pinned
+    until the config agrees or `--release`."""
+    from mvctl.ops.revert import RevertOptions
+    from mvctl.ops.revert import revert as run_revert
+    from mvctl.render.records import format_revert_outline, format_revert_result
+
+    console = app.console()
+
+    def confirm(outline: Any) -> bool:
+        console.print(format_revert_outline(outline))
+        return confirm_on_terminal(console, "Revert?")
+
+    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout)
+    result = run_revert(app.workspace(), options, confirm=confirm)
+    if auto_approve and result.status == "done":
+        console.print(format_revert_outline(result.outline))
+    console.print(format_revert_result(result))
+    return 0
+
+
+COMMANDS = [revert]

@@ -1,0 +1,66 @@
+"""mvctl status, history, show: the recorded truth."""
+
+from __future__ import annotations
+
+import click
+
+from mvctl.cli.app import AppContext, json_option, pass_app
+
+
+@click.command()
+@click.argument("model", required=False)
+@json_option
+@pass_app
+def status(app: AppContext, model: str | None, as_json: bool) -> int:
+    """Recorded models, versions, aliases, pins and the lock."""
+    from mvctl.ops.status import status as read_status
+    from mvctl.render.records import format_status, status_json
+
+    console = app.console()
+    result = read_status(app.workspace(), model)
+    if as_json:
+        console.json(status_json(result))
+    else:
+        console.print(format_status(result))
+    return 0
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option("--since", metavar="DATE", help="Only applies started at or after this ISO date/time.")
+@click.option("--limit", type=int, help="At most this many applies.")
+@json_option
+@pass_app
+def history(app: AppContext, model: str | None, since: str | None, limit: int | None, as_json: bool) -> int:
+    """Applies and reverts, newest first, with every change they made."""
+    from mvctl.ops.history import history as read_history
+    from mvctl.render.records import format_history, history_json
+
+    console = app.console()
+    entries = read_history(app.workspace(), model=model, since=since, limit=limit)
+    if as_json:
+        console.json(history_json(entries))
+    else:
+        console.print(format_history(entries))
+    return 0
+
+
+@click.command()
+@click.argument("reference", metavar="MODEL@VERSION")
+@json_option
+@pass_app
+def show(app: AppContext, reference: str, as_json: bool) -> int:
+    """One version's record: params, spec hash, artifact digest, lineage, who and when."""
+    from mvctl.ops.show import show as read_show
+    from mvctl.render.records import format_show, show_json
+
+    console = app.console()
+    result = read_show(app.workspace(), reference)
+    if as_json:
+        console.json(show_json(result))
+    else:
+        console.print(format_show(result))
+    return 0
+
+
+COMMANDS = [status, history, show]

@@ -1,0 +1,1 @@
+"""One module per verb: (workspace, options) -> result object. Nothing here prints."""

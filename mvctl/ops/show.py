@@ -1,0 +1,41 @@
+"""mvctl show MODEL@VERSION: one version's full record — params, hashes, artifact, lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvctl.errors import NotFoundError, UsageError
+from mvctl.state.db import VersionDetail
+from mvctl.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    version: VersionDetail
+    aliases: tuple[str, ...]
+
+
+def parse_reference(reference: str) -> tuple[str, str]:
+    model, sep, label = reference.partition("@")
+    if not sep or not model or not label:
+        raise UsageError(f"'{reference}' is not MODEL@VERSION", fix="For example: mvctl show churn@1.0.0")
+    return model, label
+
+
+def show(workspace: Workspace, reference: str) -> ShowResult:
+    model, label = parse_reference(reference)
+    state = workspace.open_state(create=False)
+    try:
+        detail = state.version_detail(model, label)
+        recorded = state.snapshot() if detail is not None else None
+    finally:
+        state.close()
+    if detail is None or recorded is None:
+        raise NotFoundError(
+            f"{model}@{label} is not recorded in the state",
+            fix="See `mvctl status` for recorded versions, or `mvctl apply` to train it.",
+        )
+    aliases = tuple(
+        sorted(alias for (m, alias), a in recorded.aliases.items() if m == model and a.version == label)
+    )
+    return ShowResult(detail, aliases)

@@ -1,0 +1,61 @@
+"""mvctl status: the recorded truth now — models, their versions and aliases, pins, the lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvctl.core.recorded import RecordedState
+from mvctl.state.db import LockInfo
+from mvctl.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    declared: bool
+    versions: tuple[tuple[str, str, str], ...]
+    """(label, status, created_at) in label order."""
+    aliases: tuple[tuple[str, str, str | None], ...]
+    """(alias, version, pinned-by note or None)."""
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    project: str
+    state_url: str
+    serial: int
+    models: tuple[ModelStatus, ...]
+    lock: LockInfo | None
+
+
+def status(workspace: Workspace, model: str | None = None) -> StatusResult:
+    state = workspace.open_state(create=False)
+    try:
+        recorded = state.snapshot()
+        lock = state.lock_holder()
+    finally:
+        state.close()
+    names = sorted(recorded.models if model is None else {model} & recorded.models)
+    return StatusResult(
+        workspace.config.project,
+        state.display_url,
+        recorded.serial,
+        tuple(_model_status(recorded, name, name in workspace.config.models) for name in names),
+        lock,
+    )
+
+
+def _model_status(recorded: RecordedState, name: str, declared: bool) -> ModelStatus:
+    versions = tuple(
+        (v.label, v.status, v.created_at)
+        for (m, _), v in sorted(recorded.versions.items())
+        if m == name
+    )
+    aliases = []
+    for (m, alias), recorded_alias in sorted(recorded.aliases.items()):
+        if m != name:
+            continue
+        pin = recorded.pins.get((m, alias))
+        note = f"pinned by revert {pin.revert_apply_id}" if pin else None
+        aliases.append((alias, recorded_alias.version, note))
+    return ModelStatus(name, declared, versions, tuple(aliases))

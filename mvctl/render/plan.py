@@ -1,0 +1,176 @@
+"""A Plan as terminal text (rich markup, stripped to plain by the Console) and as Markdown.
+
+Both read the same actions; neither prints. Plain text is stable for CI logs: no colours,
+no widths that depend on the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mvctl.core.plan import (
+    Action,
+    ArchiveVersion,
+    Conflict,
+    CreateModel,
+    FieldChange,
+    MoveAlias,
+    Plan,
+    RegisterArtifact,
+    RemoveAlias,
+    RestoreVersion,
+    TrainVersion,
+    UpdateMetadata,
+)
+from mvctl.render.markup import escape, strip
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _change_line(change: FieldChange) -> str:
+    before = "(absent)" if change.before is None else _value(change.before)
+    after = "(absent)" if change.after is None else _value(change.after)
+    return f"{change.path}: {before} -> {after}"
+
+
+def action_lines(action: Action) -> list[str]:
+    """One action as markup lines: a headline, then details indented."""
+    if isinstance(action, CreateModel):
+        return [f"[green]+ model[/] [bold]{escape(action.model)}[/]"]
+    if isinstance(action, TrainVersion):
+        lines = [f"[green]+ train[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  ({escape(action.reason)})"]
+        width = max(len(step.name) for step in action.steps)
+        for step in action.steps:
+            colour = "yellow" if step.status == "run" else "dim"
+            lines.append(
+                f"    [{colour}]{step.status:<6}[/] {escape(step.name):<{width}}  {escape(step.reason)}"
+            )
+        return lines
+    if isinstance(action, RegisterArtifact):
+        return [
+            f"[green]+ register[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
+            f"from {escape(action.path)} ({action.digest[:19]})"
+        ]
+    if isinstance(action, UpdateMetadata):
+        return [f"[cyan]~ update[/] {escape(action.model)}@{escape(action.label)}  (metadata only, no retraining)"] + [
+            f"      {escape(_change_line(change))}" for change in action.changes
+        ]
+    if isinstance(action, RestoreVersion):
+        return [f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"]
+    if isinstance(action, MoveAlias):
+        before = action.from_version or "(none)"
+        return [
+            f"[cyan]~ alias[/] [bold]{escape(action.model)}:{escape(action.alias)}[/]  "
+            f"{escape(before)} -> [bold]{escape(action.to_version)}[/]"
+        ]
+    if isinstance(action, RemoveAlias):
+        return [f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"]
+    if isinstance(action, ArchiveVersion):
+        return [f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"]
+    return [
+        f"[cyan]~ release pin[/] {escape(action.model)}:{escape(action.alias)}  "
+        f"(the config agrees with {escape(action.version)})"
+    ]
+
+
+def conflict_lines(conflict: Conflict) -> list[str]:
+    lines = [f"[red bold]! {conflict.kind}[/] [bold]{escape(conflict.target)}[/]: {escape(conflict.message)}"]
+    lines += [f"      {escape(_change_line(change))}" for change in conflict.changes]
+    if conflict.resolutions:
+        lines.append("    ways out:")
+        lines += [f"      - {escape(way)}" for way in conflict.resolutions]
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.summary()
+    trains = counts["train_version"] + counts["register_artifact"]
+    parts = [
+        f"{trains} to train ({counts['steps_run']} steps to run, {counts['steps_cached']} cached)",
+        f"{counts['move_alias']} alias moves",
+        f"{counts['archive_version'] + counts['remove_alias']} removals",
+    ]
+    other = counts["create_model"] + counts["update_metadata"] + counts["restore_version"] + counts["release_pin"]
+    if other:
+        parts.append(f"{other} other changes")
+    text = "Plan: " + ", ".join(parts) + "."
+    if plan.conflicts:
+        text += f" [red bold]{len(plan.conflicts)} conflict(s) block apply.[/]"
+    return text
+
+
+def format_plan_text(plan: Plan) -> str:
+    """The plan for a terminal or a CI log, as rich markup."""
+    lines = [f"Plan for project [bold]{escape(plan.project)}[/] (state serial {plan.serial})", ""]
+    if not plan.actions and not plan.conflicts:
+        lines.append("[green]No changes.[/] The recorded state matches the config.")
+    for action in plan.actions:
+        lines += action_lines(action)
+    if plan.conflicts:
+        lines += ["", f"[red bold]Conflicts ({len(plan.conflicts)})[/] — apply is blocked until each is resolved:"]
+        for conflict in plan.conflicts:
+            lines += conflict_lines(conflict)
+    if plan.drift:
+        lines += ["", f"[yellow]Drift ({len(plan.drift)})[/] — the state changed outside this config:"]
+        lines += [f"[yellow]? {d.kind}[/] {escape(d.target)}: {escape(d.message)}" for d in plan.drift]
+    lines += ["", summary_line(plan), f"[dim]plan hash {plan.hash[:16]}[/]"]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def format_plan_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment: summary first, details folded."""
+    counts = plan.summary()
+    status = (
+        f"**{len(plan.conflicts)} conflict(s) block apply**"
+        if plan.conflicts
+        else ("**No changes.**" if not plan.actions else "Ready to apply on merge.")
+    )
+    lines = [
+        f"### mvctl plan — `{_md(plan.project)}`",
+        "",
+        status,
+        "",
+        "| trains | steps run | steps cached | alias moves | removals | conflicts | drift |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {counts['train_version'] + counts['register_artifact']} | {counts['steps_run']} | "
+        f"{counts['steps_cached']} | {counts['move_alias']} | "
+        f"{counts['archive_version'] + counts['remove_alias']} | {counts['conflicts']} | {counts['drift']} |",
+    ]
+    if plan.conflicts:
+        lines += ["", "#### Conflicts", ""]
+        for conflict in plan.conflicts:
+            lines.append(f"- :x: **{_md(conflict.kind)}** `{_md(conflict.target)}` — {_md(conflict.message)}")
+            if conflict.changes:
+                lines += ["", "  | field | recorded | declared |", "  | --- | --- | --- |"]
+                lines += [
+                    f"  | `{_md(c.path)}` | `{_md(_value(c.before))}` | `{_md(_value(c.after))}` |"
+                    for c in conflict.changes
+                ]
+                lines.append("")
+            lines += [f"  - {_md(way)}" for way in conflict.resolutions]
+    if plan.actions:
+        lines += ["", "#### Changes", ""]
+        for action in plan.actions:
+            lines.append(f"- {_markdown_action(action)}")
+            if isinstance(action, TrainVersion):
+                lines += [
+                    f"  - `{step.status}` {_md(step.name)} — {_md(step.reason)}" for step in action.steps
+                ]
+    if plan.drift:
+        lines += ["", "#### Drift", ""]
+        lines += [f"- :warning: `{_md(d.target)}` — {_md(d.message)}" for d in plan.drift]
+    lines += ["", f"<sub>state serial {plan.serial} · plan {plan.hash[:16]}</sub>", ""]
+    return "\n".join(lines)
+
+
+def _markdown_action(action: Action) -> str:
+    return _md(strip(action_lines(action)[0]))

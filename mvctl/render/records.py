@@ -1,0 +1,193 @@
+"""Status, history, show, revert and apply results as markup text and as JSON shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from mvctl.core.plan import action_to_dict
+from mvctl.core.recorded import Change
+from mvctl.core.revert import RevertOutline
+from mvctl.ops.apply import ApplyResult
+from mvctl.ops.history import HistoryEntry
+from mvctl.ops.revert import RevertResult
+from mvctl.ops.show import ShowResult
+from mvctl.ops.status import StatusResult
+from mvctl.render.markup import escape
+
+STATUS_COLOURS = {"trained": "green", "failed": "red", "archived": "dim", "succeeded": "green", "running": "yellow"}
+
+
+def _coloured(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "yellow")
+    return f"[{colour}]{escape(status)}[/]"
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict) and set(value) <= {"version", "revert_apply_id"}:
+        return str(value.get("version"))
+    if isinstance(value, dict) and "status" in value:
+        return str(value["status"])
+    return json.dumps(value, sort_keys=True)
+
+
+def change_line(change: Change) -> str:
+    target = change.target
+    if target.kind == "version" and change.before is None:
+        status = (change.after or {}).get("status", "?")
+        return f"{target}: recorded as {status}"
+    return f"{target}: {_short(change.before)} -> {_short(change.after)}"
+
+
+def format_status(result: StatusResult) -> str:
+    lines = [f"Project [bold]{escape(result.project)}[/] — state {escape(result.state_url)} (serial {result.serial})"]
+    if result.lock is not None:
+        lock = result.lock
+        lines.append(
+            f"[yellow]Locked[/] by {escape(lock.actor)} ({escape(lock.operation)}, pid {lock.pid} on "
+            f"{escape(lock.host)}, since {lock.acquired_at}, lock {lock.lock_id})"
+        )
+    if not result.models:
+        lines.append("Nothing recorded yet. Run `mvctl plan`, then `mvctl apply`.")
+    for model in result.models:
+        note = "" if model.declared else "  [dim](not in the config)[/]"
+        lines += ["", f"[bold]{escape(model.name)}[/]{note}"]
+        for alias, version, pin in model.aliases:
+            pin_note = f"  [yellow]{escape(pin)}[/]" if pin else ""
+            lines.append(f"  {escape(alias):<12} -> {escape(version)}{pin_note}")
+        for label, status, created_at in model.versions:
+            lines.append(f"  {escape(label):<12} {_coloured(status)}  {created_at}")
+    return "\n".join(lines)
+
+
+def status_json(result: StatusResult) -> dict[str, Any]:
+    return {
+        "project": result.project,
+        "serial": result.serial,
+        "lock": dataclasses.asdict(result.lock) if result.lock else None,
+        "models": [
+            {
+                "name": m.name,
+                "declared": m.declared,
+                "aliases": [{"alias": a, "version": v, "pinned": p} for a, v, p in m.aliases],
+                "versions": [{"label": lb, "status": s, "created_at": c} for lb, s, c in m.versions],
+            }
+            for m in result.models
+        ],
+    }
+
+
+def format_history(entries: tuple[HistoryEntry, ...]) -> str:
+    if not entries:
+        return "No applies recorded."
+    lines = []
+    for entry in entries:
+        a = entry.apply
+        what = f"revert of {a.reverts_apply_id}" if a.kind == "revert" and a.reverts_apply_id else a.kind
+        lines.append(
+            f"[bold]#{a.id}[/] {what} by {escape(a.actor)} at {a.started_at}  {_coloured(a.status)}"
+            + (f"  {escape(a.message)}" if a.message else "")
+        )
+        lines += [f"    {escape(change_line(c.change))}" for c in entry.changes]
+    return "\n".join(lines)
+
+
+def history_json(entries: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            **dataclasses.asdict(entry.apply),
+            "changes": [
+                {"seq": c.seq, "target": str(c.change.target), "kind": c.change.target.kind,
+                 "before": c.change.before, "after": c.change.after}
+                for c in entry.changes
+            ],
+        }
+        for entry in entries
+    ]
+
+
+def format_show(result: ShowResult) -> str:
+    v = result.version
+    lines = [
+        f"[bold]{escape(v.model)}@{escape(v.label)}[/]  {_coloured(v.status)}",
+        f"  aliases:      {', '.join(result.aliases) or '(none)'}",
+        f"  description:  {escape(v.description or '')}",
+        f"  spec hash:    {v.spec_hash}",
+        f"  artifact:     {v.artifact_digest or '(none)'}",
+        f"  created:      {v.created_at} by {escape(v.created_by)} in apply {v.apply_id}",
+    ]
+    if v.params:
+        lines.append("  params:")
+        for step, params in v.params.items():
+            lines.append(f"    {escape(step)}: {escape(json.dumps(params, sort_keys=True))}")
+    steps = v.lineage.get("steps", {})
+    if steps:
+        lines.append("  lineage:")
+        for name, info in steps.items():
+            how = "cached" if info.get("cached") else f"ran {info.get('duration_s', '?')} s"
+            outputs = ", ".join(f"{k} {d[:19]}" for k, d in info.get("outputs", {}).items())
+            lines.append(f"    {escape(name)}: key {info['key'][:12]} ({how}) -> {escape(outputs)}")
+    if v.failure:
+        lines.append(f"  [red]failure:[/] {escape(json.dumps({k: x for k, x in v.failure.items() if k != 'log_tail'}))}")
+        tail = v.failure.get("log_tail")
+        if tail:
+            lines += ["  log tail:"] + [f"    {escape(line)}" for line in str(tail).splitlines()]
+    return "\n".join(lines)
+
+
+def show_json(result: ShowResult) -> dict[str, Any]:
+    return {**dataclasses.asdict(result.version), "aliases": list(result.aliases)}
+
+
+def format_revert_outline(outline: RevertOutline) -> str:
+    lines = [f"Revert will {escape(outline.description)}:"]
+    for r in outline.restorations:
+        lines.append(f"  [cyan]~[/] {escape(str(r.target))}: {_short(r.current)} -> {_short(r.restored)}")
+    for model, alias, version in outline.pins:
+        lines.append(f"  [yellow]pin[/] {escape(model)}:{escape(alias)} at {escape(version)} (the config asks otherwise)")
+    return "\n".join(lines)
+
+
+def format_revert_result(result: RevertResult) -> str:
+    if result.status == "nothing":
+        return f"Nothing to revert: the state already matches ({escape(result.outline.description)})."
+    if result.status == "declined":
+        return "Revert cancelled; nothing changed."
+    text = f"[green]Reverted[/] as apply #{result.apply_id}: {escape(result.outline.description)}."
+    if result.outline.pins:
+        text += (
+            "\nPinned aliases stay put until the config agrees or `mvctl revert --release`; "
+            "the next plan shows them as conflicts."
+        )
+    return text
+
+
+def format_apply_result(result: ApplyResult) -> str:
+    if result.status == "no_changes":
+        return "[green]No changes.[/] The recorded state matches the config."
+    if result.status == "declined":
+        return "Apply cancelled; nothing changed."
+    done = sum(1 for o in result.outcomes if o.status == "done")
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    if not failed and not skipped:
+        return f"[green]Apply #{result.apply_id} complete:[/] {done} changes."
+    return (
+        f"[red]Apply #{result.apply_id} finished with failures:[/] {done} done, {len(failed)} failed, "
+        f"{len(skipped)} skipped. See `mvctl show MODEL@VERSION` for a failed version's log."
+    )
+
+
+def apply_json(result: ApplyResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "apply_id": result.apply_id,
+        "plan_hash": result.plan.hash,
+        "outcomes": [
+            {"action": action_to_dict(o.action), "status": o.status, "message": o.message}
+            for o in result.outcomes
+        ],
+    }

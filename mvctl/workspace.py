@@ -1,0 +1,157 @@
+"""Where a command works: the config file, the project root, the state URL and the store.
+
+Environment overrides the config (MVCTL_STATE, MVCTL_STORE), the config overrides the
+defaults (`sqlite:///.mvctl/state.db`, `.mvctl/store`); relative paths are taken from the
+project root, never from wherever the command was started.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvctl.core.resolve import env_names
+from mvctl.errors import SpecError, SpecErrors, UsageError
+from mvctl.spec.loader import LoadedConfig, load_config
+from mvctl.spec.models import Config, is_step_reference
+from mvctl.state.db import StateDB
+from mvctl.store.blobs import BlobStore, LocalStore
+from mvctl.store.digests import DepMissingError, DigestCache, dep_exists
+
+CONFIG_NAME = "mvctl.yaml"
+DEFAULT_STATE = "sqlite:///.mvctl/state.db"
+DEFAULT_STORE = ".mvctl/store"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    loaded: LoadedConfig
+    state_url: str
+    store_url: str
+
+    @property
+    def root(self) -> Path:
+        return self.loaded.root
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    @property
+    def private_dir(self) -> Path:
+        """`.mvctl/` in the project: default state, store, caches and work folders."""
+        return self.root / ".mvctl"
+
+    def open_state(self, *, create: bool) -> StateDB:
+        return StateDB.open(self.state_url, create=create)
+
+    def open_store(self) -> BlobStore:
+        if "://" in self.store_url:
+            raise UsageError(
+                f"store {self.store_url!r}: only a local folder is supported by this version",
+                fix="Set `store:` to a folder path.",
+            )
+        return LocalStore(Path(self.store_url))
+
+    def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
+        """Digests of every dep and artifact file (stat-cached), of declared env vars, and
+        how many files had to be hashed."""
+        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        digests: dict[str, str] = {}
+        missing: list[SpecError] = []
+        for dep, place_path in self._declared_deps():
+            if dep in digests:
+                continue
+            try:
+                digests[dep] = cache.dep_digest(self.root, dep)
+            except DepMissingError:
+                missing.append(self._missing_dep_error(dep, place_path))
+        if missing:
+            raise SpecErrors(missing)
+        cache.save()
+        env = {
+            name: "sha256:" + hashlib.sha256(os.environ[name].encode()).hexdigest()
+            for model in self.loaded.config.models.values()
+            for name in env_names(model)
+            if name in os.environ
+        }
+        return digests, env, cache.hashed_files
+
+    def check_deps_exist(self) -> None:
+        """Every file dep and artifact is on disk (no hashing): part of `mvctl validate`."""
+        missing = [
+            self._missing_dep_error(dep, place_path)
+            for dep, place_path in self._declared_deps()
+            if not dep_exists(self.root, dep)
+        ]
+        if missing:
+            raise SpecErrors(missing)
+
+    def _missing_dep_error(self, dep: str, place_path: tuple[str | int, ...]) -> SpecError:
+        return SpecError(
+            f"'{dep}' does not exist in {self.root}",
+            place=self.loaded.positions.place(place_path),
+            fix="Create it, fix the path (relative to the project root), or remove it.",
+        )
+
+    def _declared_deps(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+        for model_name, model in self.loaded.config.models.items():
+            known = {step.name for step in model.pipeline}
+            for index, step in enumerate(model.pipeline):
+                for dep_index, dep in enumerate(step.deps):
+                    if not is_step_reference(dep, known):
+                        yield dep, ("models", model_name, "pipeline", index, "deps", dep_index)
+            for label, version in model.versions.items():
+                if version.artifact is not None:
+                    yield version.artifact, ("models", model_name, "versions", label, "artifact")
+
+
+def find_config(explicit: Path | None, start: Path) -> Path:
+    """The config named by --config, or mvctl.yaml in ``start`` or the nearest parent."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise UsageError(f"config file {explicit} does not exist", fix="Check the --config path.")
+        return explicit
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise UsageError(
+        f"no {CONFIG_NAME} in {start} or any folder above it",
+        fix="Run `mvctl init` to create a project, or pass --config FILE.",
+    )
+
+
+def load_workspace(explicit_config: Path | None = None, start: Path | None = None) -> Workspace:
+    loaded = load_config(find_config(explicit_config, start or Path.cwd()))
+    state = os.environ.get("MVCTL_STATE") or loaded.config.state or DEFAULT_STATE
+    store = os.environ.get("MVCTL_STORE") or loaded.config.store or DEFAULT_STORE
+    return Workspace(loaded, _anchor_state_url(state, loaded.root), _anchor_store(store, loaded.root))
+
+
+def _anchor_state_url(url: str, root: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((root / url[len(prefix) :]).resolve())
+    return url
+
+
+def _anchor_store(url: str, root: Path) -> str:
+    if "://" in url:
+        return url
+    return str((root / url).resolve())
+
+
+def current_actor() -> str:
+    """Who is applying: MVCTL_ACTOR, else the CI's user, else the login name."""
+    for name in ("MVCTL_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
