@@ -1,0 +1,207 @@
+"""Benchmark: `mvctl plan` on 1,000 models x 10 versions against a populated state.
+
+Run by hand (not collected by pytest):  python tests/bench_plan.py [--models 1000] [--versions 10]
+
+It writes a project whose config declares every version, records all of them as trained in a
+SQLite state (as an apply would have), then times:
+  - a full `mvctl plan` process (load YAML, digests, snapshot, build_plan, render), wall time
+    and peak RSS, after one warm-up run;
+  - the no-op plan of the quickstart example after it was applied.
+Targets (DESIGN.md): under 2 s and 300 MB for 10,000 versions; under 0.25 s for the quickstart;
+no-op apply under 0.3 s; revert under 0.2 s; --version and validate under 0.15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mvctl.core.recorded import Change, StepRun, Target  # noqa: E402
+from mvctl.core.resolve import resolve_model  # noqa: E402
+from mvctl.spec.loader import load_config  # noqa: E402
+from mvctl.state.db import StateDB  # noqa: E402
+from mvctl.store.digests import DigestCache  # noqa: E402
+
+
+def write_project(root: Path, models: int, versions: int) -> None:
+    (root / "steps").mkdir(parents=True)
+    (root / "steps" / "prepare.py").write_text("print('prepare')\n")
+    (root / "steps" / "train.py").write_text("print('train')\n")
+    lines = ["project: bench", "models:"]
+    for m in range(models):
+        lines += [
+            f"  model-{m:04d}:",
+            "    owners: [bench]",
+            "    pipeline:",
+            "      - {name: prepare, run: python steps/prepare.py, deps: [steps/prepare.py],"
+            f" params: {{seed: {m}}}, outputs: [data.npz]}}",
+            "      - {name: train, run: python steps/train.py, deps: [prepare, steps/train.py],"
+            " params: {lr: 0.1, epochs: 5}, outputs: [model.safetensors]}",
+            "    versions:",
+        ]
+        lines += [
+            f'      "1.{v}.0": {{params: {{train: {{lr: {0.01 * (v + 1):.2f}}}}}}}'
+            for v in range(versions)
+        ]
+        lines += [
+            "    aliases:",
+            f'      production: "1.{versions - 1}.0"',
+            f'      staging: "1.{versions - 2}.0"',
+        ]
+    (root / "mvctl.yaml").write_text("\n".join(lines) + "\n")
+
+
+def populate_state(root: Path) -> None:
+    loaded = load_config(root / "mvctl.yaml")
+    cache = DigestCache(None)
+    digests = {dep: cache.dep_digest(root, dep) for dep in ("steps/prepare.py", "steps/train.py")}
+    state = StateDB.open(f"sqlite:///{root / '.mvctl' / 'state.db'}", create=True)
+    apply_id = state.begin_apply(kind="apply", actor="bench", plan_hash="0" * 64, expected_serial=0)
+    changes: list[Change] = []
+    runs: list[StepRun] = []
+    now = "2026-01-01T00:00:00Z"
+    for name, model in loaded.config.models.items():
+        changes.append(Change(Target("model", name), None, {"archived": False, "created_at": now}))
+        for label, resolved in resolve_model(name, model, digests, {}).items():
+            changes.append(
+                Change(
+                    Target("version", name, label),
+                    None,
+                    {
+                        "status": "trained",
+                        "spec_hash": resolved.spec_hash,
+                        "metadata_hash": resolved.metadata_hash,
+                        "artifact_digest": "sha256:" + "1" * 64,
+                        "spec": resolved.record_spec(),
+                        "params": resolved.params(),
+                        "lineage": {},
+                        "failure": None,
+                        "description": None,
+                        "tags": {},
+                        "created_by": "bench",
+                        "created_at": now,
+                        "apply_id": apply_id,
+                    },
+                )
+            )
+            for step in resolved.steps:
+                runs.append(
+                    StepRun(
+                        step.key,
+                        name,
+                        step.name,
+                        {"out": "sha256:" + "2" * 64},
+                        json.dumps(dict(step.definition), sort_keys=True),
+                        None,
+                        1.0,
+                        apply_id,
+                    )
+                )
+        for alias, label in model.aliases.items():
+            changes.append(Change(Target("alias", name, alias), None, {"version": label}))
+    state.record(apply_id, changes)
+    for run in runs:
+        state.record_step_run(run)
+    state.finish_apply(apply_id, "succeeded")
+    state.close()
+
+
+def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float, str]:
+    """Best wall time (s) and peak RSS (MB) of `mvctl ARGS` in ``root``, after a warm-up."""
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
+    best = float("inf")
+    peak_mb = 0.0
+    output = ""
+    for _ in range(repeat + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "mvctl", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - started
+        if proc.returncode not in (0, 2):
+            raise SystemExit(f"mvctl {' '.join(args)} failed:\n{proc.stderr}")
+        best = min(best, elapsed)
+        peak_mb = max(
+            peak_mb, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        )
+        output = proc.stdout
+    return best, peak_mb, output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--versions", type=int, default=10)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="mvctl-bench-"))
+    try:
+        big = workdir / "big"
+        write_project(big, args.models, args.versions)
+        started = time.perf_counter()
+        populate_state(big)
+        print(
+            f"populated state: {args.models * args.versions} versions in {time.perf_counter() - started:.1f} s"
+        )
+        wall, peak, out = time_command(big, "plan", "--detailed-exitcode")
+        assert "No changes." in out, out[-500:]
+        print(
+            f"plan, {args.models} models x {args.versions} versions, no changes: "
+            f"{wall:.2f} s wall, {peak:.0f} MB peak RSS (target < 2 s, < 300 MB)"
+        )
+        (big / "steps" / "train.py").write_text("print('train v2')\n")
+        wall, peak, out = time_command(
+            big, "plan", "--on-conflict", "overwrite", "--json", repeat=1
+        )
+        changes = json.loads(out)["summary"]
+        print(
+            f"plan after editing a shared step script ({changes['train_version']} versions to retrain): "
+            f"{wall:.2f} s wall, {peak:.0f} MB peak RSS"
+        )
+
+        quick = workdir / "quickstart"
+        shutil.copytree(REPO / "examples" / "quickstart", quick)
+        env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
+        subprocess.run(
+            [sys.executable, "-m", "mvctl", "apply", "--auto-approve"],
+            cwd=quick,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        wall, peak, _ = time_command(quick, "plan", repeat=5)
+        print(f"no-op plan of the quickstart: {wall:.3f} s wall, {peak:.0f} MB (target < 0.25 s)")
+        wall, peak, _ = time_command(quick, "apply", "--auto-approve", repeat=5)
+        print(f"no-op apply of the quickstart: {wall:.3f} s wall (target < 0.3 s)")
+        config = quick / "mvctl.yaml"
+        config.write_text(config.read_text().replace('production: "1.0.0"', 'production: "1.1.0"'))
+        subprocess.run([sys.executable, "-m", "mvctl", "apply", "--auto-approve"], cwd=quick, env=env,
+                       check=True, capture_output=True)
+        wall, _, _ = time_command(quick, "revert", "--auto-approve", repeat=6)
+        print(f"revert of the last apply (each run reverts the previous revert): {wall:.3f} s wall "
+              "(target < 0.2 s)")
+        wall, _, _ = time_command(quick, "--version", repeat=5)
+        print(f"mvctl --version: {wall:.3f} s wall (target < 0.15 s)")
+        wall, _, _ = time_command(quick, "validate", repeat=5)
+        print(f"mvctl validate (quickstart): {wall:.3f} s wall (target < 0.15 s)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Generated projects for end-to-end tests, and a runner for the real `mvctl` command.
+
+The 'tiny' project trains in milliseconds: its steps are small Python scripts, and its model
+is a hand-written safetensors file, so tests exercise the whole loop without waiting on
+scikit-learn. The quickstart example is used where real training matters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PREPARE = """\
+import json, os, sys, time
+from mvctl import step
+p = step.params()
+time.sleep(float(os.environ.get("SLOW_PREPARE", "0")))
+if os.environ.get("FAIL_STEP") == "prepare":
+    print("prepare is failing on purpose", file=sys.stderr)
+    sys.exit(3)
+step.output("data.json").write_text(json.dumps({"rows": p["rows"]}))
+step.progress(1.0, rows=p["rows"])
+"""
+
+TRAIN = """\
+import json, os, struct, sys, time
+from mvctl import step
+p = step.params()
+time.sleep(float(os.environ.get("SLOW_TRAIN", "0")))
+if os.environ.get("FAIL_STEP") == "train":
+    print("train is failing on purpose", file=sys.stderr)
+    sys.exit(4)
+rows = json.loads(step.input("prepare", "data.json").read_text())["rows"]
+payload = struct.pack("<f", float(p["lr"]) * rows)
+header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+with open(step.output("model.safetensors"), "wb") as out:
+    out.write(struct.pack("<Q", len(header)) + header + payload)
+"""
+
+TINY_CONFIG = """\
+project: tiny
+models:
+  churn:
+    owners: [risk]
+    pipeline:
+      - name: prepare
+        run: python steps/prepare.py
+        deps: [steps/prepare.py]
+        params: {rows: 10}
+        outputs: [data.json]
+      - name: train
+        run: python steps/train.py
+        deps: [prepare, steps/train.py]
+        params: {lr: 0.1}
+        outputs: [model.safetensors]
+    versions:
+      "1.0.0": {}
+      "1.1.0": {params: {train: {lr: 0.2}}}
+    aliases:
+      production: "1.0.0"
+      staging: "1.1.0"
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Project:
+    root: Path
+    env: dict[str, str]
+
+    def mvctl(
+        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 300
+    ) -> Result:
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "mvctl", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def start(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start mvctl in the background; its output goes to files beside the project."""
+        env = {**self.env, **(extra_env or {})}
+        logs = self.root.parent / f"background-{len(list(self.root.parent.glob('background-*')))}"
+        logs.mkdir()
+        with (logs / "out").open("wb") as out, (logs / "err").open("wb") as err:
+            return subprocess.Popen(
+                [sys.executable, "-m", "mvctl", *args], cwd=self.root, env=env,
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            )
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), "utf-8")
+        return path
+
+    def config(self) -> str:
+        return (self.root / "mvctl.yaml").read_text("utf-8")
+
+    def edit_config(self, old: str, new: str) -> None:
+        text = self.config()
+        assert old in text, f"{old!r} not in the config"
+        (self.root / "mvctl.yaml").write_text(text.replace(old, new, 1), "utf-8")
+
+
+def base_env(state_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MVCTL_")}
+    env["NO_COLOR"] = "1"
+    env["MVCTL_ACTOR"] = "tester"
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    if state_url:
+        env["MVCTL_STATE"] = state_url
+    return env
+
+
+def make_tiny(root: Path, state_url: str | None = None) -> Project:
+    project = Project(root, base_env(state_url))
+    project.write("mvctl.yaml", TINY_CONFIG)
+    project.write("steps/prepare.py", PREPARE)
+    project.write("steps/train.py", TRAIN)
+    return project
+
+
+def make_quickstart(root: Path, state_url: str | None = None) -> Project:
+    shutil.copytree(REPO / "examples" / "quickstart", root, dirs_exist_ok=True)
+    return Project(root, base_env(state_url))
