@@ -469,7 +469,7 @@ CASES = [
     Case("two-documents", "project: a\n---\nproject: b\n", 2, 1,
          "a second YAML document starts here", only=True),
     Case("undefined-alias", "project: *name\n", 1, 10, "alias *name names no anchor", only=True),
-    Case("deep-nesting", "[" * 10_000, 1, 101, "nesting is deeper than 100 levels", only=True),
+    Case("deep-nesting", "[" * 500, 1, 101, "nesting is deeper than 100 levels", only=True),
     Case("deep-block-nesting", "".join(f"{' ' * i}k:\n" for i in range(150)), 101, 101,
          "nesting is deeper than 100 levels", only=True),
     Case("billion-laughs",
@@ -494,6 +494,14 @@ def test_bad_configuration_is_reported_at_its_place(tmp_path: Path, case: Case) 
     assert found, f"wanted {case.in_file}:{case.line}:{case.column} {case.expect!r}, got:\n" + describe(errors)
     if case.only:
         assert len(errors) == 1, "expected one error, got:\n" + describe(errors)
+
+
+def test_extreme_nesting_is_a_spec_error(tmp_path: Path) -> None:
+    """Whichever guard trips first (ours or libyaml's own depth limit), it is a located SpecError."""
+    errors = errors_of(tmp_path, "[" * 10_000)
+    assert len(errors) == 1
+    assert errors[0].place is not None and errors[0].place.line == 1
+    assert "nesting" in errors[0].message.lower()
 
 
 def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
