@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -118,29 +117,29 @@ def populate_state(root: Path) -> None:
 
 
 def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float, str]:
-    """Best wall time (s) and peak RSS (MB) of `mvctl ARGS` in ``root``, after a warm-up."""
+    """Best wall time (s) and peak RSS (MB) of `mvctl ARGS` in ``root``, after a warm-up.
+
+    The RSS is that one process's own (os.wait4), not the running maximum over all children.
+    """
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
     best = float("inf")
     peak_mb = 0.0
     output = ""
     for _ in range(repeat + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "mvctl", *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        elapsed = time.perf_counter() - started
-        if proc.returncode not in (0, 2):
-            raise SystemExit(f"mvctl {' '.join(args)} failed:\n{proc.stderr}")
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "mvctl", *args], cwd=root, env=env,
+                                    stdout=out, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - started
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            output = out.read()
+            if proc.returncode not in (0, 2):
+                raise SystemExit(f"mvctl {' '.join(args)} failed:\n{err.read()}")
         best = min(best, elapsed)
-        peak_mb = max(
-            peak_mb, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-        )
-        output = proc.stdout
+        peak_mb = max(peak_mb, usage.ru_maxrss / 1024)
     return best, peak_mb, output
 
 
