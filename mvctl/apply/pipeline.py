@@ -1,0 +1,184 @@
+"""Run one version's steps over their DAG, independent steps at the same time.
+
+A step starts as soon as every upstream step has finished (run or restored from the cache), in
+a small thread pool bounded by `mvctl apply --parallel N`. The threads only wait on step
+subprocesses and copy blobs into the store; the state database is written from the
+coordinating thread alone, so its writes stay in the order the steps finish. When a step fails
+no new step starts, the ones already running finish (their results are valid cache entries),
+and the version fails with the first failure.
+
+Work folders are removed by a background thread while the next steps run: on some file
+systems removing a directory costs milliseconds, which would otherwise add up step by step.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mvctl.apply.steps import StepResult, run_step
+from mvctl.core.hashing import canonical_json
+from mvctl.core.recorded import StepRun
+from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+
+if TYPE_CHECKING:
+    from mvctl.apply.applier import ApplySession
+
+
+class VersionFailed(Exception):
+    """A version could not be trained; ``failure`` is what its record keeps about why."""
+
+    def __init__(self, message: str, failure: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+def run_steps(
+    session: ApplySession, version: ResolvedVersion
+) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
+    """Run or restore every step; returns (outputs by step, lineage by step, in step order)."""
+    return _Scheduler(session, version).run()
+
+
+class _Scheduler:
+    """The state of one version's run: which steps wait, run, or are done."""
+
+    def __init__(self, session: ApplySession, version: ResolvedVersion) -> None:
+        self.session = session
+        self.version = version
+        self.target = f"{version.model}@{version.label}"
+        self.slots = max(1, session.parallel)
+        self.waiting = list(version.steps)
+        self.must_run: set[str] = set()
+        """Ready steps already found missing from the cache, waiting for a free slot."""
+        self.running: dict[Future[StepResult], ResolvedStep] = {}
+        self.outputs: dict[str, Mapping[str, str]] = {}
+        self.lineage: dict[str, Any] = {}
+        self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvctl-cleanup")
+
+    def run(self) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
+        try:
+            return self._run()
+        finally:
+            self.janitor.shutdown(wait=True)
+
+    def discard(self, folder: Path) -> None:
+        """Remove a work folder in the background."""
+        self.janitor.submit(shutil.rmtree, folder, ignore_errors=True)
+
+    def _run(self) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
+        first_error: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mvctl-step") as pool:
+            while True:
+                if first_error is None:
+                    self._start_ready(pool)
+                if not self.running:
+                    break
+                done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                finished = []
+                for future in done:
+                    step = self.running.pop(future)
+                    try:
+                        finished.append((step, future.result()))
+                    except BaseException as error:  # kept until the running steps finish
+                        first_error = first_error or error
+                for step, result in finished:
+                    self._finished(step, result)
+                if first_error is None:
+                    self._start_ready(pool)  # the next steps run while the finished are recorded
+                for step, result in finished:
+                    self._record(step, result)
+        if first_error is not None:
+            raise first_error
+        return self.outputs, {step.name: self.lineage[step.name] for step in self.version.steps}
+
+    def _start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Restore cached steps and start runnable ones until nothing more is ready or the
+        slots are full; a restored step may make its downstream steps ready at once."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for step in list(self.waiting):
+                if not all(name in self.outputs for name in step.upstream):
+                    continue
+                if step.name not in self.must_run and self._restore(step):
+                    self.waiting.remove(step)
+                    progressed = True
+                    continue
+                self.must_run.add(step.name)
+                if len(self.running) < self.slots:
+                    self.waiting.remove(step)
+                    inputs = {name: self.outputs[name] for name in step.upstream}
+                    future = pool.submit(_run_one, self, step, inputs)
+                    self.running[future] = step
+
+    def _restore(self, step: ResolvedStep) -> bool:
+        """Use an earlier run with the same key whose outputs are all in the store."""
+        cached = self.session.state.step_run(step.key)
+        if cached is None or not all(self.session.store.has(d) for d in cached.outputs.values()):
+            return False
+        self.session.events.step_started(self.target, step.name, "cached")
+        self.session.events.step_finished(self.target, step.name, "cached", 0.0)
+        self.outputs[step.name] = cached.outputs
+        self.lineage[step.name] = {"key": step.key, "outputs": dict(cached.outputs),
+                                   "cached": True, "log": cached.log_digest}
+        return True
+
+    def _finished(self, step: ResolvedStep, result: StepResult) -> None:
+        self.outputs[step.name] = result.outputs
+        self.lineage[step.name] = {
+            "key": step.key, "outputs": dict(result.outputs), "cached": False,
+            "log": result.log_digest, "duration_s": round(result.duration_s, 3),
+        }
+
+    def _record(self, step: ResolvedStep, result: StepResult) -> None:
+        """The step cache entry: its outputs are in the store, so a later apply restores them."""
+        self.session.state.record_step_run(
+            StepRun(step.key, self.version.model, step.name, result.outputs,
+                    canonical_json(dict(step.definition)), result.log_digest, result.duration_s,
+                    self.session.apply_id)
+        )
+
+
+def _run_one(scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Mapping[str, str]]) -> StepResult:
+    """Fetch the upstream outputs, run the step; raises VersionFailed when it fails."""
+    session, version, target = scheduler.session, scheduler.version, scheduler.target
+    work_dir = session.work_root / step.key[:20]
+    in_dir = work_dir.with_name(f"{step.key[:20]}-in")
+    folders = {}
+    for upstream, files in inputs.items():
+        folder = in_dir / upstream
+        for name, digest in files.items():
+            session.store.get_file(digest, folder / name)
+        folders[upstream] = folder
+    session.events.step_started(target, step.name, "run")
+    result = run_step(
+        step,
+        root=session.root,
+        work_dir=work_dir,
+        inputs=folders,
+        store=session.store,
+        labels={"model": version.model, "version": version.label},
+        on_progress=lambda fraction, fields: session.events.step_progress(
+            target, step.name, fraction, fields
+        ),
+    )
+    scheduler.discard(in_dir)
+    if result.succeeded:
+        scheduler.discard(work_dir)
+    session.events.step_finished(target, step.name, "ok" if result.succeeded else "failed", result.duration_s)
+    if not result.succeeded:
+        why = (
+            f"exited with code {result.exit_code}"
+            if result.exit_code
+            else f"did not write its declared outputs {', '.join(result.missing_outputs)}"
+        )
+        raise VersionFailed(
+            f"step {step.name} {why}",
+            {"step": step.name, "exit_code": result.exit_code, "log": result.log_digest,
+             "log_tail": result.log_tail, "missing_outputs": list(result.missing_outputs)},
+        )
+    return result

@@ -1,0 +1,231 @@
+"""The built-in `uses: torch` trainer, run as a step subprocess like any other.
+
+It builds the ``torch.nn.Module`` named by ``with.module`` (an import path resolved from the
+project root, with ``with.module_args`` as keyword arguments), trains it on the upstream
+step's NPZ data (``X_train``/``y_train``, or ``X``/``y``; ``with.data`` names the file) with a
+standard loop, reports progress and the mean loss per epoch, and saves the weights with
+safetensors, the module's recipe in the metadata (see ``torch_model``). Never pickle.
+
+Params: ``optimizer`` (adam | sgd), ``lr``, ``epochs``, ``batch_size``, ``seed``, and
+``weight_decay`` / ``momentum``. ``with.task`` is classification (cross-entropy on class
+indices; the default) or regression (mean squared error). ``with.threads`` sets torch's
+threads per process (default 1: the small networks steps train are slower with more, and
+independent steps and versions share the CPUs).
+
+``with: {distributed: {nproc: N}}`` trains data-parallel in N processes on the CPU through
+torch.distributed with the gloo backend: each process sees its shard of every epoch
+(DistributedSampler) and gradients are averaged (DistributedDataParallel); rank 0 reports
+progress and saves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mvctl import step
+from mvctl.apply.torch_model import (
+    TASKS,
+    ModuleRecipe,
+    build_module,
+    load_torch_model,
+    save_torch_model,
+)
+from mvctl.errors import MvctlError
+
+__all__ = ["Recipe", "load_torch_model", "main"]
+
+DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam", "lr": 1e-3, "epochs": 10, "batch_size": 32, "seed": 0,
+    "weight_decay": 0.0, "momentum": 0.0,
+}
+OPTIMIZERS = ("adam", "sgd")
+OUTPUT = "model.safetensors"
+
+
+def _fail(message: str) -> SystemExit:
+    return SystemExit(f"mvctl torch trainer: {message}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything one training process needs; plain values, so it crosses a process spawn."""
+
+    module: ModuleRecipe
+    params: dict[str, Any]
+    nproc: int
+    threads: int
+    data: str
+    output: str
+
+    @classmethod
+    def from_step(cls, settings: dict[str, Any], params: dict[str, Any], data: Path, output: Path) -> Recipe:
+        unknown = sorted(set(params) - set(DEFAULTS))
+        if unknown:
+            raise _fail(f"unknown params {unknown}; it takes {sorted(DEFAULTS)}")
+        merged = {**DEFAULTS, **params}
+        if merged["optimizer"] not in OPTIMIZERS:
+            raise _fail(f"optimizer {merged['optimizer']!r} is not one of {OPTIMIZERS}")
+        task = settings.get("task", "classification")
+        if task not in TASKS:
+            raise _fail(f"with.task {task!r} is not one of {TASKS}")
+        nproc = int((settings.get("distributed") or {}).get("nproc", 1))
+        recipe = ModuleRecipe(str(settings.get("module", "")), dict(settings.get("module_args") or {}), task)
+        threads = int(settings.get("threads", 1))
+        return cls(recipe, merged, max(1, nproc), max(1, threads), str(data), str(output))
+
+
+def _find_data(name: str) -> Path:
+    inputs: dict[str, str] = json.loads(os.environ.get("MVCTL_INPUTS", "{}"))
+    found = [Path(folder) / name for folder in inputs.values() if (Path(folder) / name).is_file()]
+    if len(found) != 1:
+        where = ", ".join(sorted(inputs)) or "no upstream steps"
+        raise _fail(
+            f"expected exactly one upstream output named {name!r} (upstream: {where}); "
+            "name the file with `with: {data: ...}`"
+        )
+    return found[0]
+
+
+def _load_arrays(path: str, task: str) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    import numpy as np
+    import torch
+
+    with np.load(path) as data:
+        keys = set(data.files)
+        x_key, y_key = ("X_train", "y_train") if "X_train" in keys else ("X", "y")
+        if x_key not in keys or y_key not in keys:
+            raise _fail(f"the data needs arrays X_train/y_train or X/y, has {sorted(keys)}")
+        arrays = {k: data[k] for k in (x_key, y_key, "X_test", "y_test") if k in keys}
+    target = torch.long if task == "classification" else torch.float32
+    x = torch.as_tensor(arrays[x_key], dtype=torch.float32)
+    y = torch.as_tensor(arrays[y_key], dtype=target)
+    held = None
+    if "X_test" in arrays and "y_test" in arrays:
+        held = (torch.as_tensor(arrays["X_test"], dtype=torch.float32),
+                torch.as_tensor(arrays["y_test"], dtype=target))
+    return x, y, held
+
+
+def _outputs(model: Any, x: Any, task: str) -> Any:
+    out = model(x)
+    return out.squeeze(1) if task == "regression" and out.ndim == 2 and out.shape[1] == 1 else out
+
+
+def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
+    """One training process (rank 0 of 1 when not distributed)."""
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    params, task = recipe.params, recipe.module.task
+    torch.manual_seed(int(params["seed"]))
+    torch.set_num_threads(recipe.threads)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    x, y, held = _load_arrays(recipe.data, task)
+    dataset = TensorDataset(x, y)
+    generator = torch.Generator().manual_seed(int(params["seed"]))
+    sampler: Any = None
+    if world > 1:
+        sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=int(params["seed"]))
+    loader = DataLoader(dataset, batch_size=int(params["batch_size"]), shuffle=sampler is None,
+                        sampler=sampler, generator=generator)
+    shard = len(sampler) if sampler is not None else len(dataset)
+    _say({"rank": rank, "world_size": world, "rows": shard})
+    module = build_module(recipe.module)
+    model = torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
+    optimizer = _optimizer(model, params)
+    loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
+    epochs = int(params["epochs"])
+    for epoch in range(epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        totals = torch.zeros(2, dtype=torch.float64)
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(_outputs(model, xb, task), yb)
+            loss.backward()
+            optimizer.step()
+            totals += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64)
+        if world > 1:
+            torch.distributed.all_reduce(totals)
+        if rank == 0:
+            step.progress((epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6))
+    if rank == 0:
+        _report_held_out(module, held, task)
+        save_torch_model(module, recipe.module, Path(recipe.output))
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def _optimizer(model: Any, params: dict[str, Any]) -> Any:
+    import torch
+
+    lr, decay = float(params["lr"]), float(params["weight_decay"])
+    if params["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(params["momentum"]), weight_decay=decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
+
+
+def _report_held_out(module: Any, held: tuple[Any, Any] | None, task: str) -> None:
+    import torch
+
+    if held is None:
+        return
+    module.eval()
+    with torch.no_grad():
+        out = _outputs(module, held[0], task)
+    if task == "classification":
+        score = {"held_out_accuracy": float((out.argmax(dim=1) == held[1]).float().mean())}
+    else:
+        score = {"held_out_mse": float(((out - held[1]) ** 2).mean())}
+    _say(score)
+
+
+def _say(message: dict[str, Any]) -> None:
+    """One JSON line in one write: lines from several ranks never interleave in the log."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def main() -> None:
+    root = str(Path.cwd())
+    if root not in sys.path:
+        sys.path.insert(0, root)  # steps run in the project root; its modules are importable
+    settings: dict[str, Any] = json.loads(os.environ.get("MVCTL_WITH", "{}"))
+    recipe = Recipe.from_step(settings, step.params(), _find_data(str(settings.get("data", "train.npz"))),
+                              step.output(OUTPUT))
+    try:
+        build_module(recipe.module)  # fail early, before any process is spawned, on a bad module
+    except MvctlError as error:
+        raise _fail(error.message) from error
+    if recipe.nproc == 1:
+        _train(0, 1, recipe, 0)
+        return
+    from torch.multiprocessing.spawn import spawn
+
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # all ranks are on this machine
+    spawn(_train, args=(recipe.nproc, recipe, _free_port()), nprocs=recipe.nproc, join=True)  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    # Run through the package's module, not __main__, so spawned workers can import _train.
+    from mvctl.apply.torch_trainer import main as package_main
+
+    package_main()

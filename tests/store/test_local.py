@@ -1,0 +1,83 @@
+"""The local store and the digest cache: verified reads, atomic writes, and no wasted hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from mvctl.errors import DigestMismatchError, NotFoundError
+from mvctl.store.blobs import LocalStore, hash_file
+from mvctl.store.digests import DigestCache
+
+
+def test_round_trip_list_and_delete(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    digest = store.put_file(source)
+    assert digest == "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest() == hash_file(source)
+    log = store.put_bytes(b"log")
+    out = tmp_path / "out" / "model.bin"
+    store.get_file(digest, out)
+    assert out.read_bytes() == source.read_bytes()
+    assert sorted(store.list()) == sorted([digest, log])
+    assert list((tmp_path / "store" / "tmp").iterdir()) == []  # no temporary left behind
+    store.delete(log)
+    store.delete(log)  # already gone: fine
+    assert list(store.list()) == [digest] and not store.has(log)
+
+
+def test_large_files_hash_through_mmap_to_the_same_digest(tmp_path: Path) -> None:
+    from mvctl.store.blobs import MMAP_FROM
+
+    for size in (0, 5, MMAP_FROM - 1, MMAP_FROM, MMAP_FROM + 12_345_678):
+        path = tmp_path / f"f{size}"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        assert hash_file(path) == "sha256:" + hashlib.sha256(data).hexdigest(), size
+
+
+def test_a_corrupt_blob_is_named_and_never_handed_out(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    digest = store.put_bytes(b"the real model")
+    blob = tmp_path / "store" / "objects" / digest[7:9] / digest[9:]
+    blob.write_bytes(b"bit rot")
+    dest = tmp_path / "restored.bin"
+    with pytest.raises(DigestMismatchError, match=f"blob {digest} .* is corrupt") as caught:
+        store.get_file(digest, dest)
+    assert str(blob) in str(caught.value) and not dest.exists()
+    with pytest.raises(DigestMismatchError):
+        store.get_bytes(digest)
+
+
+def test_a_missing_blob_is_not_found(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    absent = "sha256:" + "0" * 64
+    with pytest.raises(NotFoundError, match="missing from the store"):
+        store.verify(absent)
+    assert list(store.list()) == []
+
+
+def test_untouched_files_are_not_hashed_and_a_touched_one_once(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    cache_file = tmp_path / "cache" / "digests.json"
+    first = DigestCache(cache_file)
+    digest = first.dep_digest(tmp_path, "data.csv")
+    first.save()
+    assert first.hashed_files == 1
+
+    again = DigestCache(cache_file)
+    assert again.dep_digest(tmp_path, "data.csv") == digest and again.hashed_files == 0
+
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    touched = DigestCache(cache_file)
+    assert touched.dep_digest(tmp_path, "data.csv") == digest and touched.hashed_files == 1
+
+    data.write_text("a,b\n1,3\n")
+    changed = DigestCache(cache_file)
+    assert changed.dep_digest(tmp_path, "data.csv") != digest
