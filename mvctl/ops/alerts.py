@@ -1,0 +1,93 @@
+"""The events apply and revert announce, shaped from their results for ``apply.notify``.
+
+Every event is one JSON object: its kind and a fresh id (so a receiver can drop a repeat),
+the project, operation, actor and time, the apply it belongs to, and the state serial after
+what happened — a failure is reported with the state it left. Sending never raises and never
+waits past the notifier's budget: an alert must not turn a failure into a worse one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mvctl.apply.applier import ActionOutcome, now_utc
+from mvctl.apply.notify import Notifier
+from mvctl.core.plan import MoveAlias, Plan, action_to_dict
+from mvctl.core.revert import RevertOutline
+from mvctl.errors import MvctlError
+from mvctl.workspace import Workspace
+
+
+class Alerts:
+    """The events of one apply or revert, sent to the config's notifications."""
+
+    def __init__(self, workspace: Workspace, operation: str, actor: str,
+                 serial: Callable[[], int]) -> None:
+        self._notifier = Notifier(workspace.config.notifications, workspace.root)
+        self._project = workspace.config.project
+        self._operation = operation
+        self._actor = actor
+        self._serial = serial
+
+    def conflict(self, plan: Plan) -> None:
+        self._send("conflict", None, conflicts=[
+            {"kind": c.kind, "target": c.target, "message": c.message} for c in plan.conflicts
+        ])
+
+    def started(self, apply_id: int, plan: Plan) -> None:
+        self._send("apply_started", apply_id, plan_hash=plan.hash, summary=plan.summary())
+
+    def finished(self, apply_id: int, status: str, outcomes: Sequence[ActionOutcome]) -> None:
+        """gate_failed for each promotion a gate held back, then how the apply ended.
+
+        A promotion ends 'failed' only when a gate held it back (one whose version is not
+        there to promote is 'skipped'); its message names the gates and why.
+        """
+        for outcome in outcomes:
+            if isinstance(outcome.action, MoveAlias) and outcome.status == "failed":
+                self._send("gate_failed", apply_id, action=action_to_dict(outcome.action),
+                           message=outcome.message)
+        not_done = [
+            {"action": action_to_dict(o.action), "status": o.status, "message": o.message}
+            for o in outcomes if o.status != "done"
+        ]
+        if status == "succeeded":
+            self._send("apply_succeeded", apply_id, changes=len(outcomes))
+        else:
+            self._send("apply_failed", apply_id, error=None, not_done=not_done)
+
+    def failed(self, apply_id: int | None, error: BaseException) -> None:
+        """The operation stopped on an error after it had begun."""
+        message = error.message if isinstance(error, MvctlError) else type(error).__name__
+        self._send("apply_failed", apply_id, error=message, not_done=[])
+
+    def rollback(self, apply_id: int, outline: RevertOutline, reverts: int | None) -> None:
+        self._send("rollback", apply_id, automatic=False, reverts_apply_id=reverts,
+                   description=outline.description, restored=[
+                       {"target": str(r.target), "from": r.current, "to": r.restored}
+                       for r in outline.restorations
+                   ])
+
+    def close(self) -> None:
+        self._notifier.close()
+
+    def _send(self, kind: str, apply_id: int | None, **details: Any) -> None:
+        if not self._notifier.targets:
+            return
+        try:
+            serial: int | None = self._serial()
+        except MvctlError:
+            serial = None  # the state is what failed; the event still goes out
+        self._notifier.send({
+            "event": kind,
+            "id": uuid.uuid4().hex,
+            "project": self._project,
+            "operation": self._operation,
+            "actor": self._actor,
+            "time": now_utc(),
+            "apply_id": apply_id,
+            "serial": serial,
+            "details": details,
+        })

@@ -1,0 +1,223 @@
+"""mvctl state check: is the recorded truth whole, and is anything stuck?
+
+Four questions, each answered with findings that name the object and the fix:
+
+* the store — every blob a row names exists and hashes to its digest;
+* the aliases — each points at a version that is recorded as trained, with an artifact;
+* the change log — replayed, it gives exactly the tables (``core.replay``), every apply's
+  rows run 1..n without a gap, and applies follow one another serial by serial (two
+  writers at once would fork the sequence);
+* the lock — a holder whose process is gone (same host: the pid is not running; another
+  host: older than ``stale_after_s``) is reported with its pid, host and the unlock command.
+
+Errors make the command exit 1; warnings (a step output that will be rebuilt, an apply that
+was interrupted and will be closed by the next one) do not. The check only reads.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from mvctl.core.recorded import VERSION_TRAINED, Target
+from mvctl.core.replay import Mismatch, compare, replay
+from mvctl.errors import DigestMismatchError, MvctlError
+from mvctl.state.db import LockInfo
+from mvctl.state.inventory import Inventory
+from mvctl.store.blobs import BlobStore
+from mvctl.workspace import Workspace
+
+STALE_AFTER_S = 6 * 3600.0
+"""A lock from another host older than this is reported as stale (its pid cannot be probed)."""
+
+Severity = Literal["error", "warning"]
+FINDING_KINDS = (
+    "stale_lock", "lock_held", "log_mismatch", "log_gap", "forked_log", "interrupted_apply",
+    "alias_untrained", "blob_missing", "blob_corrupt",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    kind: str
+    obj: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    state_url: str
+    serial: int
+    findings: tuple[Finding, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    """What was looked at: blobs, changes, rows, applies."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> CheckResult:
+    state = workspace.open_state(create=False)
+    try:
+        found = state.inventory()
+    finally:
+        state.close()
+    if found is None:
+        return CheckResult(state.display_url, 0, (), {})
+    store = workspace.open_store()
+    findings = [
+        *_check_lock(found, stale_after_s),
+        *_check_log(found),
+        *_check_aliases(found),
+        *_check_blobs(found, store),
+    ]
+    blobs = {d for _, d, _ in _referenced_blobs(found)}
+    counts = {"rows": len(found.rows), "changes": len(found.changes),
+              "applies": len(found.applies), "blobs": len(blobs)}
+    return CheckResult(state.display_url, found.serial, tuple(findings), counts)
+
+
+def _check_lock(found: Inventory, stale_after_s: float) -> Iterator[Finding]:
+    holder = found.lock
+    if holder is None:
+        return
+    unlock = f"mvctl state unlock --force {holder.lock_id}"
+    stale = _stale_reason(holder, stale_after_s)
+    if stale is None:
+        yield Finding("warning", "lock_held", "lock", f"held by {holder.describe()}; it is running, "
+                      "so the state may change while this check reads it",
+                      "Wait for it to finish and check again.")
+        return
+    yield Finding("error", "stale_lock", "lock",
+                  f"held by {holder.describe()}, but {stale}, so the lock blocks every apply",
+                  f"Break it with `{unlock}`, then run `mvctl apply` again: finished steps are cached.")
+
+
+def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
+    """Why the holder is gone, or None while it may still be at work."""
+    if holder.host == socket.gethostname():
+        try:
+            os.kill(holder.pid, 0)
+        except ProcessLookupError:
+            return f"pid {holder.pid} is not running on {holder.host}"
+        except PermissionError:
+            return None  # it exists, under another user
+        return None
+    try:
+        taken = datetime.strptime(holder.acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return f"its time {holder.acquired_at!r} is unreadable and its host ({holder.host}) is another"
+    age = (datetime.now(UTC) - taken).total_seconds()
+    if age > stale_after_s:
+        return f"it was taken {age / 3600:.1f} h ago on another host ({holder.host})"
+    return None
+
+
+def _check_log(found: Inventory) -> Iterator[Finding]:
+    for mismatch in compare(replay(found.changes), found.rows):
+        yield _mismatch_finding(mismatch)
+    seqs: dict[int, list[int]] = {}
+    for entry in found.changes:
+        seqs.setdefault(entry.apply_id, []).append(entry.seq)
+    for apply_id, numbers in sorted(seqs.items()):
+        if numbers != list(range(1, len(numbers) + 1)):
+            yield Finding("error", "log_gap", f"apply #{apply_id}",
+                          f"its change-log rows are numbered {numbers}, not 1..{len(numbers)}",
+                          "The log was edited outside mvctl; restore the state from a backup.")
+    locked_by_live = found.lock is not None and _stale_reason(found.lock, STALE_AFTER_S) is None
+    previous = None
+    for record in found.applies:
+        if previous is not None and previous.serial_after is not None \
+                and record.serial_before < previous.serial_after:
+            yield Finding("error", "forked_log", f"apply #{record.id}",
+                          f"it started at serial {record.serial_before}, before apply #{previous.id} "
+                          f"ended at serial {previous.serial_after}: two writers ran at once",
+                          "Compare both applies in `mvctl history`; restore from a backup if "
+                          "their changes clash.")
+        previous = record
+        if record.status == "running" and not locked_by_live:
+            yield Finding("warning", "interrupted_apply", f"apply #{record.id}",
+                          f"{record.kind} #{record.id} by {record.actor} stopped before it finished "
+                          "(its process died); what it recorded is whole",
+                          "Run `mvctl apply` again: it resumes and closes this record.")
+
+
+def _mismatch_finding(mismatch: Mismatch) -> Finding:
+    target = mismatch.target
+    if mismatch.stored is None:
+        what = "is in the change log but missing from the state"
+    elif mismatch.logged is None:
+        what = "is in the state but not in the change log"
+    else:
+        fields = "; ".join(f"{c.path}: logged {c.before!r}, stored {c.after!r}" for c in mismatch.changes[:4])
+        what = f"differs from its change log ({fields})"
+    if target.kind == "alias":
+        fix = ("It was changed outside mvctl: accept it with `mvctl apply --refresh-only`, or run "
+               "`mvctl apply` to set it back to what the config says.")
+    else:
+        fix = ("It was written outside mvctl, which never writes a row without its log row; "
+               "restore the state database from a backup.")
+    return Finding("error", "log_mismatch", str(target), f"{target} {what}", fix)
+
+
+def _check_aliases(found: Inventory) -> Iterator[Finding]:
+    for target, value in sorted(found.rows.items(), key=lambda item: str(item[0])):
+        if target.kind != "alias":
+            continue
+        version = found.rows.get(Target("version", target.model, value["version"]))
+        ref = f"{target.model}@{value['version']}"
+        if version is None:
+            problem = f"points at {ref}, which is not recorded"
+        elif version["status"] != VERSION_TRAINED or not version["artifact_digest"]:
+            problem = f"points at {ref}, which is {version['status']}, not trained"
+        else:
+            continue
+        yield Finding("error", "alias_untrained", str(target), f"{target} {problem}",
+                      "Point it at a trained version in the config and run `mvctl apply`, or "
+                      "`mvctl revert` the apply that moved it.")
+
+
+def _referenced_blobs(found: Inventory) -> Iterator[tuple[str, str, bool]]:
+    """(what names it, digest, whether losing it loses data) for every blob a row names."""
+    for target, value in found.rows.items():
+        if target.kind == "version" and value.get("artifact_digest"):
+            yield f"the artifact of {target}", value["artifact_digest"], True
+    for run in found.step_runs:
+        for name, digest in run.outputs.items():
+            yield f"output {name} of step {run.model}/{run.step} ({run.cache_key[:12]})", digest, False
+        if run.log_digest:
+            yield f"the log of step {run.model}/{run.step} ({run.cache_key[:12]})", run.log_digest, False
+
+
+def _check_blobs(found: Inventory, store: BlobStore) -> Iterator[Finding]:
+    verdicts: dict[str, MvctlError | None] = {}
+    for what, digest, essential in _referenced_blobs(found):
+        if digest not in verdicts:
+            verdicts[digest] = _verify(store, digest)
+        problem = verdicts[digest]
+        if problem is None:
+            continue
+        if isinstance(problem, DigestMismatchError):
+            yield Finding("error", "blob_corrupt", digest, f"{what}: {problem.what}", problem.fix or "")
+        elif essential:
+            yield Finding("error", "blob_missing", digest, f"{what} is missing from the store {store.display}",
+                          "Restore the blob from a backup of the store; without it the version "
+                          "cannot be promoted. Or declare a new version with the same spec to retrain it.")
+        else:
+            yield Finding("warning", "blob_missing", digest, f"{what} is missing from the store {store.display}",
+                          "Nothing to do: the step runs again the next time an apply needs it.")
+
+
+def _verify(store: BlobStore, digest: str) -> MvctlError | None:
+    try:
+        store.verify(digest)
+    except MvctlError as error:
+        return error
+    return None

@@ -1,0 +1,65 @@
+"""Ending an apply or revert that failed without hiding why it failed.
+
+When the state database itself is what failed (a full disk, a read-only file, a dropped
+server), closing the apply record and releasing the lock fail as well. Those second failures
+must not replace the error the user needs to read, and a lock left behind must be named with
+the command that breaks it, so every failure ends in a message that says how to recover.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import suppress
+
+from mvctl.errors import MvctlError, StateError
+from mvctl.state.db import StateDB
+
+INTACT = "Everything recorded before the failure is intact (each change commits with its log row)."
+AGAIN = {
+    "apply": "Check with `mvctl state check`, then run `mvctl apply` again: finished steps are cached.",
+    "revert": "Check with `mvctl state check`, then run the `mvctl revert` again.",
+}
+
+
+def close_failed(
+    state: StateDB, apply_id: int, error: BaseException, kind: str = "apply"
+) -> BaseException:
+    """Close the apply record as failed; the error to raise in place of ``error``.
+
+    A state failure gains the recovery steps. If the record cannot be closed (the database
+    still fails), it stays 'running' and the next apply closes it as interrupted.
+    """
+    reason = error.message if isinstance(error, MvctlError) else (str(error) or type(error).__name__)
+    # If this fails too, the error in flight is the one to report; `state check` shows the
+    # record still open.
+    with suppress(MvctlError):
+        state.finish_apply(apply_id, "failed", reason)
+    if isinstance(error, StateError) and INTACT not in (error.fix or ""):
+        return StateError(
+            f"{kind} #{apply_id} stopped: {error.what}",
+            obj=error.obj,
+            fix=f"{error.fix or ''} {INTACT} {AGAIN[kind]}".strip(),
+        )
+    return error
+
+
+def release_lock(state: StateDB, lock_id: str) -> None:
+    """Release the lock and close the state; for a ``finally`` block.
+
+    If releasing fails, the error raised keeps the message of the error in flight (read
+    from ``sys.exc_info``, which a ``finally`` block sees) and adds how to break the lock.
+    """
+    in_flight = sys.exc_info()[1]
+    try:
+        state.release_lock(lock_id)
+    except MvctlError as failed:
+        unlock = (
+            f"The state lock {lock_id} could not be released ({failed.what}); once the state "
+            f"database works again, break it with `mvctl state unlock --force {lock_id}`."
+        )
+        if isinstance(in_flight, MvctlError):
+            raise StateError(in_flight.what, obj=in_flight.obj,
+                             fix=f"{in_flight.fix or ''} {unlock}".strip()) from in_flight
+        raise StateError("the command finished, but " + failed.what, fix=unlock) from failed
+    finally:
+        state.close()

@@ -1,0 +1,248 @@
+"""Crash safety: `mvctl apply` SIGKILLed at every named point of its path, and at random times.
+
+Each kill runs the real command in its own process with ``MVCTL_TEST_KILL_AT=point:N``
+(``mvctl.faults``), so it dies exactly there — during a step, between training and
+recording, between recording and the alias move, while a blob sits under its temporary
+name, inside a state transaction. Every test asserts the process died by SIGKILL: none can
+pass by the kill not happening. After each kill:
+
+* `state check` finds nothing wrong but the stale lock, which names the dead pid;
+* breaking the lock and applying again finishes the job: the steps whose runs were recorded
+  before the kill are cache hits, the others run, and the result is the one an uninterrupted
+  apply gives (same artifacts, same aliases), with a clean check and nothing left to plan.
+
+The tiny project trains in milliseconds; the check, unlock and resume run in-process to keep
+the whole sweep short.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mvctl.core.planner import PlanOptions
+from mvctl.ops.apply import ApplyOptions, apply
+from mvctl.ops.check import CheckResult, check
+from mvctl.ops.plan import make_plan
+from mvctl.ops.state import release_lock
+from mvctl.workspace import Workspace, load_workspace
+from tests.functional.inprocess import StepRecorder, run_cli
+from tests.functional.projects import Project, base_env, make_tiny
+
+# How often each point is passed by one apply of the tiny project from an empty state: one
+# model, two versions sharing `prepare` (3 step runs), two aliases; 5 blobs are written
+# (3 outputs, 2 distinct logs: both `train` runs log nothing).
+KILLS = [
+    ("lock_taken", 1),
+    ("apply_begun_uncommitted", 1),
+    *(("step_running", n) for n in (1, 2, 3)),
+    *(("step_exited", n) for n in (1, 2, 3)),
+    *(("blob_written", n) for n in (1, 2, 3, 4, 5)),
+    *(("step_run_uncommitted", n) for n in (1, 2, 3)),
+    *(("version_trained", n) for n in (1, 2)),
+    *(("state_uncommitted", n) for n in (1, 2, 3, 4, 5)),
+    *(("state_committed", n) for n in (1, 2, 3, 4, 5)),
+    *(("alias_verified", n) for n in (1, 2)),
+    ("actions_done", 1),
+    ("apply_finished", 1),
+]
+RANDOM_KILLS = 2
+KILLERS = 3
+"""Killed applies run at once while the sweep is prepared."""
+
+
+@pytest.fixture(autouse=True)
+def _local_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands use each project's own `.mvctl/` state and store."""
+    for name in ("MVCTL_STATE", "MVCTL_STORE", "MVCTL_TEST_KILL_AT", "MVCTL_TEST_FAIL_AT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny project with its state database created, empty: each kill starts from a copy
+    (creating the schema would cost more than the apply itself)."""
+    project = make_tiny(tmp_path_factory.mktemp("template") / "proj")
+    migrated = project.mvctl("state", "migrate")
+    assert migrated.code == 0, migrated.text
+    return project.root
+
+
+def copy_of(template: Path, folder: Path) -> Project:
+    shutil.copytree(template, folder / "proj")
+    return Project(folder / "proj", base_env(None))
+
+
+@pytest.fixture(scope="module")
+def reference(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What an uninterrupted apply leaves: artifacts by version, aliases; and its time."""
+    project = copy_of(template, tmp_path_factory.mktemp("reference"))
+    started = time.monotonic()
+    done = project.mvctl("apply", "--auto-approve")
+    assert done.code == 0, done.text
+    return {**final_state(workspace_of(project)), "seconds": time.monotonic() - started}
+
+
+def workspace_of(project: Project) -> Workspace:
+    return load_workspace(project.root / "mvctl.yaml")
+
+
+def final_state(workspace: Workspace) -> dict[str, Any]:
+    state = workspace.open_state(create=False)
+    try:
+        versions = {
+            v.label: (v.status, v.artifact_digest) for v in state.versions_of("churn")
+        }
+        aliases = {alias: a.version for (_, alias), a in state.snapshot().aliases.items()}
+    finally:
+        state.close()
+    return {"versions": versions, "aliases": aliases}
+
+
+def recorded_step_keys(workspace: Workspace) -> set[str]:
+    state = workspace.open_state(create=False)
+    try:
+        return set(state.snapshot().step_keys)
+    finally:
+        state.close()
+
+
+def stale_lock_only(result: CheckResult, pid: int) -> str | None:
+    """The check after a kill: nothing wrong but the dead holder's lock; its lock id (None:
+    the process died before it took the lock)."""
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert [f.kind for f in errors] in ([], ["stale_lock"]), result.findings
+    warnings = {f.kind for f in result.findings if f.severity == "warning"}
+    assert warnings <= {"interrupted_apply"}, result.findings
+    if not errors:
+        return None
+    assert f"pid {pid} is not running" in errors[0].message
+    assert "mvctl state unlock --force" in errors[0].fix
+    return errors[0].fix.split("--force ")[1].split("`")[0]
+
+
+def recover_and_finish(
+    project: Project, pid: int, reference: dict[str, Any], *, locked: bool = True
+) -> None:
+    """Check, break the lock, apply again; the job finishes with finished steps cached."""
+    workspace = workspace_of(project)
+    lock_id = stale_lock_only(check(workspace), pid)
+    assert lock_id is not None or not locked, "the lock was taken before the kill"
+    if lock_id is not None:
+        broken = release_lock(workspace, lock_id, force=True)
+        assert broken.pid == pid
+    cached_before = recorded_step_keys(workspace)
+    recorder = StepRecorder()
+    result = apply(workspace, ApplyOptions(auto_approve=True), confirm=lambda plan: True,
+                   events=recorder)
+    assert result.status in ("succeeded", "no_changes"), result
+    # Three distinct step runs make the tiny project; those recorded before the kill are
+    # restored from the store, the rest run now.
+    assert len(recorder.ran) == 3 - len(cached_before), (recorder.ran, cached_before)
+    assert recorded_step_keys(workspace) >= cached_before
+    assert final_state(workspace) == {k: reference[k] for k in ("versions", "aliases")}
+    clean = check(workspace)
+    assert clean.ok and clean.findings == (), clean.findings
+    replanned = make_plan(workspace, PlanOptions()).plan
+    assert not replanned.has_changes and not replanned.drift, replanned
+
+
+@pytest.fixture(scope="module")
+def killed(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Project, int, int]]:
+    """Every named kill, run up front a few at a time (most of a kill's cost is starting
+    Python): point -> (its project, the pid, the exit status)."""
+
+    def kill(point: str) -> tuple[Project, int, int]:
+        project = copy_of(template, tmp_path_factory.mktemp(point.replace(":", "-")))
+        victim = project.start("apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": point})
+        return project, victim.pid, victim.wait(timeout=180)
+
+    points = [f"{p}:{n}" for p, n in KILLS]
+    with ThreadPoolExecutor(max_workers=KILLERS) as pool:
+        return dict(zip(points, pool.map(kill, points), strict=True))
+
+
+@pytest.mark.parametrize(("point", "nth"), KILLS, ids=[f"{p}:{n}" for p, n in KILLS])
+def test_kill_at_a_named_point_then_resume(
+    killed: dict[str, tuple[Project, int, int]], point: str, nth: int, reference: dict[str, Any]
+) -> None:
+    project, pid, status = killed[f"{point}:{nth}"]
+    assert status == -signal.SIGKILL, f"{point}:{nth} was never reached (exit {status})"
+    recover_and_finish(project, pid, reference)
+
+
+def random_kills(project: Project, seconds: float, rng: random.Random) -> Iterator[int]:
+    """Start applies and SIGKILL each after a random delay within a normal apply's time
+    (past the interpreter's start); yields the pid of the one killed (one that finished
+    first is started over and killed sooner)."""
+    delay = rng.uniform(0.4 * seconds, seconds)
+    while True:
+        victim = project.start("apply", "--auto-approve")
+        time.sleep(delay)
+        victim.send_signal(signal.SIGKILL)
+        if victim.wait(timeout=60) == -signal.SIGKILL:
+            yield victim.pid
+            return
+        assert victim.returncode == 0  # it finished before the kill: start over, kill sooner
+        delay /= 2
+        shutil.rmtree(project.root / ".mvctl")
+
+
+@pytest.mark.parametrize("seed", range(RANDOM_KILLS))
+def test_kill_at_a_random_time_then_resume(
+    tmp_path: Path, template: Path, seed: int, reference: dict[str, Any]
+) -> None:
+    project = copy_of(template, tmp_path)
+    rng = random.Random(seed)
+    (pid,) = list(random_kills(project, reference["seconds"], rng))
+    recover_and_finish(project, pid, reference, locked=False)
+
+
+def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: Path) -> None:
+    """The README's steps for a killed apply, as a user types them."""
+    project = copy_of(template, tmp_path)
+    victim = project.start("apply", "--auto-approve",
+                           extra_env={"MVCTL_TEST_KILL_AT": "version_trained:2"})
+    assert victim.wait(timeout=120) == -signal.SIGKILL
+    config = str(project.root / "mvctl.yaml")
+    checked = run_cli("-c", config, "state", "check", "--json")
+    assert checked.code == 1, checked.text
+    report = json.loads(checked.out)
+    assert not report["ok"]
+    (stale,) = [f for f in report["findings"] if f["severity"] == "error"]
+    assert stale["kind"] == "stale_lock" and f"pid {victim.pid}" in stale["message"]
+    assert "interrupted" in checked.out  # the open apply record, a warning
+    lock_id = json.loads(run_cli("-c", config, "status", "--json").out)["lock"]["lock_id"]
+    assert lock_id in stale["fix"]
+    assert run_cli("-c", config, "state", "unlock", "--force", lock_id).code == 0
+    resumed = project.mvctl("apply", "--auto-approve")
+    assert resumed.code == 0, resumed.text
+    assert "prepare: cached" in resumed.out
+    final = run_cli("-c", config, "state", "check")
+    assert final.code == 0 and "The state is consistent." in final.out, final.text
+    history = json.loads(run_cli("-c", config, "history", "--json").out)
+    assert [(h["status"], h["message"] or "") for h in history][-1][0] == "failed"
+    assert "interrupted" in history[-1]["message"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point", ["state_uncommitted:3"])
+def test_kill_on_postgresql_then_resume(
+    tmp_path: Path, point: str, postgres_database_url: str, reference: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server rolls back the dead client's open transaction and frees its row locks."""
+    project = make_tiny(tmp_path / "proj", postgres_database_url)
+    monkeypatch.setenv("MVCTL_STATE", postgres_database_url)
+    victim = project.start("apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": point})
+    assert victim.wait(timeout=120) == -signal.SIGKILL
+    recover_and_finish(project, victim.pid, reference)
