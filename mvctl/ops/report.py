@@ -1,0 +1,71 @@
+"""mvctl report: gather what the HTML report shows, from the state (read-only) and the config.
+
+Per model: its versions and aliases, and for each version and dataset the latest result of the
+version as trained now; plus the apply history. Only results under the model's current
+evaluation hash are shown side by side, so a table never mixes numbers made under different
+settings; versions without one are listed without numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvctl.core.evaluation import scoring_settings
+from mvctl.ops.history import HistoryEntry, history
+from mvctl.state.db import EvaluationRecord, VersionDetail, utc_now
+from mvctl.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    name: str
+    task: str
+    description: str | None
+    metrics: tuple[str, ...]
+    versions: tuple[VersionDetail, ...]
+    """In the order they were recorded (the x axis of the trends)."""
+    aliases: tuple[tuple[str, str], ...]
+    """(alias, version), by alias."""
+    results: tuple[EvaluationRecord, ...]
+    """The latest successful result per (version, dataset), current settings only."""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    project: str
+    state_url: str
+    serial: int
+    generated_at: str
+    models: tuple[ModelReport, ...]
+    history: tuple[HistoryEntry, ...]
+
+
+def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportData:
+    state = workspace.open_state(create=False)
+    try:
+        recorded = state.snapshot()
+        models = []
+        for name in sorted(recorded.models):
+            spec = workspace.config.models.get(name)
+            evaluation = spec.evaluation if spec else None
+            current_hash = scoring_settings(spec.task, evaluation).hash() if spec and evaluation else None
+            versions = tuple(state.versions_of(name))
+            spec_hashes = {v.label: v.spec_hash for v in versions}
+            latest: dict[tuple[str, str], EvaluationRecord] = {}
+            for record in state.evaluations_of(name):
+                if (record.status == "ok" and record.evaluation_hash == current_hash
+                        and spec_hashes.get(record.label) == record.spec_hash):
+                    latest[(record.label, record.dataset_digest)] = record
+            aliases = tuple(sorted((alias, a.version) for (m, alias), a in recorded.aliases.items() if m == name))
+            models.append(ModelReport(
+                name, spec.task if spec else "other", spec.description if spec else None,
+                tuple(evaluation.metrics) if evaluation else (), versions, aliases,
+                tuple(sorted(latest.values(), key=lambda r: r.id)),
+            ))
+        serial = recorded.serial
+    finally:
+        state.close()
+    return ReportData(
+        workspace.config.project, state.display_url, serial, utc_now(), tuple(models),
+        history(workspace, limit=history_limit),
+    )

@@ -1,0 +1,58 @@
+"""`mvctl compare` as a terminal table (deltas coloured by each metric's direction) and as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mvctl.ops.compare import CompareResult
+from mvctl.render.evaluation import delta_markup, number
+from mvctl.render.markup import escape
+
+
+def format_compare(result: CompareResult) -> str:
+    lines: list[str] = []
+    for dataset in result.datasets:
+        a, b = dataset.a, dataset.b
+        width = max([len("metric"), *(len(row.metric) for row in dataset.rows)])
+        column = max(len(a.reference), len(b.reference), 10)
+        lines += [
+            f"[bold]{escape(result.b)}[/] against [bold]{escape(result.a)}[/] on "
+            f"{escape(dataset.dataset)} [dim]({dataset.digest[:19]})[/]",
+            f"  {'metric':<{width}}  {escape(a.reference):>{column}}  {escape(b.reference):>{column}}  delta",
+        ]
+        for row in dataset.rows:
+            lines.append(
+                f"  {row.metric:<{width}}  {_value(row.reference, a.metric_status.get(row.metric)):>{column}}  "
+                f"{_value(row.candidate, b.metric_status.get(row.metric)):>{column}}  {delta_markup(row)}"
+            )
+        sources = {a.source, b.source}
+        if "computed" in sources:
+            lines.append(f"  [dim]({a.reference}: {a.source}; {b.reference}: {b.source}; computed "
+                         "results are not stored)[/]")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _value(value: float | None, status: str | None) -> str:
+    return status.upper() if value is None and status else number(value)
+
+
+def compare_json(result: CompareResult) -> dict[str, Any]:
+    return {
+        "a": result.a,
+        "b": result.b,
+        "datasets": [
+            {
+                "dataset": d.dataset,
+                "digest": d.digest,
+                "sources": {"a": d.a.source, "b": d.b.source},
+                "metric_status": {"a": dict(d.a.metric_status), "b": dict(d.b.metric_status)},
+                "metrics": [
+                    {"metric": r.metric, "a": r.reference, "b": r.candidate, "delta": r.delta,
+                     "relative_delta": r.relative, "verdict": r.verdict}
+                    for r in d.rows
+                ],
+            }
+            for d in result.datasets
+        ],
+    }

@@ -1,0 +1,167 @@
+"""The HTML report: one self-contained page (inline CSS, images as data: URIs, no network).
+
+For each model: aliases, versions, a metrics table per dataset, the ROC curves of the versions
+the aliases hold (binary classification), and the trend of each metric across versions; then
+the apply history. A few lines of script mark on ``<body data-images>`` how many images the
+browser loaded with a real size (once the load event says all are in), which the rendering
+test in headless Chromium reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from mvctl.ops.report import ModelReport, ReportData
+from mvctl.render.evaluation import number
+from mvctl.render.plots import data_uri, metric_trends, roc_curves
+from mvctl.render.records import change_line
+from mvctl.state.db import EvaluationRecord
+
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 72rem; padding: 0 1rem; color: #1f2328; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; margin-top: 2.5rem; }
+.meta, .empty { color: #59636e; }
+table { border-collapse: collapse; margin: .6rem 0 1.2rem; }
+th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-trained, .status-succeeded { color: #1a7f37; } .status-failed { color: #cf222e; }
+.status-archived { color: #59636e; } .alias { background: #ddf4ff; border-radius: .6rem; padding: 0 .4rem; }
+figure { margin: .5rem 0 1.5rem; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
+nav a { margin-right: 1rem; } ul.changes { margin: 0; padding-left: 1.1rem; }
+"""
+
+IMAGE_CHECK = """
+(function () {
+  function mark() {
+    var imgs = document.images, ok = 0;
+    for (var i = 0; i < imgs.length; i++) {
+      if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; }
+    }
+    document.body.setAttribute("data-images", ok + "/" + imgs.length);
+  }
+  if (document.readyState === "complete") { mark(); } else { window.addEventListener("load", mark); }
+})();
+"""
+
+
+def format_report_html(report: ReportData) -> str:
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>mvctl report — {escape(report.project)}</title>",
+        f"<style>{STYLE}</style></head>",
+        '<body data-images="pending">',
+        f"<header><h1>mvctl report — {escape(report.project)}</h1>",
+        f'<p class="meta">State {escape(report.state_url)} at serial {report.serial}; '
+        f"generated {escape(report.generated_at)}.</p>",
+        "<nav>" + "".join(f'<a href="#model-{escape(m.name)}">{escape(m.name)}</a>' for m in report.models)
+        + '<a href="#history">apply history</a></nav></header>',
+    ]
+    if not report.models:
+        parts.append('<p class="empty">Nothing recorded yet: run <code>mvctl apply</code> first.</p>')
+    for model in report.models:
+        parts += _model_section(model)
+    parts += _history_section(report)
+    parts += [f"<script>{IMAGE_CHECK}</script>", "</body></html>", ""]
+    return "\n".join(parts)
+
+
+def _table(css: str, header: Sequence[str], rows: Iterable[Sequence[str]], attrs: str = "") -> str:
+    """Rows are already-escaped HTML cells."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _td(text: str, css: str = "") -> str:
+    return f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
+
+
+def _model_section(model: ModelReport) -> list[str]:
+    held: dict[str, list[str]] = {}
+    for alias, version in model.aliases:
+        held.setdefault(version, []).append(alias)
+    parts = [
+        f'<section class="model" id="model-{escape(model.name)}">',
+        f"<h2>{escape(model.name)}</h2>",
+        f'<p class="meta">{escape(model.description or "")} Task: {escape(model.task)}.</p>',
+        "<h3>Aliases</h3>",
+        _table("aliases", ["alias", "version"], ([_td(a), _td(v)] for a, v in model.aliases))
+        if model.aliases else '<p class="empty">No aliases.</p>',
+        "<h3>Versions</h3>",
+        _table("versions", ["version", "status", "aliases", "created", "by"], (
+            [_td(v.label), _td(v.status, f"status-{v.status}"),
+             "<td>" + " ".join(f'<span class="alias">{escape(a)}</span>' for a in held.get(v.label, [])) + "</td>",
+             _td(v.created_at), _td(v.created_by)]
+            for v in model.versions
+        )),
+    ]
+    datasets = list(dict.fromkeys(r.dataset for r in model.results))
+    if not model.metrics:
+        parts.append('<p class="empty">The model declares no evaluation.</p>')
+    elif not datasets:
+        parts.append('<p class="empty">No evaluation results under the current settings yet.</p>')
+    labels = [v.label for v in model.versions]
+    for dataset in datasets:
+        results = {r.label: r for r in model.results if r.dataset == dataset}
+        parts += [f"<h3>Metrics on {escape(dataset)}</h3>", _table(
+            "metrics", ["version", *model.metrics],
+            ([_td(label)] + [_td(_cell(results[label], m), "num") for m in model.metrics]
+             for label in labels if label in results),
+            f' data-dataset="{escape(dataset)}"',
+        )]
+        curves = {
+            f"{alias}: {version}": results[version].details["roc"]
+            for alias, version in model.aliases
+            if version in results and "roc" in results[version].details
+        }
+        if curves and model.task == "binary-classification":
+            png = roc_curves(f"{model.name} on {dataset}: ROC of the aliased versions", curves)
+            parts.append(_figure(png, f"ROC curves of {model.name}'s aliased versions on {dataset}", "roc"))
+    if datasets:
+        series = {
+            metric: {d: [_value(model, label, d, metric) for label in labels] for d in datasets}
+            for metric in model.metrics
+        }
+        png = metric_trends(f"{model.name}: metrics across versions", labels, series)
+        parts.append(_figure(png, f"Trend of each metric of {model.name} across versions", "trend"))
+    parts.append("</section>")
+    return parts
+
+
+def _value(model: ModelReport, label: str, dataset: str, metric: str) -> float | None:
+    for record in model.results:
+        if record.label == label and record.dataset == dataset:
+            value = record.metrics.get(metric)
+            return float(value) if isinstance(value, int | float) else None
+    return None
+
+
+def _cell(record: EvaluationRecord, metric: str) -> str:
+    value = record.metrics.get(metric)
+    if value is None:
+        return record.metric_status.get(metric, "—").upper()
+    return number(float(value))
+
+
+def _figure(png: bytes, caption: str, css: str) -> str:
+    return (f'<figure class="{css}"><img alt="{escape(caption)}" src="{data_uri(png)}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def _history_section(report: ReportData) -> list[str]:
+    rows = []
+    for entry in report.history:
+        a = entry.apply
+        changes = "".join(f"<li>{escape(change_line(c.change))}</li>" for c in entry.changes)
+        rows.append([
+            _td(f"#{a.id}"), _td(a.kind), _td(a.actor), _td(a.started_at),
+            _td(a.status, f"status-{a.status}"),
+            f'<td><ul class="changes">{changes}</ul></td>' if changes else _td("(no changes)"),
+        ])
+    table = _table("history", ["apply", "kind", "actor", "started", "status", "changes"], rows)
+    return ['<section id="history"><h2>Apply history</h2>',
+            table if rows else '<p class="empty">No applies yet.</p>', "</section>"]

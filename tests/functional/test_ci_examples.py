@@ -1,0 +1,122 @@
+"""The CI examples under examples/ci/ cannot rot: every `mvctl` command line they run names a
+command and flags that exist (checked against `mvctl COMMAND --help`), and together they do
+the pull-request flow: plan as Markdown with the detailed exit code, apply with auto-approve,
+a manual revert."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.functional.projects import REPO, base_env
+
+EXAMPLES = REPO / "examples" / "ci"
+FILES = sorted(EXAMPLES.rglob("*.yml"))
+SEPARATORS = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+GROUPS = {"state"}
+"""Commands whose first argument is a subcommand (`mvctl state migrate`)."""
+
+
+def shell_texts(node: Any) -> Iterator[str]:
+    """Every shell script in a workflow: GitHub's `run:` values, GitLab's script lists."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "run" and isinstance(value, str):
+                yield value
+            elif key in ("script", "before_script", "after_script"):
+                yield from (value if isinstance(value, list) else [value])
+            else:
+                yield from shell_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from shell_texts(item)
+
+
+def invocations(text: str) -> Iterator[list[str]]:
+    """Each `mvctl ...` command in a script, as words (continuation lines joined)."""
+    for line in text.replace("\\\n", " ").splitlines():
+        for command in SEPARATORS.split(line.strip()):
+            try:
+                words = shlex.split(command, comments=True)
+            except ValueError:
+                continue
+            if words and words[0] == "mvctl":
+                yield words[1:]
+
+
+def all_invocations() -> list[tuple[str, list[str]]]:
+    found = []
+    for path in FILES:
+        document = yaml.safe_load(path.read_text("utf-8"))
+        for text in shell_texts(document):
+            found += [(path.name, words) for words in invocations(text)]
+    return found
+
+
+@cache
+def help_text(*command: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mvctl", *command, "--help"], capture_output=True,
+                          text=True, env=base_env(None), check=False, cwd=REPO)
+    assert done.returncode == 0, f"`mvctl {' '.join(command)} --help` failed:\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_examples_exist_and_parse() -> None:
+    names = {path.relative_to(EXAMPLES).as_posix() for path in FILES}
+    assert {"github/mvctl-plan.yml", "github/mvctl-apply.yml", "github/mvctl-revert.yml",
+            "gitlab/.gitlab-ci.yml"} <= names
+
+
+@pytest.mark.parametrize("file_name, words", all_invocations(),
+                         ids=[f"{f}: mvctl {' '.join(w)}" for f, w in all_invocations()])
+def test_every_command_and_flag_exists(file_name: str, words: list[str]) -> None:
+    command = words[:2] if words[0] in GROUPS else words[:1]
+    text = help_text(*command)
+    for word in words[len(command):]:
+        if word.startswith("-"):
+            flag = word.split("=", 1)[0]
+            assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), (
+                f"{file_name}: `mvctl {' '.join(command)}` has no option {flag}"
+            )
+
+
+def test_the_flow_is_plan_markdown_apply_auto_approve_and_revert() -> None:
+    by_file: dict[str, list[list[str]]] = {}
+    for file_name, words in all_invocations():
+        by_file.setdefault(file_name, []).append(words)
+    for plan_file in ("mvctl-plan.yml", ".gitlab-ci.yml"):
+        assert any(w[0] == "plan" and {"--markdown", "--detailed-exitcode"} <= set(w) for w in by_file[plan_file])
+    for apply_file in ("mvctl-apply.yml", ".gitlab-ci.yml"):
+        assert any(w[0] == "apply" and "--auto-approve" in w for w in by_file[apply_file])
+    for revert_file in ("mvctl-revert.yml", ".gitlab-ci.yml"):
+        assert any(w[0] == "revert" and "--auto-approve" in w for w in by_file[revert_file])
+
+
+def test_the_plan_comment_is_found_by_its_marker_and_edited() -> None:
+    for path in (EXAMPLES / "github" / "mvctl-plan.yml", EXAMPLES / "gitlab" / ".gitlab-ci.yml"):
+        text = path.read_text("utf-8")
+        assert "<!-- mvctl-plan -->" in text
+        assert ("PATCH" in text) or ("PUT" in text), f"{path.name} must edit the existing comment"
+
+
+def test_conflicts_fail_the_check_and_changes_pass_it() -> None:
+    github = (EXAMPLES / "github" / "mvctl-plan.yml").read_text("utf-8")
+    gitlab = (EXAMPLES / "gitlab" / ".gitlab-ci.yml").read_text("utf-8")
+    assert re.search(r"^\s*3\)[^\n]*exit 1", github, re.MULTILINE)
+    assert re.search(r"^\s*2\)[^\n]*\n", github, re.MULTILINE) and "0|2)" in gitlab
+    assert re.search(r"^\s*3\)[^\n]*exit 1", gitlab, re.MULTILINE)
+
+
+def test_secrets_name_the_shared_state_and_store() -> None:
+    for path in FILES:
+        text = path.read_text("utf-8")
+        if "mvctl apply" in text or "mvctl revert" in text:
+            assert "MVCTL_STATE" in text and "MVCTL_STORE" in text, path.name
