@@ -16,6 +16,7 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     │   └── DigestMismatchError  a blob or file does not hash to its recorded digest
     ├── UnsafeArtifactError    a model file is not a safe format (skops, safetensors)
     ├── StepFailedError        a training step exited non-zero
+    ├── EvaluationError        a version cannot be scored: its data, its model or its predictions
     ├── RevertError            a revert cannot be done as asked
     ├── NotFoundError          a model, version or apply named on the command line does not exist
     └── UsageError             options that cannot be combined or a refused interactive action
@@ -124,6 +125,12 @@ class UnsafeArtifactError(MvctlError):
 
 class StepFailedError(MvctlError):
     """A training step exited with an error."""
+
+
+class EvaluationError(MvctlError):
+    """A version cannot be scored as declared: the data (a missing label column, no rows, the
+    wrong number of features), the model (no scores for a metric that needs them), or its
+    predictions (NaN)."""
 
 
 class RevertError(MvctlError):

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mvctl.core.drift import artifacts_to_check
+from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
@@ -50,12 +52,25 @@ class Workspace:
         return StateDB.open(self.state_url, create=create)
 
     def open_store(self) -> BlobStore:
+        """The local folder store, or the S3 store for `s3://bucket/prefix` (checked reachable)."""
+        if self.store_url.startswith("s3://"):
+            from mvctl.store.s3 import S3Store
+
+            store = S3Store(self.store_url)
+            store.check()
+            return store
         if "://" in self.store_url:
             raise UsageError(
-                f"store {self.store_url!r}: only a local folder is supported by this version",
-                fix="Set `store:` to a folder path.",
+                f"store {self.store_url!r} is neither a folder nor an s3:// URL",
+                fix="Set `store:` (or MVCTL_STORE) to a folder path or s3://bucket/prefix.",
             )
         return LocalStore(Path(self.store_url))
+
+    def missing_artifacts(self, recorded: RecordedState) -> frozenset[str]:
+        """Artifacts that aliases point at or are declared to, missing from the store: one
+        existence check each, never a scan of the store (plan stays cheap)."""
+        store = self.open_store()
+        return frozenset(d for d in artifacts_to_check(self.config, recorded) if not store.has(d))
 
     def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
         """Digests of every dep and artifact file (stat-cached), of declared env vars, and
@@ -108,6 +123,12 @@ class Workspace:
             for label, version in model.versions.items():
                 if version.artifact is not None:
                     yield version.artifact, ("models", model_name, "versions", label, "artifact")
+            evaluation = model.evaluation
+            if evaluation is not None and evaluation.dataset is not None:
+                yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")
+            for index, dataset in enumerate(evaluation.datasets if evaluation else ()):
+                if dataset.path is not None:
+                    yield dataset.path, ("models", model_name, "evaluation", "datasets", index, "path")
 
 
 def find_config(explicit: Path | None, start: Path) -> Path:
@@ -135,8 +156,10 @@ def load_workspace(explicit_config: Path | None = None, start: Path | None = Non
 
 def _anchor_state_url(url: str, root: Path) -> str:
     prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
-        return prefix + str((root / url[len(prefix) :]).resolve())
+    rest = url[len(prefix) :]
+    # A SQLite URI (`sqlite:///file:PATH?mode=ro&uri=true`) is SQLite's own, passed as given.
+    if url.startswith(prefix) and not rest.startswith(("/", "file:")) and rest != ":memory:":
+        return prefix + str((root / rest).resolve())
     return url
 
 

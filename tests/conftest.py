@@ -99,3 +99,48 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# S3 stores (mvctl/store/s3.py): moto's standalone server over real HTTP on a loopback port,
+# started once per session. `s3_bucket` gives each test an empty bucket of its own and the
+# dummy credentials moto accepts, in this process's environment.
+# ------------------------------------------------------------------------------------------
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The URL of a moto S3 server on 127.0.0.1 and a free port."""
+    pytest.importorskip("moto.server", reason="the S3 tests need `pip install -e '.[test]'` (moto[server])")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        if server._server is not None:
+            server._server.server_close()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket; the process environment holds credentials moto accepts."""
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    name = f"mvctl-test-{uuid.uuid4().hex[:12]}"
+    client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=name)
+    client.close()
+    return name
+
+
+# ------------------------------------------------------------------------------------------

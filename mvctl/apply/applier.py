@@ -7,21 +7,23 @@ its log; alias moves that needed it are skipped; the other actions go on.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
-from mvctl.apply.steps import StepResult, run_step
-from mvctl.core.hashing import canonical_json
+from mvctl.apply.pipeline import VersionFailed, run_steps
+from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import (
     Action,
     ArchiveVersion,
     CreateModel,
+    EvaluateVersion,
     MoveAlias,
+    RefreshAlias,
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
@@ -34,17 +36,20 @@ from mvctl.core.recorded import (
     VERSION_FAILED,
     VERSION_TRAINED,
     Change,
-    StepRun,
     Target,
 )
-from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+from mvctl.core.resolve import ResolvedVersion
 from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, hash_file
 
 
 class ApplyEvents(Protocol):
-    """What apply tells the person watching; the CLI renders it, tests record it."""
+    """What apply tells the person watching; the CLI renders it, tests record it.
+
+    The step events come from the threads that run a version's independent steps at once, so
+    an implementation must be safe to call from several threads.
+    """
 
     def step_started(self, target: str, step: str, status: str) -> None: ...
     def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None: ...
@@ -58,6 +63,8 @@ class ActionOutcome:
     status: str
     """'done', 'failed' or 'skipped'."""
     message: str = ""
+    steps: tuple[tuple[str, str], ...] = ()
+    """For a trained version: (step, 'run' or 'cached') in step order, as apply did it."""
 
 
 @dataclass
@@ -76,12 +83,10 @@ class ApplySession:
     work_root: Path
     unusable: dict[tuple[str, str], str] = field(default_factory=dict)
     """Versions that failed in this apply -> why; aliases needing them stay put."""
-
-
-class VersionFailed(Exception):
-    def __init__(self, message: str, failure: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.failure = failure
+    parallel: int = 1
+    """How many independent steps of a version may run at once (`apply --parallel`)."""
+    evaluations: Mapping[str, ResolvedEvaluation] = field(default_factory=dict)
+    """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
@@ -112,6 +117,7 @@ def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome
     before = session.state.version_value(action.model, action.label)
     try:
         lineage, artifact = _run_pipeline(session, version, action)
+        faults.reached("version_trained")
         status, failure, message = VERSION_TRAINED, None, ""
     except VersionFailed as failed:
         lineage, artifact = {}, None
@@ -119,7 +125,10 @@ def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome
         session.unusable[(action.model, action.label)] = message
     after = _version_value(session, version, status, artifact, lineage, failure)
     _record(session, Change(Target("version", action.model, action.label), before, after))
-    return ActionOutcome(action, "failed" if failure else "done", message)
+    steps = tuple(
+        (name, "cached" if info["cached"] else "run") for name, info in lineage.get("steps", {}).items()
+    )
+    return ActionOutcome(action, "failed" if failure else "done", message, steps)
 
 
 def _run_pipeline(
@@ -127,26 +136,13 @@ def _run_pipeline(
 ) -> tuple[dict[str, Any], str]:
     target = f"{version.model}@{version.label}"
     planned = {step.name: step for step in action.steps}
-    outputs: dict[str, Mapping[str, str]] = {}
-    lineage: dict[str, Any] = {}
     for step in version.steps:
         if planned[step.name].cache_key != step.key:
             raise VersionFailed(
                 f"step {step.name} no longer matches the plan",
                 {"step": step.name, "reason": "plan mismatch"},
             )
-        cached = session.state.step_run(step.key)
-        if cached is not None and all(session.store.has(d) for d in cached.outputs.values()):
-            session.events.step_started(target, step.name, "cached")
-            session.events.step_finished(target, step.name, "cached", 0.0)
-            outputs[step.name] = cached.outputs
-            lineage[step.name] = {"key": step.key, "outputs": dict(cached.outputs), "cached": True,
-                                  "log": cached.log_digest}
-            continue
-        result = _run_one(session, version, step, outputs)
-        outputs[step.name] = result.outputs
-        lineage[step.name] = {"key": step.key, "outputs": dict(result.outputs), "cached": False,
-                              "log": result.log_digest, "duration_s": round(result.duration_s, 3)}
+    outputs, lineage = run_steps(session, version)
     artifact_at = version.artifact_output()
     if artifact_at is None:
         raise VersionFailed("the last step declares no output to use as the model", {"reason": "no artifact"})
@@ -154,53 +150,6 @@ def _run_pipeline(
     digest = outputs[step_name][file_name]
     _check_stored_artifact(session, version, digest, f"the model of {target}")
     return {"steps": lineage, "artifact": {"step": step_name, "file": file_name}}, digest
-
-
-def _run_one(
-    session: ApplySession,
-    version: ResolvedVersion,
-    step: ResolvedStep,
-    outputs: Mapping[str, Mapping[str, str]],
-) -> StepResult:
-    target = f"{version.model}@{version.label}"
-    work_dir = session.work_root / step.key[:20]
-    inputs = {}
-    for upstream in step.upstream:
-        folder = work_dir.with_name(f"{step.key[:20]}-in") / upstream
-        for name, digest in outputs[upstream].items():
-            session.store.get_file(digest, folder / name)
-        inputs[upstream] = folder
-    session.events.step_started(target, step.name, "run")
-    result = run_step(
-        step,
-        root=session.root,
-        work_dir=work_dir,
-        inputs=inputs,
-        store=session.store,
-        labels={"model": version.model, "version": version.label},
-        on_progress=lambda fraction, fields: session.events.step_progress(
-            target, step.name, fraction, fields
-        ),
-    )
-    shutil.rmtree(work_dir.with_name(f"{step.key[:20]}-in"), ignore_errors=True)
-    session.events.step_finished(target, step.name, "ok" if result.succeeded else "failed", result.duration_s)
-    if not result.succeeded:
-        why = (
-            f"exited with code {result.exit_code}"
-            if result.exit_code
-            else f"did not write its declared outputs {', '.join(result.missing_outputs)}"
-        )
-        raise VersionFailed(
-            f"step {step.name} {why}",
-            {"step": step.name, "exit_code": result.exit_code, "log": result.log_digest,
-             "log_tail": result.log_tail, "missing_outputs": list(result.missing_outputs)},
-        )
-    session.state.record_step_run(
-        StepRun(step.key, version.model, step.name, result.outputs,
-                canonical_json(dict(step.definition)), result.log_digest, result.duration_s,
-                session.apply_id)
-    )
-    return result
 
 
 def _check_stored_artifact(session: ApplySession, version: ResolvedVersion, digest: str, what: str) -> None:
@@ -311,10 +260,27 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     value = session.state.version_value(action.model, action.to_version)
     if value is None or value["status"] != VERSION_TRAINED or not value["artifact_digest"]:
         return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} is not trained")
+    gate_decision: tuple[Change, ...] = ()
+    if action.gates:
+        from mvctl.apply.gating import check_alias_gates
+
+        decision, blocked = check_alias_gates(session, action)
+        if blocked is not None:
+            _record(session, decision)
+            return ActionOutcome(action, "failed", blocked)
+        gate_decision = (decision,)
     session.store.verify(value["artifact_digest"])
+    faults.reached("alias_verified")
     before = {"version": action.from_version} if action.from_version else None
-    _record(session, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
+    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
     return ActionOutcome(action, "done")
+
+
+def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:
+    # Imported here: scoring pulls in numpy and scikit-learn, which most applies never need.
+    from mvctl.apply.evaluating import evaluate_version
+
+    return evaluate_version(session, action)
 
 
 def _remove_alias(session: ApplySession, action: RemoveAlias) -> ActionOutcome:
@@ -328,16 +294,29 @@ def _release_pin(session: ApplySession, action: ReleasePin) -> ActionOutcome:
     return ActionOutcome(action, "done")
 
 
+def _refresh_alias(session: ApplySession, action: RefreshAlias) -> ActionOutcome:
+    """Log the alias as it is, so the log agrees with the state; the row keeps its value."""
+
+    def value(version: str | None) -> dict[str, str] | None:
+        return None if version is None else {"version": version}
+
+    target = Target("alias", action.model, action.alias)
+    _record(session, Change(target, value(action.logged), value(action.current)))
+    return ActionOutcome(action, "done")
+
+
 HANDLERS: dict[type, Handler] = {
     CreateModel: _create_model,
     TrainVersion: _train_version,
     RegisterArtifact: _register_artifact,
     UpdateMetadata: _update_metadata,
     RestoreVersion: _restore_version,
+    EvaluateVersion: _evaluate_version,
     MoveAlias: _move_alias,
     RemoveAlias: _remove_alias,
     ArchiveVersion: _archive_version,
     ReleasePin: _release_pin,
+    RefreshAlias: _refresh_alias,
 }
 
 

@@ -4,6 +4,10 @@ The step runs in the project root (so `python steps/prepare.py` works as written
 params, upstream inputs and an empty output folder handed over through environment variables
 (see ``mvctl.step``). Its stdout and stderr are kept as the run's log; JSON lines carrying
 `progress` are passed to the caller as they arrive.
+
+While it runs, the log is written line by line to ``log.txt`` in its work folder, so
+`mvctl logs --follow` can tail it; ``exit_code`` appears beside it when the process ends. The
+work folder stays for the caller to remove (a failed step's is kept for inspection).
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mvctl import faults
 from mvctl.core.resolve import ResolvedStep
 from mvctl.store.blobs import BlobStore
 
 ProgressCallback = Callable[[float, dict[str, Any]], None]
 LOG_TAIL_LINES = 20
+LOG_NAME = "log.txt"
+EXIT_CODE_NAME = "exit_code"
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,11 @@ def run_step(
     out_dir.mkdir(parents=True)
     params_file = work_dir / "params.json"
     params_file.write_text(json.dumps(step.params, sort_keys=True, indent=2), "utf-8")
-    log_path = work_dir / "log.txt"
+    log_path = work_dir / LOG_NAME
     env = _step_environment(step, params_file, out_dir, inputs, labels)
     started = time.perf_counter()
     command = step_command(step)
-    with log_path.open("wb") as log:
+    with log_path.open("wb", buffering=0) as log:
         process = subprocess.Popen(
             command,
             shell=isinstance(command, str),
@@ -83,17 +90,19 @@ def run_step(
             stdin=subprocess.DEVNULL,
         )
         assert process.stdout is not None
+        faults.reached("step_running")
         for raw in process.stdout:
             log.write(raw)
             _report_progress(raw, on_progress)
+        process.stdout.close()
         exit_code = process.wait()
+    (work_dir / EXIT_CODE_NAME).write_text(str(exit_code), "utf-8")
+    faults.reached("step_exited")
     duration = time.perf_counter() - started
     missing = tuple(name for name in step.outputs if not (out_dir / name).is_file())
     outputs = {} if exit_code or missing else {name: store.put_file(out_dir / name) for name in step.outputs}
     log_digest = store.put_bytes(log_path.read_bytes())
     tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    if exit_code == 0 and not missing:
-        shutil.rmtree(work_dir, ignore_errors=True)
     return StepResult(exit_code, outputs, log_digest, tail, duration, missing)
 
 

@@ -55,6 +55,9 @@ def plan_options(func: F) -> F:
                         help="overwrite: retrain changed versions under their labels (old records stay in the log).")(func)
     func = click.option("--retry-failed", is_flag=True,
                         help="Retrain versions that failed before even though their spec is unchanged.")(func)
+    func = click.option("--refresh-only", is_flag=True,
+                        help="Accept the recorded state: log aliases changed outside mvctl as they are; "
+                        "train and move nothing.")(func)
     return func
 
 
@@ -75,9 +78,21 @@ def cli(ctx: click.Context, config_path: Path | None, no_color: bool, debug: boo
 
 
 def _register() -> None:
-    from mvctl.cli import apply, init, plan, revert, show, state, validate
+    from mvctl.cli import (
+        apply,
+        compare,
+        init,
+        logs,
+        plan,
+        report,
+        revert,
+        show,
+        state,
+        store,
+        validate,
+    )
 
-    for module in (init, validate, plan, apply, revert, show, state):
+    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -24,7 +24,7 @@ EXIT_CONFLICTS = 3
               help="Exit 0 when nothing changes, 2 when there are changes, 3 on conflicts (1 on error).")
 @pass_app
 def plan(app: AppContext, targets: tuple[str, ...], on_conflict: str | None, retry_failed: bool,
-         as_json: bool, markdown: bool, out: Path | None, detailed_exitcode: bool) -> int:
+         refresh_only: bool, as_json: bool, markdown: bool, out: Path | None, detailed_exitcode: bool) -> int:
     """Show what apply would change: versions to train (steps run or cached), alias moves,
     archives, conflicts and drift. Trains nothing and writes no state."""
     from mvctl.core.planner import PlanOptions
@@ -35,14 +35,15 @@ def plan(app: AppContext, targets: tuple[str, ...], on_conflict: str | None, ret
     if as_json and markdown:
         raise UsageError("--json and --markdown cannot be combined", fix="Pick one output format.")
     console = app.console()
-    result = make_plan(app.workspace(), PlanOptions(targets, on_conflict, retry_failed))
+    result = make_plan(app.workspace(), PlanOptions(targets, on_conflict, retry_failed, refresh_only),
+                       metric_tables=markdown)
     plan_value = result.plan
     if out is not None:
         out.write_text(json.dumps(plan_value.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
     if as_json:
         console.json(plan_value.to_dict())
     elif markdown:
-        console.raw(format_plan_markdown(plan_value))
+        console.raw(format_plan_markdown(plan_value, result.metric_tables))
     else:
         console.print(format_plan_text(plan_value))
         if out is not None:

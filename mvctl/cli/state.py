@@ -1,10 +1,10 @@
-"""mvctl state lock / unlock / migrate: the state's own housekeeping."""
+"""mvctl state lock / unlock / migrate / check: the state's own housekeeping."""
 
 from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.app import AppContext, json_option, pass_app
 
 
 @click.group()
@@ -52,6 +52,26 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
         f"Released lock {lock_id} (held by {holder.actor} for {holder.operation} since {holder.acquired_at})."
     )
     return 0
+
+
+@state.command()
+@click.option("--stale-after", type=float, default=6.0, show_default=True, metavar="HOURS",
+              help="Report a lock taken on another host this long ago as stale.")
+@json_option
+@pass_app
+def check(app: AppContext, stale_after: float, as_json: bool) -> int:
+    """Check the state is whole: blobs exist and match, aliases point at trained versions,
+    the change log replays to the tables, no lock is left by a dead process. Exit 1 if not."""
+    from mvctl.ops.check import check as run_check
+    from mvctl.render.check import check_json, format_check
+
+    result = run_check(app.workspace(), stale_after_s=stale_after * 3600)
+    console = app.console()
+    if as_json:
+        console.json(check_json(result))
+    else:
+        console.print(format_check(result))
+    return 0 if result.ok else 1
 
 
 COMMANDS = [state]

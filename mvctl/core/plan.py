@@ -102,14 +102,75 @@ class RestoreVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetRef:
+    """One dataset a version is scored on: its identity and everything needed to load it.
+
+    ``digest`` covers the data's content (a file's sha256, or the cache key of the step that
+    writes it) and how it is read (label, features, arrays); results are stored under it,
+    so numbers from different data are never compared.
+    """
+
+    name: str
+    digest: str
+    format: Literal["csv", "parquet", "npz"]
+    content: str
+    path: str | None = None
+    step: str | None = None
+    file: str | None = None
+    label: str | None = None
+    features: tuple[str, ...] = ()
+    """Feature columns in order; empty: every column but the label."""
+    x: str = "X"
+    y: str = "y"
+    field: str = ""
+    """Where the dataset is declared in the config, for error messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluateVersion:
+    """Score a version on its evaluation data and store the metrics (never retrains)."""
+
+    kind: ClassVar[str] = "evaluate_version"
+    model: str
+    label: str
+    evaluation_hash: str
+    datasets: tuple[DatasetRef, ...]
+    reason: str
+    baseline_for: tuple[str, ...] = ()
+    """Versions whose baseline gates compare with this one (it keeps them in a targeted plan)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """One gate on one dataset, as an alias move will check it; decided now where the numbers
+    are known ('pending' until apply evaluates what it trains)."""
+
+    gate: str
+    dataset: str
+    dataset_digest: str
+    evaluation_hash: str
+    when_no_baseline: Literal["pass", "fail"]
+    baseline_version: str | None
+    """The version the gate's baseline alias holds as the plan is made (None: none, or an
+    absolute gate)."""
+    result: Literal["pass", "fail", "inconclusive", "pending"]
+    value: float | None = None
+    bound: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MoveAlias:
-    """Point an alias at a version (a promotion); ``from_version`` None creates the alias."""
+    """Point an alias at a version (a promotion); ``from_version`` None creates the alias.
+
+    ``gates`` must all pass before it moves; a failed or inconclusive one leaves it put."""
 
     kind: ClassVar[str] = "move_alias"
     model: str
     alias: str
     from_version: str | None
     to_version: str
+    gates: tuple[GateCheck, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +202,32 @@ class ReleasePin:
     version: str
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshAlias:
+    """Accept an alias changed outside mvctl (`--refresh-only`): log the value it has now, so
+    mvctl's record agrees with the state; nothing moves."""
+
+    kind: ClassVar[str] = "refresh_alias"
+    model: str
+    alias: str
+    logged: str | None
+    """What mvctl last set it to (None: removed)."""
+    current: str | None
+    """What it points at now (None: nothing)."""
+
+
 Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the action types
     CreateModel,
     TrainVersion,
     RegisterArtifact,
     UpdateMetadata,
     RestoreVersion,
+    EvaluateVersion,
     MoveAlias,
     RemoveAlias,
     ArchiveVersion,
     ReleasePin,
+    RefreshAlias,
 ]
 ACTION_TYPES: tuple[Any, ...] = typing.get_args(Action)
 ACTIONS_BY_KIND: dict[str, Any] = {cls.kind: cls for cls in ACTION_TYPES}
@@ -178,7 +255,7 @@ class Conflict:
 class Drift:
     """The state differs from what mvctl last recorded, or from the config, without a plan."""
 
-    kind: Literal["alias_changed_outside", "failed_not_retried"]
+    kind: Literal["alias_changed_outside", "failed_not_retried", "artifact_missing"]
     target: str
     message: str
 

@@ -7,10 +7,13 @@ nothing is read, written, trained or timed here, so planning twice gives the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mvctl.core.diff import diff_values
+from mvctl.core.drift import missing_artifact_drift, refresh_plan
+from mvctl.core.evaluation_plan import EvaluationPlanner
 from mvctl.core.plan import (
     Action,
     ArchiveVersion,
@@ -38,6 +41,7 @@ from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
 from mvctl.spec.models import Config, ModelSpec
 
 TRAINING_ACTIONS = (TrainVersion, RegisterArtifact)
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class PlanOptions:
     on_conflict: str | None = None
     """'overwrite' retrains every changed version under its label; None follows each version."""
     retry_failed: bool = False
+    refresh_only: bool = False
+    """Accept the recorded state (aliases changed outside mvctl) instead of applying the config."""
 
 
 def build_plan(
@@ -55,8 +61,14 @@ def build_plan(
     digests: Mapping[str, str],
     env_digests: Mapping[str, str] | None = None,
     options: PlanOptions = PlanOptions(),
+    missing_artifacts: Collection[str] = frozenset(),
 ) -> Plan:
-    """What apply must do to make the recorded state match the config."""
+    """What apply must do to make the recorded state match the config.
+
+    ``missing_artifacts``: digests among ``drift.artifacts_to_check`` that the store lacks.
+    """
+    if options.refresh_only:
+        return refresh_plan(config, recorded, missing_artifacts)
     planner = _Planner(recorded, digests, env_digests or {}, options)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
@@ -68,7 +80,7 @@ def build_plan(
         serial=recorded.serial,
         actions=tuple(actions),
         conflicts=tuple(conflicts),
-        drift=tuple(planner.drift),
+        drift=(*planner.drift, *missing_artifact_drift(config, recorded, missing_artifacts)),
     )
 
 
@@ -89,11 +101,15 @@ class _Planner:
         self.drift: list[Drift] = []
         self.produced_in_plan: dict[str, str] = {}
         """Step cache key -> the version in this plan that will produce it."""
+        self.versions_by_model = _group_by_model(recorded.versions)
+        self.aliases_by_model = _group_by_model(recorded.aliases)
+        """Recorded rows per model, sorted once: a per-model scan of the whole state is quadratic."""
 
     def plan_model(self, name: str, model: ModelSpec) -> None:
         if name not in self.recorded.models:
             self.actions.append(CreateModel(name))
         resolved = resolve_model(name, model, self.digests, self.env_digests)
+        first = len(self.actions)
         live = {
             label
             for label, version in resolved.items()
@@ -101,13 +117,19 @@ class _Planner:
                 version, self.recorded.versions.get((name, label)), model.versions[label].on_conflict
             )
         }
+        trained = {a.label for a in self.actions[first:] if isinstance(a, TRAINING_ACTIONS)}
+        self.evaluations = EvaluationPlanner(
+            name, model, resolved, live, trained, self.recorded, self.digests, self.env_digests
+        )
+        aliases_at = len(self.actions)
         self._plan_aliases(name, model, live)
+        # Evaluations go before the alias moves whose gates need their numbers.
+        self.actions[aliases_at:aliases_at] = self.evaluations.evaluate_actions()
         self._archive_undeclared(name, set(model.versions))
 
     def plan_removed_model(self, name: str) -> None:
-        for (model, alias), recorded in sorted(self.recorded.aliases.items()):
-            if model == name:
-                self._remove_alias(name, alias, recorded.version, "the model is gone from the config")
+        for alias, recorded in self.aliases_by_model.get(name, ()):
+            self._remove_alias(name, alias, recorded.version, "the model is gone from the config")
         self._archive_undeclared(name, set())
 
     def _plan_version(
@@ -219,9 +241,10 @@ class _Planner:
                 self._alias_to_unusable(model_name, model, alias, label)
                 continue
             if current_version != label:
-                self.actions.append(MoveAlias(model_name, alias, current_version, label))
-        for (owner, alias), recorded in sorted(self.recorded.aliases.items()):
-            if owner == model_name and alias not in model.aliases:
+                gates = self.evaluations.gates_for(label)
+                self.actions.append(MoveAlias(model_name, alias, current_version, label, gates))
+        for alias, recorded in self.aliases_by_model.get(model_name, ()):
+            if alias not in model.aliases:
                 self._remove_alias(model_name, alias, recorded.version, "it is gone from the config")
 
     def _alias_to_unusable(self, model_name: str, model: ModelSpec, alias: str, label: str) -> None:
@@ -267,8 +290,8 @@ class _Planner:
         self.actions.append(RemoveAlias(model, alias, current))
 
     def _archive_undeclared(self, model_name: str, declared: set[str]) -> None:
-        for (model, label), recorded in sorted(self.recorded.versions.items()):
-            if model == model_name and label not in declared and recorded.status != VERSION_ARCHIVED:
+        for label, recorded in self.versions_by_model.get(model_name, ()):
+            if label not in declared and recorded.status != VERSION_ARCHIVED:
                 self.actions.append(ArchiveVersion(model_name, label))
 
     def _note_outside_change(self, model: str, alias: str, current: str | None, declared: str) -> None:
@@ -302,6 +325,14 @@ def _version_changed(version: ResolvedVersion, recorded: RecordedVersion) -> Con
             "abort: restore the recorded spec in the config",
         ),
     )
+
+
+def _group_by_model(rows: Mapping[tuple[str, str], _Row]) -> dict[str, list[tuple[str, _Row]]]:
+    """{model: [(name, row), ...]} in name order, from a mapping keyed by (model, name)."""
+    grouped: dict[str, list[tuple[str, _Row]]] = {}
+    for (model, name), row in sorted(rows.items()):
+        grouped.setdefault(model, []).append((name, row))
+    return grouped
 
 
 def _root_causes(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
@@ -338,7 +369,11 @@ def _apply_targets(
     def selected(model: str, label: str | None) -> bool:
         return any(m == model and (not v or label is None or v == label) for m, _, v in wanted)
 
-    kept_actions = [a for a in actions if selected(a.model, _action_label(a))]
+    kept_actions = [
+        a for a in actions
+        if selected(a.model, _action_label(a))
+        or any(selected(a.model, label) for label in getattr(a, "baseline_for", ()))
+    ]
     kept_conflicts = [c for c in conflicts if selected(*_split_target(c.target))]
     return kept_actions, kept_conflicts
 

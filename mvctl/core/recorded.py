@@ -7,12 +7,16 @@ every state write is described, applied and logged (before and after, as JSON va
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 JSON = Any
-TargetKind = Literal["model", "version", "alias", "pin"]
+TargetKind = Literal["model", "version", "alias", "pin", "evaluation", "gate"]
+RESULT_KINDS = frozenset({"evaluation", "gate"})
+"""Targets that record a result (metrics, a gate decision) rather than move state: written
+once, logged, never changed or undone by revert."""
 
 VERSION_TRAINED = "trained"
 VERSION_FAILED = "failed"
@@ -54,6 +58,44 @@ class RecordedPin:
     revert_apply_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvaluation:
+    """The latest stored result of one version on one dataset under one evaluation hash.
+
+    ``metrics_json`` maps metric names to numbers, or null where the value was NaN or
+    infinite (``status_json`` then says which); parsed only when a gate or report needs it.
+    """
+
+    model: str
+    label: str
+    dataset_digest: str
+    evaluation_hash: str
+    dataset: str
+    status: str
+    """'ok', or 'error' when the evaluation could not be made (``message`` says why)."""
+    metrics_json: str
+    status_json: str
+    message: str | None
+    created_at: str
+    apply_id: int | None
+
+    def metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = json.loads(self.metrics_json)
+        return metrics
+
+    def metric(self, name: str) -> Any:
+        """A metric's stored value, with NaN and ±inf restored from the status (None: missing)."""
+        value = self.metrics().get(name)
+        if value is None:
+            problem = json.loads(self.status_json).get(name)
+            return NON_FINITE.get(problem) if problem else None
+        return value
+
+
+NON_FINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+"""How a metric that is not a finite number is stored: null, plus this word as its status."""
+
+
 @dataclass(frozen=True)
 class RecordedState:
     """A read-only snapshot of the state database at one serial."""
@@ -67,6 +109,9 @@ class RecordedState:
     last_step_inputs: Mapping[tuple[str, str], str] = field(default_factory=dict)
     logged_aliases: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     """For drift: what the change log says each alias points at (None: removed)."""
+    evaluations: Mapping[tuple[str, str, str, str], RecordedEvaluation] = field(default_factory=dict)
+    """(model, label, dataset digest, evaluation hash) -> the latest result for the version
+    as it is trained now (results of an overwritten spec are left out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +129,10 @@ class Target:
             return f"{self.model}@{self.name}"
         if self.kind == "alias":
             return f"{self.model}:{self.name}"
+        if self.kind == "evaluation":
+            return f"{self.model}@{self.name} (evaluation)"
+        if self.kind == "gate":
+            return f"{self.model}:{self.name} (gate)"
         return f"{self.model}:{self.name} (pin)"
 
 

@@ -21,7 +21,7 @@ from mvctl.core.hashing import (
 )
 from mvctl.spec.models import ModelSpec, Step, VersionSpec, is_step_reference
 
-BUILTIN_OUTPUTS = {"sklearn": ("model.skops",)}
+BUILTIN_OUTPUTS = {"sklearn": ("model.skops",), "torch": ("model.safetensors",)}
 """What a built-in trainer writes when the step declares no outputs."""
 
 

@@ -2,7 +2,10 @@
 
 Revert reads the change log: undoing apply N restores each target N touched to its value
 before N; `--to N` restores every target touched after N to its value right after N. Only
-aliases, pins and version statuses move; nothing is retrained or deleted. Aliases restored to
+aliases, pins and version records move; nothing is retrained or deleted. A version whose
+status alone changed gets its status back; one that was retrained under its label (an
+overwrite, or a failed version trained again) gets its whole earlier record back — spec hash,
+artifact, params, lineage — since the old artifact is still in the store. Aliases restored to
 a version the config does not ask for are pinned, so the next plan does not silently undo
 the revert.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mvctl.core.recorded import JSON, LoggedChange, RecordedState, Target
+from mvctl.core.recorded import JSON, RESULT_KINDS, LoggedChange, RecordedState, Target
 from mvctl.errors import RevertError
 
 
@@ -37,8 +40,12 @@ class RevertOutline:
         return not self.restorations and not self.pins
 
 
+IDENTITY = ("status", "spec_hash", "artifact_digest")
+"""What revert compares of a version: its status, and what it was trained from and into."""
+
+
 def current_value(recorded: RecordedState, target: Target) -> JSON:
-    """A target's value now, in the change log's shape (versions: their status only)."""
+    """A target's value now, in the change log's shape (versions: ``IDENTITY`` only)."""
     key = (target.model, target.name)
     if target.kind == "alias":
         alias = recorded.aliases.get(key)
@@ -48,20 +55,33 @@ def current_value(recorded: RecordedState, target: Target) -> JSON:
         return {"version": pin.version, "revert_apply_id": pin.revert_apply_id} if pin else None
     if target.kind == "version":
         version = recorded.versions.get(key)
-        return {"status": version.status} if version else None
+        if version is None:
+            return None
+        return {"status": version.status, "spec_hash": version.spec_hash,
+                "artifact_digest": version.artifact_digest}
     return None
 
 
-def _comparable(target: Target, value: JSON) -> JSON:
-    """Versions revert by status alone; everything else by its whole value."""
-    if target.kind == "version" and isinstance(value, dict):
-        return {"status": value.get("status")}
-    return value
+def _restored(target: Target, current: JSON, before: JSON) -> JSON:
+    """The value to restore: a version's whole earlier record when it was retrained since,
+    its status alone otherwise; any other target's whole value."""
+    if target.kind != "version" or not isinstance(before, dict):
+        return before
+    if isinstance(current, dict) and any(before.get(k) != current.get(k) for k in IDENTITY[1:]):
+        return before
+    return {"status": before.get("status")}
+
+
+def _differs(target: Target, current: JSON, restored: JSON) -> bool:
+    if target.kind == "version" and isinstance(current, dict) and isinstance(restored, dict):
+        return any(restored.get(k, current.get(k)) != current.get(k) for k in IDENTITY)
+    return bool(current != restored)
 
 
 def outline_undo(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
                  declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
     """Undo one apply. Refused when a later apply changed the same targets again."""
+    log = _revertible(log)
     mine = [entry for entry in log if entry.apply_id == apply_id]
     if not mine:
         raise RevertError(f"apply {apply_id} recorded no changes, so there is nothing to revert")
@@ -80,8 +100,13 @@ def outline_undo(log: Sequence[LoggedChange], recorded: RecordedState, apply_id:
 def outline_to(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
                declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
     """Restore every target to its value just after ``apply_id``."""
-    after = [entry for entry in log if entry.apply_id > apply_id]
+    after = [entry for entry in _revertible(log) if entry.apply_id > apply_id]
     return _outline(after, recorded, declared_aliases, f"restore the state after apply {apply_id}")
+
+
+def _revertible(log: Sequence[LoggedChange]) -> list[LoggedChange]:
+    """The log without results (evaluations, gate decisions): facts that revert leaves be."""
+    return [entry for entry in log if entry.change.target.kind not in RESULT_KINDS]
 
 
 def _outline(entries: Sequence[LoggedChange], recorded: RecordedState,
@@ -94,8 +119,8 @@ def _outline(entries: Sequence[LoggedChange], recorded: RecordedState,
         if target.kind == "model" or (target.kind == "version" and before is None):
             continue
         current = current_value(recorded, target)
-        restored = _comparable(target, before)
-        if current != restored:
+        restored = _restored(target, current, before)
+        if _differs(target, current, restored):
             restorations.append(Restoration(target, current, restored))
     pinned_targets = {r.target for r in restorations if r.target.kind == "pin"}
     pins = tuple(

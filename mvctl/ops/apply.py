@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mvctl import faults
 from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.resolve import ResolvedVersion, resolve_model
 from mvctl.errors import ConflictError, StaleStateError, UsageError
+from mvctl.ops.alerts import Alerts
+from mvctl.ops.guard import close_failed, release_lock
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -22,6 +27,8 @@ class ApplyOptions:
     auto_approve: bool = False
     plan_options: PlanOptions = field(default_factory=PlanOptions)
     lock_timeout_s: float = 0.0
+    parallel: int | None = None
+    """Steps of one version run at once; None: one per CPU."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,11 @@ def apply(
     actor = current_actor()
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
+    faults.reached("lock_taken")
+    alerts = Alerts(workspace, "apply", actor, state.serial)
     apply_id: int | None = None
     try:
+        state.close_interrupted_applies()
         recorded = state.snapshot()
         if saved is not None and saved.serial != recorded.serial:
             raise StaleStateError(
@@ -77,8 +87,12 @@ def apply(
         resolved = _resolve_all(workspace, digests, env_digests)
         if saved is not None:
             _check_saved_plan_matches_config(saved, resolved)
-        plan = saved or build_plan(workspace.config, recorded, digests, env_digests, options.plan_options)
+        plan = saved or build_plan(
+            workspace.config, recorded, digests, env_digests, options.plan_options,
+            workspace.missing_artifacts(recorded),
+        )
         if plan.conflicts:
+            alerts.conflict(plan)
             raise ConflictError(
                 f"the plan has {len(plan.conflicts)} conflict(s), so nothing was applied",
                 fix="Run `mvctl plan` to see each conflict and how to resolve it.",
@@ -90,6 +104,7 @@ def apply(
         apply_id = state.begin_apply(
             kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
         )
+        alerts.started(apply_id, plan)
         session = ApplySession(
             root=workspace.root,
             store=workspace.open_store(),
@@ -101,19 +116,29 @@ def apply(
             events=events,
             clock=now_utc,
             work_root=workspace.private_dir / "work" / f"apply-{apply_id}",
+            parallel=options.parallel or os.cpu_count() or 1,
+            evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
         )
         outcomes = tuple(run_actions(session, plan.actions))
+        faults.reached("actions_done")
         shutil.rmtree(session.work_root, ignore_errors=True)
         status = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
         state.finish_apply(apply_id, status)
+        faults.reached("apply_finished")
+        alerts.finished(apply_id, status, outcomes)
         return ApplyResult(plan, status, apply_id, outcomes)
     except BaseException as error:
         if apply_id is not None:
-            state.finish_apply(apply_id, "failed", str(error) or type(error).__name__)
+            alerts.failed(apply_id, error)
+            stopped = close_failed(state, apply_id, error)
+            if stopped is not error:
+                raise stopped from error
         raise
     finally:
-        state.release_lock(lock_id)
-        state.close()
+        try:
+            release_lock(state, lock_id)
+        finally:
+            alerts.close()
 
 
 def _check_saved_plan_matches_config(plan: Plan, resolved: dict[tuple[str, str], ResolvedVersion]) -> None:

@@ -14,6 +14,8 @@ from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.recorded import Change, Target
 from mvctl.core.revert import Restoration, RevertOutline, current_value, outline_to, outline_undo
 from mvctl.errors import NotFoundError, RevertError, UsageError
+from mvctl.ops.alerts import Alerts
+from mvctl.ops.guard import close_failed, release_lock
 from mvctl.state.db import StateDB
 from mvctl.workspace import Workspace, current_actor
 
@@ -48,7 +50,9 @@ def revert(
     actor = current_actor()
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("revert", actor, timeout_s=options.lock_timeout_s)
+    alerts = Alerts(workspace, "revert", actor, state.serial)
     try:
+        state.close_interrupted_applies()
         recorded = state.snapshot()
         if options.release:
             outline = RevertOutline(
@@ -83,13 +87,19 @@ def revert(
         try:
             state.record(apply_id, _changes(state, outline, apply_id))
         except BaseException as error:
-            state.finish_apply(apply_id, "failed", str(error))
+            alerts.failed(apply_id, error)
+            stopped = close_failed(state, apply_id, error, "revert")
+            if stopped is not error:
+                raise stopped from error
             raise
         state.finish_apply(apply_id, "succeeded")
+        alerts.rollback(apply_id, outline, reverts)
         return RevertResult(outline, "done", apply_id)
     finally:
-        state.release_lock(lock_id)
-        state.close()
+        try:
+            release_lock(state, lock_id)
+        finally:
+            alerts.close()
 
 
 def _apply_to_undo(state: StateDB, apply_id: int | None) -> int:

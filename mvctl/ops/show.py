@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mvctl.errors import NotFoundError, UsageError
-from mvctl.state.db import VersionDetail
+from mvctl.state.db import EvaluationRecord, VersionDetail
 from mvctl.workspace import Workspace
 
 
@@ -13,6 +13,8 @@ from mvctl.workspace import Workspace
 class ShowResult:
     version: VersionDetail
     aliases: tuple[str, ...]
+    evaluations: tuple[EvaluationRecord, ...] = ()
+    """The latest result per dataset of the version as trained now."""
 
 
 def parse_reference(reference: str) -> tuple[str, str]:
@@ -28,6 +30,7 @@ def show(workspace: Workspace, reference: str) -> ShowResult:
     try:
         detail = state.version_detail(model, label)
         recorded = state.snapshot() if detail is not None else None
+        results = state.evaluations_of(model) if detail is not None else []
     finally:
         state.close()
     if detail is None or recorded is None:
@@ -38,4 +41,5 @@ def show(workspace: Workspace, reference: str) -> ShowResult:
     aliases = tuple(
         sorted(alias for (m, alias), a in recorded.aliases.items() if m == model and a.version == label)
     )
-    return ShowResult(detail, aliases)
+    latest = {r.dataset: r for r in results if r.label == label and r.spec_hash == detail.spec_hash}
+    return ShowResult(detail, aliases, tuple(latest.values()))

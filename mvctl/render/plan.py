@@ -7,22 +7,27 @@ no widths that depend on the terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from mvctl.core.comparison import MetricTable
 from mvctl.core.plan import (
     Action,
     ArchiveVersion,
     Conflict,
     CreateModel,
+    EvaluateVersion,
     FieldChange,
     MoveAlias,
     Plan,
+    RefreshAlias,
     RegisterArtifact,
     RemoveAlias,
     RestoreVersion,
     TrainVersion,
     UpdateMetadata,
 )
+from mvctl.render.evaluation import evaluate_lines, gate_line, gate_lines, metric_tables_markdown
 from mvctl.render.markup import escape, strip
 
 
@@ -62,16 +67,25 @@ def action_lines(action: Action) -> list[str]:
         ]
     if isinstance(action, RestoreVersion):
         return [f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"]
+    if isinstance(action, EvaluateVersion):
+        return evaluate_lines(action)
     if isinstance(action, MoveAlias):
         before = action.from_version or "(none)"
         return [
             f"[cyan]~ alias[/] [bold]{escape(action.model)}:{escape(action.alias)}[/]  "
-            f"{escape(before)} -> [bold]{escape(action.to_version)}[/]"
+            f"{escape(before)} -> [bold]{escape(action.to_version)}[/]",
+            *gate_lines(action.gates),
         ]
     if isinstance(action, RemoveAlias):
         return [f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"]
     if isinstance(action, ArchiveVersion):
         return [f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"]
+    if isinstance(action, RefreshAlias):
+        return [
+            f"[cyan]~ refresh[/] {escape(action.model)}:{escape(action.alias)}  record it at "
+            f"{escape(action.current or '(none)')} as it is (mvctl last set "
+            f"{escape(action.logged or '(none)')}); nothing moves"
+        ]
     return [
         f"[cyan]~ release pin[/] {escape(action.model)}:{escape(action.alias)}  "
         f"(the config agrees with {escape(action.version)})"
@@ -98,6 +112,10 @@ def summary_line(plan: Plan) -> str:
     other = counts["create_model"] + counts["update_metadata"] + counts["restore_version"] + counts["release_pin"]
     if other:
         parts.append(f"{other} other changes")
+    if counts["refresh_alias"]:
+        parts.append(f"{counts['refresh_alias']} refreshed")
+    if counts["evaluate_version"]:
+        parts.append(f"{counts['evaluate_version']} to evaluate")
     text = "Plan: " + ", ".join(parts) + "."
     if plan.conflicts:
         text += f" [red bold]{len(plan.conflicts)} conflict(s) block apply.[/]"
@@ -126,8 +144,9 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;")
 
 
-def format_plan_markdown(plan: Plan) -> str:
-    """The plan as a pull-request comment: summary first, details folded."""
+def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) -> str:
+    """The plan as a pull-request comment: summary first, details folded; ``metric_tables``
+    show each version trained or promoted against the version its alias holds now."""
     counts = plan.summary()
     status = (
         f"**{len(plan.conflicts)} conflict(s) block apply**"
@@ -165,6 +184,10 @@ def format_plan_markdown(plan: Plan) -> str:
                 lines += [
                     f"  - `{step.status}` {_md(step.name)} — {_md(step.reason)}" for step in action.steps
                 ]
+            if isinstance(action, MoveAlias):
+                lines += [f"  - {_md(strip(gate_line(check)))}" for check in action.gates]
+    if metric_tables:
+        lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
     if plan.drift:
         lines += ["", "#### Drift", ""]
         lines += [f"- :warning: `{_md(d.target)}` — {_md(d.message)}" for d in plan.drift]

@@ -1,7 +1,12 @@
-"""Apply's live feedback: a progress bar per running step on a terminal, plain lines in CI."""
+"""Apply's live feedback: a progress bar per running step on a terminal, plain lines in CI.
+
+Independent steps run in threads, so every event takes the reporter's lock: one bar or line is
+changed at a time, and a line printed by one step never interleaves with another's.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -18,15 +23,32 @@ def _fields(fields: dict[str, Any]) -> str:
 
 
 class ApplyReporter:
-    """Implements ApplyEvents for a Console."""
+    """Implements ApplyEvents for a Console; safe to call from several threads."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self._progress: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
         self._last_plain: dict[tuple[str, str], float] = {}
+        self._lock = threading.RLock()
 
     def step_started(self, target: str, step: str, status: str) -> None:
+        with self._lock:
+            self._step_started(target, step, status)
+
+    def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self._step_progress(target, step, fraction, fields)
+
+    def step_finished(self, target: str, step: str, status: str, seconds: float) -> None:
+        with self._lock:
+            self._step_finished(target, step, status, seconds)
+
+    def action_finished(self, outcome: ActionOutcome) -> None:
+        with self._lock:
+            self._action_finished(outcome)
+
+    def _step_started(self, target: str, step: str, status: str) -> None:
         if status == "cached":
             self.console.print(f"  [dim]{escape(target)} {escape(step)}: cached[/]")
             return
@@ -45,7 +67,7 @@ class ApplyReporter:
             self.console.print(f"  {target} {step}: running")
             self._last_plain[(target, step)] = time.monotonic()
 
-    def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None:
+    def _step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None:
         key = (target, step)
         if self._progress is not None and key in self._tasks:
             self._progress.update(self._tasks[key], completed=fraction, info=_fields(fields))
@@ -55,7 +77,7 @@ class ApplyReporter:
             self._last_plain[key] = now
             self.console.print(f"  {target} {step}: {fraction:.0%} {_fields(fields)}".rstrip())
 
-    def step_finished(self, target: str, step: str, status: str, seconds: float) -> None:
+    def _step_finished(self, target: str, step: str, status: str, seconds: float) -> None:
         if status == "cached":
             return
         key = (target, step)
@@ -67,10 +89,11 @@ class ApplyReporter:
         colour = "green" if status == "ok" else "red"
         self.console.print(f"  {escape(target)} {escape(step)}: [{colour}]{status}[/] ({seconds:.1f} s)")
 
-    def action_finished(self, outcome: ActionOutcome) -> None:
+    def _action_finished(self, outcome: ActionOutcome) -> None:
         headline = action_lines(outcome.action)[0]
         if outcome.status == "done":
-            self.console.print(f"{headline}  [green]done[/]")
+            detail = f": {escape(outcome.message)}" if outcome.message else ""
+            self.console.print(f"{headline}  [green]done[/]{detail}")
         else:
             colour = "red" if outcome.status == "failed" else "yellow"
             self.console.print(f"{headline}  [{colour}]{outcome.status}[/]: {escape(outcome.message)}")

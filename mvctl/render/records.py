@@ -7,13 +7,14 @@ import json
 from typing import Any
 
 from mvctl.core.plan import action_to_dict
-from mvctl.core.recorded import Change
+from mvctl.core.recorded import RESULT_KINDS, Change
 from mvctl.core.revert import RevertOutline
 from mvctl.ops.apply import ApplyResult
 from mvctl.ops.history import HistoryEntry
 from mvctl.ops.revert import RevertResult
 from mvctl.ops.show import ShowResult
 from mvctl.ops.status import StatusResult
+from mvctl.render.evaluation import record_line, result_summary
 from mvctl.render.markup import escape
 
 STATUS_COLOURS = {"trained": "green", "failed": "red", "archived": "dim", "succeeded": "green", "running": "yellow"}
@@ -34,11 +35,38 @@ def _short(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _digest(value: Any) -> str:
+    return "(none)" if not value else str(value).removeprefix("sha256:")[:12] + "…"
+
+
+def _identity(value: Any) -> str:
+    """A version record by what it was trained from and into."""
+    return f"{value.get('status')}, spec {_digest(value.get('spec_hash'))}, artifact {_digest(value.get('artifact_digest'))}"
+
+
+def _retrained(before: Any, after: Any) -> bool:
+    """A usable version whose record was replaced under its label (an overwrite, or its revert)."""
+    return (
+        isinstance(before, dict) and isinstance(after, dict)
+        and before.get("status") in ("trained", "archived")
+        and any(before.get(k) != after.get(k) for k in ("spec_hash", "artifact_digest"))
+    )
+
+
 def change_line(change: Change) -> str:
     target = change.target
     if target.kind == "version" and change.before is None:
         status = (change.after or {}).get("status", "?")
         return f"{target}: recorded as {status}"
+    if target.kind == "version" and _retrained(change.before, change.after):
+        before, after = change.before, change.after
+        return (
+            f"overwrote {target} (old spec {_digest(before.get('spec_hash'))}, artifact "
+            f"{_digest(before.get('artifact_digest'))}; now spec {_digest(after.get('spec_hash'))}, "
+            f"artifact {_digest(after.get('artifact_digest'))})"
+        )
+    if target.kind in RESULT_KINDS:
+        return f"{target}: {result_summary(target.kind, change.after or {})}"
     return f"{target}: {_short(change.before)} -> {_short(change.after)}"
 
 
@@ -135,16 +163,27 @@ def format_show(result: ShowResult) -> str:
         tail = v.failure.get("log_tail")
         if tail:
             lines += ["  log tail:"] + [f"    {escape(line)}" for line in str(tail).splitlines()]
+    if result.evaluations:
+        lines.append("  metrics:")
+        lines += [f"    {escape(record_line(r))}" for r in result.evaluations]
     return "\n".join(lines)
 
 
 def show_json(result: ShowResult) -> dict[str, Any]:
-    return {**dataclasses.asdict(result.version), "aliases": list(result.aliases)}
+    return {
+        **dataclasses.asdict(result.version),
+        "aliases": list(result.aliases),
+        "evaluations": [dataclasses.asdict(r) for r in result.evaluations],
+    }
 
 
 def format_revert_outline(outline: RevertOutline) -> str:
     lines = [f"Revert will {escape(outline.description)}:"]
     for r in outline.restorations:
+        if r.target.kind == "version" and isinstance(r.restored, dict) and "spec_hash" in r.restored:
+            lines.append(f"  [cyan]~[/] {escape(str(r.target))}: the whole earlier record: "
+                         f"{_identity(r.current)} -> {_identity(r.restored)}")
+            continue
         lines.append(f"  [cyan]~[/] {escape(str(r.target))}: {_short(r.current)} -> {_short(r.restored)}")
     for model, alias, version in outline.pins:
         lines.append(f"  [yellow]pin[/] {escape(model)}:{escape(alias)} at {escape(version)} (the config asks otherwise)")
@@ -187,7 +226,8 @@ def apply_json(result: ApplyResult) -> dict[str, Any]:
         "apply_id": result.apply_id,
         "plan_hash": result.plan.hash,
         "outcomes": [
-            {"action": action_to_dict(o.action), "status": o.status, "message": o.message}
+            {"action": action_to_dict(o.action), "status": o.status, "message": o.message,
+             **({"steps": dict(o.steps)} if o.steps else {})}
             for o in result.outcomes
         ],
     }

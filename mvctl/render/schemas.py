@@ -15,7 +15,16 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from mvctl.core.plan import ACTION_TYPES, PLAN_FORMAT, Conflict, Drift, FieldChange, StepPlan
+from mvctl.core.plan import (
+    ACTION_TYPES,
+    PLAN_FORMAT,
+    Conflict,
+    DatasetRef,
+    Drift,
+    FieldChange,
+    GateCheck,
+    StepPlan,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -65,7 +74,7 @@ def plan_json_schema() -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for cls in ACTION_TYPES:
         definitions[cls.__name__] = _object_schema(cls, {"kind": {"const": cls.kind}})
-    for helper in (FieldChange, StepPlan, Conflict, Drift):
+    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck):
         definitions[helper.__name__] = _object_schema(helper)
     summary_keys = [cls.kind for cls in ACTION_TYPES] + ["steps_run", "steps_cached", "conflicts", "drift"]
     return {
@@ -103,9 +112,13 @@ def render_schema(schema: dict[str, Any]) -> str:
 
 
 def write_output_schemas(folder: Path) -> list[Path]:
+    from mvctl.render.check import check_json_schema
+
     path = folder / "plan.schema.json"
     path.write_text(render_schema(plan_json_schema()), "utf-8")
-    return [path]
+    check = folder / "check.schema.json"
+    check.write_text(render_schema(check_json_schema()), "utf-8")
+    return [path, check]
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mvctl.errors import SpecError
+from mvctl.spec.evaluation_checks import check_evaluation
 from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
 from mvctl.spec.positions import NodePath, Positions, dotted
+from mvctl.spec.trainer_checks import check_torch_step
 
 PathExists = Callable[[str], bool]
 
@@ -47,6 +49,7 @@ def check_model(
     _check_versions(name, model, at)
     _check_aliases(model, at)
     _check_triggers(model, at)
+    check_evaluation(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):
             at.error(("trusted_types", index),
@@ -139,6 +142,8 @@ def _check_trainer(step: Step, path: NodePath, at: _Reporter) -> None:
             at.error((*path, "with", "estimator"),
                      f"estimator {estimator!r} is not a dotted import path",
                      f"Write the module and the class, as in '{example}'.", value=True)
+    if step.uses == "torch":
+        check_torch_step(step, path, at)
 
 
 def _check_finite(values: Mapping[Any, Any], path: NodePath, at: _Reporter) -> None:

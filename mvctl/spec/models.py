@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from mvctl.core.metrics import MetricName
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=128)]
@@ -37,7 +39,10 @@ class Step(SpecModel):
 
     name: Name = Field(description="Unique within the model's pipeline; other steps name it in `deps`.")
     run: str | None = Field(None, description="Shell command run in the project root.")
-    uses: Literal["sklearn"] | None = Field(None, description="A built-in trainer.")
+    uses: Literal["sklearn", "torch"] | None = Field(
+        None, description="A built-in trainer: sklearn (an estimator, saved with skops) or torch "
+        "(a torch.nn.Module, weights saved with safetensors)."
+    )
     with_: dict[str, ParamValue] = Field(
         default_factory=dict, alias="with", description="Settings of the built-in trainer."
     )
@@ -62,14 +67,82 @@ class Step(SpecModel):
         return self
 
 
-class Evaluation(SpecModel):
-    """How versions are scored and which gates an alias move must pass."""
+DATA_FORMATS: dict[str, Literal["csv", "parquet", "npz"]] = {
+    "csv": "csv", "parquet": "parquet", "pq": "parquet", "npz": "npz"
+}
 
-    dataset: str | None = Field(None, description="Held-out data file the versions are scored on.")
-    label: str | None = Field(None, description="Name of the column holding the true labels.")
-    metrics: list[str] = Field(
-        default_factory=list, description="Metrics to compute, e.g. accuracy, f1, roc_auc."
+
+class Dataset(SpecModel):
+    """Labelled data a version is scored on: a file in the project, or a pipeline step's output.
+
+    CSV and Parquet files hold one column per feature plus the ``label`` column; NPZ files
+    (a file or a step output) hold a features array ``x_array`` and a labels array ``y_array``.
+    """
+
+    name: Name | None = Field(None, description="Shown in plans and reports; default: the file.")
+    path: str | None = Field(None, description="A CSV, Parquet or NPZ file, relative to the project root.")
+    step: Name | None = Field(None, description="A pipeline step whose output holds the data.")
+    file: str | None = Field(None, description="The output file of `step` (an NPZ file).")
+    label: str | None = Field(None, description="CSV/Parquet: the column holding the true labels.")
+    features: list[str] | None = Field(
+        None, description="CSV/Parquet: the feature columns, in the model's order (default: all but the label)."
     )
+    x_array: str = Field("X", description="NPZ: the array of features.")
+    y_array: str = Field(
+        "y", description="NPZ: the array of true labels (not 'y:', which YAML 1.1 reads as true)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Dataset:
+        if (self.path is None) == (self.step is None):
+            raise ValueError("a dataset needs exactly one of 'path' (a file) or 'step' (with 'file')")
+        if self.step is not None and self.file is None:
+            raise ValueError("a dataset from a step needs 'file', the step output holding the data")
+        if self.path is not None and self.file is not None:
+            raise ValueError("'file' names a step output; a dataset with 'path' takes no 'file'")
+        return self
+
+    def shown_name(self) -> str:
+        """How the dataset is shown: its ``name``, else its path, else ``step/file``."""
+        if self.name is not None:
+            return self.name
+        return self.path if self.path is not None else f"{self.step}/{self.file}"
+
+    def data_format(self) -> Literal["csv", "parquet", "npz"] | None:
+        """The format its file's suffix says; None for a suffix mvctl does not read."""
+        source = (self.path if self.path is not None else self.file) or ""
+        suffix = source.rsplit(".", 1)[-1].lower() if "." in source else ""
+        return DATA_FORMATS.get(suffix)
+
+
+class Speed(SpecModel):
+    """How serving speed is measured: batch prediction timed after a warm-up."""
+
+    batch_size: int = Field(64, ge=1, description="Rows per timed prediction call.")
+    repetitions: int = Field(20, ge=1, le=100_000, description="Timed calls (latency percentiles and QPS come from these).")
+    warmup: int = Field(3, ge=0, le=100_000, description="Untimed calls made first.")
+
+
+class Evaluation(SpecModel):
+    """How versions are scored and which gates an alias move must pass.
+
+    Changing any of this re-evaluates versions; it never retrains them.
+    """
+
+    dataset: str | None = Field(None, description="Shorthand for one data file (see `datasets`).")
+    label: str | None = Field(None, description="The label column of `dataset`.")
+    datasets: list[Dataset] = Field(
+        default_factory=list, description="The data versions are scored on; gates hold on every one."
+    )
+    metrics: list[MetricName] = Field(
+        default_factory=list, description="Metrics to compute, e.g. accuracy, f1, roc_auc, latency_p95_ms."
+    )
+    average: Literal["binary", "micro", "macro", "weighted"] | None = Field(
+        None,
+        description="Averaging of precision, recall and f1: 'binary' for binary tasks, "
+        "'macro' for multiclass ones unless set.",
+    )
+    speed: Speed = Field(default_factory=Speed, description="Settings of the latency and QPS metrics.")
     gates: list[str] = Field(
         default_factory=list,
         description="Conditions an alias move must pass, e.g. 'f1 >= 0.80' or "
@@ -78,6 +151,35 @@ class Evaluation(SpecModel):
     when_no_baseline: Literal["pass", "fail"] = Field(
         "pass", description="How a gate on baseline(alias) counts when the alias points nowhere yet."
     )
+    predict: str | None = Field(
+        None,
+        description="Command that predicts for models the built-in loaders cannot load: it reads "
+        "MVCTL_PREDICT_INPUT (CSV of features) and writes MVCTL_PREDICT_OUTPUT (CSV with a "
+        "'prediction' column, and 'score_<class>' columns when `scores` is true).",
+    )
+    scores: bool = Field(
+        False, description="The `predict` command also writes class scores (needed by roc_auc, log_loss)."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_data(self) -> Evaluation:
+        if self.dataset is not None and self.datasets:
+            raise ValueError("use 'dataset' (one file) or 'datasets' (a list), not both")
+        if self.label is not None and self.dataset is None:
+            raise ValueError("'label' belongs with 'dataset'; in 'datasets' each entry has its own")
+        return self
+
+    def average_for(self, task: str) -> str:
+        """The declared ``average``, else 'binary' for a binary task and 'macro' otherwise."""
+        if self.average is not None:
+            return self.average
+        return "binary" if task == "binary-classification" else "macro"
+
+    def all_datasets(self) -> list[Dataset]:
+        """The declared datasets, the ``dataset``/``label`` shorthand included."""
+        if self.dataset is not None:
+            return [Dataset(path=self.dataset, label=self.label)]
+        return list(self.datasets)
 
 
 class Retrain(SpecModel):
@@ -159,10 +261,26 @@ class ModelSpec(SpecModel):
 
 
 class Notification(SpecModel):
-    """Where events are sent: a webhook URL (JSON POST) or a command (event JSON on stdin)."""
+    """Where events are sent: a webhook URL (JSON POST) or a command (event JSON on stdin).
 
-    webhook: str | None = Field(None, description="URL that receives each event as a JSON POST.")
+    ``${NAME}`` in the URL or a header value is taken from the environment when the event is
+    sent, so secrets stay out of the config, the state and every log.
+    """
+
+    webhook: str | None = Field(
+        None, description="URL that receives each event as a JSON POST; may hold ${ENV_NAME}."
+    )
     command: str | None = Field(None, description="Command run with each event as JSON on stdin.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra HTTP headers of a webhook, e.g. {Authorization: 'Bearer ${HOOK_TOKEN}'}.",
+    )
+    timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds one delivery attempt may take before it is given up."
+    )
+    retries: int = Field(
+        3, ge=0, le=10, description="Further attempts after a failure that surely did not deliver."
+    )
     events: list[
         Literal[
             "apply_started",
@@ -174,7 +292,7 @@ class Notification(SpecModel):
             "trigger_fired",
             "degraded",
         ]
-    ] = Field(default_factory=list, description="Events to send.")
+    ] = Field(default_factory=list, description="Events to send; empty sends every event.")
 
     @model_validator(mode="after")
     def _has_target(self) -> Notification:

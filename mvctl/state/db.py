@@ -26,11 +26,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mvctl.core.hashing import canonical_json
-from mvctl.core.recorded import Change, LoggedChange, RecordedState, StepRun
+from mvctl.core.recorded import Change, LoggedChange, RecordedEvaluation, RecordedState, StepRun
 from mvctl.errors import NotFoundError, StateError, UsageError
+from mvctl.state import evaluations, inventory, reader, schema
 from mvctl.state import lock as state_lock
-from mvctl.state import reader, schema
 from mvctl.state.connection import Link, Tx
+from mvctl.state.evaluations import EvaluationRecord
+from mvctl.state.inventory import Inventory
 from mvctl.state.lock import LockInfo
 from mvctl.state.reader import ApplyRecord, VersionDetail
 from mvctl.state.url import parse_state_url
@@ -38,12 +40,16 @@ from mvctl.state.url import parse_state_url
 if TYPE_CHECKING:
     from mvctl.state.writer import Writer
 
-__all__ = ["ApplyRecord", "LockInfo", "StateDB", "VersionDetail", "normalize_since", "utc_now"]
+__all__ = [
+    "ApplyRecord", "EvaluationRecord", "LockInfo", "StateDB", "VersionDetail", "normalize_since", "utc_now",
+]
 
 APPLY_KINDS = ("apply", "revert")
 APPLY_END_STATUSES = ("succeeded", "failed", "partial")
 
 LOCK_POLL_S = 0.2
+RUNNING_APPLIES = "SELECT id FROM applies WHERE status = 'running'"
+INTERRUPTED = "interrupted: its process ended while it held the lock (killed or crashed)"
 
 
 def utc_now() -> str:
@@ -247,6 +253,29 @@ class StateDB:
         with self._read("reading versions") as tx:
             return reader.version_details(tx, model)
 
+    def evaluation_result(
+        self, model: str, label: str, dataset_digest: str, evaluation_hash: str
+    ) -> RecordedEvaluation | None:
+        """The latest stored result of the version as trained now, on one dataset."""
+        if not self._ready:
+            return None
+        with self._read("reading evaluations") as tx:
+            return evaluations.latest_result(tx, model, label, dataset_digest, evaluation_hash)
+
+    def evaluations_of(self, model: str) -> list[EvaluationRecord]:
+        """Every stored evaluation of ``model``, oldest first (reports, compare)."""
+        if not self._ready:
+            return []
+        with self._read("reading evaluations") as tx:
+            return evaluations.evaluations_of(tx, model)
+
+    def referenced_digests(self) -> frozenset[str]:
+        """Every blob the state refers to, in one snapshot; what `mvctl store gc` keeps."""
+        if not self._ready:
+            return frozenset()
+        with self._read("reading the blobs the state refers to") as tx:
+            return reader.referenced_digests(tx)
+
     # -- the lock ----------------------------------------------------------------------
 
     def acquire_lock(self, operation: str, actor: str, *, timeout_s: float = 0.0) -> str:
@@ -290,6 +319,14 @@ class StateDB:
             return None
         with self._read("reading the state lock") as tx:
             return state_lock.read_holder(tx)
+
+    def inventory(self) -> Inventory | None:
+        """Every row, the change log and the lock in one snapshot (`state check`); None
+        while the database has not been created."""
+        if not self._ready:
+            return None
+        with self._read("reading the whole state") as tx:
+            return inventory.inventory(tx)
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         """Break the lock left by a process that is gone; the id must match, so a lock taken
@@ -352,6 +389,15 @@ class StateDB:
             raise ValueError(f"apply status must be one of {APPLY_END_STATUSES}, not {status!r}")
         self._require_ready()
         self._get_writer().finish_apply(apply_id, status, message, utc_now())
+
+    def close_interrupted_applies(self) -> list[int]:
+        """Close as failed every apply left 'running' by a killed process; call holding the
+        lock. A plain read first, so the usual case (none) writes nothing."""
+        self._require_ready()
+        with self._read("reading the apply history") as tx:
+            if not tx.rows(RUNNING_APPLIES):
+                return []
+        return self._get_writer().close_interrupted(INTERRUPTED, utc_now())
 
     def record_step_run(self, run: StepRun) -> None:
         """Remember a finished step; a cache key already recorded keeps its first record."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvctl.core.recorded import (
+    RESULT_KINDS,
     Change,
     LoggedChange,
     RecordedAlias,
@@ -28,6 +29,7 @@ from mvctl.core.recorded import (
 )
 from mvctl.errors import StateError
 from mvctl.state.connection import Row, Tx
+from mvctl.state.evaluations import latest_evaluations
 
 SERIAL = "SELECT value FROM meta WHERE key = 'serial'"
 
@@ -143,10 +145,11 @@ def serial(tx: Tx) -> int:
 def snapshot(tx: Tx) -> RecordedState:
     """The whole recorded state the planner needs."""
     with _gc_paused():
+        versions = {(row[0], row[1]): RecordedVersion(*row) for row in tx.rows(VERSIONS)}
         return RecordedState(
             serial=serial(tx),
             models=frozenset(name for (name,) in tx.rows(MODEL_NAMES)),
-            versions={(row[0], row[1]): RecordedVersion(*row) for row in tx.rows(VERSIONS)},
+            versions=versions,
             aliases={(row[0], row[1]): RecordedAlias(*row) for row in tx.rows(ALIASES)},
             pins={(row[0], row[1]): RecordedPin(*row) for row in tx.rows(PINS)},
             step_keys=frozenset(key for (key,) in tx.rows(STEP_KEYS)),
@@ -157,6 +160,7 @@ def snapshot(tx: Tx) -> RecordedState:
                 (model, name): None if after is None else json.loads(after)["version"]
                 for model, name, after in tx.rows(LOGGED_ALIASES)
             },
+            evaluations=latest_evaluations(tx, versions),
         )
 
 
@@ -213,7 +217,9 @@ def last_apply_id(
         where.append("status = ?")
         params.append(status)
     if with_changes:
-        where.append("id IN (SELECT apply_id FROM changes)")
+        # Results (evaluations, gate decisions) are facts, not changes revert could undo.
+        kinds = ", ".join(f"'{kind}'" for kind in sorted(RESULT_KINDS))
+        where.append(f"id IN (SELECT apply_id FROM changes WHERE target_kind NOT IN ({kinds}))")
     row = tx.first(LAST_APPLY_ID + _where(where), params)
     return None if row is None else row[0]
 
@@ -296,6 +302,42 @@ def _version_detail(row: Row) -> VersionDetail:
         created_at=created_at,
         apply_id=apply_id,
     )
+
+
+# Blobs the state names (`mvctl store gc`): versions as they are, every version value the
+# change log keeps (what revert may restore), and every step run.
+VERSION_BLOBS = "SELECT artifact_digest, lineage_json, failure_json FROM versions"
+LOGGED_VERSION_BLOBS = "SELECT before_json, after_json FROM changes WHERE target_kind = 'version'"
+STEP_RUN_BLOBS = "SELECT outputs_json, log_digest FROM step_runs"
+
+
+def referenced_digests(tx: Tx) -> frozenset[str]:
+    """Every blob digest a recorded version (artifact, step outputs and logs, failure log), a
+    version value in the change log, or a step run (outputs, log) refers to."""
+    found: set[str] = set()
+    for artifact, lineage_json, failure_json in tx.rows(VERSION_BLOBS):
+        _version_blobs(found, artifact, _loads(lineage_json), _loads(failure_json))
+    for before_json, after_json in tx.rows(LOGGED_VERSION_BLOBS):
+        for value in (_loads(before_json), _loads(after_json)):
+            if isinstance(value, dict):
+                _version_blobs(found, value.get("artifact_digest"), value.get("lineage"), value.get("failure"))
+    for outputs_json, log_digest in tx.rows(STEP_RUN_BLOBS):
+        found.update(str(digest) for digest in json.loads(outputs_json).values())
+        if log_digest:
+            found.add(log_digest)
+    return frozenset(found)
+
+
+def _version_blobs(found: set[str], artifact: Any, lineage: Any, failure: Any) -> None:
+    if isinstance(artifact, str):
+        found.add(artifact)
+    steps = lineage.get("steps") if isinstance(lineage, dict) else None
+    for info in steps.values() if isinstance(steps, dict) else ():
+        found.update(str(digest) for digest in info.get("outputs", {}).values())
+        if info.get("log"):
+            found.add(str(info["log"]))
+    if isinstance(failure, dict) and failure.get("log"):
+        found.add(str(failure["log"]))
 
 
 def _where(conditions: Sequence[str]) -> str:

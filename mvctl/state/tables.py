@@ -161,6 +161,35 @@ class StepRunRow(StateTable, table=True):
     created_at: str = Field(sa_type=String)
 
 
+class EvaluationRow(StateTable, table=True):
+    """One evaluation of a version on one dataset, written once and never rewritten.
+
+    Metrics are strict JSON: a value that is NaN or infinite is stored as null, with its
+    status ('nan', 'inf', '-inf') in ``status_json``. ``details_json`` keeps what reports draw
+    (row count, the ROC curve's points, the timing settings); ``message`` says why a failed
+    evaluation (status 'error') failed.
+    """
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_model_label", "model", "label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(sa_type=String)
+    label: str = Field(sa_type=String)
+    spec_hash: str = Field(sa_type=String)
+    dataset_digest: str = Field(sa_type=String)
+    dataset: str = Field(sa_type=String)
+    evaluation_hash: str = Field(sa_type=String)
+    status: str = Field(sa_type=String)
+    metrics_json: str = Field(sa_type=Text)
+    status_json: str = Field(sa_type=Text)
+    details_json: str = Field(sa_type=Text)
+    message: str | None = Field(default=None, sa_type=Text)
+    evaluator_version: str = Field(sa_type=String)
+    created_at: str = Field(sa_type=String)
+    apply_id: int | None = None
+
+
 class LockRow(StateTable, table=True):
     """At most one row (id 1): inserting it is taking the lock, so the database arbitrates."""
 
@@ -189,3 +218,4 @@ applies = _table(ApplyRow)
 changes = _table(ChangeRow)
 step_runs = _table(StepRunRow)
 lock = _table(LockRow)
+evaluations = _table(EvaluationRow)

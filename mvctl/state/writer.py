@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mvctl import faults
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import VERSION_STATUSES, Change
 from mvctl.errors import StaleStateError, StateError
@@ -95,6 +96,7 @@ class Writer:
                 )
             )
             (apply_id,) = result.inserted_primary_key or (None,)
+            faults.reached("apply_begun_uncommitted")
         if not isinstance(apply_id, int):
             raise StateError(f"the state database {self._link.target.display} returned no apply id")
         return apply_id
@@ -132,6 +134,8 @@ class Writer:
             conn.execute(
                 update(t.meta).where(t.meta.c.key == "serial").values(value=str(serial + 1))
             )
+            faults.reached("state_uncommitted")
+        faults.reached("state_committed")
         return serial + 1
 
     def finish_apply(self, apply_id: int, status: str, message: str | None, now: str) -> None:
@@ -145,6 +149,21 @@ class Writer:
             if result.rowcount != 1:
                 raise ValueError(f"apply #{apply_id} does not exist")
 
+    def close_interrupted(self, message: str, now: str) -> list[int]:
+        """Close applies still 'running' as failed; the caller holds the lock, so their
+        processes are gone (killed while they held it). Returns their ids."""
+        with self._write("closing interrupted applies") as conn:
+            serial = _serial(conn)
+            running = t.applies.c.status == APPLY_RUNNING
+            ids = [row[0] for row in conn.execute(select(t.applies.c.id).where(running))]
+            if ids:
+                conn.execute(
+                    update(t.applies)
+                    .where(running)
+                    .values(finished_at=now, status="failed", message=message, serial_after=serial)
+                )
+        return ids
+
     def record_step_run(self, values: Mapping[str, Any]) -> None:
         """Insert a step run unless its cache key is recorded: the first record of it stays."""
         with self._write("recording a step run") as conn:
@@ -152,6 +171,7 @@ class Writer:
                 conn.execute(postgresql.insert(t.step_runs).values(values).on_conflict_do_nothing())
             else:
                 conn.execute(sqlite.insert(t.step_runs).values(values).on_conflict_do_nothing())
+            faults.reached("step_run_uncommitted")
 
 
 def _serial(conn: Connection, *, for_update: bool = False) -> int:
@@ -183,6 +203,19 @@ VERSION_KEYS = (
     "apply_id",
 )
 """Every key of a version's Change value; all are required, None where allowed."""
+
+EVALUATION_KEYS = (
+    "spec_hash",
+    "dataset_digest",
+    "dataset",
+    "evaluation_hash",
+    "status",
+    "message",
+    "evaluator_version",
+    "created_at",
+)
+EVALUATION_JSON_KEYS = {"metrics": "metrics_json", "metric_status": "status_json", "details": "details_json"}
+"""An evaluation's Change value: the plain keys, and JSON values by their column."""
 
 
 def _upsert(
@@ -311,5 +344,13 @@ def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> N
                 "revert_apply_id": _field(change, "revert_apply_id"),
             },
         )
+    elif target.kind == "evaluation":
+        if after is None or change.before is not None:
+            raise ValueError(f"malformed change to {target}: evaluation results are only ever added")
+        row = {key: _field(change, key) for key in EVALUATION_KEYS}
+        row.update({column: canonical_json(_field(change, key)) for key, column in EVALUATION_JSON_KEYS.items()})
+        conn.execute(insert(t.evaluations).values(model=target.model, label=target.name, apply_id=apply_id, **row))
+    elif target.kind == "gate":
+        return  # a gate's decision is kept in the change log alone
     else:
         raise ValueError(f"unknown change target kind {target.kind!r}")

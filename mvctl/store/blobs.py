@@ -8,15 +8,21 @@ Every read verifies the digest; a corrupt blob is an error naming it.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from mvctl import faults
 from mvctl.errors import DigestMismatchError, NotFoundError, StoreError
 
 CHUNK = 1024 * 1024
+MMAP_FROM = 16 * CHUNK
+"""Files this large are hashed through mmap (no copy), smaller ones read into a buffer."""
+MAP_SLICE = 8 * CHUNK
 DIGEST_PREFIX = "sha256:"
 
 
@@ -31,16 +37,59 @@ class BlobStore(Protocol):
     def get_file(self, digest: str, dest: Path) -> None: ...
     def get_bytes(self, digest: str) -> bytes: ...
     def verify(self, digest: str) -> None: ...
+    def list(self) -> Iterator[str]:
+        """Every digest in the store (for `mvctl store gc`), in no particular order."""
+        ...
+    def delete(self, digest: str) -> None:
+        """Remove a blob; one that is already gone is not an error."""
+        ...
 
 
 def hash_file(path: Path) -> str:
-    """sha256 of a file, read in large blocks into one reused buffer."""
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
+    """sha256 of a file: a large one hashed straight from the page cache through mmap, others
+    read in large blocks into one reused buffer.
+
+    The first hash of a big dataset should run at hashlib's own speed; reading it copies every
+    byte once more, which costs about a fifth of that, so files from MMAP_FROM up are mapped
+    instead. A mapped file that shrinks while it is read would kill the process (SIGBUS), so
+    its size is checked before each slice, and one that shrank is read the ordinary way.
+    """
     with path.open("rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size >= MMAP_FROM:
+            mapped = _hash_mapped(handle.fileno(), size)
+            if mapped is not None:
+                return mapped
+            handle.seek(0)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        digest = hashlib.sha256()
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
         while count := handle.readinto(buffer):
             digest.update(view[:count])
+    return DIGEST_PREFIX + digest.hexdigest()
+
+
+def _hash_mapped(fd: int, size: int) -> str | None:
+    """The digest of the first ``size`` bytes through mmap; None if mapping fails or the file
+    shrank meanwhile."""
+    try:
+        mapped = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    digest = hashlib.sha256()
+    with mapped:
+        if hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+        view = memoryview(mapped)
+        try:
+            for start in range(0, size, MAP_SLICE):
+                if os.fstat(fd).st_size < size:
+                    return None
+                digest.update(view[start : start + MAP_SLICE])
+        finally:
+            view.release()
     return DIGEST_PREFIX + digest.hexdigest()
 
 
@@ -106,6 +155,7 @@ class LocalStore:
             raise StoreError(f"cannot write a blob into the store {self.root}: {error}") from error
 
     def _commit(self, temp: Path, digest: str) -> str:
+        faults.reached("blob_written")
         final = self._path(digest)
         if final.exists():
             temp.unlink()
@@ -142,3 +192,24 @@ class LocalStore:
     def get_bytes(self, digest: str) -> bytes:
         self.verify(digest)
         return self._path(digest).read_bytes()
+
+    def list(self) -> Iterator[str]:
+        objects = self.root / "objects"
+        if not objects.is_dir():
+            return
+        for folder in sorted(objects.iterdir()):
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for blob in sorted(folder.iterdir()):
+                name = folder.name + blob.name
+                if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+                    yield DIGEST_PREFIX + name
+
+    def delete(self, digest: str) -> None:
+        try:
+            self._path(digest).unlink(missing_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot delete blob {digest} from the store {self.root}: {error.strerror}",
+                fix="Check the store folder's permissions.",
+            ) from error

@@ -152,6 +152,8 @@ def test_version_and_help_are_fast_paths(tiny: Project) -> None:
         "init",
         "validate",
         "state",
+        "logs",
+        "store",
     ):
         assert tiny.mvctl(command, "--help").code == 0
 

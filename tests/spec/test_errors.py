@@ -223,7 +223,7 @@ CASES = [
           churn:
             pipeline:
               - {name: train, uses: sklaern}
-        """), 5, 29, "'sklaern' is not allowed here; expected one of 'sklearn'. Did you mean 'sklearn'?"),
+        """), 5, 29, "'sklaern' is not allowed here; expected one of 'sklearn', 'torch'. Did you mean 'sklearn'?"),
     Case("step-names-twice", y("""
         project: a
         models:

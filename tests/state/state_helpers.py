@@ -22,6 +22,7 @@ STATE_TABLES = {
     "changes",
     "step_runs",
     "lock",
+    "evaluations",
 }
 
 

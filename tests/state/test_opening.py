@@ -117,11 +117,11 @@ def test_older_schema_asks_for_migrate_when_opened_read_only(
     state_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     StateDB.open(state_url, create=True).close()
-    monkeypatch.setattr(schema, "REVISIONS", ("0001", "0002"))
-    monkeypatch.setattr(schema, "HEAD_REVISION", "0002")
+    monkeypatch.setattr(schema, "REVISIONS", (*schema.REVISIONS, "9000"))
+    monkeypatch.setattr(schema, "HEAD_REVISION", "9000")
     with pytest.raises(StateError, match="mvctl state migrate") as caught:
         StateDB.open(state_url, create=False)
-    assert "'0001'" in str(caught.value)
+    assert f"'{schema.REVISIONS[-2]}'" in str(caught.value)
 
 
 NO_OP_PROBE = """
@@ -143,8 +143,10 @@ for create in (False, True):
         db.apply_record(1)
         db.last_apply_id(kind="apply", status="succeeded", with_changes=True)
         assert len(db.changes(apply_ids=[1], after_apply_id=0)) == 1
+        assert db.inventory() is not None
         lock_id = db.acquire_lock("apply", "alice")
         db.snapshot()
+        assert db.close_interrupted_applies() == []
         db.release_lock(lock_id)
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "alembic")))
 """

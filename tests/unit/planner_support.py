@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from mvctl.core.evaluation import resolve_evaluation
 from mvctl.core.hashing import canonical_json
 from mvctl.core.plan import Action, Conflict
-from mvctl.core.recorded import RecordedAlias, RecordedPin, RecordedState, RecordedVersion
+from mvctl.core.recorded import (
+    RecordedAlias,
+    RecordedEvaluation,
+    RecordedPin,
+    RecordedState,
+    RecordedVersion,
+)
 from mvctl.core.resolve import resolve_model
 from mvctl.spec.models import Config
 
@@ -24,8 +31,13 @@ def recorded_from(
     pins: dict[str, str] | None = None,
     outside: dict[str, str] | None = None,
     archived: tuple[str, ...] = (),
+    evaluations: list[dict[str, Any]] | None = None,
 ) -> RecordedState:
-    """The state a successful apply of ``config`` would leave, with optional twists."""
+    """The state a successful apply of ``config`` would leave, with optional twists.
+
+    ``evaluations`` are stored results: {version: "m@1.0.0", metrics: {...}} on every dataset
+    the config's evaluation gives that version, with optional ``status`` ('error') and
+    ``settings: stale`` (made under other evaluation settings)."""
     versions: dict[tuple[str, str], RecordedVersion] = {}
     step_keys: set[str] = set()
     last_inputs: dict[tuple[str, str], str] = {}
@@ -65,6 +77,7 @@ def recorded_from(
         aliases[(model, alias)] = RecordedAlias(model, alias, label, 7)
         logged[(model, alias)] = label
     return RecordedState(
+        evaluations=_evaluations(config, digests, evaluations or []),
         serial=serial,
         models=frozenset(config.models),
         versions=versions,
@@ -88,6 +101,9 @@ def describe_action(action: Action) -> str:
         return (
             f"move_alias {action.model}:{action.alias} {action.from_version}->{action.to_version}"  # type: ignore[union-attr]
         )
+    if kind == "evaluate_version":
+        names = ",".join(ref.name for ref in action.datasets)  # type: ignore[union-attr]
+        return f"evaluate_version {action.model}@{action.label} {names}"  # type: ignore[union-attr]
     if kind == "remove_alias":
         return f"remove_alias {action.model}:{action.alias}"  # type: ignore[union-attr]
     if kind == "release_pin":
@@ -98,3 +114,24 @@ def describe_action(action: Action) -> str:
 def describe_conflict(conflict: Conflict) -> str:
     fields = " ".join(f"{c.path}={c.before}->{c.after}" for c in conflict.changes)
     return f"{conflict.kind} {conflict.target}" + (f" {fields}" if fields else "")
+
+
+def _evaluations(
+    config: Config, digests: dict[str, str], stored: list[dict[str, Any]]
+) -> dict[tuple[str, str, str, str], RecordedEvaluation]:
+    found: dict[tuple[str, str, str, str], RecordedEvaluation] = {}
+    for item in stored:
+        model, _, label = item["version"].partition("@")
+        spec = config.models[model]
+        evaluation = resolve_evaluation(model, spec, resolve_model(model, spec, digests, {}), digests, {})
+        assert evaluation is not None, f"{model} declares no evaluation"
+        hash_ = "stale" if item.get("settings") == "stale" else evaluation.evaluation_hash
+        for dataset in evaluation.datasets[label]:
+            metrics = item.get("metrics", {})
+            found[(model, label, dataset.digest, hash_)] = RecordedEvaluation(
+                model, label, dataset.digest, hash_, dataset.name, item.get("status", "ok"),
+                canonical_json({k: v for k, v in metrics.items() if v == v}),
+                canonical_json({k: "nan" for k, v in metrics.items() if v != v}),
+                item.get("message"), "2026-01-01T00:00:00Z", 1,
+            )
+    return found

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mvctl.core.plan import MoveAlias
 from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.recorded import RecordedState
 from tests.unit.planner_support import config_of, describe_action, describe_conflict, recorded_from
@@ -38,6 +39,7 @@ def test_plan_case(path: Path) -> None:
             pins=twists.get("pins"),
             outside=twists.get("outside"),
             archived=tuple(twists.get("archived", ())),
+            evaluations=twists.get("evaluations"),
         )
     else:
         recorded = RecordedState()
@@ -53,6 +55,13 @@ def test_plan_case(path: Path) -> None:
     for field in expected.get("conflict_fields_absent", []):
         assert field not in described
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
+    gates = [
+        f"{a.model}:{a.alias} {g.gate} -> {g.result}"
+        for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates
+    ]
+    assert gates == expected.get("gates", gates)
+    for fragment in expected.get("gate_reasons", []):
+        assert any(fragment in g.reason for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates), fragment
     for step_reason in expected.get("reasons", []):
         assert any(
             step_reason in s.reason for a in plan.actions for s in getattr(a, "steps", ())

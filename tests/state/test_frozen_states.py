@@ -1,0 +1,86 @@
+"""Frozen state databases, one per old schema revision, migrate to head and read back intact.
+
+``frozen/state-0001.db`` was written by mvctl at schema revision 0001 (before evaluations
+existed): the tiny test project applied (two versions, two aliases), a failed third version,
+a promotion, and a revert of it that left a pin. It must never be regenerated: it stands for
+the databases users already have.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mvctl.core.recorded import Change, Target
+from mvctl.errors import StateError
+from mvctl.state import schema
+from mvctl.state.db import StateDB
+
+FROZEN = Path(__file__).parent / "frozen"
+
+
+@pytest.fixture
+def state_0001(tmp_path: Path) -> Path:
+    copy = tmp_path / "state.db"
+    shutil.copy(FROZEN / "state-0001.db", copy)
+    return copy
+
+
+def revision(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        (found,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return str(found)
+
+
+def test_the_frozen_file_is_at_revision_0001(state_0001: Path) -> None:
+    assert revision(state_0001) == "0001"
+
+
+def test_reading_an_old_schema_asks_for_a_migration_and_changes_nothing(state_0001: Path) -> None:
+    before = state_0001.read_bytes()
+    with pytest.raises(StateError, match="mvctl state migrate"):
+        StateDB.open(f"sqlite:///{state_0001}", create=False)
+    assert state_0001.read_bytes() == before
+
+
+def test_revision_0001_migrates_to_head_and_reads_as_it_was(state_0001: Path) -> None:
+    with StateDB.open(f"sqlite:///{state_0001}", create=True) as db:
+        recorded = db.snapshot()
+        assert recorded.serial == 8
+        assert recorded.models == {"churn"}
+        assert {label: v.status for (_, label), v in recorded.versions.items()} == {
+            "1.0.0": "trained", "1.1.0": "trained", "1.2.0": "failed",
+        }
+        assert {alias: a.version for (_, alias), a in recorded.aliases.items()} == {
+            "production": "1.0.0", "staging": "1.1.0",
+        }
+        (pin,) = recorded.pins.values()
+        assert (pin.alias, pin.version, pin.revert_apply_id) == ("production", "1.0.0", 4)
+        assert recorded.evaluations == {}
+        assert [(a.id, a.kind, a.status) for a in db.applies()] == [
+            (4, "revert", "succeeded"), (3, "apply", "succeeded"),
+            (2, "apply", "failed"), (1, "apply", "succeeded"),
+        ]
+        detail = db.version_detail("churn", "1.1.0")
+        assert detail is not None and detail.params["train"] == {"lr": 0.2}
+        assert db.step_run(detail.lineage["steps"]["train"]["key"]) is not None
+        assert db.last_apply_id(with_changes=True) == 4
+    assert revision(state_0001) == schema.HEAD_REVISION
+
+
+def test_a_migrated_0001_database_stores_evaluations(state_0001: Path) -> None:
+    with StateDB.open(f"sqlite:///{state_0001}", create=True) as db:
+        spec_hash = db.snapshot().versions[("churn", "1.0.0")].spec_hash
+        apply_id = db.begin_apply(kind="apply", actor="t", plan_hash="p", expected_serial=8)
+        db.record(apply_id, [Change(Target("evaluation", "churn", "1.0.0"), None, {
+            "spec_hash": spec_hash, "dataset_digest": "sha256:d", "dataset": "holdout",
+            "evaluation_hash": "h", "status": "ok", "metrics": {"f1": 0.9}, "metric_status": {},
+            "details": {"rows": 3}, "message": None, "evaluator_version": "test",
+            "created_at": "2026-11-29T00:00:00Z",
+        })])
+        db.finish_apply(apply_id, "succeeded")
+        stored = db.snapshot().evaluations[("churn", "1.0.0", "sha256:d", "h")]
+        assert stored.metric("f1") == 0.9
