@@ -15,6 +15,7 @@ from typing import Any
 from mvctl.core.dag import topological_order
 from mvctl.core.hashing import (
     artifact_spec_hash,
+    canonical_json,
     metadata_hash,
     step_cache_key,
     version_spec_hash,
@@ -91,8 +92,13 @@ def resolve_version(
     digests: Mapping[str, str],
     env_digests: Mapping[str, str],
     ordered_steps: list[Step] | None = None,
+    memo: dict[tuple[str, str, tuple[str, ...]], ResolvedStep] | None = None,
 ) -> ResolvedVersion:
-    """The exact recipe of one version. ``digests`` must hold every file dep and artifact."""
+    """The exact recipe of one version. ``digests`` must hold every file dep and artifact.
+
+    ``memo`` shares resolved steps between versions of one model: a step with the same
+    overrides and the same upstream keys resolves the same, so it is hashed once.
+    """
     meta = metadata_hash(version.description, version.tags)
     if version.artifact is not None:
         digest = digests[version.artifact]
@@ -104,8 +110,16 @@ def resolve_version(
     known = {step.name for step in steps}
     keys: dict[str, str] = {}
     resolved: list[ResolvedStep] = []
+    memo = {} if memo is None else memo
     for step in steps:
         upstream = tuple(dep for dep in step.deps if is_step_reference(dep, known))
+        override = version.params.get(step.name)
+        memo_key = (step.name, canonical_json(override) if override else "", tuple(keys[n] for n in upstream))
+        known_step = memo.get(memo_key)
+        if known_step is not None:
+            keys[step.name] = known_step.key
+            resolved.append(known_step)
+            continue
         files = {dep: digests[dep] for dep in step.deps if dep not in upstream}
         definition: dict[str, Any] = {
             "params": {**step.params, **version.params.get(step.name, {})},
@@ -121,7 +135,9 @@ def resolve_version(
         key = step_cache_key(definition)
         keys[step.name] = key
         outputs = tuple(step.outputs) or BUILTIN_OUTPUTS.get(step.uses or "", ())
-        resolved.append(ResolvedStep(step.name, key, definition, upstream, outputs))
+        resolved_step = ResolvedStep(step.name, key, definition, upstream, outputs)
+        memo[memo_key] = resolved_step
+        resolved.append(resolved_step)
     spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in resolved])
     return ResolvedVersion(
         model_name, label, spec_hash, meta, tuple(resolved), None, None,
@@ -136,8 +152,9 @@ def resolve_model(
     env_digests: Mapping[str, str],
 ) -> dict[str, ResolvedVersion]:
     ordered = step_order(model) if model.pipeline else []
+    memo: dict[tuple[str, str, tuple[str, ...]], ResolvedStep] = {}
     return {
-        label: resolve_version(model_name, model, label, version, digests, env_digests, ordered)
+        label: resolve_version(model_name, model, label, version, digests, env_digests, ordered, memo)
         for label, version in model.versions.items()
     }
 
