@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.health import check_health
 from mvctl.apply.pipeline import VersionFailed, run_steps
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import (
@@ -87,9 +88,14 @@ class ApplySession:
     """How many independent steps of a version may run at once (`apply --parallel`)."""
     evaluations: Mapping[str, ResolvedEvaluation] = field(default_factory=dict)
     """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
+    health_checks: Mapping[str, str] = field(default_factory=dict)
+    """Each model's `health_check:` command, run after every promotion of one of its aliases."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
+
+ROLLED_BACK = "rolled_back"
+"""Outcome of a promotion whose health check failed: the alias is back where it was."""
 
 
 def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:
@@ -272,8 +278,27 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     session.store.verify(value["artifact_digest"])
     faults.reached("alias_verified")
     before = {"version": action.from_version} if action.from_version else None
-    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
-    return ActionOutcome(action, "done")
+    promoted = {"version": action.to_version}
+    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, promoted))
+    command = session.health_checks.get(action.model)
+    if command is None:
+        return ActionOutcome(action, "done")
+    failure = check_health(
+        command, root=session.root, work_dir=session.work_root, store=session.store, model=action.model,
+        alias=action.alias, version=action.to_version, artifact_digest=value["artifact_digest"],
+    )
+    if failure is None:
+        return ActionOutcome(action, "done")
+    restored = action.from_version or "nothing"
+    rollback_record = Change(
+        Target("gate", action.model, action.alias),
+        None,
+        {"version": action.to_version, "passed": False,
+         "checks": [{"gate": "health_check", "result": "fail", "message": failure}],
+         "rollback": {"automatic": True, "reason": failure, "restored": action.from_version}},
+    )
+    _record(session, rollback_record, Change(Target("alias", action.model, action.alias), promoted, before))
+    return ActionOutcome(action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {failure}")
 
 
 def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:

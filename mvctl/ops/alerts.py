@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mvctl.apply.applier import ActionOutcome, now_utc
+from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, now_utc
 from mvctl.apply.notify import Notifier
 from mvctl.core.plan import MoveAlias, Plan, action_to_dict
 from mvctl.core.revert import RevertOutline
@@ -48,6 +48,9 @@ class Alerts:
         for outcome in outcomes:
             if isinstance(outcome.action, MoveAlias) and outcome.status == "failed":
                 self._send("gate_failed", apply_id, action=action_to_dict(outcome.action),
+                           message=outcome.message)
+            if isinstance(outcome.action, MoveAlias) and outcome.status == ROLLED_BACK:
+                self._send("rollback", apply_id, automatic=True, action=action_to_dict(outcome.action),
                            message=outcome.message)
         not_done = [
             {"action": action_to_dict(o.action), "status": o.status, "message": o.message}

@@ -118,6 +118,9 @@ def apply(
             work_root=workspace.private_dir / "work" / f"apply-{apply_id}",
             parallel=options.parallel or os.cpu_count() or 1,
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
+            health_checks={
+                name: m.health_check for name, m in workspace.config.models.items() if m.health_check
+            },
         )
         outcomes = tuple(run_actions(session, plan.actions))
         faults.reached("actions_done")

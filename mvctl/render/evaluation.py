@@ -87,6 +87,10 @@ def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
 
 def result_summary(kind: str, value: dict[str, object]) -> str:
     """A logged evaluation or gate decision in one line (history)."""
+    if kind == "gate" and isinstance(value.get("rollback"), dict):
+        rollback: dict[str, object] = value["rollback"]  # type: ignore[assignment]
+        return (f"promotion to {value.get('version')} rolled back automatically to "
+                f"{rollback.get('restored') or 'nothing'}: {rollback.get('reason')}")
     if kind == "gate":
         checks = value.get("checks")
         failed = [c for c in checks if c.get("result") != "pass"] if isinstance(checks, list) else []

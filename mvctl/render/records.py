@@ -210,7 +210,7 @@ def format_apply_result(result: ApplyResult) -> str:
     if result.status == "declined":
         return "Apply cancelled; nothing changed."
     done = sum(1 for o in result.outcomes if o.status == "done")
-    failed = [o for o in result.outcomes if o.status == "failed"]
+    failed = [o for o in result.outcomes if o.status in ("failed", "rolled_back")]
     skipped = [o for o in result.outcomes if o.status == "skipped"]
     if not failed and not skipped:
         return f"[green]Apply #{result.apply_id} complete:[/] {done} changes."
