@@ -8,7 +8,7 @@ its log; alias moves that needed it are skipped; the other actions go on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -278,8 +278,7 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     session.store.verify(value["artifact_digest"])
     faults.reached("alias_verified")
     before = {"version": action.from_version} if action.from_version else None
-    promoted = {"version": action.to_version}
-    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, promoted))
+    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
     command = session.health_checks.get(action.model)
     if command is None:
         return ActionOutcome(action, "done")
@@ -289,16 +288,40 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     )
     if failure is None:
         return ActionOutcome(action, "done")
-    restored = action.from_version or "nothing"
+    return _roll_back(session, action, "health_check", failure)
+
+
+def _roll_back(session: ApplySession, action: MoveAlias, check: str, reason: str) -> ActionOutcome:
+    """Move a promoted alias back to where it was, logging the automatic rollback and why."""
+    before = {"version": action.from_version} if action.from_version else None
     rollback_record = Change(
         Target("gate", action.model, action.alias),
         None,
         {"version": action.to_version, "passed": False,
-         "checks": [{"gate": "health_check", "result": "fail", "message": failure}],
-         "rollback": {"automatic": True, "reason": failure, "restored": action.from_version}},
+         "checks": [{"gate": check, "result": "fail", "message": reason}],
+         "rollback": {"automatic": True, "reason": reason, "restored": action.from_version}},
     )
+    promoted = {"version": action.to_version}
     _record(session, rollback_record, Change(Target("alias", action.model, action.alias), promoted, before))
-    return ActionOutcome(action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {failure}")
+    restored = action.from_version or "nothing"
+    return ActionOutcome(action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {reason}")
+
+
+def roll_back_failed_models(
+    session: ApplySession, outcomes: Sequence[ActionOutcome], rollback_models: Collection[str]
+) -> tuple[ActionOutcome, ...]:
+    """`on_failure: rollback`: a model with any failed change in this apply has every alias
+    this apply promoted put back, so its aliases never mix old and new work."""
+    failed = {o.action.model for o in outcomes if o.status != "done" and o.action.model in rollback_models}
+    reason = "another change of this model failed in the same apply (on_failure: rollback)"
+    settled = []
+    for outcome in outcomes:
+        action = outcome.action
+        if isinstance(action, MoveAlias) and outcome.status == "done" and action.model in failed:
+            outcome = _roll_back(session, action, "on_failure", reason)
+            session.events.action_finished(outcome)
+        settled.append(outcome)
+    return tuple(settled)
 
 
 def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mvctl import faults
-from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl.apply.applier import (
+    ActionOutcome,
+    ApplyEvents,
+    ApplySession,
+    now_utc,
+    roll_back_failed_models,
+    run_actions,
+)
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions, build_plan
@@ -122,7 +129,11 @@ def apply(
                 name: m.health_check for name, m in workspace.config.models.items() if m.health_check
             },
         )
-        outcomes = tuple(run_actions(session, plan.actions))
+        outcomes = roll_back_failed_models(
+            session,
+            run_actions(session, plan.actions),
+            {name for name, m in workspace.config.models.items() if m.on_failure == "rollback"},
+        )
         faults.reached("actions_done")
         shutil.rmtree(session.work_root, ignore_errors=True)
         status = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"

@@ -254,6 +254,11 @@ class ModelSpec(SpecModel):
     health_check: str | None = Field(
         None, description="Command run after a promotion; its failure rolls the promotion back."
     )
+    on_failure: Literal["keep", "rollback"] = Field(
+        "keep",
+        description="When a change of this model fails in an apply: keep what succeeded, or roll "
+        "back every alias the apply promoted.",
+    )
     trusted_types: list[str] = Field(
         default_factory=list,
         description="Extra types skops may load for this model, beyond scikit-learn's and numpy's.",

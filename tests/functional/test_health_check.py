@@ -66,3 +66,24 @@ def test_three_failing_promotions_each_restore_the_pointer(guarded: Project) -> 
     assert alias_rows(guarded, "production") == [(None, "1.0.0")] + [("1.0.0", "1.1.0"), ("1.1.0", "1.0.0")] * 3
     check = guarded.mvctl("state", "check")
     assert check.code == 0, check.text
+
+
+def test_on_failure_rollback_puts_back_every_alias_the_apply_promoted(tmp_path: Path) -> None:
+    project = make_tiny(tmp_path / "proj")
+    project.write("steps/train.py", (project.root / "steps/train.py").read_text().replace(
+        'if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'))
+    project.edit_config("    owners: [risk]\n", "    owners: [risk]\n    on_failure: rollback\n")
+    applied = project.mvctl("apply", "--auto-approve")
+    assert applied.code == 1, applied.text
+    assert "production rolled back to nothing automatically" in applied.out
+    assert aliases(project) == {}
+    assert alias_rows(project, "production") == [(None, "1.0.0"), ("1.0.0", None)]
+
+
+def test_on_failure_keep_leaves_what_succeeded(tmp_path: Path) -> None:
+    project = make_tiny(tmp_path / "proj")
+    project.write("steps/train.py", (project.root / "steps/train.py").read_text().replace(
+        'if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'))
+    applied = project.mvctl("apply", "--auto-approve")
+    assert applied.code == 1, applied.text
+    assert aliases(project) == {"production": "1.0.0"}
