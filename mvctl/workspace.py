@@ -128,14 +128,19 @@ class Workspace:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")
             for index, dataset in enumerate(evaluation.datasets if evaluation else ()):
                 if dataset.path is not None:
-                    yield dataset.path, ("models", model_name, "evaluation", "datasets", index, "path")
+                    yield (
+                        dataset.path,
+                        ("models", model_name, "evaluation", "datasets", index, "path"),
+                    )
 
 
 def find_config(explicit: Path | None, start: Path) -> Path:
     """The config named by --config, or mvctl.yaml in ``start`` or the nearest parent."""
     if explicit is not None:
         if not explicit.is_file():
-            raise UsageError(f"config file {explicit} does not exist", fix="Check the --config path.")
+            raise UsageError(
+                f"config file {explicit} does not exist", fix="Check the --config path."
+            )
         return explicit
     for folder in (start, *start.parents):
         candidate = folder / CONFIG_NAME
@@ -151,7 +156,9 @@ def load_workspace(explicit_config: Path | None = None, start: Path | None = Non
     loaded = load_config(find_config(explicit_config, start or Path.cwd()))
     state = os.environ.get("MVCTL_STATE") or loaded.config.state or DEFAULT_STATE
     store = os.environ.get("MVCTL_STORE") or loaded.config.store or DEFAULT_STORE
-    return Workspace(loaded, _anchor_state_url(state, loaded.root), _anchor_store(store, loaded.root))
+    return Workspace(
+        loaded, _anchor_state_url(state, loaded.root), _anchor_store(store, loaded.root)
+    )
 
 
 def _anchor_state_url(url: str, root: Path) -> str:

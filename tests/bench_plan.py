@@ -128,8 +128,9 @@ def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float,
     for _ in range(repeat + 1):
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             started = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "mvctl", *args], cwd=root, env=env,
-                                    stdout=out, stderr=err)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mvctl", *args], cwd=root, env=env, stdout=out, stderr=err
+            )
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - started
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -189,11 +190,18 @@ def main() -> None:
         print(f"no-op apply of the quickstart: {wall:.3f} s wall (target < 0.3 s)")
         config = quick / "mvctl.yaml"
         config.write_text(config.read_text().replace('production: "1.0.0"', 'production: "1.1.0"'))
-        subprocess.run([sys.executable, "-m", "mvctl", "apply", "--auto-approve"], cwd=quick, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "mvctl", "apply", "--auto-approve"],
+            cwd=quick,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         wall, _, _ = time_command(quick, "revert", "--auto-approve", repeat=6)
-        print(f"revert of the last apply (each run reverts the previous revert): {wall:.3f} s wall "
-              "(target < 0.2 s)")
+        print(
+            f"revert of the last apply (each run reverts the previous revert): {wall:.3f} s wall "
+            "(target < 0.2 s)"
+        )
         wall, _, _ = time_command(quick, "--version", repeat=5)
         print(f"mvctl --version: {wall:.3f} s wall (target < 0.15 s)")
         wall, _, _ = time_command(quick, "validate", repeat=5)

@@ -62,8 +62,14 @@ def best_of(runs: int, *measures: Callable[[], object]) -> list[float]:
 
 
 def mvctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "mvctl", *args], cwd=root, env=ENV,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mvctl", *args],
+        cwd=root,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode not in (0, 2):
         raise SystemExit(f"mvctl {' '.join(args)} failed in {root}:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -86,14 +92,21 @@ def bench_hashing(path: Path, runs: int) -> dict[str, float]:
     def coreutils() -> None:
         subprocess.run(["sha256sum", str(path)], check=True, capture_output=True)
 
-    memory, ours, sha256sum = best_of(runs, lambda: hashlib.sha256(data).digest(), first_hash, coreutils)
+    memory, ours, sha256sum = best_of(
+        runs, lambda: hashlib.sha256(data).digest(), first_hash, coreutils
+    )
     cold = float("nan")
     if hasattr(os, "posix_fadvise"):
         with path.open("rb") as handle:  # drop the file from the page cache: a cold first hash
             os.fsync(handle.fileno())
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         cold = best_of(1, first_hash)[0]
-    return {"memory": gib / memory, "ours": gib / ours, "sha256sum": gib / sha256sum, "cold": gib / cold}
+    return {
+        "memory": gib / memory,
+        "ours": gib / ours,
+        "sha256sum": gib / sha256sum,
+        "cold": gib / cold,
+    }
 
 
 def bench_replan(workdir: Path, path: Path, runs: int) -> tuple[float, int]:
@@ -137,10 +150,14 @@ def chain_project(root: Path, steps: int) -> Path:
     lines = ["project: chain", "models:", "  m:", "    pipeline:"]
     for index in range(steps - 1):
         deps = f"[s{index - 1:02d}]" if index else "[]"
-        lines.append(f"      - {{name: s{index:02d}, run: 'echo {index} > \"$MVCTL_OUTPUT_DIR/o{index}\"',"
-                     f" deps: {deps}, outputs: [o{index}]}}")
-    lines.append(f"      - {{name: last, run: python steps/last.py, deps: [s{steps - 2:02d}],"
-                 " outputs: [model.safetensors]}")
+        lines.append(
+            f"      - {{name: s{index:02d}, run: 'echo {index} > \"$MVCTL_OUTPUT_DIR/o{index}\"',"
+            f" deps: {deps}, outputs: [o{index}]}}"
+        )
+    lines.append(
+        f"      - {{name: last, run: python steps/last.py, deps: [s{steps - 2:02d}],"
+        " outputs: [model.safetensors]}"
+    )
     lines += ['    versions: {"1.0.0": {}}']
     (root / "mvctl.yaml").write_text("\n".join(lines) + "\n")
     return root
@@ -182,17 +199,25 @@ def main() -> None:
     size = f"{args.size_mib / 1024:g} GiB"
     rows = [
         ("in-memory hashlib.sha256", f"{rates['memory']:.2f} GiB/s", ""),
-        (f"first hash of a {size} file (hash_file)",
-         f"{rates['ours']:.2f} GiB/s = {rates['ours'] / rates['memory']:.0%} of in-memory", ">= 80 %"),
+        (
+            f"first hash of a {size} file (hash_file)",
+            f"{rates['ours']:.2f} GiB/s = {rates['ours'] / rates['memory']:.0%} of in-memory",
+            ">= 80 %",
+        ),
         ("  the same, page cache dropped first", f"{rates['cold']:.2f} GiB/s", "(disk-bound)"),
         ("sha256sum", f"{rates['sha256sum']:.2f} GiB/s", ""),
         (f"re-plan, untouched {size} dep", f"{replan:.3f} s, {hashed} files hashed", "0 hashed"),
         ("no-op apply of the quickstart", f"{noop:.3f} s", "< 0.3 s"),
-        (f"orchestration, {args.steps} trivial steps: (wall - steps' own) / steps",
-         f"{(wall - own) / args.steps * 1000:.1f} ms/step ({wall:.2f} s wall, {own:.2f} s in steps)",
-         "< 50 ms"),
-        (f"  per extra step ({SMALL_CHAIN} vs {args.steps} steps; startup and plan excluded)",
-         f"{((wall - own) - (small_wall - small_own)) / (args.steps - SMALL_CHAIN) * 1000:.1f} ms/step", ""),
+        (
+            f"orchestration, {args.steps} trivial steps: (wall - steps' own) / steps",
+            f"{(wall - own) / args.steps * 1000:.1f} ms/step ({wall:.2f} s wall, {own:.2f} s in steps)",
+            "< 50 ms",
+        ),
+        (
+            f"  per extra step ({SMALL_CHAIN} vs {args.steps} steps; startup and plan excluded)",
+            f"{((wall - own) - (small_wall - small_own)) / (args.steps - SMALL_CHAIN) * 1000:.1f} ms/step",
+            "",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)

@@ -114,7 +114,9 @@ S3_CREDENTIALS = {
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """The URL of a moto S3 server on 127.0.0.1 and a free port."""
-    pytest.importorskip("moto.server", reason="the S3 tests need `pip install -e '.[test]'` (moto[server])")
+    pytest.importorskip(
+        "moto.server", reason="the S3 tests need `pip install -e '.[test]'` (moto[server])"
+    )
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

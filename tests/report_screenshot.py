@@ -23,8 +23,12 @@ from tests.functional.report_state import write_report_project  # noqa: E402
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "report-screenshot").resolve()
     root = write_report_project(out / "project")
-    subprocess.run([sys.executable, "-m", "mvctl", "report", "-o", str(out / "report.html")],
-                   cwd=root, env=base_env(None), check=True)
+    subprocess.run(
+        [sys.executable, "-m", "mvctl", "report", "-o", str(out / "report.html")],
+        cwd=root,
+        env=base_env(None),
+        check=True,
+    )
     shot = chromium.screenshot(out / "report.html", out / "report.png")
     print(f"page: {out / 'report.html'}\nscreenshot: {shot}")
 

@@ -53,7 +53,9 @@ class ApplyEvents(Protocol):
     """
 
     def step_started(self, target: str, step: str, status: str) -> None: ...
-    def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None: ...
+    def step_progress(
+        self, target: str, step: str, fraction: float, fields: dict[str, Any]
+    ) -> None: ...
     def step_finished(self, target: str, step: str, status: str, seconds: float) -> None: ...
     def action_finished(self, outcome: ActionOutcome) -> None: ...
 
@@ -132,7 +134,8 @@ def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome
     after = _version_value(session, version, status, artifact, lineage, failure)
     _record(session, Change(Target("version", action.model, action.label), before, after))
     steps = tuple(
-        (name, "cached" if info["cached"] else "run") for name, info in lineage.get("steps", {}).items()
+        (name, "cached" if info["cached"] else "run")
+        for name, info in lineage.get("steps", {}).items()
     )
     return ActionOutcome(action, "failed" if failure else "done", message, steps)
 
@@ -151,21 +154,27 @@ def _run_pipeline(
     outputs, lineage = run_steps(session, version)
     artifact_at = version.artifact_output()
     if artifact_at is None:
-        raise VersionFailed("the last step declares no output to use as the model", {"reason": "no artifact"})
+        raise VersionFailed(
+            "the last step declares no output to use as the model", {"reason": "no artifact"}
+        )
     step_name, file_name = artifact_at
     digest = outputs[step_name][file_name]
     _check_stored_artifact(session, version, digest, f"the model of {target}")
     return {"steps": lineage, "artifact": {"step": step_name, "file": file_name}}, digest
 
 
-def _check_stored_artifact(session: ApplySession, version: ResolvedVersion, digest: str, what: str) -> None:
+def _check_stored_artifact(
+    session: ApplySession, version: ResolvedVersion, digest: str, what: str
+) -> None:
     folder = session.work_root / "check"
     path = folder / f"{digest[7:23]}{_suffix(version)}"
     session.store.get_file(digest, path)
     try:
         check_safe_artifact(path, session.trusted_types.get(version.model, ()), what=what)
     except MvctlError as error:
-        raise VersionFailed(error.message, {"reason": "unsafe artifact", "detail": error.message}) from error
+        raise VersionFailed(
+            error.message, {"reason": "unsafe artifact", "detail": error.message}
+        ) from error
     finally:
         path.unlink(missing_ok=True)
 
@@ -198,7 +207,8 @@ def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) 
     path = session.root / action.path
     if hash_file(path) != action.digest:
         raise DigestMismatchError(
-            f"{action.path} changed since the plan was made", fix="Run `mvctl plan` again and review it."
+            f"{action.path} changed since the plan was made",
+            fix="Run `mvctl plan` again and review it.",
         )
     check_safe_artifact(path, session.trusted_types.get(action.model, ()), what=what)
     return session.store.put_file(path)
@@ -232,7 +242,9 @@ def _version_value(
 def _change_version(session: ApplySession, model: str, label: str, **fields: Any) -> Change:
     before = session.state.version_value(model, label)
     if before is None:
-        raise NotFoundError(f"version {model}@{label} is not recorded", fix="Run `mvctl plan` again.")
+        raise NotFoundError(
+            f"version {model}@{label} is not recorded", fix="Run `mvctl plan` again."
+        )
     return Change(Target("version", model, label), before, {**before, **fields})
 
 
@@ -242,8 +254,13 @@ def _update_metadata(session: ApplySession, action: UpdateMetadata) -> ActionOut
     spec = dict(before["spec"]) if before else {}
     spec["metadata"] = version.metadata()
     change = _change_version(
-        session, action.model, action.label, metadata_hash=action.metadata_hash, spec=spec,
-        description=version.description, tags=dict(version.tags),
+        session,
+        action.model,
+        action.label,
+        metadata_hash=action.metadata_hash,
+        spec=spec,
+        description=version.description,
+        tags=dict(version.tags),
     )
     _record(session, change)
     return ActionOutcome(action, "done")
@@ -265,7 +282,9 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
         return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} failed: {why}")
     value = session.state.version_value(action.model, action.to_version)
     if value is None or value["status"] != VERSION_TRAINED or not value["artifact_digest"]:
-        return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} is not trained")
+        return ActionOutcome(
+            action, "skipped", f"{action.model}@{action.to_version} is not trained"
+        )
     gate_decision: tuple[Change, ...] = ()
     if action.gates:
         from mvctl.apply.gating import check_alias_gates
@@ -278,13 +297,23 @@ def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     session.store.verify(value["artifact_digest"])
     faults.reached("alias_verified")
     before = {"version": action.from_version} if action.from_version else None
-    _record(session, *gate_decision, Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}))
+    _record(
+        session,
+        *gate_decision,
+        Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}),
+    )
     command = session.health_checks.get(action.model)
     if command is None:
         return ActionOutcome(action, "done")
     failure = check_health(
-        command, root=session.root, work_dir=session.work_root, store=session.store, model=action.model,
-        alias=action.alias, version=action.to_version, artifact_digest=value["artifact_digest"],
+        command,
+        root=session.root,
+        work_dir=session.work_root,
+        store=session.store,
+        model=action.model,
+        alias=action.alias,
+        version=action.to_version,
+        artifact_digest=value["artifact_digest"],
     )
     if failure is None:
         return ActionOutcome(action, "done")
@@ -297,14 +326,23 @@ def _roll_back(session: ApplySession, action: MoveAlias, check: str, reason: str
     rollback_record = Change(
         Target("gate", action.model, action.alias),
         None,
-        {"version": action.to_version, "passed": False,
-         "checks": [{"gate": check, "result": "fail", "message": reason}],
-         "rollback": {"automatic": True, "reason": reason, "restored": action.from_version}},
+        {
+            "version": action.to_version,
+            "passed": False,
+            "checks": [{"gate": check, "result": "fail", "message": reason}],
+            "rollback": {"automatic": True, "reason": reason, "restored": action.from_version},
+        },
     )
     promoted = {"version": action.to_version}
-    _record(session, rollback_record, Change(Target("alias", action.model, action.alias), promoted, before))
+    _record(
+        session,
+        rollback_record,
+        Change(Target("alias", action.model, action.alias), promoted, before),
+    )
     restored = action.from_version or "nothing"
-    return ActionOutcome(action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {reason}")
+    return ActionOutcome(
+        action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {reason}"
+    )
 
 
 def roll_back_failed_models(
@@ -312,7 +350,9 @@ def roll_back_failed_models(
 ) -> tuple[ActionOutcome, ...]:
     """`on_failure: rollback`: a model with any failed change in this apply has every alias
     this apply promoted put back, so its aliases never mix old and new work."""
-    failed = {o.action.model for o in outcomes if o.status != "done" and o.action.model in rollback_models}
+    failed = {
+        o.action.model for o in outcomes if o.status != "done" and o.action.model in rollback_models
+    }
     reason = "another change of this model failed in the same apply (on_failure: rollback)"
     settled = []
     for outcome in outcomes:
@@ -332,7 +372,10 @@ def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionO
 
 
 def _remove_alias(session: ApplySession, action: RemoveAlias) -> ActionOutcome:
-    _record(session, Change(Target("alias", action.model, action.alias), {"version": action.from_version}, None))
+    _record(
+        session,
+        Change(Target("alias", action.model, action.alias), {"version": action.from_version}, None),
+    )
     return ActionOutcome(action, "done")
 
 

@@ -76,7 +76,9 @@ def _check_skops(path: Path, trusted_types: Sequence[str], what: str) -> None:
             fix="Save the model again with skops.io.dump.",
         ) from error
     refused = sorted(
-        name for name in untrusted if not name.startswith(TRUSTED_PREFIXES) and name not in trusted_types
+        name
+        for name in untrusted
+        if not name.startswith(TRUSTED_PREFIXES) and name not in trusted_types
     )
     if refused:
         raise UnsafeArtifactError(

@@ -40,7 +40,9 @@ class DataProblem:
         self.target = target
 
     def __call__(self, what: str, fix: str, key: str = "") -> EvaluationError:
-        return EvaluationError(f"{self.target}, dataset '{self.ref.name}': {what}", field=self.field(key), fix=fix)
+        return EvaluationError(
+            f"{self.target}, dataset '{self.ref.name}': {what}", field=self.field(key), fix=fix
+        )
 
     def field(self, key: str) -> str:
         """The config field to fix: the dataset's ``key``; the ``dataset:`` shorthand has only
@@ -59,10 +61,14 @@ def load_dataset(ref: DatasetRef, path: Path, target: str) -> LoadedData:
     if ref.format == "npz":
         data = _read_npz(ref, path, problem)
     else:
-        header, columns = _read_csv(path, problem) if ref.format == "csv" else _read_parquet(path, problem)
+        header, columns = (
+            _read_csv(path, problem) if ref.format == "csv" else _read_parquet(path, problem)
+        )
         data = _from_columns(ref, header, columns, problem)
     if data.rows == 0:
-        raise problem("the data has no rows", "Point the evaluation at a file with at least one labelled row.")
+        raise problem(
+            "the data has no rows", "Point the evaluation at a file with at least one labelled row."
+        )
     return data
 
 
@@ -71,28 +77,38 @@ def _read_csv(path: Path, problem: DataProblem) -> tuple[list[str], list[list[st
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise problem(f"cannot read the CSV file: {error}", "Write it as UTF-8 CSV with a header row.") from error
+        raise problem(
+            f"cannot read the CSV file: {error}", "Write it as UTF-8 CSV with a header row."
+        ) from error
     if not rows:
-        raise problem("the CSV file is empty", "Write a header row naming the columns, then the data.")
+        raise problem(
+            "the CSV file is empty", "Write a header row naming the columns, then the data."
+        )
     header, body = rows[0], [row for row in rows[1:] if row]
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise problem(f"line {number} has {len(row)} fields but the header names {len(header)}",
-                          "Make every row as long as the header.")
+            raise problem(
+                f"line {number} has {len(row)} fields but the header names {len(header)}",
+                "Make every row as long as the header.",
+            )
     columns = [[row[i] for row in body] for i in range(len(header))]
     return header, columns
 
 
 def _read_parquet(path: Path, problem: DataProblem) -> tuple[list[str], list[list[Any]]]:
     if importlib.util.find_spec("pyarrow") is None:
-        raise problem("reading Parquet needs pyarrow, which is not installed",
-                      "Run `pip install pyarrow`, or give the data as CSV or NPZ.")
+        raise problem(
+            "reading Parquet needs pyarrow, which is not installed",
+            "Run `pip install pyarrow`, or give the data as CSV or NPZ.",
+        )
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except Exception as error:  # pyarrow raises its own error types for a damaged file
-        raise problem(f"cannot read the Parquet file: {error}", "Write it again with pyarrow or pandas.") from error
+        raise problem(
+            f"cannot read the Parquet file: {error}", "Write it again with pyarrow or pandas."
+        ) from error
     return list(table.column_names), [table.column(name).to_pylist() for name in table.column_names]
 
 
@@ -103,27 +119,39 @@ def _from_columns(
 
     index = {name: i for i, name in enumerate(header)}
     if ref.label not in index:
-        raise problem(f"there is no label column '{ref.label}'; the columns are {', '.join(header)}",
-                      "Set 'label' to the column holding the true labels.", "label")
+        raise problem(
+            f"there is no label column '{ref.label}'; the columns are {', '.join(header)}",
+            "Set 'label' to the column holding the true labels.",
+            "label",
+        )
     names = list(ref.features) or [name for name in header if name != ref.label]
     missing = [name for name in names if name not in index]
     if missing:
-        raise problem(f"feature column(s) {', '.join(missing)} are not in the data",
-                      f"The columns are {', '.join(header)}.", "features")
+        raise problem(
+            f"feature column(s) {', '.join(missing)} are not in the data",
+            f"The columns are {', '.join(header)}.",
+            "features",
+        )
     if not names:
-        raise problem("the data has a label column and no feature columns", "Add the features.", "features")
+        raise problem(
+            "the data has a label column and no feature columns", "Add the features.", "features"
+        )
     x = np.empty((len(columns[0]), len(names)), dtype=float)
     for j, name in enumerate(names):
         for i, cell in enumerate(columns[index[name]]):
             try:
                 x[i, j] = float(cell) if cell not in ("", None) else np.nan
             except (TypeError, ValueError):
-                raise problem(f"feature '{name}' holds {cell!r} (row {i + 1}), which is not a number",
-                              "Encode features as numbers, or list the numeric ones under 'features'.",
-                              "features") from None
+                raise problem(
+                    f"feature '{name}' holds {cell!r} (row {i + 1}), which is not a number",
+                    "Encode features as numbers, or list the numeric ones under 'features'.",
+                    "features",
+                ) from None
     labels = columns[index[ref.label or ""]]
     if any(cell in ("", None) for cell in labels):
-        raise problem("some rows have no label", "Fill in every label, or drop those rows.", "label")
+        raise problem(
+            "some rows have no label", "Fill in every label, or drop those rows.", "label"
+        )
     return LoadedData(x, parse_labels(labels), tuple(names))
 
 
@@ -146,21 +174,37 @@ def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem) -> LoadedData:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as error:
-        raise problem(f"cannot read the NPZ file: {error}",
-                      "Save plain numeric arrays with numpy.savez (object arrays are refused).") from error
+        raise problem(
+            f"cannot read the NPZ file: {error}",
+            "Save plain numeric arrays with numpy.savez (object arrays are refused).",
+        ) from error
     for key, field in ((ref.x, "x_array"), (ref.y, "y_array")):
         if key not in arrays:
-            raise problem(f"there is no array '{key}'; the file holds {', '.join(sorted(arrays)) or 'none'}",
-                          f"Set '{field}' to one of the file's arrays.", field)
+            raise problem(
+                f"there is no array '{key}'; the file holds {', '.join(sorted(arrays)) or 'none'}",
+                f"Set '{field}' to one of the file's arrays.",
+                field,
+            )
     x, y = arrays[ref.x], arrays[ref.y]
     if x.ndim == 1:
         x = x.reshape(-1, 1)
     if x.ndim != 2 or y.ndim != 1:
-        raise problem(f"'{ref.x}' must be a 2-D array and '{ref.y}' a 1-D one "
-                      f"(they have shapes {x.shape} and {y.shape})", "Save one row per example.", "x_array")
+        raise problem(
+            f"'{ref.x}' must be a 2-D array and '{ref.y}' a 1-D one "
+            f"(they have shapes {x.shape} and {y.shape})",
+            "Save one row per example.",
+            "x_array",
+        )
     if x.shape[0] != y.shape[0]:
-        raise problem(f"'{ref.x}' has {x.shape[0]} rows but '{ref.y}' has {y.shape[0]}",
-                      "Save features and labels of the same examples.", "y_array")
+        raise problem(
+            f"'{ref.x}' has {x.shape[0]} rows but '{ref.y}' has {y.shape[0]}",
+            "Save features and labels of the same examples.",
+            "y_array",
+        )
     if not np.issubdtype(x.dtype, np.number):
-        raise problem(f"'{ref.x}' holds {x.dtype} values, not numbers", "Encode the features as numbers.", "x_array")
+        raise problem(
+            f"'{ref.x}' holds {x.dtype} values, not numbers",
+            "Encode the features as numbers.",
+            "x_array",
+        )
     return LoadedData(x.astype(float, copy=False), y, ())

@@ -24,23 +24,31 @@ from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, hash_file
 
 
-def fetch_dataset(ref: DatasetRef, *, root: Path, store: BlobStore, state: StateDB, work_dir: Path) -> Path:
+def fetch_dataset(
+    ref: DatasetRef, *, root: Path, store: BlobStore, state: StateDB, work_dir: Path
+) -> Path:
     """Where the data of ``ref`` can be read: the project's file, or a step output from the store."""
     if ref.path is not None:
         path = root / ref.path
         if not path.is_file():
-            raise EvaluationError(f"dataset '{ref.name}' ({path}) does not exist", field=ref.field,
-                                  fix="Create the file or fix the path (relative to the project root).")
+            raise EvaluationError(
+                f"dataset '{ref.name}' ({path}) does not exist",
+                field=ref.field,
+                fix="Create the file or fix the path (relative to the project root).",
+            )
         if hash_file(path) != ref.content:
-            raise DigestMismatchError(f"dataset {ref.path} changed since the plan was made",
-                                      fix="Run `mvctl plan` again and review it.")
+            raise DigestMismatchError(
+                f"dataset {ref.path} changed since the plan was made",
+                fix="Run `mvctl plan` again and review it.",
+            )
         return path
     run = state.step_run(ref.content)
     digest = None if run is None else run.outputs.get(ref.file or "")
     if digest is None:
         raise EvaluationError(
             f"dataset '{ref.name}': step {ref.step} has no recorded output {ref.file} for this "
-            f"version's parameters (cache key {ref.content[:12]})", field=ref.field,
+            f"version's parameters (cache key {ref.content[:12]})",
+            field=ref.field,
             fix="Train a version whose pipeline produces it, or evaluate on a data file instead.",
         )
     path = work_dir / "data" / ref.content[:16] / (ref.file or "data")
@@ -49,27 +57,47 @@ def fetch_dataset(ref: DatasetRef, *, root: Path, store: BlobStore, state: State
 
 
 def load_version_model(
-    session_root: Path, store: BlobStore, artifact_digest: str, evaluation: ResolvedEvaluation,
-    trusted_types: tuple[str, ...], work_dir: Path, model: str, label: str,
+    session_root: Path,
+    store: BlobStore,
+    artifact_digest: str,
+    evaluation: ResolvedEvaluation,
+    trusted_types: tuple[str, ...],
+    work_dir: Path,
+    model: str,
+    label: str,
 ) -> Predictor:
     path = work_dir / "model" / artifact_digest.removeprefix("sha256:")[:16]
     store.get_file(artifact_digest, path)
     settings = evaluation.settings
     return open_predictor(
-        path, trusted_types, what=f"the model of {model}@{label}", predict=settings.predict,
-        scores=settings.scores, root=session_root, work_dir=work_dir / "predict",
+        path,
+        trusted_types,
+        what=f"the model of {model}@{label}",
+        predict=settings.predict,
+        scores=settings.scores,
+        root=session_root,
+        work_dir=work_dir / "predict",
         env={"MVCTL_MODEL": model, "MVCTL_VERSION": label},
     )
 
 
 def evaluate_on(
-    predictor: Predictor, ref: DatasetRef, evaluation: ResolvedEvaluation, *, root: Path,
-    store: BlobStore, state: StateDB, work_dir: Path, target: str,
+    predictor: Predictor,
+    ref: DatasetRef,
+    evaluation: ResolvedEvaluation,
+    *,
+    root: Path,
+    store: BlobStore,
+    state: StateDB,
+    work_dir: Path,
+    target: str,
 ) -> EvaluationOutcome:
     """Score a loaded model on one dataset (what apply stores and `mvctl compare` shows)."""
     path = fetch_dataset(ref, root=root, store=store, state=state, work_dir=work_dir)
     data = load_dataset(ref, path, target)
-    return score(predictor, data, evaluation.settings, DataProblem(ref, target), f"the model of {target}")
+    return score(
+        predictor, data, evaluation.settings, DataProblem(ref, target), f"the model of {target}"
+    )
 
 
 def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:
@@ -80,8 +108,12 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
         return ActionOutcome(action, "skipped", f"{target} failed earlier in this apply: {why}")
     evaluation = session.evaluations.get(action.model)
     if evaluation is None or evaluation.evaluation_hash != action.evaluation_hash:
-        return ActionOutcome(action, "failed", f"the evaluation settings of {action.model} changed since "
-                             "the plan was made; run `mvctl plan` again")
+        return ActionOutcome(
+            action,
+            "failed",
+            f"the evaluation settings of {action.model} changed since "
+            "the plan was made; run `mvctl plan` again",
+        )
     version = session.state.version_value(action.model, action.label)
     if version is None or version["status"] == VERSION_FAILED or not version["artifact_digest"]:
         return ActionOutcome(action, "skipped", f"{target} is not trained")
@@ -91,8 +123,14 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
     summary: list[str] = []
     try:
         predictor = load_version_model(
-            session.root, session.store, version["artifact_digest"], evaluation,
-            session.trusted_types.get(action.model, ()), work_dir, action.model, action.label,
+            session.root,
+            session.store,
+            version["artifact_digest"],
+            evaluation,
+            session.trusted_types.get(action.model, ()),
+            work_dir,
+            action.model,
+            action.label,
         )
     except MvctlError as error:
         predictor, failures = None, [error.message]
@@ -101,8 +139,16 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
             changes.append(_result(session, version, action, ref, None, failures[0]))
             continue
         try:
-            outcome = evaluate_on(predictor, ref, evaluation, root=session.root, store=session.store,
-                                  state=session.state, work_dir=work_dir, target=target)
+            outcome = evaluate_on(
+                predictor,
+                ref,
+                evaluation,
+                root=session.root,
+                store=session.store,
+                state=session.state,
+                work_dir=work_dir,
+                target=target,
+            )
         except MvctlError as error:
             failures.append(error.message)
             changes.append(_result(session, version, action, ref, None, error.message))
@@ -119,8 +165,12 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
 
 
 def _result(
-    session: ApplySession, version: dict[str, Any], action: EvaluateVersion, ref: DatasetRef,
-    outcome: EvaluationOutcome | None, error: str | None,
+    session: ApplySession,
+    version: dict[str, Any],
+    action: EvaluateVersion,
+    ref: DatasetRef,
+    outcome: EvaluationOutcome | None,
+    error: str | None,
 ) -> Change:
     value = {
         "spec_hash": version["spec_hash"],

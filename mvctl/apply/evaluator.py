@@ -43,7 +43,11 @@ class EvaluationOutcome:
 
 
 def score(
-    predictor: Predictor, data: LoadedData, settings: ScoringSettings, problem: DataProblem, what: str
+    predictor: Predictor,
+    data: LoadedData,
+    settings: ScoringSettings,
+    problem: DataProblem,
+    what: str,
 ) -> EvaluationOutcome:
     if predictor.n_features is not None and predictor.n_features != data.x.shape[1]:
         raise problem(
@@ -59,8 +63,11 @@ def score(
         try:
             predicted = predictor.predictions(data.x, data.features, want_scores=want_scores)
         except ValueError as error:  # scikit-learn's way of refusing the input's shape or values
-            raise problem(f"{what} cannot predict on this data: {error}",
-                          "Give the features the model was trained on.", "features") from error
+            raise problem(
+                f"{what} cannot predict on this data: {error}",
+                "Give the features the model was trained on.",
+                "features",
+            ) from error
     _check_predictions(predicted, data, problem, what)
     scores = quality_metrics(settings, data.y, predicted, what)
     values: dict[str, float] = dict(scores.values)
@@ -76,12 +83,18 @@ def score(
     if speed_metrics:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same ones predicting raised are kept above
-            speed = measure_speed(predictor.predict_batch, data.x, batch_size=settings.batch_size,
-                                  repetitions=settings.repetitions, warmup=settings.warmup)
+            speed = measure_speed(
+                predictor.predict_batch,
+                data.x,
+                batch_size=settings.batch_size,
+                repetitions=settings.repetitions,
+                warmup=settings.warmup,
+            )
         measured = speed.metrics()
         values.update({name: measured[name] for name in speed_metrics})
         details["speed"] = {
-            "batch_size": speed.batch_size, "repetitions": len(speed.latencies_ms),
+            "batch_size": speed.batch_size,
+            "repetitions": len(speed.latencies_ms),
             "warmup": speed.warmup,
             "latencies_ms": [round(v, 4) for v in speed.latencies_ms[:MAX_STORED_LATENCIES]],
         }
@@ -100,19 +113,26 @@ def split_non_finite(values: dict[str, float], details: dict[str, Any]) -> Evalu
     return EvaluationOutcome(metrics, status, details)
 
 
-def _check_predictions(predicted: Predictions, data: LoadedData, problem: DataProblem, what: str) -> None:
+def _check_predictions(
+    predicted: Predictions, data: LoadedData, problem: DataProblem, what: str
+) -> None:
     import numpy as np
 
     labels = np.asarray(predicted.labels)
     if labels.shape[:1] != (data.rows,):
-        raise EvaluationError(f"{what} returned {labels.shape[0] if labels.ndim else 0} predictions "
-                              f"for {data.rows} rows of dataset '{problem.ref.name}'",
-                              field=problem.field(""), fix="Predict one value per input row.")
+        raise EvaluationError(
+            f"{what} returned {labels.shape[0] if labels.ndim else 0} predictions "
+            f"for {data.rows} rows of dataset '{problem.ref.name}'",
+            field=problem.field(""),
+            fix="Predict one value per input row.",
+        )
     for what_kind, array in (("predictions", labels), ("scores", predicted.scores)):
         if array is None or not np.issubdtype(np.asarray(array).dtype, np.number):
             continue
         bad = int(np.size(array) - np.isfinite(array).sum())
         if bad:
-            raise problem(f"{what} predicted NaN or infinite {what_kind} ({bad} of {np.size(array)} values)",
-                          "Check the model and the data's missing values; a metric of NaN predictions "
-                          "would mean nothing.")
+            raise problem(
+                f"{what} predicted NaN or infinite {what_kind} ({bad} of {np.size(array)} values)",
+                "Check the model and the data's missing values; a metric of NaN predictions "
+                "would mean nothing.",
+            )

@@ -27,7 +27,9 @@ def check_alias_gates(session: ApplySession, action: MoveAlias) -> tuple[Change,
     )
     if not blocked:
         return decision, None
-    reasons = "; ".join(f"gate '{c['gate']}' {c['result']} on {c['dataset']}: {c['reason']}" for c in blocked)
+    reasons = "; ".join(
+        f"gate '{c['gate']}' {c['result']} on {c['dataset']}: {c['reason']}" for c in blocked
+    )
     return decision, f"{action.alias} stays at {action.from_version or 'no version'}: {reasons}"
 
 
@@ -47,16 +49,25 @@ def _decide(session: ApplySession, action: MoveAlias, check: GateCheck) -> dict[
 def _outcome(session: ApplySession, action: MoveAlias, check: GateCheck) -> GateOutcome:
     gate = parse_gate(check.gate)
     state = session.state
-    stored = state.evaluation_result(action.model, action.to_version, check.dataset_digest, check.evaluation_hash)
+    stored = state.evaluation_result(
+        action.model, action.to_version, check.dataset_digest, check.evaluation_hash
+    )
     if stored is None or stored.status != "ok":
         why = "no stored result" if stored is None else f"a failed evaluation ({stored.message})"
-        return GateOutcome("inconclusive", None, None,
-                           f"{action.model}@{action.to_version} has {why} on {check.dataset}")
+        return GateOutcome(
+            "inconclusive",
+            None,
+            None,
+            f"{action.model}@{action.to_version} has {why} on {check.dataset}",
+        )
     baseline_value = None
     if check.baseline_version is not None:
-        base = state.evaluation_result(action.model, check.baseline_version, check.dataset_digest,
-                                       check.evaluation_hash)
-        baseline_value = base.metric(gate.metric) if base is not None and base.status == "ok" else None
+        base = state.evaluation_result(
+            action.model, check.baseline_version, check.dataset_digest, check.evaluation_hash
+        )
+        baseline_value = (
+            base.metric(gate.metric) if base is not None and base.status == "ok" else None
+        )
     return check_gate(
         gate,
         stored.metric(gate.metric),

@@ -18,20 +18,37 @@ OUTPUT_TAIL_LINES = 5
 
 
 def check_health(
-    command: str, *, root: Path, work_dir: Path, store: BlobStore, model: str, alias: str,
-    version: str, artifact_digest: str,
+    command: str,
+    *,
+    root: Path,
+    work_dir: Path,
+    store: BlobStore,
+    model: str,
+    alias: str,
+    version: str,
+    artifact_digest: str,
 ) -> str | None:
     """None when the check passes, else why it failed (exit code or timeout, with its output)."""
     artifact = work_dir / "health" / artifact_digest.removeprefix("sha256:")
     store.get_file(artifact_digest, artifact)
     env = {
-        **os.environ, "MVCTL_MODEL": model, "MVCTL_ALIAS": alias, "MVCTL_VERSION": version,
+        **os.environ,
+        "MVCTL_MODEL": model,
+        "MVCTL_ALIAS": alias,
+        "MVCTL_VERSION": version,
         "MVCTL_ARTIFACT": str(artifact),
     }
     try:
         done = subprocess.run(
-            command, shell=True, cwd=root, env=env, capture_output=True, text=True,
-            timeout=HEALTH_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False,
+            command,
+            shell=True,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HEALTH_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return f"health check did not finish within {HEALTH_TIMEOUT_S:.0f} s"

@@ -115,8 +115,11 @@ class Notifier:
             try:
                 self._deliver(*item)
             except Exception as error:  # the last guard: nothing escapes this thread unscrubbed
-                LOG.warning("Warning: notification %s failed: %s", item[2]["event"],
-                            scrub(f"{type(error).__name__}: {error}", _env_values(item[0], self.env)))
+                LOG.warning(
+                    "Warning: notification %s failed: %s",
+                    item[2]["event"],
+                    scrub(f"{type(error).__name__}: {error}", _env_values(item[0], self.env)),
+                )
 
     def _deliver(self, target: Notification, channel: str, event: dict[str, Any]) -> None:
         body = json.dumps(event, sort_keys=True).encode("utf-8")

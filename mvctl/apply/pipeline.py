@@ -123,27 +123,43 @@ class _Scheduler:
         self.session.events.step_started(self.target, step.name, "cached")
         self.session.events.step_finished(self.target, step.name, "cached", 0.0)
         self.outputs[step.name] = cached.outputs
-        self.lineage[step.name] = {"key": step.key, "outputs": dict(cached.outputs),
-                                   "cached": True, "log": cached.log_digest}
+        self.lineage[step.name] = {
+            "key": step.key,
+            "outputs": dict(cached.outputs),
+            "cached": True,
+            "log": cached.log_digest,
+        }
         return True
 
     def _finished(self, step: ResolvedStep, result: StepResult) -> None:
         self.outputs[step.name] = result.outputs
         self.lineage[step.name] = {
-            "key": step.key, "outputs": dict(result.outputs), "cached": False,
-            "log": result.log_digest, "duration_s": round(result.duration_s, 3),
+            "key": step.key,
+            "outputs": dict(result.outputs),
+            "cached": False,
+            "log": result.log_digest,
+            "duration_s": round(result.duration_s, 3),
         }
 
     def _record(self, step: ResolvedStep, result: StepResult) -> None:
         """The step cache entry: its outputs are in the store, so a later apply restores them."""
         self.session.state.record_step_run(
-            StepRun(step.key, self.version.model, step.name, result.outputs,
-                    canonical_json(dict(step.definition)), result.log_digest, result.duration_s,
-                    self.session.apply_id)
+            StepRun(
+                step.key,
+                self.version.model,
+                step.name,
+                result.outputs,
+                canonical_json(dict(step.definition)),
+                result.log_digest,
+                result.duration_s,
+                self.session.apply_id,
+            )
         )
 
 
-def _run_one(scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Mapping[str, str]]) -> StepResult:
+def _run_one(
+    scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Mapping[str, str]]
+) -> StepResult:
     """Fetch the upstream outputs, run the step; raises VersionFailed when it fails."""
     session, version, target = scheduler.session, scheduler.version, scheduler.target
     work_dir = session.work_root / step.key[:20]
@@ -169,7 +185,9 @@ def _run_one(scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Map
     scheduler.discard(in_dir)
     if result.succeeded:
         scheduler.discard(work_dir)
-    session.events.step_finished(target, step.name, "ok" if result.succeeded else "failed", result.duration_s)
+    session.events.step_finished(
+        target, step.name, "ok" if result.succeeded else "failed", result.duration_s
+    )
     if not result.succeeded:
         why = (
             f"exited with code {result.exit_code}"
@@ -178,7 +196,12 @@ def _run_one(scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Map
         )
         raise VersionFailed(
             f"step {step.name} {why}",
-            {"step": step.name, "exit_code": result.exit_code, "log": result.log_digest,
-             "log_tail": result.log_tail, "missing_outputs": list(result.missing_outputs)},
+            {
+                "step": step.name,
+                "exit_code": result.exit_code,
+                "log": result.log_digest,
+                "log_tail": result.log_tail,
+                "missing_outputs": list(result.missing_outputs),
+            },
         )
     return result

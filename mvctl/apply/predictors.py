@@ -78,16 +78,29 @@ class EstimatorPredictor:
 
 
 def open_predictor(
-    path: Path, trusted_types: Sequence[str], *, what: str, predict: str | None = None,
-    scores: bool = False, root: Path | None = None, work_dir: Path | None = None,
+    path: Path,
+    trusted_types: Sequence[str],
+    *,
+    what: str,
+    predict: str | None = None,
+    scores: bool = False,
+    root: Path | None = None,
+    work_dir: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Predictor:
     """The model file at ``path`` ready to predict: through ``predict`` when declared, else
     loaded in process by its format (checked safe first, whatever the route)."""
     kind = check_safe_artifact(path, trusted_types, what=what)
     if predict is not None:
-        return CommandPredictor(predict, root=root or path.parent, work_dir=work_dir or path.parent,
-                                model_file=path, env=env or {}, scores=scores, what=what)
+        return CommandPredictor(
+            predict,
+            root=root or path.parent,
+            work_dir=work_dir or path.parent,
+            model_file=path,
+            env=env or {},
+            scores=scores,
+            what=what,
+        )
     if kind == "skops":
         from skops.io import get_untrusted_types, load
 
@@ -173,8 +186,15 @@ class CommandPredictor:
     n_features: int | None = None
 
     def __init__(
-        self, command: str, *, root: Path, work_dir: Path, model_file: Path, env: dict[str, str],
-        scores: bool, what: str,
+        self,
+        command: str,
+        *,
+        root: Path,
+        work_dir: Path,
+        model_file: Path,
+        env: dict[str, str],
+        scores: bool,
+        what: str,
     ) -> None:
         self.command = command
         self.root = root
@@ -195,16 +215,32 @@ class CommandPredictor:
             writer.writerow(names)
             writer.writerows(x.tolist())
         target.unlink(missing_ok=True)
-        env = {**os.environ, **self.env, "MVCTL_PREDICT_INPUT": str(source),
-               "MVCTL_PREDICT_OUTPUT": str(target), "MVCTL_MODEL_FILE": str(self.model_file),
-               "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-        done = subprocess.run(self.command, shell=True, cwd=self.root, env=env, capture_output=True,
-                              stdin=subprocess.DEVNULL, check=False)
+        env = {
+            **os.environ,
+            **self.env,
+            "MVCTL_PREDICT_INPUT": str(source),
+            "MVCTL_PREDICT_OUTPUT": str(target),
+            "MVCTL_MODEL_FILE": str(self.model_file),
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
+        done = subprocess.run(
+            self.command,
+            shell=True,
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         log = (done.stdout + done.stderr).decode("utf-8", "replace")[-LOG_TAIL_CHARS:]
         if done.returncode != 0 or not target.is_file():
-            why = f"exited with code {done.returncode}" if done.returncode else "wrote no output file"
-            raise EvaluationError(f"the predict command of {self.what} {why}:\n{log}".rstrip(),
-                                  fix="Run the command by hand with MVCTL_PREDICT_INPUT/OUTPUT set to see why.")
+            why = (
+                f"exited with code {done.returncode}" if done.returncode else "wrote no output file"
+            )
+            raise EvaluationError(
+                f"the predict command of {self.what} {why}:\n{log}".rstrip(),
+                fix="Run the command by hand with MVCTL_PREDICT_INPUT/OUTPUT set to see why.",
+            )
         return self._read(target, len(x), want_scores, parse_labels)
 
     def _read(self, path: Path, rows: int, want_scores: bool, parse_labels: Any) -> Predictions:
@@ -223,13 +259,17 @@ class CommandPredictor:
         score_columns = [i for i, name in enumerate(header) if name.startswith("score_")]
         if not (want_scores and self.scores and score_columns):
             return Predictions(labels)
-        classes = parse_labels([header[i][len("score_"):] for i in score_columns])
+        classes = parse_labels([header[i][len("score_") :] for i in score_columns])
         try:
             scores = np.asarray([[float(row[i]) for i in score_columns] for row in body])
         except ValueError as error:
-            raise EvaluationError(f"the predict command of {self.what} wrote a score that is not a number: {error}",
-                                  fix="Write class probabilities as numbers.") from error
+            raise EvaluationError(
+                f"the predict command of {self.what} wrote a score that is not a number: {error}",
+                fix="Write class probabilities as numbers.",
+            ) from error
         return Predictions(labels, scores, True, classes)
 
     def predict_batch(self, x: Any) -> Any:  # pragma: no cover - the spec checks forbid timing it
-        raise EvaluationError(f"the serving speed of {self.what} cannot be timed through a predict command")
+        raise EvaluationError(
+            f"the serving speed of {self.what} cannot be timed through a predict command"
+        )

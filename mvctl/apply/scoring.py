@@ -39,7 +39,9 @@ def positive_class(classes: Any, y_true: Any) -> Any:
     return known[-1]
 
 
-def quality_metrics(settings: ScoringSettings, y_true: Any, predicted: Predictions, what: str) -> Scores:
+def quality_metrics(
+    settings: ScoringSettings, y_true: Any, predicted: Predictions, what: str
+) -> Scores:
     """Every declared quality metric (speed is measured elsewhere)."""
     from sklearn import metrics as skm
 
@@ -56,8 +58,9 @@ def quality_metrics(settings: ScoringSettings, y_true: Any, predicted: Predictio
         "recall": lambda: skm.recall_score(y_true, predicted.labels, **label_args),
         "f1": lambda: skm.f1_score(y_true, predicted.labels, **label_args),
         "roc_auc": lambda: _roc_auc(y_true, predicted, binary, positive, what),
-        "log_loss": lambda: skm.log_loss(y_true, _probabilities(predicted, "log_loss", what),
-                                         labels=predicted.classes),
+        "log_loss": lambda: skm.log_loss(
+            y_true, _probabilities(predicted, "log_loss", what), labels=predicted.classes
+        ),
         "mse": lambda: skm.mean_squared_error(y_true, predicted.labels),
         "mae": lambda: skm.mean_absolute_error(y_true, predicted.labels),
         "r2": lambda: skm.r2_score(y_true, predicted.labels),
@@ -68,8 +71,10 @@ def quality_metrics(settings: ScoringSettings, y_true: Any, predicted: Predictio
             try:
                 scores.values[name] = float(calls[name]())
             except (ValueError, TypeError) as error:  # e.g. labels the model never predicts
-                raise EvaluationError(f"{what}: scikit-learn cannot compute {name}: {error}",
-                                      fix="Check that the labels in the data are the ones the model predicts.") from error
+                raise EvaluationError(
+                    f"{what}: scikit-learn cannot compute {name}: {error}",
+                    fix="Check that the labels in the data are the ones the model predicts.",
+                ) from error
         if caught:
             scores.warnings[name] = str(caught[-1].message)
     if binary and predicted.scores is not None:
@@ -90,11 +95,15 @@ def _probabilities(predicted: Predictions, metric: str, what: str) -> Any:
 def _positive_scores(predicted: Predictions, positive: Any, what: str) -> Any:
     scores = predicted.scores
     if scores is None:
-        raise EvaluationError(f"{what}: roc_auc needs class scores, and the model gives none",
-                              fix="Remove roc_auc, or use an estimator with predict_proba or decision_function.")
+        raise EvaluationError(
+            f"{what}: roc_auc needs class scores, and the model gives none",
+            fix="Remove roc_auc, or use an estimator with predict_proba or decision_function.",
+        )
     if scores.ndim == 1:
         return scores
-    classes = list(predicted.classes) if predicted.classes is not None else list(range(scores.shape[1]))
+    classes = (
+        list(predicted.classes) if predicted.classes is not None else list(range(scores.shape[1]))
+    )
     return scores[:, classes.index(positive) if positive in classes else -1]
 
 
@@ -103,8 +112,14 @@ def _roc_auc(y_true: Any, predicted: Predictions, binary: bool, positive: Any, w
 
     if binary:
         return float(roc_auc_score(y_true, _positive_scores(predicted, positive, what)))
-    return float(roc_auc_score(y_true, _probabilities(predicted, "roc_auc", what), multi_class="ovr",
-                               labels=predicted.classes))
+    return float(
+        roc_auc_score(
+            y_true,
+            _probabilities(predicted, "roc_auc", what),
+            multi_class="ovr",
+            labels=predicted.classes,
+        )
+    )
 
 
 def _roc_curve(y_true: Any, positive_scores: Any, positive: Any) -> dict[str, list[float]] | None:

@@ -22,7 +22,9 @@ def _load_estimator(path: str, params: dict[str, Any]) -> Any:
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
-        raise SystemExit(f"mvctl sklearn trainer: cannot import estimator {path!r}: {error}") from error
+        raise SystemExit(
+            f"mvctl sklearn trainer: cannot import estimator {path!r}: {error}"
+        ) from error
     try:
         return cls(**params)
     except TypeError as error:
@@ -52,7 +54,9 @@ def main() -> None:
         keys = set(data.files)
         x_key, y_key = ("X_train", "y_train") if "X_train" in keys else ("X", "y")
         if x_key not in keys or y_key not in keys:
-            raise SystemExit(f"mvctl sklearn trainer: the data needs arrays X_train/y_train or X/y, has {sorted(keys)}")
+            raise SystemExit(
+                f"mvctl sklearn trainer: the data needs arrays X_train/y_train or X/y, has {sorted(keys)}"
+            )
         x_train, y_train = data[x_key], data[y_key]
         held_out = (data["X_test"], data["y_test"]) if {"X_test", "y_test"} <= keys else None
     step.progress(0.05, stage="fit", rows=len(x_train))

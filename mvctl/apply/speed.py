@@ -32,7 +32,9 @@ class SpeedResult:
     def metrics(self) -> dict[str, float]:
         import numpy as np
 
-        values = {name: float(np.percentile(self.latencies_ms, q)) for name, q in PERCENTILES.items()}
+        values = {
+            name: float(np.percentile(self.latencies_ms, q)) for name, q in PERCENTILES.items()
+        }
         values["qps"] = self.qps
         return values
 

@@ -100,7 +100,11 @@ def run_step(
     faults.reached("step_exited")
     duration = time.perf_counter() - started
     missing = tuple(name for name in step.outputs if not (out_dir / name).is_file())
-    outputs = {} if exit_code or missing else {name: store.put_file(out_dir / name) for name in step.outputs}
+    outputs = (
+        {}
+        if exit_code or missing
+        else {name: store.put_file(out_dir / name) for name in step.outputs}
+    )
     log_digest = store.put_bytes(log_path.read_bytes())
     tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
     return StepResult(exit_code, outputs, log_digest, tail, duration, missing)

@@ -52,7 +52,9 @@ class ModuleRecipe:
         try:
             args = json.loads(metadata.get("mvctl.module_args", "{}"))
         except ValueError as error:
-            raise UnsafeArtifactError(f"{where} has unreadable module arguments: {error}") from error
+            raise UnsafeArtifactError(
+                f"{where} has unreadable module arguments: {error}"
+            ) from error
         return cls(metadata["mvctl.module"], args, metadata.get("mvctl.task", "classification"))
 
 
@@ -104,7 +106,9 @@ def save_torch_model(module: Any, recipe: ModuleRecipe, path: Path) -> None:
     """Weights as safetensors with the recipe in the metadata; never pickle."""
     from safetensors.torch import save_file
 
-    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
+    tensors = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()
+    }
     save_file(tensors, str(path), metadata=recipe.metadata())
 
 

@@ -41,8 +41,13 @@ from mvctl.errors import MvctlError
 __all__ = ["Recipe", "load_torch_model", "main"]
 
 DEFAULTS: dict[str, Any] = {
-    "optimizer": "adam", "lr": 1e-3, "epochs": 10, "batch_size": 32, "seed": 0,
-    "weight_decay": 0.0, "momentum": 0.0,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "epochs": 10,
+    "batch_size": 32,
+    "seed": 0,
+    "weight_decay": 0.0,
+    "momentum": 0.0,
 }
 OPTIMIZERS = ("adam", "sgd")
 OUTPUT = "model.safetensors"
@@ -64,7 +69,9 @@ class Recipe:
     output: str
 
     @classmethod
-    def from_step(cls, settings: dict[str, Any], params: dict[str, Any], data: Path, output: Path) -> Recipe:
+    def from_step(
+        cls, settings: dict[str, Any], params: dict[str, Any], data: Path, output: Path
+    ) -> Recipe:
         unknown = sorted(set(params) - set(DEFAULTS))
         if unknown:
             raise _fail(f"unknown params {unknown}; it takes {sorted(DEFAULTS)}")
@@ -75,7 +82,9 @@ class Recipe:
         if task not in TASKS:
             raise _fail(f"with.task {task!r} is not one of {TASKS}")
         nproc = int((settings.get("distributed") or {}).get("nproc", 1))
-        recipe = ModuleRecipe(str(settings.get("module", "")), dict(settings.get("module_args") or {}), task)
+        recipe = ModuleRecipe(
+            str(settings.get("module", "")), dict(settings.get("module_args") or {}), task
+        )
         threads = int(settings.get("threads", 1))
         return cls(recipe, merged, max(1, nproc), max(1, threads), str(data), str(output))
 
@@ -107,8 +116,10 @@ def _load_arrays(path: str, task: str) -> tuple[Any, Any, tuple[Any, Any] | None
     y = torch.as_tensor(arrays[y_key], dtype=target)
     held = None
     if "X_test" in arrays and "y_test" in arrays:
-        held = (torch.as_tensor(arrays["X_test"], dtype=torch.float32),
-                torch.as_tensor(arrays["y_test"], dtype=target))
+        held = (
+            torch.as_tensor(arrays["X_test"], dtype=torch.float32),
+            torch.as_tensor(arrays["y_test"], dtype=target),
+        )
     return x, y, held
 
 
@@ -128,15 +139,22 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
     if world > 1:
         import torch.distributed as dist
 
-        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+        dist.init_process_group(
+            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+        )
     x, y, held = _load_arrays(recipe.data, task)
     dataset = TensorDataset(x, y)
     generator = torch.Generator().manual_seed(int(params["seed"]))
     sampler: Any = None
     if world > 1:
         sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=int(params["seed"]))
-    loader = DataLoader(dataset, batch_size=int(params["batch_size"]), shuffle=sampler is None,
-                        sampler=sampler, generator=generator)
+    loader = DataLoader(
+        dataset,
+        batch_size=int(params["batch_size"]),
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+    )
     shard = len(sampler) if sampler is not None else len(dataset)
     _say({"rank": rank, "world_size": world, "rows": shard})
     module = build_module(recipe.module)
@@ -157,7 +175,9 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         if world > 1:
             torch.distributed.all_reduce(totals)
         if rank == 0:
-            step.progress((epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6))
+            step.progress(
+                (epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6)
+            )
     if rank == 0:
         _report_held_out(module, held, task)
         save_torch_model(module, recipe.module, Path(recipe.output))
@@ -171,7 +191,9 @@ def _optimizer(model: Any, params: dict[str, Any]) -> Any:
 
     lr, decay = float(params["lr"]), float(params["weight_decay"])
     if params["optimizer"] == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(params["momentum"]), weight_decay=decay)
+        return torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=float(params["momentum"]), weight_decay=decay
+        )
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
 
 
@@ -208,8 +230,12 @@ def main() -> None:
     if root not in sys.path:
         sys.path.insert(0, root)  # steps run in the project root; its modules are importable
     settings: dict[str, Any] = json.loads(os.environ.get("MVCTL_WITH", "{}"))
-    recipe = Recipe.from_step(settings, step.params(), _find_data(str(settings.get("data", "train.npz"))),
-                              step.output(OUTPUT))
+    recipe = Recipe.from_step(
+        settings,
+        step.params(),
+        _find_data(str(settings.get("data", "train.npz"))),
+        step.output(OUTPUT),
+    )
     try:
         build_module(recipe.module)  # fail early, before any process is spawned, on a bad module
     except MvctlError as error:

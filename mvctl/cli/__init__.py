@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _report_internal_error() -> int:
-    handle, path = tempfile.mkstemp(prefix=f"mvctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+    handle, path = tempfile.mkstemp(
+        prefix=f"mvctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
+    )
     with os.fdopen(handle, "w") as log:
         traceback.print_exc(file=log)
     kind = type(sys.exc_info()[1]).__name__

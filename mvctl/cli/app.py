@@ -37,34 +37,60 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see schemas/).")(func)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (stable; see schemas/)."
+    )(func)
 
 
 def lock_timeout_option(func: F) -> F:
     return click.option(
-        "--lock-timeout", type=float, default=0.0, show_default=True, metavar="SECONDS",
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
         help="Wait this long for another apply or revert to release the state lock.",
     )(func)
 
 
 def plan_options(func: F) -> F:
     """Options that decide what a plan contains; shared by plan and apply."""
-    func = click.option("--target", "targets", multiple=True, metavar="MODEL[@VERSION]",
-                        help="Limit the plan to a model or one version (repeatable).")(func)
-    func = click.option("--on-conflict", type=click.Choice(["abort", "overwrite"]), default=None,
-                        help="overwrite: retrain changed versions under their labels (old records stay in the log).")(func)
-    func = click.option("--retry-failed", is_flag=True,
-                        help="Retrain versions that failed before even though their spec is unchanged.")(func)
-    func = click.option("--refresh-only", is_flag=True,
-                        help="Accept the recorded state: log aliases changed outside mvctl as they are; "
-                        "train and move nothing.")(func)
+    func = click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="MODEL[@VERSION]",
+        help="Limit the plan to a model or one version (repeatable).",
+    )(func)
+    func = click.option(
+        "--on-conflict",
+        type=click.Choice(["abort", "overwrite"]),
+        default=None,
+        help="overwrite: retrain changed versions under their labels (old records stay in the log).",
+    )(func)
+    func = click.option(
+        "--retry-failed",
+        is_flag=True,
+        help="Retrain versions that failed before even though their spec is unchanged.",
+    )(func)
+    func = click.option(
+        "--refresh-only",
+        is_flag=True,
+        help="Accept the recorded state: log aliases changed outside mvctl as they are; "
+        "train and move nothing.",
+    )(func)
     return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="mvctl", message="%(prog)s %(version)s")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="The config file (default: mvctl.yaml here or in a parent folder).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The config file (default: mvctl.yaml here or in a parent folder).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also NO_COLOR=1).")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 @click.pass_context

@@ -24,17 +24,33 @@ def confirm_on_terminal(console: Any, question: str) -> bool:
 
 
 @click.command()
-@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument(
+    "planfile", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallel", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Run at most N independent steps of a version at once (default: one per CPU).")
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Run at most N independent steps of a version at once (default: one per CPU).",
+)
 @lock_timeout_option
 @json_option
 @pass_app
-def apply(app: AppContext, planfile: Path | None, targets: tuple[str, ...], on_conflict: str | None,
-          retry_failed: bool, refresh_only: bool, auto_approve: bool, parallel: int | None,
-          lock_timeout: float, as_json: bool) -> int:
+def apply(
+    app: AppContext,
+    planfile: Path | None,
+    targets: tuple[str, ...],
+    on_conflict: str | None,
+    retry_failed: bool,
+    refresh_only: bool,
+    auto_approve: bool,
+    parallel: int | None,
+    lock_timeout: float,
+    as_json: bool,
+) -> int:
     """Train, record and promote what the plan says (computes a plan if PLANFILE is not given)."""
     from mvctl.core.planner import PlanOptions
     from mvctl.ops.apply import ApplyOptions
@@ -49,10 +65,17 @@ def apply(app: AppContext, planfile: Path | None, targets: tuple[str, ...], on_c
         console.print(format_plan_text(plan))
         return confirm_on_terminal(console, "Apply these changes?")
 
-    options = ApplyOptions(planfile, auto_approve, PlanOptions(targets, on_conflict, retry_failed, refresh_only), lock_timeout,
-                           parallel=parallel)
+    options = ApplyOptions(
+        planfile,
+        auto_approve,
+        PlanOptions(targets, on_conflict, retry_failed, refresh_only),
+        lock_timeout,
+        parallel=parallel,
+    )
     progress_console = app.console(stderr=True) if as_json else console
-    result = run_apply(app.workspace(), options, confirm=confirm, events=ApplyReporter(progress_console))
+    result = run_apply(
+        app.workspace(), options, confirm=confirm, events=ApplyReporter(progress_console)
+    )
     if as_json:
         console.json(apply_json(result))
     else:

@@ -12,14 +12,27 @@ from mvctl.cli.app import AppContext, json_option, pass_app
 @click.command()
 @click.argument("version_a", metavar="MODEL@A")
 @click.argument("version_b", metavar="MODEL@B")
-@click.option("--data", type=click.Path(path_type=Path, dir_okay=False),
-              help="Score both on this CSV, Parquet or NPZ file instead of the model's evaluation data.")
-@click.option("--label", "label_column", metavar="COLUMN",
-              help="With --data: the column holding the true labels (default: the evaluation's).")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score both on this CSV, Parquet or NPZ file instead of the model's evaluation data.",
+)
+@click.option(
+    "--label",
+    "label_column",
+    metavar="COLUMN",
+    help="With --data: the column holding the true labels (default: the evaluation's).",
+)
 @json_option
 @pass_app
-def compare(app: AppContext, version_a: str, version_b: str, data: Path | None,
-            label_column: str | None, as_json: bool) -> int:
+def compare(
+    app: AppContext,
+    version_a: str,
+    version_b: str,
+    data: Path | None,
+    label_column: str | None,
+    as_json: bool,
+) -> int:
     """Metrics of two versions side by side on the same data, with absolute and relative
     deltas (B against A), coloured by whether each metric got better or worse."""
     from mvctl.ops.compare import compare as run_compare

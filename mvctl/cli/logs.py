@@ -10,8 +10,12 @@ from mvctl.cli.app import AppContext, pass_app
 @click.command()
 @click.argument("reference", metavar="MODEL@VERSION")
 @click.argument("step", required=False)
-@click.option("-f", "--follow", is_flag=True,
-              help="Watch a version being trained now: print each step's log as it is written.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Watch a version being trained now: print each step's log as it is written.",
+)
 @pass_app
 def logs(app: AppContext, reference: str, step: str | None, follow: bool) -> int:
     """Print a version's step logs (every step in order, or just STEP), kept in the store."""

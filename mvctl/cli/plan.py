@@ -16,15 +16,34 @@ EXIT_CONFLICTS = 3
 
 @click.command()
 @plan_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
-@click.option("--markdown", is_flag=True, help="Print the plan as Markdown for a pull-request comment.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Save the plan for `mvctl apply FILE` (refused later if the state moves).")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when nothing changes, 2 when there are changes, 3 on conflicts (1 on error).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json)."
+)
+@click.option(
+    "--markdown", is_flag=True, help="Print the plan as Markdown for a pull-request comment."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan for `mvctl apply FILE` (refused later if the state moves).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing changes, 2 when there are changes, 3 on conflicts (1 on error).",
+)
 @pass_app
-def plan(app: AppContext, targets: tuple[str, ...], on_conflict: str | None, retry_failed: bool,
-         refresh_only: bool, as_json: bool, markdown: bool, out: Path | None, detailed_exitcode: bool) -> int:
+def plan(
+    app: AppContext,
+    targets: tuple[str, ...],
+    on_conflict: str | None,
+    retry_failed: bool,
+    refresh_only: bool,
+    as_json: bool,
+    markdown: bool,
+    out: Path | None,
+    detailed_exitcode: bool,
+) -> int:
     """Show what apply would change: versions to train (steps run or cached), alias moves,
     archives, conflicts and drift. Trains nothing and writes no state."""
     from mvctl.core.planner import PlanOptions
@@ -35,8 +54,11 @@ def plan(app: AppContext, targets: tuple[str, ...], on_conflict: str | None, ret
     if as_json and markdown:
         raise UsageError("--json and --markdown cannot be combined", fix="Pick one output format.")
     console = app.console()
-    result = make_plan(app.workspace(), PlanOptions(targets, on_conflict, retry_failed, refresh_only),
-                       metric_tables=markdown)
+    result = make_plan(
+        app.workspace(),
+        PlanOptions(targets, on_conflict, retry_failed, refresh_only),
+        metric_tables=markdown,
+    )
     plan_value = result.plan
     if out is not None:
         out.write_text(json.dumps(plan_value.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")

@@ -10,10 +10,22 @@ from mvctl.cli.app import AppContext, pass_app
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("report.html"),
-              show_default=True, help="Where to write the HTML page.")
-@click.option("--history", "history_limit", type=int, default=50, show_default=True,
-              help="How many of the latest applies to list.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML page.",
+)
+@click.option(
+    "--history",
+    "history_limit",
+    type=int,
+    default=50,
+    show_default=True,
+    help="How many of the latest applies to list.",
+)
 @pass_app
 def report(app: AppContext, output: Path, history_limit: int) -> int:
     """Write a self-contained HTML report: each model's versions and aliases, metric tables,

@@ -12,13 +12,25 @@ from mvctl.cli.apply import confirm_on_terminal
 
 @click.command()
 @click.argument("apply_id", required=False, type=int)
-@click.option("--to", "to", type=int, metavar="APPLY_ID", help="Restore the state as it was right after this apply.")
+@click.option(
+    "--to",
+    "to",
+    type=int,
+    metavar="APPLY_ID",
+    help="Restore the state as it was right after this apply.",
+)
 @click.option("--release", is_flag=True, help="Release every pin left by earlier reverts.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @lock_timeout_option
 @pass_app
-def revert(app: AppContext, apply_id: int | None, to: int | None, release: bool,
-           auto_approve: bool, lock_timeout: float) -> int:
+def revert(
+    app: AppContext,
+    apply_id: int | None,
+    to: int | None,
+    release: bool,
+    auto_approve: bool,
+    lock_timeout: float,
+) -> int:
     """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
 
     Moves aliases and statuses back; never retrains or deletes. Restored aliases are pinned

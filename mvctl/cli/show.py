@@ -27,11 +27,15 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("--since", metavar="DATE", help="Only applies started at or after this ISO date/time.")
+@click.option(
+    "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
+)
 @click.option("--limit", type=int, help="At most this many applies.")
 @json_option
 @pass_app
-def history(app: AppContext, model: str | None, since: str | None, limit: int | None, as_json: bool) -> int:
+def history(
+    app: AppContext, model: str | None, since: str | None, limit: int | None, as_json: bool
+) -> int:
     """Applies and reverts, newest first, with every change they made."""
     from mvctl.ops.history import history as read_history
     from mvctl.render.records import format_history, history_json

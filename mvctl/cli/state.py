@@ -28,20 +28,26 @@ def migrate(app: AppContext) -> int:
 
 
 @state.command()
-@click.option("--reason", default="maintenance", show_default=True, help="Shown to anyone who meets the lock.")
+@click.option(
+    "--reason", default="maintenance", show_default=True, help="Shown to anyone who meets the lock."
+)
 @pass_app
 def lock(app: AppContext, reason: str) -> int:
     """Take the state lock by hand (e.g. for maintenance); prints its id for `unlock`."""
     from mvctl.ops.state import take_lock
 
     lock_id = take_lock(app.workspace(), reason)
-    app.console().print(f"Locked the state: lock {lock_id}. Release it with `mvctl state unlock {lock_id}`.")
+    app.console().print(
+        f"Locked the state: lock {lock_id}. Release it with `mvctl state unlock {lock_id}`."
+    )
     return 0
 
 
 @state.command()
 @click.argument("lock_id")
-@click.option("--force", is_flag=True, help="Break a lock held by another process (make sure it is gone).")
+@click.option(
+    "--force", is_flag=True, help="Break a lock held by another process (make sure it is gone)."
+)
 @pass_app
 def unlock(app: AppContext, lock_id: str, force: bool) -> int:
     """Release the state lock LOCK_ID (another's only with --force)."""
@@ -55,8 +61,14 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
 
 
 @state.command()
-@click.option("--stale-after", type=float, default=6.0, show_default=True, metavar="HOURS",
-              help="Report a lock taken on another host this long ago as stale.")
+@click.option(
+    "--stale-after",
+    type=float,
+    default=6.0,
+    show_default=True,
+    metavar="HOURS",
+    help="Report a lock taken on another host this long ago as stale.",
+)
 @json_option
 @pass_app
 def check(app: AppContext, stale_after: float, as_json: bool) -> int:

@@ -13,7 +13,9 @@ def store() -> None:
 
 
 @store.command()
-@click.option("--delete", is_flag=True, help="Remove the unreferenced blobs (default: only list them).")
+@click.option(
+    "--delete", is_flag=True, help="Remove the unreferenced blobs (default: only list them)."
+)
 @lock_timeout_option
 @json_option
 @pass_app

@@ -22,18 +22,33 @@ def validate(app: AppContext, as_json: bool) -> int:
         if not as_json:
             raise
         errors = error.errors if isinstance(error, SpecErrors) else (error,)
-        console.json({"valid": False, "errors": [
-            {"message": e.message, "file": e.place.file if e.place else None,
-             "line": e.place.line if e.place else None, "column": e.place.column if e.place else None,
-             "field": e.field} for e in errors]})
+        console.json(
+            {
+                "valid": False,
+                "errors": [
+                    {
+                        "message": e.message,
+                        "file": e.place.file if e.place else None,
+                        "line": e.place.line if e.place else None,
+                        "column": e.place.column if e.place else None,
+                        "field": e.field,
+                    }
+                    for e in errors
+                ],
+            }
+        )
         return 1
     config = workspace.config
     versions = sum(len(m.versions) for m in config.models.values())
     if as_json:
-        console.json({"valid": True, "models": len(config.models), "versions": versions, "errors": []})
+        console.json(
+            {"valid": True, "models": len(config.models), "versions": versions, "errors": []}
+        )
     else:
-        console.print(f"[green]Valid:[/] {len(config.models)} models, {versions} versions "
-                      f"({', '.join(str(f) for f in workspace.loaded.files)}).")
+        console.print(
+            f"[green]Valid:[/] {len(config.models)} models, {versions} versions "
+            f"({', '.join(str(f) for f in workspace.loaded.files)})."
+        )
     return 0
 
 

@@ -72,12 +72,18 @@ def plan_metric_tables(
     references: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     for action in plan.actions:
         if isinstance(action, MoveAlias):
-            references.setdefault((action.model, action.to_version), (action.alias, action.from_version))
+            references.setdefault(
+                (action.model, action.to_version), (action.alias, action.from_version)
+            )
         elif isinstance(action, TrainVersion | RegisterArtifact):
-            references.setdefault((action.model, action.label), _default_reference(recorded, action.model))
+            references.setdefault(
+                (action.model, action.label), _default_reference(recorded, action.model)
+            )
     pending = {
         (a.model, a.label, ref.digest)
-        for a in plan.actions if isinstance(a, EvaluateVersion) for ref in a.datasets
+        for a in plan.actions
+        if isinstance(a, EvaluateVersion)
+        for ref in a.datasets
     }
     tables = []
     for (model, label), (alias, reference) in references.items():
@@ -86,18 +92,33 @@ def plan_metric_tables(
             continue
         for dataset in evaluation.datasets.get(label, ()):
             found = [
-                _stored(recorded, pending, model, version, dataset.digest, evaluation.evaluation_hash)
+                _stored(
+                    recorded, pending, model, version, dataset.digest, evaluation.evaluation_hash
+                )
                 for version in (label, reference)
             ]
             rows = compare_metrics(evaluation.settings.metrics, found[0], found[1])
-            tables.append(MetricTable(model, label, dataset.name, alias, reference, rows,
-                                      (model, label, dataset.digest) in pending))
+            tables.append(
+                MetricTable(
+                    model,
+                    label,
+                    dataset.name,
+                    alias,
+                    reference,
+                    rows,
+                    (model, label, dataset.digest) in pending,
+                )
+            )
     return tuple(tables)
 
 
 def _stored(
-    recorded: RecordedState, pending: set[tuple[str, str, str]], model: str, version: str | None,
-    digest: str, evaluation_hash: str,
+    recorded: RecordedState,
+    pending: set[tuple[str, str, str]],
+    model: str,
+    version: str | None,
+    digest: str,
+    evaluation_hash: str,
 ) -> Mapping[str, Any]:
     """A version's stored metrics on one dataset; none when unknown or made by this plan."""
     if version is None or (model, version, digest) in pending:
@@ -108,8 +129,10 @@ def _stored(
 
 def _default_reference(recorded: RecordedState, model: str) -> tuple[str | None, str | None]:
     """A version not being promoted is compared with production, else the first alias."""
-    aliases = sorted((alias for (m, alias) in recorded.aliases if m == model),
-                     key=lambda alias: (alias != "production", alias))
+    aliases = sorted(
+        (alias for (m, alias) in recorded.aliases if m == model),
+        key=lambda alias: (alias != "production", alias),
+    )
     if not aliases:
         return None, None
     return aliases[0], recorded.aliases[(model, aliases[0])].version

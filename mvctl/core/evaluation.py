@@ -178,7 +178,9 @@ def resolve_evaluations(
     """Every model's evaluation, from the versions ``resolve_model`` gave (by model and label)."""
     evaluations = {}
     for name, model in config.models.items():
-        versions = {label: resolved[(name, label)] for label in model.versions if (name, label) in resolved}
+        versions = {
+            label: resolved[(name, label)] for label in model.versions if (name, label) in resolved
+        }
         evaluation = resolve_evaluation(name, model, versions, digests, env_digests)
         if evaluation is not None:
             evaluations[name] = evaluation

@@ -54,9 +54,15 @@ class EvaluationPlanner:
                     continue
                 stored = self._stored(label, dataset)
                 if stored is None:
-                    self._need(label, dataset, f"no stored result on {dataset.name} with these settings")
+                    self._need(
+                        label, dataset, f"no stored result on {dataset.name} with these settings"
+                    )
                 elif stored.status != "ok":
-                    self._need(label, dataset, f"the last evaluation failed: {stored.message or stored.status}")
+                    self._need(
+                        label,
+                        dataset,
+                        f"the last evaluation failed: {stored.message or stored.status}",
+                    )
 
     def evaluate_actions(self) -> list[EvaluateVersion]:
         """EvaluateVersion actions, by label; they go before the model's alias moves."""
@@ -89,9 +95,14 @@ class EvaluationPlanner:
                     if baseline_version is not None:
                         self._need_baseline(baseline_version, dataset, to_version)
                 check = GateCheck(
-                    gate.text, dataset.name, dataset.digest, evaluation.evaluation_hash,
+                    gate.text,
+                    dataset.name,
+                    dataset.digest,
+                    evaluation.evaluation_hash,
                     "fail" if evaluation.when_no_baseline == "fail" else "pass",
-                    baseline_version, "pending", reason=PENDING,
+                    baseline_version,
+                    "pending",
+                    reason=PENDING,
                 )
                 checks.append(self._decide(check, to_version, dataset))
         return tuple(checks)
@@ -118,9 +129,16 @@ class EvaluationPlanner:
             when_no_baseline=check.when_no_baseline,
         )
         return GateCheck(
-            check.gate, check.dataset, check.dataset_digest, check.evaluation_hash,
-            check.when_no_baseline, check.baseline_version, outcome.result, outcome.value,
-            outcome.bound, outcome.reason,
+            check.gate,
+            check.dataset,
+            check.dataset_digest,
+            check.evaluation_hash,
+            check.when_no_baseline,
+            check.baseline_version,
+            outcome.result,
+            outcome.value,
+            outcome.bound,
+            outcome.reason,
         )
 
     def _pending(self, label: str, dataset: DatasetRef) -> bool:

@@ -137,11 +137,16 @@ class _Parser:
         token = self.peek()
         if token.kind == "name":
             if token.text != BASELINE:
-                fix = "Did you mean 'baseline'?" if difflib.get_close_matches(token.text, [BASELINE]) else (
-                    "Compare with a number, or with baseline(ALIAS) for the version an alias holds now."
+                fix = (
+                    "Did you mean 'baseline'?"
+                    if difflib.get_close_matches(token.text, [BASELINE])
+                    else (
+                        "Compare with a number, or with baseline(ALIAS) for the version an alias holds now."
+                    )
                 )
-                raise GateSyntaxError(self.text, token.position, "a number or baseline(ALIAS)",
-                                      _shown(token), fix)
+                raise GateSyntaxError(
+                    self.text, token.position, "a number or baseline(ALIAS)", _shown(token), fix
+                )
             self.index += 1
             self.take("punct", "'(' after baseline", "(")
             alias = self.take("name", "an alias name such as production")
@@ -224,7 +229,9 @@ def check_gate(
         return GateOutcome("inconclusive", None, None, f"{gate.metric} is {describe_value(value)}")
     if gate.baseline is not None and baseline_version is None:
         return GateOutcome(
-            when_no_baseline, number, None,
+            when_no_baseline,
+            number,
+            None,
             f"{gate.baseline} points at no version yet, so there is no baseline; "
             f"when_no_baseline: {when_no_baseline}",
         )
@@ -232,13 +239,17 @@ def check_gate(
         base = finite_number(baseline_value)
         if base is None:
             return GateOutcome(
-                "inconclusive", number, None,
+                "inconclusive",
+                number,
+                None,
                 f"the baseline {gate.baseline} ({baseline_version}) has {gate.metric} "
                 f"{describe_value(baseline_value)}",
             )
         bound = _decimal(base) + _decimal(gate.offset)
-        offset = "" if _decimal(gate.offset) == 0 else (
-            f" {'-' if gate.offset.startswith('-') else '+'} {gate.offset.lstrip('-')}"
+        offset = (
+            ""
+            if _decimal(gate.offset) == 0
+            else (f" {'-' if gate.offset.startswith('-') else '+'} {gate.offset.lstrip('-')}")
         )
         explained = f" (baseline {gate.baseline} = {baseline_version}: {_format(base)}{offset})"
     else:
@@ -247,11 +258,16 @@ def check_gate(
     passed = bool(_OPERATORS[gate.op](_decimal(number), bound))
     shown = f"{gate.op} {_format(float(bound))}{explained}"
     if passed:
-        return GateOutcome("pass", number, float(bound), f"{gate.metric} = {_format(number)} {shown}")
+        return GateOutcome(
+            "pass", number, float(bound), f"{gate.metric} = {_format(number)} {shown}"
+        )
     miss = abs(float(_decimal(number) - bound))
     return GateOutcome(
-        "fail", number, float(bound),
-        f"{gate.metric} = {_format(number)}, not {shown}" + (f"; off by {_format(miss)}" if miss else ""),
+        "fail",
+        number,
+        float(bound),
+        f"{gate.metric} = {_format(number)}, not {shown}"
+        + (f"; off by {_format(miss)}" if miss else ""),
     )
 
 

@@ -33,24 +33,56 @@ METRICS: dict[str, MetricInfo] = {
     info.name: info
     for info in (
         MetricInfo("accuracy", "higher", CLASSIFICATION, description="share of correct labels"),
-        MetricInfo("precision", "higher", CLASSIFICATION, description="scikit-learn precision_score"),
+        MetricInfo(
+            "precision", "higher", CLASSIFICATION, description="scikit-learn precision_score"
+        ),
         MetricInfo("recall", "higher", CLASSIFICATION, description="scikit-learn recall_score"),
         MetricInfo("f1", "higher", CLASSIFICATION, description="scikit-learn f1_score"),
-        MetricInfo("roc_auc", "higher", CLASSIFICATION, needs_scores=True,
-                   description="area under the ROC curve (one-vs-rest for multiclass)"),
-        MetricInfo("log_loss", "lower", CLASSIFICATION, needs_scores=True,
-                   description="cross-entropy of the predicted probabilities"),
+        MetricInfo(
+            "roc_auc",
+            "higher",
+            CLASSIFICATION,
+            needs_scores=True,
+            description="area under the ROC curve (one-vs-rest for multiclass)",
+        ),
+        MetricInfo(
+            "log_loss",
+            "lower",
+            CLASSIFICATION,
+            needs_scores=True,
+            description="cross-entropy of the predicted probabilities",
+        ),
         MetricInfo("mse", "lower", REGRESSION, description="mean squared error"),
         MetricInfo("mae", "lower", REGRESSION, description="mean absolute error"),
         MetricInfo("r2", "higher", REGRESSION, description="coefficient of determination"),
-        MetricInfo("latency_p50_ms", "lower", ANY_TASK, speed=True,
-                   description="median time to predict one batch, in milliseconds"),
-        MetricInfo("latency_p95_ms", "lower", ANY_TASK, speed=True,
-                   description="95th percentile time to predict one batch, in milliseconds"),
-        MetricInfo("latency_p99_ms", "lower", ANY_TASK, speed=True,
-                   description="99th percentile time to predict one batch, in milliseconds"),
-        MetricInfo("qps", "higher", ANY_TASK, speed=True,
-                   description="rows predicted per second over the timed batches"),
+        MetricInfo(
+            "latency_p50_ms",
+            "lower",
+            ANY_TASK,
+            speed=True,
+            description="median time to predict one batch, in milliseconds",
+        ),
+        MetricInfo(
+            "latency_p95_ms",
+            "lower",
+            ANY_TASK,
+            speed=True,
+            description="95th percentile time to predict one batch, in milliseconds",
+        ),
+        MetricInfo(
+            "latency_p99_ms",
+            "lower",
+            ANY_TASK,
+            speed=True,
+            description="99th percentile time to predict one batch, in milliseconds",
+        ),
+        MetricInfo(
+            "qps",
+            "higher",
+            ANY_TASK,
+            speed=True,
+            description="rows predicted per second over the timed batches",
+        ),
     )
 }
 

@@ -114,7 +114,9 @@ class _Planner:
             label
             for label, version in resolved.items()
             if self._plan_version(
-                version, self.recorded.versions.get((name, label)), model.versions[label].on_conflict
+                version,
+                self.recorded.versions.get((name, label)),
+                model.versions[label].on_conflict,
             )
         }
         trained = {a.label for a in self.actions[first:] if isinstance(a, TRAINING_ACTIONS)}
@@ -180,16 +182,26 @@ class _Planner:
         if version.artifact_path is not None and version.artifact_digest is not None:
             self.actions.append(
                 RegisterArtifact(
-                    version.model, version.label, version.artifact_path, version.artifact_digest,
-                    version.spec_hash, version.metadata_hash, replaces,
+                    version.model,
+                    version.label,
+                    version.artifact_path,
+                    version.artifact_digest,
+                    version.spec_hash,
+                    version.metadata_hash,
+                    replaces,
                 )
             )
             return
         steps = tuple(self._plan_step(version, step) for step in version.steps)
         self.actions.append(
             TrainVersion(
-                version.model, version.label, version.spec_hash, version.metadata_hash, reason,
-                steps, replaces,
+                version.model,
+                version.label,
+                version.spec_hash,
+                version.metadata_hash,
+                reason,
+                steps,
+                replaces,
             )
         )
 
@@ -198,7 +210,9 @@ class _Planner:
             return StepPlan(step.name, step.key, "cached", "outputs in the store")
         producer = self.produced_in_plan.get(step.key)
         if producer is not None:
-            return StepPlan(step.name, step.key, "cached", f"trained earlier in this plan by {producer}")
+            return StepPlan(
+                step.name, step.key, "cached", f"trained earlier in this plan by {producer}"
+            )
         self.produced_in_plan[step.key] = f"{version.model}@{version.label}"
         return StepPlan(step.name, step.key, "run", self._why_run(version.model, step))
 
@@ -229,7 +243,7 @@ class _Planner:
                         f"{alias} pinned to {pin.version} by revert {pin.revert_apply_id}; "
                         f"the config asks for {label}",
                         resolutions=(
-                            f"make the config agree: set aliases.{alias} to \"{pin.version}\"",
+                            f'make the config agree: set aliases.{alias} to "{pin.version}"',
                             "release the pin to let the config win: mvctl revert --release",
                         ),
                     )
@@ -245,7 +259,9 @@ class _Planner:
                 self.actions.append(MoveAlias(model_name, alias, current_version, label, gates))
         for alias, recorded in self.aliases_by_model.get(model_name, ()):
             if alias not in model.aliases:
-                self._remove_alias(model_name, alias, recorded.version, "it is gone from the config")
+                self._remove_alias(
+                    model_name, alias, recorded.version, "it is gone from the config"
+                )
 
     def _alias_to_unusable(self, model_name: str, model: ModelSpec, alias: str, label: str) -> None:
         """An alias whose version is undeclared or failed; one in conflict waits on its own conflict."""
@@ -256,7 +272,7 @@ class _Planner:
                     "alias_unknown_version",
                     target,
                     f"{alias} names version {label}, which {model_name} does not declare",
-                    resolutions=(f"declare version \"{label}\" or point {alias} at a declared one",),
+                    resolutions=(f'declare version "{label}" or point {alias} at a declared one',),
                 )
             )
             return
@@ -294,11 +310,15 @@ class _Planner:
             if label not in declared and recorded.status != VERSION_ARCHIVED:
                 self.actions.append(ArchiveVersion(model_name, label))
 
-    def _note_outside_change(self, model: str, alias: str, current: str | None, declared: str) -> None:
+    def _note_outside_change(
+        self, model: str, alias: str, current: str | None, declared: str
+    ) -> None:
         logged = self.recorded.logged_aliases.get((model, alias), current)
         if logged == current:
             return
-        consequence = "the config agrees" if current == declared else f"the plan moves it to {declared}"
+        consequence = (
+            "the config agrees" if current == declared else f"the plan moves it to {declared}"
+        )
         self.drift.append(
             Drift(
                 "alias_changed_outside",
@@ -341,7 +361,12 @@ def _root_causes(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
 
     def derived(path: str) -> bool:
         parts = path.split(".")
-        return len(parts) == 5 and parts[0] == "steps" and parts[2:4] == ["deps", "steps"] and parts[4] in changed_steps
+        return (
+            len(parts) == 5
+            and parts[0] == "steps"
+            and parts[2:4] == ["deps", "steps"]
+            and parts[4] in changed_steps
+        )
 
     return tuple(c for c in changes if not derived(c.path))
 
@@ -370,7 +395,8 @@ def _apply_targets(
         return any(m == model and (not v or label is None or v == label) for m, _, v in wanted)
 
     kept_actions = [
-        a for a in actions
+        a
+        for a in actions
         if selected(a.model, _action_label(a))
         or any(selected(a.model, label) for label in getattr(a, "baseline_for", ()))
     ]

@@ -109,7 +109,9 @@ class RecordedState:
     last_step_inputs: Mapping[tuple[str, str], str] = field(default_factory=dict)
     logged_aliases: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     """For drift: what the change log says each alias points at (None: removed)."""
-    evaluations: Mapping[tuple[str, str, str, str], RecordedEvaluation] = field(default_factory=dict)
+    evaluations: Mapping[tuple[str, str, str, str], RecordedEvaluation] = field(
+        default_factory=dict
+    )
     """(model, label, dataset digest, evaluation hash) -> the latest result for the version
     as it is trained now (results of an overwritten spec are left out)."""
 

@@ -103,8 +103,15 @@ def resolve_version(
     if version.artifact is not None:
         digest = digests[version.artifact]
         return ResolvedVersion(
-            model_name, label, artifact_spec_hash(digest), meta, (), version.artifact, digest,
-            version.description, version.tags,
+            model_name,
+            label,
+            artifact_spec_hash(digest),
+            meta,
+            (),
+            version.artifact,
+            digest,
+            version.description,
+            version.tags,
         )
     steps = ordered_steps if ordered_steps is not None else step_order(model)
     known = {step.name for step in steps}
@@ -114,7 +121,11 @@ def resolve_version(
     for step in steps:
         upstream = tuple(dep for dep in step.deps if is_step_reference(dep, known))
         override = version.params.get(step.name)
-        memo_key = (step.name, canonical_json(override) if override else "", tuple(keys[n] for n in upstream))
+        memo_key = (
+            step.name,
+            canonical_json(override) if override else "",
+            tuple(keys[n] for n in upstream),
+        )
         known_step = memo.get(memo_key)
         if known_step is not None:
             keys[step.name] = known_step.key
@@ -140,8 +151,15 @@ def resolve_version(
         resolved.append(resolved_step)
     spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in resolved])
     return ResolvedVersion(
-        model_name, label, spec_hash, meta, tuple(resolved), None, None,
-        version.description, version.tags,
+        model_name,
+        label,
+        spec_hash,
+        meta,
+        tuple(resolved),
+        None,
+        None,
+        version.description,
+        version.tags,
     )
 
 
@@ -154,7 +172,9 @@ def resolve_model(
     ordered = step_order(model) if model.pipeline else []
     memo: dict[tuple[str, str, tuple[str, ...]], ResolvedStep] = {}
     return {
-        label: resolve_version(model_name, model, label, version, digests, env_digests, ordered, memo)
+        label: resolve_version(
+            model_name, model, label, version, digests, env_digests, ordered, memo
+        )
         for label, version in model.versions.items()
     }
 

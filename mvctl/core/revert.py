@@ -57,8 +57,11 @@ def current_value(recorded: RecordedState, target: Target) -> JSON:
         version = recorded.versions.get(key)
         if version is None:
             return None
-        return {"status": version.status, "spec_hash": version.spec_hash,
-                "artifact_digest": version.artifact_digest}
+        return {
+            "status": version.status,
+            "spec_hash": version.spec_hash,
+            "artifact_digest": version.artifact_digest,
+        }
     return None
 
 
@@ -78,16 +81,23 @@ def _differs(target: Target, current: JSON, restored: JSON) -> bool:
     return bool(current != restored)
 
 
-def outline_undo(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
-                 declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
+def outline_undo(
+    log: Sequence[LoggedChange],
+    recorded: RecordedState,
+    apply_id: int,
+    declared_aliases: Mapping[tuple[str, str], str],
+) -> RevertOutline:
     """Undo one apply. Refused when a later apply changed the same targets again."""
     log = _revertible(log)
     mine = [entry for entry in log if entry.apply_id == apply_id]
     if not mine:
         raise RevertError(f"apply {apply_id} recorded no changes, so there is nothing to revert")
     later = {entry.change.target: entry.apply_id for entry in log if entry.apply_id > apply_id}
-    clashes = sorted(f"{target} (changed again by apply {later[target]})"
-                     for target in {e.change.target for e in mine} if target in later)
+    clashes = sorted(
+        f"{target} (changed again by apply {later[target]})"
+        for target in {e.change.target for e in mine}
+        if target in later
+    )
     if clashes:
         raise RevertError(
             f"apply {apply_id} cannot be undone alone: {'; '.join(clashes)}",
@@ -97,8 +107,12 @@ def outline_undo(log: Sequence[LoggedChange], recorded: RecordedState, apply_id:
     return _outline(mine, recorded, declared_aliases, f"undo apply {apply_id}")
 
 
-def outline_to(log: Sequence[LoggedChange], recorded: RecordedState, apply_id: int,
-               declared_aliases: Mapping[tuple[str, str], str]) -> RevertOutline:
+def outline_to(
+    log: Sequence[LoggedChange],
+    recorded: RecordedState,
+    apply_id: int,
+    declared_aliases: Mapping[tuple[str, str], str],
+) -> RevertOutline:
     """Restore every target to its value just after ``apply_id``."""
     after = [entry for entry in _revertible(log) if entry.apply_id > apply_id]
     return _outline(after, recorded, declared_aliases, f"restore the state after apply {apply_id}")
@@ -109,8 +123,12 @@ def _revertible(log: Sequence[LoggedChange]) -> list[LoggedChange]:
     return [entry for entry in log if entry.change.target.kind not in RESULT_KINDS]
 
 
-def _outline(entries: Sequence[LoggedChange], recorded: RecordedState,
-             declared_aliases: Mapping[tuple[str, str], str], description: str) -> RevertOutline:
+def _outline(
+    entries: Sequence[LoggedChange],
+    recorded: RecordedState,
+    declared_aliases: Mapping[tuple[str, str], str],
+    description: str,
+) -> RevertOutline:
     first_before: dict[Target, JSON] = {}
     for entry in entries:
         first_before.setdefault(entry.change.target, entry.change.before)

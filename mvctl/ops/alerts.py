@@ -23,8 +23,9 @@ from mvctl.workspace import Workspace
 class Alerts:
     """The events of one apply or revert, sent to the config's notifications."""
 
-    def __init__(self, workspace: Workspace, operation: str, actor: str,
-                 serial: Callable[[], int]) -> None:
+    def __init__(
+        self, workspace: Workspace, operation: str, actor: str, serial: Callable[[], int]
+    ) -> None:
         self._notifier = Notifier(workspace.config.notifications, workspace.root)
         self._project = workspace.config.project
         self._operation = operation
@@ -32,9 +33,13 @@ class Alerts:
         self._serial = serial
 
     def conflict(self, plan: Plan) -> None:
-        self._send("conflict", None, conflicts=[
-            {"kind": c.kind, "target": c.target, "message": c.message} for c in plan.conflicts
-        ])
+        self._send(
+            "conflict",
+            None,
+            conflicts=[
+                {"kind": c.kind, "target": c.target, "message": c.message} for c in plan.conflicts
+            ],
+        )
 
     def started(self, apply_id: int, plan: Plan) -> None:
         self._send("apply_started", apply_id, plan_hash=plan.hash, summary=plan.summary())
@@ -47,14 +52,24 @@ class Alerts:
         """
         for outcome in outcomes:
             if isinstance(outcome.action, MoveAlias) and outcome.status == "failed":
-                self._send("gate_failed", apply_id, action=action_to_dict(outcome.action),
-                           message=outcome.message)
+                self._send(
+                    "gate_failed",
+                    apply_id,
+                    action=action_to_dict(outcome.action),
+                    message=outcome.message,
+                )
             if isinstance(outcome.action, MoveAlias) and outcome.status == ROLLED_BACK:
-                self._send("rollback", apply_id, automatic=True, action=action_to_dict(outcome.action),
-                           message=outcome.message)
+                self._send(
+                    "rollback",
+                    apply_id,
+                    automatic=True,
+                    action=action_to_dict(outcome.action),
+                    message=outcome.message,
+                )
         not_done = [
             {"action": action_to_dict(o.action), "status": o.status, "message": o.message}
-            for o in outcomes if o.status != "done"
+            for o in outcomes
+            if o.status != "done"
         ]
         if status == "succeeded":
             self._send("apply_succeeded", apply_id, changes=len(outcomes))
@@ -67,11 +82,17 @@ class Alerts:
         self._send("apply_failed", apply_id, error=message, not_done=[])
 
     def rollback(self, apply_id: int, outline: RevertOutline, reverts: int | None) -> None:
-        self._send("rollback", apply_id, automatic=False, reverts_apply_id=reverts,
-                   description=outline.description, restored=[
-                       {"target": str(r.target), "from": r.current, "to": r.restored}
-                       for r in outline.restorations
-                   ])
+        self._send(
+            "rollback",
+            apply_id,
+            automatic=False,
+            reverts_apply_id=reverts,
+            description=outline.description,
+            restored=[
+                {"target": str(r.target), "from": r.current, "to": r.restored}
+                for r in outline.restorations
+            ],
+        )
 
     def close(self) -> None:
         self._notifier.close()
@@ -83,14 +104,16 @@ class Alerts:
             serial: int | None = self._serial()
         except MvctlError:
             serial = None  # the state is what failed; the event still goes out
-        self._notifier.send({
-            "event": kind,
-            "id": uuid.uuid4().hex,
-            "project": self._project,
-            "operation": self._operation,
-            "actor": self._actor,
-            "time": now_utc(),
-            "apply_id": apply_id,
-            "serial": serial,
-            "details": details,
-        })
+        self._notifier.send(
+            {
+                "event": kind,
+                "id": uuid.uuid4().hex,
+                "project": self._project,
+                "operation": self._operation,
+                "actor": self._actor,
+                "time": now_utc(),
+                "apply_id": apply_id,
+                "serial": serial,
+                "details": details,
+            }
+        )

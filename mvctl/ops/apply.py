@@ -95,7 +95,11 @@ def apply(
         if saved is not None:
             _check_saved_plan_matches_config(saved, resolved)
         plan = saved or build_plan(
-            workspace.config, recorded, digests, env_digests, options.plan_options,
+            workspace.config,
+            recorded,
+            digests,
+            env_digests,
+            options.plan_options,
             workspace.missing_artifacts(recorded),
         )
         if plan.conflicts:
@@ -119,14 +123,18 @@ def apply(
             apply_id=apply_id,
             actor=actor,
             resolved=resolved,
-            trusted_types={name: tuple(m.trusted_types) for name, m in workspace.config.models.items()},
+            trusted_types={
+                name: tuple(m.trusted_types) for name, m in workspace.config.models.items()
+            },
             events=events,
             clock=now_utc,
             work_root=workspace.private_dir / "work" / f"apply-{apply_id}",
             parallel=options.parallel or os.cpu_count() or 1,
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
             health_checks={
-                name: m.health_check for name, m in workspace.config.models.items() if m.health_check
+                name: m.health_check
+                for name, m in workspace.config.models.items()
+                if m.health_check
             },
         )
         outcomes = roll_back_failed_models(
@@ -155,7 +163,9 @@ def apply(
             alerts.close()
 
 
-def _check_saved_plan_matches_config(plan: Plan, resolved: dict[tuple[str, str], ResolvedVersion]) -> None:
+def _check_saved_plan_matches_config(
+    plan: Plan, resolved: dict[tuple[str, str], ResolvedVersion]
+) -> None:
     """A reviewed plan is applied as reviewed: refuse it if what it trains was since edited."""
     for action in plan.actions:
         if not isinstance(action, TrainVersion | RegisterArtifact):

@@ -36,8 +36,15 @@ STALE_AFTER_S = 6 * 3600.0
 
 Severity = Literal["error", "warning"]
 FINDING_KINDS = (
-    "stale_lock", "lock_held", "log_mismatch", "log_gap", "forked_log", "interrupted_apply",
-    "alias_untrained", "blob_missing", "blob_corrupt",
+    "stale_lock",
+    "lock_held",
+    "log_mismatch",
+    "log_gap",
+    "forked_log",
+    "interrupted_apply",
+    "alias_untrained",
+    "blob_missing",
+    "blob_corrupt",
 )
 
 
@@ -79,8 +86,12 @@ def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> Chec
         *_check_blobs(found, store),
     ]
     blobs = {d for _, d, _ in _referenced_blobs(found)}
-    counts = {"rows": len(found.rows), "changes": len(found.changes),
-              "applies": len(found.applies), "blobs": len(blobs)}
+    counts = {
+        "rows": len(found.rows),
+        "changes": len(found.changes),
+        "applies": len(found.applies),
+        "blobs": len(blobs),
+    }
     return CheckResult(state.display_url, found.serial, tuple(findings), counts)
 
 
@@ -91,13 +102,22 @@ def _check_lock(found: Inventory, stale_after_s: float) -> Iterator[Finding]:
     unlock = f"mvctl state unlock --force {holder.lock_id}"
     stale = _stale_reason(holder, stale_after_s)
     if stale is None:
-        yield Finding("warning", "lock_held", "lock", f"held by {holder.describe()}; it is running, "
-                      "so the state may change while this check reads it",
-                      "Wait for it to finish and check again.")
+        yield Finding(
+            "warning",
+            "lock_held",
+            "lock",
+            f"held by {holder.describe()}; it is running, "
+            "so the state may change while this check reads it",
+            "Wait for it to finish and check again.",
+        )
         return
-    yield Finding("error", "stale_lock", "lock",
-                  f"held by {holder.describe()}, but {stale}, so the lock blocks every apply",
-                  f"Break it with `{unlock}`, then run `mvctl apply` again: finished steps are cached.")
+    yield Finding(
+        "error",
+        "stale_lock",
+        "lock",
+        f"held by {holder.describe()}, but {stale}, so the lock blocks every apply",
+        f"Break it with `{unlock}`, then run `mvctl apply` again: finished steps are cached.",
+    )
 
 
 def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
@@ -113,7 +133,9 @@ def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
     try:
         taken = datetime.strptime(holder.acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
-        return f"its time {holder.acquired_at!r} is unreadable and its host ({holder.host}) is another"
+        return (
+            f"its time {holder.acquired_at!r} is unreadable and its host ({holder.host}) is another"
+        )
     age = (datetime.now(UTC) - taken).total_seconds()
     if age > stale_after_s:
         return f"it was taken {age / 3600:.1f} h ago on another host ({holder.host})"
@@ -128,25 +150,40 @@ def _check_log(found: Inventory) -> Iterator[Finding]:
         seqs.setdefault(entry.apply_id, []).append(entry.seq)
     for apply_id, numbers in sorted(seqs.items()):
         if numbers != list(range(1, len(numbers) + 1)):
-            yield Finding("error", "log_gap", f"apply #{apply_id}",
-                          f"its change-log rows are numbered {numbers}, not 1..{len(numbers)}",
-                          "The log was edited outside mvctl; restore the state from a backup.")
+            yield Finding(
+                "error",
+                "log_gap",
+                f"apply #{apply_id}",
+                f"its change-log rows are numbered {numbers}, not 1..{len(numbers)}",
+                "The log was edited outside mvctl; restore the state from a backup.",
+            )
     locked_by_live = found.lock is not None and _stale_reason(found.lock, STALE_AFTER_S) is None
     previous = None
     for record in found.applies:
-        if previous is not None and previous.serial_after is not None \
-                and record.serial_before < previous.serial_after:
-            yield Finding("error", "forked_log", f"apply #{record.id}",
-                          f"it started at serial {record.serial_before}, before apply #{previous.id} "
-                          f"ended at serial {previous.serial_after}: two writers ran at once",
-                          "Compare both applies in `mvctl history`; restore from a backup if "
-                          "their changes clash.")
+        if (
+            previous is not None
+            and previous.serial_after is not None
+            and record.serial_before < previous.serial_after
+        ):
+            yield Finding(
+                "error",
+                "forked_log",
+                f"apply #{record.id}",
+                f"it started at serial {record.serial_before}, before apply #{previous.id} "
+                f"ended at serial {previous.serial_after}: two writers ran at once",
+                "Compare both applies in `mvctl history`; restore from a backup if "
+                "their changes clash.",
+            )
         previous = record
         if record.status == "running" and not locked_by_live:
-            yield Finding("warning", "interrupted_apply", f"apply #{record.id}",
-                          f"{record.kind} #{record.id} by {record.actor} stopped before it finished "
-                          "(its process died); what it recorded is whole",
-                          "Run `mvctl apply` again: it resumes and closes this record.")
+            yield Finding(
+                "warning",
+                "interrupted_apply",
+                f"apply #{record.id}",
+                f"{record.kind} #{record.id} by {record.actor} stopped before it finished "
+                "(its process died); what it recorded is whole",
+                "Run `mvctl apply` again: it resumes and closes this record.",
+            )
 
 
 def _mismatch_finding(mismatch: Mismatch) -> Finding:
@@ -156,14 +193,20 @@ def _mismatch_finding(mismatch: Mismatch) -> Finding:
     elif mismatch.logged is None:
         what = "is in the state but not in the change log"
     else:
-        fields = "; ".join(f"{c.path}: logged {c.before!r}, stored {c.after!r}" for c in mismatch.changes[:4])
+        fields = "; ".join(
+            f"{c.path}: logged {c.before!r}, stored {c.after!r}" for c in mismatch.changes[:4]
+        )
         what = f"differs from its change log ({fields})"
     if target.kind == "alias":
-        fix = ("It was changed outside mvctl: accept it with `mvctl apply --refresh-only`, or run "
-               "`mvctl apply` to set it back to what the config says.")
+        fix = (
+            "It was changed outside mvctl: accept it with `mvctl apply --refresh-only`, or run "
+            "`mvctl apply` to set it back to what the config says."
+        )
     else:
-        fix = ("It was written outside mvctl, which never writes a row without its log row; "
-               "restore the state database from a backup.")
+        fix = (
+            "It was written outside mvctl, which never writes a row without its log row; "
+            "restore the state database from a backup."
+        )
     return Finding("error", "log_mismatch", str(target), f"{target} {what}", fix)
 
 
@@ -179,9 +222,14 @@ def _check_aliases(found: Inventory) -> Iterator[Finding]:
             problem = f"points at {ref}, which is {version['status']}, not trained"
         else:
             continue
-        yield Finding("error", "alias_untrained", str(target), f"{target} {problem}",
-                      "Point it at a trained version in the config and run `mvctl apply`, or "
-                      "`mvctl revert` the apply that moved it.")
+        yield Finding(
+            "error",
+            "alias_untrained",
+            str(target),
+            f"{target} {problem}",
+            "Point it at a trained version in the config and run `mvctl apply`, or "
+            "`mvctl revert` the apply that moved it.",
+        )
 
 
 def _referenced_blobs(found: Inventory) -> Iterator[tuple[str, str, bool]]:
@@ -191,9 +239,17 @@ def _referenced_blobs(found: Inventory) -> Iterator[tuple[str, str, bool]]:
             yield f"the artifact of {target}", value["artifact_digest"], True
     for run in found.step_runs:
         for name, digest in run.outputs.items():
-            yield f"output {name} of step {run.model}/{run.step} ({run.cache_key[:12]})", digest, False
+            yield (
+                f"output {name} of step {run.model}/{run.step} ({run.cache_key[:12]})",
+                digest,
+                False,
+            )
         if run.log_digest:
-            yield f"the log of step {run.model}/{run.step} ({run.cache_key[:12]})", run.log_digest, False
+            yield (
+                f"the log of step {run.model}/{run.step} ({run.cache_key[:12]})",
+                run.log_digest,
+                False,
+            )
 
 
 def _check_blobs(found: Inventory, store: BlobStore) -> Iterator[Finding]:
@@ -205,14 +261,26 @@ def _check_blobs(found: Inventory, store: BlobStore) -> Iterator[Finding]:
         if problem is None:
             continue
         if isinstance(problem, DigestMismatchError):
-            yield Finding("error", "blob_corrupt", digest, f"{what}: {problem.what}", problem.fix or "")
+            yield Finding(
+                "error", "blob_corrupt", digest, f"{what}: {problem.what}", problem.fix or ""
+            )
         elif essential:
-            yield Finding("error", "blob_missing", digest, f"{what} is missing from the store {store.display}",
-                          "Restore the blob from a backup of the store; without it the version "
-                          "cannot be promoted. Or declare a new version with the same spec to retrain it.")
+            yield Finding(
+                "error",
+                "blob_missing",
+                digest,
+                f"{what} is missing from the store {store.display}",
+                "Restore the blob from a backup of the store; without it the version "
+                "cannot be promoted. Or declare a new version with the same spec to retrain it.",
+            )
         else:
-            yield Finding("warning", "blob_missing", digest, f"{what} is missing from the store {store.display}",
-                          "Nothing to do: the step runs again the next time an apply needs it.")
+            yield Finding(
+                "warning",
+                "blob_missing",
+                digest,
+                f"{what} is missing from the store {store.display}",
+                "Nothing to do: the step runs again the next time an apply needs it.",
+            )
 
 
 def _verify(store: BlobStore, digest: str) -> MvctlError | None:

@@ -53,32 +53,60 @@ class CompareResult:
     datasets: tuple[DatasetComparison, ...]
 
 
-def compare(workspace: Workspace, ref_a: str, ref_b: str, data: Path | None = None,
-            label_column: str | None = None) -> CompareResult:
+def compare(
+    workspace: Workspace,
+    ref_a: str,
+    ref_b: str,
+    data: Path | None = None,
+    label_column: str | None = None,
+) -> CompareResult:
     (model_a, label_a), (model_b, label_b) = parse_reference(ref_a), parse_reference(ref_b)
     model = workspace.config.models.get(model_a)
     if model is None or model.evaluation is None:
-        raise UsageError(f"model {model_a} declares no evaluation, so there is nothing to compare on",
-                         fix="Add an `evaluation:` with metrics and data to the model.")
+        raise UsageError(
+            f"model {model_a} declares no evaluation, so there is nothing to compare on",
+            fix="Add an `evaluation:` with metrics and data to the model.",
+        )
     digests, env_digests, _ = workspace.digests()
     resolved = resolve_model(model_a, model, digests, env_digests)
     anchor = resolved.get(label_a) or resolved.get(label_b) or next(iter(resolved.values()), None)
-    evaluation = resolve_evaluation(model_a, model, {label_a: anchor} if anchor else {}, digests, env_digests)
+    evaluation = resolve_evaluation(
+        model_a, model, {label_a: anchor} if anchor else {}, digests, env_digests
+    )
     if evaluation is None or anchor is None:
         raise UsageError(f"model {model_a} declares no versions to take the evaluation data from")
     datasets = (
         (_data_file(workspace, data, model.evaluation.all_datasets(), label_column),)
-        if data is not None else evaluation.datasets[label_a]
+        if data is not None
+        else evaluation.datasets[label_a]
     )
     state = workspace.open_state(create=False)
     work_dir = workspace.private_dir / "work" / "compare"
     try:
-        artifacts = {ref: _artifact(state, m, label) for ref, m, label in
-                     ((ref_a, model_a, label_a), (ref_b, model_b, label_b))}
+        artifacts = {
+            ref: _artifact(state, m, label)
+            for ref, m, label in ((ref_a, model_a, label_a), (ref_b, model_b, label_b))
+        }
         compared = []
         for dataset in datasets:
-            a = _scores(workspace, state, evaluation, (model_a, label_a), artifacts[ref_a], dataset, work_dir)
-            b = _scores(workspace, state, evaluation, (model_b, label_b), artifacts[ref_b], dataset, work_dir)
+            a = _scores(
+                workspace,
+                state,
+                evaluation,
+                (model_a, label_a),
+                artifacts[ref_a],
+                dataset,
+                work_dir,
+            )
+            b = _scores(
+                workspace,
+                state,
+                evaluation,
+                (model_b, label_b),
+                artifacts[ref_b],
+                dataset,
+                work_dir,
+            )
             rows = compare_metrics(evaluation.settings.metrics, b.metrics, a.metrics)
             compared.append(DatasetComparison(dataset.name, dataset.digest, a, b, rows))
     finally:
@@ -90,14 +118,21 @@ def compare(workspace: Workspace, ref_a: str, ref_b: str, data: Path | None = No
 def _artifact(state: StateDB, model: str, label: str) -> str:
     detail = state.version_detail(model, label)
     if detail is None or not detail.artifact_digest:
-        raise NotFoundError(f"{model}@{label} is not a trained version in the state",
-                            fix="See `mvctl status` for the recorded versions.")
+        raise NotFoundError(
+            f"{model}@{label} is not a trained version in the state",
+            fix="See `mvctl status` for the recorded versions.",
+        )
     return detail.artifact_digest
 
 
 def _scores(
-    workspace: Workspace, state: StateDB, evaluation: ResolvedEvaluation, version: tuple[str, str],
-    artifact: str, dataset: DatasetRef, work_dir: Path,
+    workspace: Workspace,
+    state: StateDB,
+    evaluation: ResolvedEvaluation,
+    version: tuple[str, str],
+    artifact: str,
+    dataset: DatasetRef,
+    work_dir: Path,
 ) -> VersionScores:
     model, label = version
     reference = f"{model}@{label}"
@@ -107,16 +142,33 @@ def _scores(
         return VersionScores(reference, "stored", stored.metrics(), statuses)
     store = workspace.open_store()
     predictor = load_version_model(
-        workspace.root, store, artifact, evaluation,
-        tuple(workspace.config.models[model].trusted_types) if model in workspace.config.models else (),
-        work_dir / label, model, label,
+        workspace.root,
+        store,
+        artifact,
+        evaluation,
+        tuple(workspace.config.models[model].trusted_types)
+        if model in workspace.config.models
+        else (),
+        work_dir / label,
+        model,
+        label,
     )
-    outcome = evaluate_on(predictor, dataset, evaluation, root=workspace.root, store=store,
-                          state=state, work_dir=work_dir / label, target=reference)
+    outcome = evaluate_on(
+        predictor,
+        dataset,
+        evaluation,
+        root=workspace.root,
+        store=store,
+        state=state,
+        work_dir=work_dir / label,
+        target=reference,
+    )
     return VersionScores(reference, "computed", outcome.metrics, outcome.metric_status)
 
 
-def _data_file(workspace: Workspace, path: Path, declared: list[Dataset], label_column: str | None) -> DatasetRef:
+def _data_file(
+    workspace: Workspace, path: Path, declared: list[Dataset], label_column: str | None
+) -> DatasetRef:
     """A ``--data`` file as a dataset, read the way the model's first dataset is declared."""
     if not path.is_file():
         raise UsageError(f"--data {path} is not a file", fix="Give a CSV, Parquet or NPZ file.")
@@ -132,7 +184,9 @@ def _data_file(workspace: Workspace, path: Path, declared: list[Dataset], label_
     if data_format is None:
         raise UsageError(f"--data {path}: mvctl reads CSV, Parquet and NPZ files (by suffix)")
     if data_format != "npz" and dataset.label is None:
-        raise UsageError(f"--data {path}: which column holds the labels?", fix="Pass --label COLUMN.")
+        raise UsageError(
+            f"--data {path}: which column holds the labels?", fix="Pass --label COLUMN."
+        )
     if data_format == "npz":
         dataset = dataset.model_copy(update={"label": None})
     ref = dataset_ref(dataset, "--data", {dataset.path or "": hash_file(path)}, {})

@@ -29,7 +29,9 @@ def close_failed(
     A state failure gains the recovery steps. If the record cannot be closed (the database
     still fails), it stays 'running' and the next apply closes it as interrupted.
     """
-    reason = error.message if isinstance(error, MvctlError) else (str(error) or type(error).__name__)
+    reason = (
+        error.message if isinstance(error, MvctlError) else (str(error) or type(error).__name__)
+    )
     # If this fails too, the error in flight is the one to report; `state check` shows the
     # record still open.
     with suppress(MvctlError):
@@ -58,8 +60,9 @@ def release_lock(state: StateDB, lock_id: str) -> None:
             f"database works again, break it with `mvctl state unlock --force {lock_id}`."
         )
         if isinstance(in_flight, MvctlError):
-            raise StateError(in_flight.what, obj=in_flight.obj,
-                             fix=f"{in_flight.fix or ''} {unlock}".strip()) from in_flight
+            raise StateError(
+                in_flight.what, obj=in_flight.obj, fix=f"{in_flight.fix or ''} {unlock}".strip()
+            ) from in_flight
         raise StateError("the command finished, but " + failed.what, fix=unlock) from failed
     finally:
         state.close()

@@ -16,7 +16,11 @@ class HistoryEntry:
 
 
 def history(
-    workspace: Workspace, *, model: str | None = None, since: str | None = None, limit: int | None = None
+    workspace: Workspace,
+    *,
+    model: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
 ) -> tuple[HistoryEntry, ...]:
     state = workspace.open_state(create=False)
     try:

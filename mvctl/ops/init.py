@@ -20,7 +20,9 @@ class InitResult:
 
 
 def init(folder: Path, project: str | None = None) -> InitResult:
-    name = project or re.sub(r"[^A-Za-z0-9_.-]+", "-", folder.resolve().name).strip("-.") or "project"
+    name = (
+        project or re.sub(r"[^A-Za-z0-9_.-]+", "-", folder.resolve().name).strip("-.") or "project"
+    )
     existing = [f for f in TEMPLATE_FILES if (folder / f).exists()]
     if existing:
         raise UsageError(

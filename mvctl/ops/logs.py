@@ -80,13 +80,17 @@ def _step_logs(state: StateDB, detail: VersionDetail, declared: Sequence[str]) -
     for name in _order(definitions, declared):
         if name in lineage:
             info = lineage[name]
-            how = "cached: the log of the run that made its outputs" if info.get("cached") else "ran"
+            how = (
+                "cached: the log of the run that made its outputs" if info.get("cached") else "ran"
+            )
             logs.append(StepLog(name, how, info.get("log")))
         elif failure.get("step") == name:
             logs.append(StepLog(name, "failed", failure.get("log")))
         else:
             run = state.step_run(step_cache_key(dict(definitions[name])))
-            logs.append(StepLog(name, "ran" if run else "did not run", run.log_digest if run else None))
+            logs.append(
+                StepLog(name, "ran" if run else "did not run", run.log_digest if run else None)
+            )
     return logs
 
 
@@ -132,10 +136,14 @@ def follow_logs(
     digests, env_digests, _ = workspace.digests()
     version = resolve_version(model, spec, label, spec.versions[label], digests, env_digests)
     if not version.steps:
-        raise NotFoundError(f"{reference} is registered from an artifact file, so it has no step logs")
+        raise NotFoundError(
+            f"{reference} is registered from an artifact file, so it has no step logs"
+        )
     names = [s.name for s in version.steps]
     if step is not None and step not in names:
-        raise NotFoundError(f"{reference} has no step '{step}'", fix=f"Its steps are: {', '.join(names)}.")
+        raise NotFoundError(
+            f"{reference} has no step '{step}'", fix=f"Its steps are: {', '.join(names)}."
+        )
     watcher = _Watcher(workspace, poll_s, sleep)
     for resolved in version.steps:
         if step is None or resolved.name == step:

@@ -21,7 +21,9 @@ class PlanResult:
     """With ``metric_tables=True``: each version trained or promoted against its alias's now."""
 
 
-def make_plan(workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False) -> PlanResult:
+def make_plan(
+    workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False
+) -> PlanResult:
     digests, env_digests, hashed = workspace.digests()
     state = workspace.open_state(create=False)
     try:

@@ -48,24 +48,43 @@ def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportDat
         for name in sorted(recorded.models):
             spec = workspace.config.models.get(name)
             evaluation = spec.evaluation if spec else None
-            current_hash = scoring_settings(spec.task, evaluation).hash() if spec and evaluation else None
+            current_hash = (
+                scoring_settings(spec.task, evaluation).hash() if spec and evaluation else None
+            )
             versions = tuple(state.versions_of(name))
             spec_hashes = {v.label: v.spec_hash for v in versions}
             latest: dict[tuple[str, str], EvaluationRecord] = {}
             for record in state.evaluations_of(name):
-                if (record.status == "ok" and record.evaluation_hash == current_hash
-                        and spec_hashes.get(record.label) == record.spec_hash):
+                if (
+                    record.status == "ok"
+                    and record.evaluation_hash == current_hash
+                    and spec_hashes.get(record.label) == record.spec_hash
+                ):
                     latest[(record.label, record.dataset_digest)] = record
-            aliases = tuple(sorted((alias, a.version) for (m, alias), a in recorded.aliases.items() if m == name))
-            models.append(ModelReport(
-                name, spec.task if spec else "other", spec.description if spec else None,
-                tuple(evaluation.metrics) if evaluation else (), versions, aliases,
-                tuple(sorted(latest.values(), key=lambda r: r.id)),
-            ))
+            aliases = tuple(
+                sorted(
+                    (alias, a.version) for (m, alias), a in recorded.aliases.items() if m == name
+                )
+            )
+            models.append(
+                ModelReport(
+                    name,
+                    spec.task if spec else "other",
+                    spec.description if spec else None,
+                    tuple(evaluation.metrics) if evaluation else (),
+                    versions,
+                    aliases,
+                    tuple(sorted(latest.values(), key=lambda r: r.id)),
+                )
+            )
         serial = recorded.serial
     finally:
         state.close()
     return ReportData(
-        workspace.config.project, state.display_url, serial, utc_now(), tuple(models),
+        workspace.config.project,
+        state.display_url,
+        serial,
+        utc_now(),
+        tuple(models),
         history(workspace, limit=history_limit),
     )

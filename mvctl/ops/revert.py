@@ -41,7 +41,9 @@ def revert(
     workspace: Workspace, options: RevertOptions, *, confirm: Callable[[RevertOutline], bool]
 ) -> RevertResult:
     if sum([options.apply_id is not None, options.to is not None, options.release]) > 1:
-        raise UsageError("give one of APPLY_ID, --to APPLY_ID or --release", fix="See `mvctl revert --help`.")
+        raise UsageError(
+            "give one of APPLY_ID, --to APPLY_ID or --release", fix="See `mvctl revert --help`."
+        )
     declared = {
         (name, alias): label
         for name, model in workspace.config.models.items()
@@ -58,14 +60,18 @@ def revert(
             outline = RevertOutline(
                 "release every pin left by revert",
                 tuple(
-                    Restoration(Target("pin", m, a), current_value(recorded, Target("pin", m, a)), None)
+                    Restoration(
+                        Target("pin", m, a), current_value(recorded, Target("pin", m, a)), None
+                    )
                     for (m, a) in sorted(recorded.pins)
                 ),
                 (),
             )
             reverts = None
         else:
-            reverts = options.to if options.to is not None else _apply_to_undo(state, options.apply_id)
+            reverts = (
+                options.to if options.to is not None else _apply_to_undo(state, options.apply_id)
+            )
             if state.apply_record(reverts) is None:
                 raise NotFoundError(f"there is no apply {reverts}", fix="See `mvctl history`.")
             log = state.changes()
@@ -123,6 +129,10 @@ def _changes(state: StateDB, outline: RevertOutline, apply_id: int) -> list[Chan
     for model, alias, version in outline.pins:
         target = Target("pin", model, alias)
         changes.append(
-            Change(target, state.pin_value(model, alias), {"version": version, "revert_apply_id": apply_id})
+            Change(
+                target,
+                state.pin_value(model, alias),
+                {"version": version, "revert_apply_id": apply_id},
+            )
         )
     return changes

@@ -20,7 +20,9 @@ class ShowResult:
 def parse_reference(reference: str) -> tuple[str, str]:
     model, sep, label = reference.partition("@")
     if not sep or not model or not label:
-        raise UsageError(f"'{reference}' is not MODEL@VERSION", fix="For example: mvctl show churn@1.0.0")
+        raise UsageError(
+            f"'{reference}' is not MODEL@VERSION", fix="For example: mvctl show churn@1.0.0"
+        )
     return model, label
 
 
@@ -39,7 +41,9 @@ def show(workspace: Workspace, reference: str) -> ShowResult:
             fix="See `mvctl status` for recorded versions, or `mvctl apply` to train it.",
         )
     aliases = tuple(
-        sorted(alias for (m, alias), a in recorded.aliases.items() if m == model and a.version == label)
+        sorted(
+            alias for (m, alias), a in recorded.aliases.items() if m == model and a.version == label
+        )
     )
     latest = {r.dataset: r for r in results if r.label == label and r.spec_hash == detail.spec_hash}
     return ShowResult(detail, aliases, tuple(latest.values()))

@@ -27,7 +27,12 @@ def release_lock(workspace: Workspace, lock_id: str, *, force: bool) -> LockInfo
     state = workspace.open_state(create=True)
     try:
         holder = state.lock_holder()
-        if holder is not None and holder.lock_id == lock_id and holder.actor != current_actor() and not force:
+        if (
+            holder is not None
+            and holder.lock_id == lock_id
+            and holder.actor != current_actor()
+            and not force
+        ):
             raise UsageError(
                 f"lock {lock_id} is held by {holder.actor}, not you",
                 fix=f"If that process is gone, break it with `mvctl state unlock --force {lock_id}`.",

@@ -33,7 +33,9 @@ def gc(workspace: Workspace, *, delete: bool, lock_timeout_s: float = 0.0) -> Gc
         finally:
             state.close()
         stored = set(store.list())
-        return GcResult(store.display, tuple(sorted(stored - referenced)), len(stored & referenced), False)
+        return GcResult(
+            store.display, tuple(sorted(stored - referenced)), len(stored & referenced), False
+        )
     state = workspace.open_state(create=False)
     try:
         recorded_anything = state.serial() > 0

@@ -45,11 +45,20 @@ def check_json_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "required": ["severity", "kind", "obj", "message", "fix"],
         "properties": {
-            "severity": {"enum": ["error", "warning"], "description": "Errors make the command exit 1."},
+            "severity": {
+                "enum": ["error", "warning"],
+                "description": "Errors make the command exit 1.",
+            },
             "kind": {"enum": list(FINDING_KINDS)},
-            "obj": {"type": "string", "description": "What the finding is about: a blob, an alias, an apply, the lock."},
+            "obj": {
+                "type": "string",
+                "description": "What the finding is about: a blob, an alias, an apply, the lock.",
+            },
             "message": {"type": "string"},
-            "fix": {"type": "string", "description": "What to do about it, with the exact command."},
+            "fix": {
+                "type": "string",
+                "description": "What to do about it, with the exact command.",
+            },
         },
     }
     return {

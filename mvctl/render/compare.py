@@ -27,8 +27,10 @@ def format_compare(result: CompareResult) -> str:
             )
         sources = {a.source, b.source}
         if "computed" in sources:
-            lines.append(f"  [dim]({a.reference}: {a.source}; {b.reference}: {b.source}; computed "
-                         "results are not stored)[/]")
+            lines.append(
+                f"  [dim]({a.reference}: {a.source}; {b.reference}: {b.source}; computed "
+                "results are not stored)[/]"
+            )
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -48,8 +50,14 @@ def compare_json(result: CompareResult) -> dict[str, Any]:
                 "sources": {"a": d.a.source, "b": d.b.source},
                 "metric_status": {"a": dict(d.a.metric_status), "b": dict(d.b.metric_status)},
                 "metrics": [
-                    {"metric": r.metric, "a": r.reference, "b": r.candidate, "delta": r.delta,
-                     "relative_delta": r.relative, "verdict": r.verdict}
+                    {
+                        "metric": r.metric,
+                        "a": r.reference,
+                        "b": r.candidate,
+                        "delta": r.delta,
+                        "relative_delta": r.relative,
+                        "verdict": r.verdict,
+                    }
                     for r in d.rows
                 ],
             }

@@ -15,11 +15,17 @@ from mvctl.render.markup import strip
 
 
 class Console:
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None, *, color: bool | None = None) -> None:
+    def __init__(
+        self, out: IO[str] | None = None, err: IO[str] | None = None, *, color: bool | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         if color is None:
-            color = self.out.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+            color = (
+                self.out.isatty()
+                and "NO_COLOR" not in os.environ
+                and os.environ.get("TERM") != "dumb"
+            )
         self.color = color
         self._rich: Any = None
 

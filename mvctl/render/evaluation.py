@@ -43,8 +43,10 @@ def evaluate_lines(action: EvaluateVersion) -> list[str]:
 def gate_line(check: GateCheck) -> str:
     colour = RESULT_COLOURS[check.result]
     detail = check.reason if check.result != "pending" else "known once apply evaluates it"
-    return (f"gate [bold]{escape(check.gate)}[/] on {escape(check.dataset)}: "
-            f"[{colour}]{check.result}[/] ({escape(detail)})")
+    return (
+        f"gate [bold]{escape(check.gate)}[/] on {escape(check.dataset)}: "
+        f"[{colour}]{check.result}[/] ({escape(detail)})"
+    )
 
 
 def gate_lines(checks: Sequence[GateCheck]) -> list[str]:
@@ -64,8 +66,11 @@ def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
     """One Markdown table per version and dataset: its metrics, the alias's now, the delta."""
     lines: list[str] = []
     for table in tables:
-        against = (f"{table.reference_alias} ({table.reference_version})"
-                   if table.reference_version else "(no version to compare with)")
+        against = (
+            f"{table.reference_alias} ({table.reference_version})"
+            if table.reference_version
+            else "(no version to compare with)"
+        )
         note = " — evaluated during apply" if table.pending else ""
         lines += [
             "",
@@ -80,7 +85,9 @@ def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
             mark = VERDICT_MARKS[row.verdict]
             lines.append(
                 f"| {row.metric} | {candidate} | {number(row.reference)} | "
-                f"{signed(row.delta)} {mark} | {signed(row.relative, percent=True)} |".replace("  |", " |")
+                f"{signed(row.delta)} {mark} | {signed(row.relative, percent=True)} |".replace(
+                    "  |", " |"
+                )
             )
     return lines
 
@@ -89,11 +96,15 @@ def result_summary(kind: str, value: dict[str, object]) -> str:
     """A logged evaluation or gate decision in one line (history)."""
     if kind == "gate" and isinstance(value.get("rollback"), dict):
         rollback: dict[str, object] = value["rollback"]  # type: ignore[assignment]
-        return (f"promotion to {value.get('version')} rolled back automatically to "
-                f"{rollback.get('restored') or 'nothing'}: {rollback.get('reason')}")
+        return (
+            f"promotion to {value.get('version')} rolled back automatically to "
+            f"{rollback.get('restored') or 'nothing'}: {rollback.get('reason')}"
+        )
     if kind == "gate":
         checks = value.get("checks")
-        failed = [c for c in checks if c.get("result") != "pass"] if isinstance(checks, list) else []
+        failed = (
+            [c for c in checks if c.get("result") != "pass"] if isinstance(checks, list) else []
+        )
         verdict = "passed" if value.get("passed") else f"blocked ({len(failed)} gate(s) not passed)"
         return f"gates for {value.get('version')} {verdict}"
     if value.get("status") != "ok":

@@ -48,7 +48,9 @@ def action_lines(action: Action) -> list[str]:
     if isinstance(action, CreateModel):
         return [f"[green]+ model[/] [bold]{escape(action.model)}[/]"]
     if isinstance(action, TrainVersion):
-        lines = [f"[green]+ train[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  ({escape(action.reason)})"]
+        lines = [
+            f"[green]+ train[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  ({escape(action.reason)})"
+        ]
         width = max(len(step.name) for step in action.steps)
         for step in action.steps:
             colour = "yellow" if step.status == "run" else "dim"
@@ -62,11 +64,13 @@ def action_lines(action: Action) -> list[str]:
             f"from {escape(action.path)} ({action.digest[:19]})"
         ]
     if isinstance(action, UpdateMetadata):
-        return [f"[cyan]~ update[/] {escape(action.model)}@{escape(action.label)}  (metadata only, no retraining)"] + [
-            f"      {escape(_change_line(change))}" for change in action.changes
-        ]
+        return [
+            f"[cyan]~ update[/] {escape(action.model)}@{escape(action.label)}  (metadata only, no retraining)"
+        ] + [f"      {escape(_change_line(change))}" for change in action.changes]
     if isinstance(action, RestoreVersion):
-        return [f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"]
+        return [
+            f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"
+        ]
     if isinstance(action, EvaluateVersion):
         return evaluate_lines(action)
     if isinstance(action, MoveAlias):
@@ -77,9 +81,13 @@ def action_lines(action: Action) -> list[str]:
             *gate_lines(action.gates),
         ]
     if isinstance(action, RemoveAlias):
-        return [f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"]
+        return [
+            f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"
+        ]
     if isinstance(action, ArchiveVersion):
-        return [f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"]
+        return [
+            f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"
+        ]
     if isinstance(action, RefreshAlias):
         return [
             f"[cyan]~ refresh[/] {escape(action.model)}:{escape(action.alias)}  record it at "
@@ -93,7 +101,9 @@ def action_lines(action: Action) -> list[str]:
 
 
 def conflict_lines(conflict: Conflict) -> list[str]:
-    lines = [f"[red bold]! {conflict.kind}[/] [bold]{escape(conflict.target)}[/]: {escape(conflict.message)}"]
+    lines = [
+        f"[red bold]! {conflict.kind}[/] [bold]{escape(conflict.target)}[/]: {escape(conflict.message)}"
+    ]
     lines += [f"      {escape(_change_line(change))}" for change in conflict.changes]
     if conflict.resolutions:
         lines.append("    ways out:")
@@ -109,7 +119,12 @@ def summary_line(plan: Plan) -> str:
         f"{counts['move_alias']} alias moves",
         f"{counts['archive_version'] + counts['remove_alias']} removals",
     ]
-    other = counts["create_model"] + counts["update_metadata"] + counts["restore_version"] + counts["release_pin"]
+    other = (
+        counts["create_model"]
+        + counts["update_metadata"]
+        + counts["restore_version"]
+        + counts["release_pin"]
+    )
     if other:
         parts.append(f"{other} other changes")
     if counts["refresh_alias"]:
@@ -130,12 +145,20 @@ def format_plan_text(plan: Plan) -> str:
     for action in plan.actions:
         lines += action_lines(action)
     if plan.conflicts:
-        lines += ["", f"[red bold]Conflicts ({len(plan.conflicts)})[/] — apply is blocked until each is resolved:"]
+        lines += [
+            "",
+            f"[red bold]Conflicts ({len(plan.conflicts)})[/] — apply is blocked until each is resolved:",
+        ]
         for conflict in plan.conflicts:
             lines += conflict_lines(conflict)
     if plan.drift:
-        lines += ["", f"[yellow]Drift ({len(plan.drift)})[/] — the state changed outside this config:"]
-        lines += [f"[yellow]? {d.kind}[/] {escape(d.target)}: {escape(d.message)}" for d in plan.drift]
+        lines += [
+            "",
+            f"[yellow]Drift ({len(plan.drift)})[/] — the state changed outside this config:",
+        ]
+        lines += [
+            f"[yellow]? {d.kind}[/] {escape(d.target)}: {escape(d.message)}" for d in plan.drift
+        ]
     lines += ["", summary_line(plan), f"[dim]plan hash {plan.hash[:16]}[/]"]
     return "\n".join(lines)
 
@@ -167,7 +190,9 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
     if plan.conflicts:
         lines += ["", "#### Conflicts", ""]
         for conflict in plan.conflicts:
-            lines.append(f"- :x: **{_md(conflict.kind)}** `{_md(conflict.target)}` — {_md(conflict.message)}")
+            lines.append(
+                f"- :x: **{_md(conflict.kind)}** `{_md(conflict.target)}` — {_md(conflict.message)}"
+            )
             if conflict.changes:
                 lines += ["", "  | field | recorded | declared |", "  | --- | --- | --- |"]
                 lines += [
@@ -182,7 +207,8 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
             lines.append(f"- {_markdown_action(action)}")
             if isinstance(action, TrainVersion):
                 lines += [
-                    f"  - `{step.status}` {_md(step.name)} — {_md(step.reason)}" for step in action.steps
+                    f"  - `{step.status}` {_md(step.name)} — {_md(step.reason)}"
+                    for step in action.steps
                 ]
             if isinstance(action, MoveAlias):
                 lines += [f"  - {_md(strip(gate_line(check)))}" for check in action.gates]

@@ -35,8 +35,13 @@ def roc_curves(title: str, curves: Mapping[str, Mapping[str, Sequence[float]]]) 
     axes.plot([0, 1], [0, 1], linestyle="--", color="#999999", linewidth=1, label="chance")
     for name, curve in curves.items():
         axes.plot(curve["fpr"], curve["tpr"], linewidth=2, label=name)
-    axes.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate",
-             title=title)
+    axes.set(
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=title,
+    )
     axes.legend(loc="lower right", fontsize="small")
     axes.grid(alpha=0.3)
     return _png(figure)

@@ -36,7 +36,9 @@ class ApplyReporter:
         with self._lock:
             self._step_started(target, step, status)
 
-    def step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None:
+    def step_progress(
+        self, target: str, step: str, fraction: float, fields: dict[str, Any]
+    ) -> None:
         with self._lock:
             self._step_progress(target, step, fraction, fields)
 
@@ -57,17 +59,25 @@ class ApplyReporter:
 
             if self._progress is None:
                 self._progress = Progress(
-                    TextColumn("  {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                    console=self.console.rich, transient=True,
+                    TextColumn("  {task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(),
+                    TextColumn("{task.fields[info]}"),
+                    console=self.console.rich,
+                    transient=True,
                 )
                 self._progress.start()
-            self._tasks[(target, step)] = self._progress.add_task(f"{target} {step}", total=1.0, info="")
+            self._tasks[(target, step)] = self._progress.add_task(
+                f"{target} {step}", total=1.0, info=""
+            )
         else:
             self.console.print(f"  {target} {step}: running")
             self._last_plain[(target, step)] = time.monotonic()
 
-    def _step_progress(self, target: str, step: str, fraction: float, fields: dict[str, Any]) -> None:
+    def _step_progress(
+        self, target: str, step: str, fraction: float, fields: dict[str, Any]
+    ) -> None:
         key = (target, step)
         if self._progress is not None and key in self._tasks:
             self._progress.update(self._tasks[key], completed=fraction, info=_fields(fields))
@@ -87,7 +97,9 @@ class ApplyReporter:
                 self._progress.stop()
                 self._progress = None
         colour = "green" if status == "ok" else "red"
-        self.console.print(f"  {escape(target)} {escape(step)}: [{colour}]{status}[/] ({seconds:.1f} s)")
+        self.console.print(
+            f"  {escape(target)} {escape(step)}: [{colour}]{status}[/] ({seconds:.1f} s)"
+        )
 
     def _action_finished(self, outcome: ActionOutcome) -> None:
         headline = action_lines(outcome.action)[0]
@@ -96,4 +108,6 @@ class ApplyReporter:
             self.console.print(f"{headline}  [green]done[/]{detail}")
         else:
             colour = "red" if outcome.status == "failed" else "yellow"
-            self.console.print(f"{headline}  [{colour}]{outcome.status}[/]: {escape(outcome.message)}")
+            self.console.print(
+                f"{headline}  [{colour}]{outcome.status}[/]: {escape(outcome.message)}"
+            )

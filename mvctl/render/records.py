@@ -17,7 +17,13 @@ from mvctl.ops.status import StatusResult
 from mvctl.render.evaluation import record_line, result_summary
 from mvctl.render.markup import escape
 
-STATUS_COLOURS = {"trained": "green", "failed": "red", "archived": "dim", "succeeded": "green", "running": "yellow"}
+STATUS_COLOURS = {
+    "trained": "green",
+    "failed": "red",
+    "archived": "dim",
+    "succeeded": "green",
+    "running": "yellow",
+}
 
 
 def _coloured(status: str) -> str:
@@ -47,7 +53,8 @@ def _identity(value: Any) -> str:
 def _retrained(before: Any, after: Any) -> bool:
     """A usable version whose record was replaced under its label (an overwrite, or its revert)."""
     return (
-        isinstance(before, dict) and isinstance(after, dict)
+        isinstance(before, dict)
+        and isinstance(after, dict)
         and before.get("status") in ("trained", "archived")
         and any(before.get(k) != after.get(k) for k in ("spec_hash", "artifact_digest"))
     )
@@ -71,7 +78,9 @@ def change_line(change: Change) -> str:
 
 
 def format_status(result: StatusResult) -> str:
-    lines = [f"Project [bold]{escape(result.project)}[/] — state {escape(result.state_url)} (serial {result.serial})"]
+    lines = [
+        f"Project [bold]{escape(result.project)}[/] — state {escape(result.state_url)} (serial {result.serial})"
+    ]
     if result.lock is not None:
         lock = result.lock
         lines.append(
@@ -101,7 +110,9 @@ def status_json(result: StatusResult) -> dict[str, Any]:
                 "name": m.name,
                 "declared": m.declared,
                 "aliases": [{"alias": a, "version": v, "pinned": p} for a, v, p in m.aliases],
-                "versions": [{"label": lb, "status": s, "created_at": c} for lb, s, c in m.versions],
+                "versions": [
+                    {"label": lb, "status": s, "created_at": c} for lb, s, c in m.versions
+                ],
             }
             for m in result.models
         ],
@@ -114,7 +125,11 @@ def format_history(entries: tuple[HistoryEntry, ...]) -> str:
     lines = []
     for entry in entries:
         a = entry.apply
-        what = f"revert of {a.reverts_apply_id}" if a.kind == "revert" and a.reverts_apply_id else a.kind
+        what = (
+            f"revert of {a.reverts_apply_id}"
+            if a.kind == "revert" and a.reverts_apply_id
+            else a.kind
+        )
         lines.append(
             f"[bold]#{a.id}[/] {what} by {escape(a.actor)} at {a.started_at}  {_coloured(a.status)}"
             + (f"  {escape(a.message)}" if a.message else "")
@@ -128,8 +143,13 @@ def history_json(entries: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
         {
             **dataclasses.asdict(entry.apply),
             "changes": [
-                {"seq": c.seq, "target": str(c.change.target), "kind": c.change.target.kind,
-                 "before": c.change.before, "after": c.change.after}
+                {
+                    "seq": c.seq,
+                    "target": str(c.change.target),
+                    "kind": c.change.target.kind,
+                    "before": c.change.before,
+                    "after": c.change.after,
+                }
                 for c in entry.changes
             ],
         }
@@ -159,7 +179,9 @@ def format_show(result: ShowResult) -> str:
             outputs = ", ".join(f"{k} {d[:19]}" for k, d in info.get("outputs", {}).items())
             lines.append(f"    {escape(name)}: key {info['key'][:12]} ({how}) -> {escape(outputs)}")
     if v.failure:
-        lines.append(f"  [red]failure:[/] {escape(json.dumps({k: x for k, x in v.failure.items() if k != 'log_tail'}))}")
+        lines.append(
+            f"  [red]failure:[/] {escape(json.dumps({k: x for k, x in v.failure.items() if k != 'log_tail'}))}"
+        )
         tail = v.failure.get("log_tail")
         if tail:
             lines += ["  log tail:"] + [f"    {escape(line)}" for line in str(tail).splitlines()]
@@ -180,19 +202,31 @@ def show_json(result: ShowResult) -> dict[str, Any]:
 def format_revert_outline(outline: RevertOutline) -> str:
     lines = [f"Revert will {escape(outline.description)}:"]
     for r in outline.restorations:
-        if r.target.kind == "version" and isinstance(r.restored, dict) and "spec_hash" in r.restored:
-            lines.append(f"  [cyan]~[/] {escape(str(r.target))}: the whole earlier record: "
-                         f"{_identity(r.current)} -> {_identity(r.restored)}")
+        if (
+            r.target.kind == "version"
+            and isinstance(r.restored, dict)
+            and "spec_hash" in r.restored
+        ):
+            lines.append(
+                f"  [cyan]~[/] {escape(str(r.target))}: the whole earlier record: "
+                f"{_identity(r.current)} -> {_identity(r.restored)}"
+            )
             continue
-        lines.append(f"  [cyan]~[/] {escape(str(r.target))}: {_short(r.current)} -> {_short(r.restored)}")
+        lines.append(
+            f"  [cyan]~[/] {escape(str(r.target))}: {_short(r.current)} -> {_short(r.restored)}"
+        )
     for model, alias, version in outline.pins:
-        lines.append(f"  [yellow]pin[/] {escape(model)}:{escape(alias)} at {escape(version)} (the config asks otherwise)")
+        lines.append(
+            f"  [yellow]pin[/] {escape(model)}:{escape(alias)} at {escape(version)} (the config asks otherwise)"
+        )
     return "\n".join(lines)
 
 
 def format_revert_result(result: RevertResult) -> str:
     if result.status == "nothing":
-        return f"Nothing to revert: the state already matches ({escape(result.outline.description)})."
+        return (
+            f"Nothing to revert: the state already matches ({escape(result.outline.description)})."
+        )
     if result.status == "declined":
         return "Revert cancelled; nothing changed."
     text = f"[green]Reverted[/] as apply #{result.apply_id}: {escape(result.outline.description)}."
@@ -226,8 +260,12 @@ def apply_json(result: ApplyResult) -> dict[str, Any]:
         "apply_id": result.apply_id,
         "plan_hash": result.plan.hash,
         "outcomes": [
-            {"action": action_to_dict(o.action), "status": o.status, "message": o.message,
-             **({"steps": dict(o.steps)} if o.steps else {})}
+            {
+                "action": action_to_dict(o.action),
+                "status": o.status,
+                "message": o.message,
+                **({"steps": dict(o.steps)} if o.steps else {}),
+            }
             for o in result.outcomes
         ],
     }

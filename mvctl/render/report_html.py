@@ -57,11 +57,14 @@ def format_report_html(report: ReportData) -> str:
         f"<header><h1>mvctl report — {escape(report.project)}</h1>",
         f'<p class="meta">State {escape(report.state_url)} at serial {report.serial}; '
         f"generated {escape(report.generated_at)}.</p>",
-        "<nav>" + "".join(f'<a href="#model-{escape(m.name)}">{escape(m.name)}</a>' for m in report.models)
+        "<nav>"
+        + "".join(f'<a href="#model-{escape(m.name)}">{escape(m.name)}</a>' for m in report.models)
         + '<a href="#history">apply history</a></nav></header>',
     ]
     if not report.models:
-        parts.append('<p class="empty">Nothing recorded yet: run <code>mvctl apply</code> first.</p>')
+        parts.append(
+            '<p class="empty">Nothing recorded yet: run <code>mvctl apply</code> first.</p>'
+        )
     for model in report.models:
         parts += _model_section(model)
     parts += _history_section(report)
@@ -73,7 +76,9 @@ def _table(css: str, header: Sequence[str], rows: Iterable[Sequence[str]], attrs
     """Rows are already-escaped HTML cells."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<table class="{css}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
 def _td(text: str, css: str = "") -> str:
@@ -90,14 +95,27 @@ def _model_section(model: ModelReport) -> list[str]:
         f'<p class="meta">{escape(model.description or "")} Task: {escape(model.task)}.</p>',
         "<h3>Aliases</h3>",
         _table("aliases", ["alias", "version"], ([_td(a), _td(v)] for a, v in model.aliases))
-        if model.aliases else '<p class="empty">No aliases.</p>',
+        if model.aliases
+        else '<p class="empty">No aliases.</p>',
         "<h3>Versions</h3>",
-        _table("versions", ["version", "status", "aliases", "created", "by"], (
-            [_td(v.label), _td(v.status, f"status-{v.status}"),
-             "<td>" + " ".join(f'<span class="alias">{escape(a)}</span>' for a in held.get(v.label, [])) + "</td>",
-             _td(v.created_at), _td(v.created_by)]
-            for v in model.versions
-        )),
+        _table(
+            "versions",
+            ["version", "status", "aliases", "created", "by"],
+            (
+                [
+                    _td(v.label),
+                    _td(v.status, f"status-{v.status}"),
+                    "<td>"
+                    + " ".join(
+                        f'<span class="alias">{escape(a)}</span>' for a in held.get(v.label, [])
+                    )
+                    + "</td>",
+                    _td(v.created_at),
+                    _td(v.created_by),
+                ]
+                for v in model.versions
+            ),
+        ),
     ]
     datasets = list(dict.fromkeys(r.dataset for r in model.results))
     if not model.metrics:
@@ -107,12 +125,19 @@ def _model_section(model: ModelReport) -> list[str]:
     labels = [v.label for v in model.versions]
     for dataset in datasets:
         results = {r.label: r for r in model.results if r.dataset == dataset}
-        parts += [f"<h3>Metrics on {escape(dataset)}</h3>", _table(
-            "metrics", ["version", *model.metrics],
-            ([_td(label)] + [_td(_cell(results[label], m), "num") for m in model.metrics]
-             for label in labels if label in results),
-            f' data-dataset="{escape(dataset)}"',
-        )]
+        parts += [
+            f"<h3>Metrics on {escape(dataset)}</h3>",
+            _table(
+                "metrics",
+                ["version", *model.metrics],
+                (
+                    [_td(label)] + [_td(_cell(results[label], m), "num") for m in model.metrics]
+                    for label in labels
+                    if label in results
+                ),
+                f' data-dataset="{escape(dataset)}"',
+            ),
+        ]
         curves = {
             f"{alias}: {version}": results[version].details["roc"]
             for alias, version in model.aliases
@@ -120,7 +145,9 @@ def _model_section(model: ModelReport) -> list[str]:
         }
         if curves and model.task == "binary-classification":
             png = roc_curves(f"{model.name} on {dataset}: ROC of the aliased versions", curves)
-            parts.append(_figure(png, f"ROC curves of {model.name}'s aliased versions on {dataset}", "roc"))
+            parts.append(
+                _figure(png, f"ROC curves of {model.name}'s aliased versions on {dataset}", "roc")
+            )
     if datasets:
         series = {
             metric: {d: [_value(model, label, d, metric) for label in labels] for d in datasets}
@@ -148,8 +175,10 @@ def _cell(record: EvaluationRecord, metric: str) -> str:
 
 
 def _figure(png: bytes, caption: str, css: str) -> str:
-    return (f'<figure class="{css}"><img alt="{escape(caption)}" src="{data_uri(png)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure class="{css}"><img alt="{escape(caption)}" src="{data_uri(png)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def _history_section(report: ReportData) -> list[str]:
@@ -157,11 +186,19 @@ def _history_section(report: ReportData) -> list[str]:
     for entry in report.history:
         a = entry.apply
         changes = "".join(f"<li>{escape(change_line(c.change))}</li>" for c in entry.changes)
-        rows.append([
-            _td(f"#{a.id}"), _td(a.kind), _td(a.actor), _td(a.started_at),
-            _td(a.status, f"status-{a.status}"),
-            f'<td><ul class="changes">{changes}</ul></td>' if changes else _td("(no changes)"),
-        ])
+        rows.append(
+            [
+                _td(f"#{a.id}"),
+                _td(a.kind),
+                _td(a.actor),
+                _td(a.started_at),
+                _td(a.status, f"status-{a.status}"),
+                f'<td><ul class="changes">{changes}</ul></td>' if changes else _td("(no changes)"),
+            ]
+        )
     table = _table("history", ["apply", "kind", "actor", "started", "status", "changes"], rows)
-    return ['<section id="history"><h2>Apply history</h2>',
-            table if rows else '<p class="empty">No applies yet.</p>', "</section>"]
+    return [
+        '<section id="history"><h2>Apply history</h2>',
+        table if rows else '<p class="empty">No applies yet.</p>',
+        "</section>",
+    ]

@@ -76,7 +76,12 @@ def plan_json_schema() -> dict[str, Any]:
         definitions[cls.__name__] = _object_schema(cls, {"kind": {"const": cls.kind}})
     for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck):
         definitions[helper.__name__] = _object_schema(helper)
-    summary_keys = [cls.kind for cls in ACTION_TYPES] + ["steps_run", "steps_cached", "conflicts", "drift"]
+    summary_keys = [cls.kind for cls in ACTION_TYPES] + [
+        "steps_run",
+        "steps_cached",
+        "conflicts",
+        "drift",
+    ]
     return {
         "$schema": SCHEMA_DIALECT,
         "$id": "https://mvctl.dev/schemas/plan.schema.json",
@@ -84,11 +89,24 @@ def plan_json_schema() -> dict[str, Any]:
         "description": "Output of `mvctl plan --json` and the content of `mvctl plan --out FILE`.",
         "type": "object",
         "additionalProperties": False,
-        "required": ["format", "project", "serial", "actions", "conflicts", "drift", "hash", "summary"],
+        "required": [
+            "format",
+            "project",
+            "serial",
+            "actions",
+            "conflicts",
+            "drift",
+            "hash",
+            "summary",
+        ],
         "properties": {
             "format": {"const": PLAN_FORMAT},
             "project": {"type": "string"},
-            "serial": {"type": "integer", "minimum": 0, "description": "State serial the plan was made against."},
+            "serial": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "State serial the plan was made against.",
+            },
             "actions": {
                 "type": "array",
                 "items": {"oneOf": [{"$ref": f"#/$defs/{cls.__name__}"} for cls in ACTION_TYPES]},

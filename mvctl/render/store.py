@@ -15,8 +15,10 @@ def format_gc(result: GcResult) -> str:
     if not count:
         return f"Nothing to collect: all {result.referenced} blobs in {escape(result.store)} are referenced."
     verb = "Deleted" if result.deleted else "Would delete"
-    lines = [f"{verb} {count} unreferenced blob{'s' if count != 1 else ''} from {escape(result.store)} "
-             f"(kept {result.referenced} referenced):"]
+    lines = [
+        f"{verb} {count} unreferenced blob{'s' if count != 1 else ''} from {escape(result.store)} "
+        f"(kept {result.referenced} referenced):"
+    ]
     lines += [f"  {digest}" for digest in result.unreferenced[:LISTED]]
     if count > LISTED:
         lines.append(f"  ... and {count - LISTED} more (--json lists them all)")

@@ -52,9 +52,11 @@ def check_model(
     check_evaluation(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):
-            at.error(("trusted_types", index),
-                     f"'{dotted_name}' is not a dotted type path",
-                     "Write the module and the class, e.g. 'mypkg.models.Scaler'.")
+            at.error(
+                ("trusted_types", index),
+                f"'{dotted_name}' is not a dotted type path",
+                "Write the module and the class, e.g. 'mypkg.models.Scaler'.",
+            )
     return at.errors
 
 
@@ -66,7 +68,9 @@ class _Reporter:
         self.base = base
         self.errors: list[SpecError] = []
 
-    def error(self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False) -> None:
+    def error(
+        self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False
+    ) -> None:
         full = (*self.base, *path)
         place = self.positions.value_place(full) if value else self.positions.place(full)
         self.errors.append(SpecError(what, place=place, field=dotted(full), fix=fix))
@@ -101,11 +105,14 @@ def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None
     for index, step in enumerate(pipeline):
         if step.name in first_index:
             first = first_index[step.name]
-            at.error(("pipeline", index, "name"),
-                     f"step name '{step.name}' is used twice in the pipeline "
-                     f"(lines {at.line(('pipeline', first, 'name'))} and "
-                     f"{at.line(('pipeline', index, 'name'))})",
-                     "Rename one of the steps.", value=True)
+            at.error(
+                ("pipeline", index, "name"),
+                f"step name '{step.name}' is used twice in the pipeline "
+                f"(lines {at.line(('pipeline', first, 'name'))} and "
+                f"{at.line(('pipeline', index, 'name'))})",
+                "Rename one of the steps.",
+                value=True,
+            )
         else:
             first_index[step.name] = index
     names = set(first_index)
@@ -121,27 +128,38 @@ def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None
             elif path_exists is not None and _BARE_WORD.match(dep) and not path_exists(dep):
                 close = difflib.get_close_matches(dep, sorted(names), n=1)
                 if close:
-                    at.error(("pipeline", index, "deps", dep_index),
-                             f"dep '{dep}' is neither a step of this pipeline nor a file",
-                             f"Did you mean step '{close[0]}'?")
+                    at.error(
+                        ("pipeline", index, "deps", dep_index),
+                        f"dep '{dep}' is neither a step of this pipeline nor a file",
+                        f"Did you mean step '{close[0]}'?",
+                    )
     _check_cycles(graph, at)
     _check_outputs(pipeline, at)
 
 
 def _check_trainer(step: Step, path: NodePath, at: _Reporter) -> None:
     if step.run is not None and step.with_:
-        at.error((*path, "with"), "'with' configures a built-in trainer, but this step runs a command",
-                 "Move these settings into 'params', or use 'uses:' instead of 'run:'.")
+        at.error(
+            (*path, "with"),
+            "'with' configures a built-in trainer, but this step runs a command",
+            "Move these settings into 'params', or use 'uses:' instead of 'run:'.",
+        )
     if step.uses == "sklearn":
         estimator = step.with_.get("estimator")
         example = "with: {estimator: sklearn.ensemble.RandomForestClassifier}"
         if estimator is None:
-            at.error(path, "the sklearn trainer needs 'with.estimator', the estimator's import path",
-                     f"Add '{example}'.")
+            at.error(
+                path,
+                "the sklearn trainer needs 'with.estimator', the estimator's import path",
+                f"Add '{example}'.",
+            )
         elif not isinstance(estimator, str) or not _DOTTED_IMPORT.match(estimator):
-            at.error((*path, "with", "estimator"),
-                     f"estimator {estimator!r} is not a dotted import path",
-                     f"Write the module and the class, as in '{example}'.", value=True)
+            at.error(
+                (*path, "with", "estimator"),
+                f"estimator {estimator!r} is not a dotted import path",
+                f"Write the module and the class, as in '{example}'.",
+                value=True,
+            )
     if step.uses == "torch":
         check_torch_step(step, path, at)
 
@@ -151,9 +169,12 @@ def _check_finite(values: Mapping[Any, Any], path: NodePath, at: _Reporter) -> N
     for key, value in values.items():
         kind = type(value)
         if kind is float and not math.isfinite(value):
-            at.error((*path, key), f"{value} cannot be hashed into a cache key",
-                     "Use a finite number, or a string such as \"inf\" that the step parses.",
-                     value=True)
+            at.error(
+                (*path, key),
+                f"{value} cannot be hashed into a cache key",
+                'Use a finite number, or a string such as "inf" that the step parses.',
+                value=True,
+            )
         elif kind is dict:
             _check_finite(value, (*path, key), at)
         elif kind is list:
@@ -178,15 +199,20 @@ def _check_cycles(graph: Mapping[str, Sequence[tuple[str, int, int]]], at: _Repo
                 continue
             dep, step_index, dep_index = edge
             if state.get(dep) == 1:
-                cycle = path[path.index(dep):]
+                cycle = path[path.index(dep) :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     if len(cycle) == 1:
                         what = f"step '{dep}' depends on itself"
                     else:
-                        what = "steps depend on each other in a cycle: " + " -> ".join([*cycle, dep])
-                    at.error(("pipeline", step_index, "deps", dep_index), what,
-                             "Remove one of these deps; steps must form a chain or a tree.")
+                        what = "steps depend on each other in a cycle: " + " -> ".join(
+                            [*cycle, dep]
+                        )
+                    at.error(
+                        ("pipeline", step_index, "deps", dep_index),
+                        what,
+                        "Remove one of these deps; steps must form a chain or a tree.",
+                    )
             elif dep not in state:
                 state[dep] = 1
                 path.append(dep)
@@ -206,8 +232,10 @@ def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
                 what = f"output '{output}' is listed twice in step '{step.name}'"
                 fix = "Remove one."
             else:
-                what = (f"output '{output}' is declared by steps '{pipeline[first_step].name}' "
-                        f"(line {first_line}) and '{step.name}'")
+                what = (
+                    f"output '{output}' is declared by steps '{pipeline[first_step].name}' "
+                    f"(line {first_line}) and '{step.name}'"
+                )
                 fix = "Give each step's outputs distinct names."
             at.error(("pipeline", index, "outputs", output_index), what, fix)
 
@@ -219,9 +247,11 @@ def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
     if model.versions and not model.pipeline:
         untrained = [label for label, version in model.versions.items() if version.artifact is None]
         if untrained:
-            at.error(("versions",),
-                     f"model '{name}' has no pipeline to train version(s) {_listing(untrained)}",
-                     "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere.")
+            at.error(
+                ("versions",),
+                f"model '{name}' has no pipeline to train version(s) {_listing(untrained)}",
+                "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere.",
+            )
     steps = {step.name: step for step in reversed(model.pipeline)}
     for label, version in model.versions.items():
         _check_finite(version.params, ("versions", label, "params"), at)
@@ -229,30 +259,41 @@ def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
             path: NodePath = ("versions", label, "params", step_name)
             step = steps.get(step_name)
             if step is None:
-                at.error(path,
-                         f"version {label} overrides params of step '{step_name}', "
-                         "which is not in the pipeline",
-                         _did_you_mean(step_name, steps,
-                                       f"Steps in the pipeline: {_listing(steps)}."))
+                at.error(
+                    path,
+                    f"version {label} overrides params of step '{step_name}', "
+                    "which is not in the pipeline",
+                    _did_you_mean(step_name, steps, f"Steps in the pipeline: {_listing(steps)}."),
+                )
                 continue
             for param in overrides:
                 if param in step.params:
                     continue
                 declare = f"declare '{param}' in the params of step '{step_name}' first"
                 close = difflib.get_close_matches(param, list(step.params), n=1)
-                fix = f"Did you mean '{close[0]}'? Or {declare}." if close else "D" + declare[1:] + "."
-                at.error((*path, param),
-                         f"step '{step_name}' declares no param '{param}' to override", fix)
+                fix = (
+                    f"Did you mean '{close[0]}'? Or {declare}."
+                    if close
+                    else "D" + declare[1:] + "."
+                )
+                at.error(
+                    (*path, param),
+                    f"step '{step_name}' declares no param '{param}' to override",
+                    fix,
+                )
 
 
 def _check_aliases(model: ModelSpec, at: _Reporter) -> None:
     for alias, label in model.aliases.items():
         if label not in model.versions:
-            at.error(("aliases", alias),
-                     f"alias '{alias}' names version '{label}', which is not declared in versions",
-                     _did_you_mean(label, model.versions,
-                                   f"Declared versions: {_listing(model.versions)}."),
-                     value=True)
+            at.error(
+                ("aliases", alias),
+                f"alias '{alias}' names version '{label}', which is not declared in versions",
+                _did_you_mean(
+                    label, model.versions, f"Declared versions: {_listing(model.versions)}."
+                ),
+                value=True,
+            )
 
 
 def _check_triggers(model: ModelSpec, at: _Reporter) -> None:
@@ -260,30 +301,40 @@ def _check_triggers(model: ModelSpec, at: _Reporter) -> None:
     for index, trigger in enumerate(model.triggers):
         path: NodePath = ("triggers", index)
         if trigger.name in first:
-            at.error((*path, "name"), f"trigger name '{trigger.name}' is used twice in this model",
-                     "Rename one of the triggers.", value=True)
+            at.error(
+                (*path, "name"),
+                f"trigger name '{trigger.name}' is used twice in this model",
+                "Rename one of the triggers.",
+                value=True,
+            )
         first.setdefault(trigger.name, index)
         if trigger.schedule is not None:
             reason = cron_problem(trigger.schedule)
             if reason is not None:
-                at.error((*path, "schedule"), f"schedule '{trigger.schedule}' is not a valid cron "
-                         f"expression: {reason}",
-                         "Use five fields: minute hour day-of-month month day-of-week, "
-                         "e.g. '0 3 * * *'.", value=True)
+                at.error(
+                    (*path, "schedule"),
+                    f"schedule '{trigger.schedule}' is not a valid cron expression: {reason}",
+                    "Use five fields: minute hour day-of-month month day-of-week, "
+                    "e.g. '0 3 * * *'.",
+                    value=True,
+                )
         source = trigger.retrain.from_
         if source not in model.versions and source not in model.aliases:
             choices = [*model.versions, *model.aliases]
-            at.error((*path, "retrain", "from"),
-                     f"retrain.from '{source}' is neither a declared version nor an alias",
-                     _did_you_mean(source, choices, f"Use one of {_listing(choices)}."),
-                     value=True)
+            at.error(
+                (*path, "retrain", "from"),
+                f"retrain.from '{source}' is neither a declared version nor an alias",
+                _did_you_mean(source, choices, f"Use one of {_listing(choices)}."),
+                value=True,
+            )
         promote = trigger.retrain.promote
         if promote is not None and promote not in model.aliases:
-            at.error((*path, "retrain", "promote"),
-                     f"retrain.promote '{promote}' is not an alias of this model",
-                     _did_you_mean(promote, model.aliases,
-                                   "Declare the alias under 'aliases:' first."),
-                     value=True)
+            at.error(
+                (*path, "retrain", "promote"),
+                f"retrain.promote '{promote}' is not an alias of this model",
+                _did_you_mean(promote, model.aliases, "Declare the alias under 'aliases:' first."),
+                value=True,
+            )
 
 
 def cron_problem(expression: str) -> str | None:

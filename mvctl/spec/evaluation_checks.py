@@ -19,7 +19,9 @@ from mvctl.spec.positions import NodePath
 
 
 class Reporter(Protocol):
-    def error(self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False) -> None: ...
+    def error(
+        self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False
+    ) -> None: ...
 
 
 def check_evaluation(model: ModelSpec, at: Reporter) -> None:
@@ -30,9 +32,12 @@ def check_evaluation(model: ModelSpec, at: Reporter) -> None:
     _check_metrics(model, evaluation, at)
     datasets = evaluation.all_datasets()
     if not datasets:
-        at.error(base, "the evaluation names no data to score versions on",
-                 "Add 'dataset: FILE' with 'label: COLUMN', or 'datasets:' entries "
-                 "such as {step: prepare, file: train.npz, x_array: X_test, y_array: y_test}.")
+        at.error(
+            base,
+            "the evaluation names no data to score versions on",
+            "Add 'dataset: FILE' with 'label: COLUMN', or 'datasets:' entries "
+            "such as {step: prepare, file: train.npz, x_array: X_test, y_array: y_test}.",
+        )
     if evaluation.dataset is not None:
         _check_dataset(model, datasets[0], base, ("dataset",), at)
     else:
@@ -41,9 +46,11 @@ def check_evaluation(model: ModelSpec, at: Reporter) -> None:
             _check_dataset(model, dataset, (*base, "datasets", index), (), at)
             name = dataset.shown_name()
             if name in names:
-                at.error((*base, "datasets", index),
-                         f"two datasets are both called '{name}' (entries {names[name]} and {index})",
-                         "Give one of them a distinct 'name:'.")
+                at.error(
+                    (*base, "datasets", index),
+                    f"two datasets are both called '{name}' (entries {names[name]} and {index})",
+                    "Give one of them a distinct 'name:'.",
+                )
             names.setdefault(name, index)
     for index, text in enumerate(evaluation.gates):
         _check_gate(model, evaluation, text, (*base, "gates", index), at)
@@ -52,8 +59,11 @@ def check_evaluation(model: ModelSpec, at: Reporter) -> None:
 def _check_metrics(model: ModelSpec, evaluation: Evaluation, at: Reporter) -> None:
     base: NodePath = ("evaluation", "metrics")
     if not evaluation.metrics:
-        at.error(("evaluation",), "the evaluation declares no metrics",
-                 "List what to compute under 'metrics:', e.g. [accuracy, f1, roc_auc].")
+        at.error(
+            ("evaluation",),
+            "the evaluation declares no metrics",
+            "List what to compute under 'metrics:', e.g. [accuracy, f1, roc_auc].",
+        )
     seen: set[str] = set()
     for index, name in enumerate(evaluation.metrics):
         info = METRICS[name]
@@ -65,28 +75,41 @@ def _check_metrics(model: ModelSpec, evaluation: Evaluation, at: Reporter) -> No
             fix = f"Set the model's 'task:' to {fits}, or remove '{name}'."
             if model.task == "other":
                 fix = f"Declare the model's 'task:' ({fits}) so mvctl knows how to score it."
-            at.error((*base, index), f"metric '{name}' does not fit task '{model.task}'", fix, value=True)
+            at.error(
+                (*base, index), f"metric '{name}' does not fit task '{model.task}'", fix, value=True
+            )
         if info.needs_scores and evaluation.predict is not None and not evaluation.scores:
-            at.error((*base, index),
-                     f"metric '{name}' needs class scores, but the predict command is declared "
-                     "without 'scores: true'",
-                     "Have the command write score_<class> columns and set 'scores: true', "
-                     f"or remove '{name}'.", value=True)
+            at.error(
+                (*base, index),
+                f"metric '{name}' needs class scores, but the predict command is declared "
+                "without 'scores: true'",
+                "Have the command write score_<class> columns and set 'scores: true', "
+                f"or remove '{name}'.",
+                value=True,
+            )
         if info.speed and evaluation.predict is not None:
-            at.error((*base, index),
-                     f"metric '{name}' times in-process batch prediction, which a predict command "
-                     "(run as a separate process) cannot give",
-                     f"Remove '{name}', or save the model in a format mvctl loads (skops, safetensors).",
-                     value=True)
+            at.error(
+                (*base, index),
+                f"metric '{name}' times in-process batch prediction, which a predict command "
+                "(run as a separate process) cannot give",
+                f"Remove '{name}', or save the model in a format mvctl loads (skops, safetensors).",
+                value=True,
+            )
     average = evaluation.average
     if average is not None:
         if model.task not in CLASSIFICATION:
-            at.error(("evaluation", "average"),
-                     f"'average' applies to classification metrics, and the task is '{model.task}'",
-                     "Remove 'average'.")
+            at.error(
+                ("evaluation", "average"),
+                f"'average' applies to classification metrics, and the task is '{model.task}'",
+                "Remove 'average'.",
+            )
         elif average == "binary" and model.task != "binary-classification":
-            at.error(("evaluation", "average"), "average 'binary' needs a binary-classification task",
-                     "Use micro, macro or weighted averaging for multiclass metrics.", value=True)
+            at.error(
+                ("evaluation", "average"),
+                "average 'binary' needs a binary-classification task",
+                "Use micro, macro or weighted averaging for multiclass metrics.",
+                value=True,
+            )
 
 
 def _check_dataset(
@@ -97,41 +120,63 @@ def _check_dataset(
     source = dataset.path if dataset.path is not None else dataset.file or ""
     kind = dataset.data_format()
     if kind is None:
-        at.error(where if shorthand else (*base, "path" if dataset.path else "file"),
-                 f"'{source}' is not a data format mvctl reads (CSV, Parquet or NPZ, by its suffix)",
-                 "Write the data as .csv, .parquet or .npz.", value=True)
+        at.error(
+            where if shorthand else (*base, "path" if dataset.path else "file"),
+            f"'{source}' is not a data format mvctl reads (CSV, Parquet or NPZ, by its suffix)",
+            "Write the data as .csv, .parquet or .npz.",
+            value=True,
+        )
     elif kind == "npz" and dataset.label is not None:
-        at.error(where if shorthand else (*base, "label"),
-                 "NPZ data names its arrays with 'x_array' and 'y_array', not a label column",
-                 "Replace 'label' with 'y_array: ARRAY' (and 'x_array: ARRAY' for the features).")
+        at.error(
+            where if shorthand else (*base, "label"),
+            "NPZ data names its arrays with 'x_array' and 'y_array', not a label column",
+            "Replace 'label' with 'y_array: ARRAY' (and 'x_array: ARRAY' for the features).",
+        )
     elif kind != "npz" and dataset.label is None:
-        at.error(where, f"the {kind.upper()} data '{source}' needs 'label', the column of true labels",
-                 "Add 'label: COLUMN'.")
+        at.error(
+            where,
+            f"the {kind.upper()} data '{source}' needs 'label', the column of true labels",
+            "Add 'label: COLUMN'.",
+        )
     if dataset.step is None:
         return
     steps = {step.name: step for step in model.pipeline}
     step = steps.get(dataset.step)
     if step is None:
         close = difflib.get_close_matches(dataset.step, list(steps), n=1)
-        at.error((*base, "step"), f"dataset step '{dataset.step}' is not in the pipeline",
-                 f"Did you mean '{close[0]}'?" if close else "Name a step of this model's pipeline.",
-                 value=True)
+        at.error(
+            (*base, "step"),
+            f"dataset step '{dataset.step}' is not in the pipeline",
+            f"Did you mean '{close[0]}'?" if close else "Name a step of this model's pipeline.",
+            value=True,
+        )
     elif step.outputs and dataset.file not in step.outputs:
         close = difflib.get_close_matches(dataset.file or "", step.outputs, n=1)
-        at.error((*base, "file"), f"step '{step.name}' declares no output '{dataset.file}'",
-                 f"Did you mean '{close[0]}'?" if close else
-                 f"Its outputs are: {', '.join(step.outputs)}.", value=True)
+        at.error(
+            (*base, "file"),
+            f"step '{step.name}' declares no output '{dataset.file}'",
+            f"Did you mean '{close[0]}'?"
+            if close
+            else f"Its outputs are: {', '.join(step.outputs)}.",
+            value=True,
+        )
 
 
-def _check_gate(model: ModelSpec, evaluation: Evaluation, text: str, path: NodePath, at: Reporter) -> None:
+def _check_gate(
+    model: ModelSpec, evaluation: Evaluation, text: str, path: NodePath, at: Reporter
+) -> None:
     try:
         gate = parse_gate(text)
     except GateSyntaxError as error:
         pointer = f"{text}\n{' ' * error.position}^"
-        at.error(path, f"gate '{text}' does not parse at character {error.position + 1}: expected "
-                 f"{error.expected}, found {error.found}",
-                 (error.fix + " " if error.fix else "") + f"The gate reads:\n    {pointer.replace(chr(10), chr(10) + '    ')}",
-                 value=True)
+        at.error(
+            path,
+            f"gate '{text}' does not parse at character {error.position + 1}: expected "
+            f"{error.expected}, found {error.found}",
+            (error.fix + " " if error.fix else "")
+            + f"The gate reads:\n    {pointer.replace(chr(10), chr(10) + '    ')}",
+            value=True,
+        )
         return
     if gate.metric not in evaluation.metrics:
         if gate.metric in METRICS:
@@ -139,14 +184,21 @@ def _check_gate(model: ModelSpec, evaluation: Evaluation, text: str, path: NodeP
         else:
             close = _closest(gate.metric, [*evaluation.metrics, *METRICS])
             fix = f"Did you mean '{close}'?" if close else f"Known metrics: {', '.join(METRICS)}."
-        at.error(path, f"gate '{text}' names metric '{gate.metric}', which the evaluation does not compute",
-                 fix, value=True)
+        at.error(
+            path,
+            f"gate '{text}' names metric '{gate.metric}', which the evaluation does not compute",
+            fix,
+            value=True,
+        )
     if gate.baseline is not None and gate.baseline not in model.aliases:
         close = _closest(gate.baseline, list(model.aliases))
-        at.error(path, f"gate '{text}' compares with baseline({gate.baseline}), but the model has no "
-                 f"alias '{gate.baseline}'",
-                 f"Did you mean '{close}'?" if close else "Declare the alias under 'aliases:' first.",
-                 value=True)
+        at.error(
+            path,
+            f"gate '{text}' compares with baseline({gate.baseline}), but the model has no "
+            f"alias '{gate.baseline}'",
+            f"Did you mean '{close}'?" if close else "Declare the alias under 'aliases:' first.",
+            value=True,
+        )
 
 
 def _closest(word: str, choices: list[str]) -> str | None:

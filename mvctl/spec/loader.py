@@ -125,19 +125,27 @@ class _Loader:
         where = Place(name, 1, 1)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
-                self.errors.append(SpecError(
-                    f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", place=Place(name),
-                    fix="Split the models into included files."))
+                self.errors.append(
+                    SpecError(
+                        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                        place=Place(name),
+                        fix="Split the models into included files.",
+                    )
+                )
                 return YamlDocument(None, None, [], set())
             data = path.read_bytes()
         except FileNotFoundError:
-            fix = ("Check the 'include' pattern." if included_by
-                   else "Run 'mvctl init' to create one, or pass the path of your configuration.")
+            fix = (
+                "Check the 'include' pattern."
+                if included_by
+                else "Run 'mvctl init' to create one, or pass the path of your configuration."
+            )
             self.errors.append(SpecError("no such file", place=Place(name), fix=fix))
             return YamlDocument(None, None, [], set())
         except OSError as exc:
-            self.errors.append(SpecError(f"cannot read the file: {exc.strerror or exc}",
-                                         place=Place(name)))
+            self.errors.append(
+                SpecError(f"cannot read the file: {exc.strerror or exc}", place=Place(name))
+            )
             return YamlDocument(None, None, [], set())
         document = read_yaml(data, name, index)
         self.errors += document.errors
@@ -146,8 +154,11 @@ class _Loader:
             return document
         what = "an included file" if included_by else "the configuration"
         if document.value is None:
-            fix = ("Give it 'models:' or remove it from 'include'." if included_by
-                   else "Start with 'project: <name>' and 'models:'; 'mvctl init' writes an example.")
+            fix = (
+                "Give it 'models:' or remove it from 'include'."
+                if included_by
+                else "Start with 'project: <name>' and 'models:'; 'mvctl init' writes an example."
+            )
             self.errors.append(SpecError(f"{what} is empty", place=where, fix=fix))
         elif not isinstance(document.value, dict):
             kind = "a list" if isinstance(document.value, list) else "a single value"
@@ -155,9 +166,13 @@ class _Loader:
             if entry is not None:
                 where = Place(name, entry[KEY_LINE], entry[KEY_COLUMN])
             keys = "models:" if included_by else "project:, models:, ..."
-            self.errors.append(SpecError(
-                f"the top level of {what} must be a mapping of settings ({keys}), not {kind}",
-                place=where, fix="Write settings as 'key: value' lines at the left margin."))
+            self.errors.append(
+                SpecError(
+                    f"the top level of {what} must be a mapping of settings ({keys}), not {kind}",
+                    place=where,
+                    fix="Write settings as 'key: value' lines at the left margin.",
+                )
+            )
         return document
 
     def include(self, data: dict[str, Any], entry: Entry) -> tuple[dict[str, Any], Entry]:
@@ -186,11 +201,15 @@ class _Loader:
             matches = [match for match in sorted(found) if (self.root / match).is_file()]
             if not matches:
                 place = self.place_in(entry, ("include", index))
-                self.errors.append(SpecError(
-                    f"include pattern '{pattern}' matches no file", place=place,
-                    field=f"include[{index}]",
-                    fix=f"Patterns are relative to the folder of {self.names[0]}; "
-                        "fix the pattern or remove it."))
+                self.errors.append(
+                    SpecError(
+                        f"include pattern '{pattern}' matches no file",
+                        place=place,
+                        field=f"include[{index}]",
+                        fix=f"Patterns are relative to the folder of {self.names[0]}; "
+                        "fix the pattern or remove it.",
+                    )
+                )
                 continue
             for match in matches:
                 resolved = (self.root / match).resolve()
@@ -199,11 +218,23 @@ class _Loader:
                 seen.add(resolved)
                 self.merge_file(self.path.parent / match, models, model_entries)
         children["models"] = (
-            models_entry[FILE], models_entry[KEY_LINE], models_entry[KEY_COLUMN],
-            models_entry[LINE], models_entry[COLUMN], model_entries, None,
+            models_entry[FILE],
+            models_entry[KEY_LINE],
+            models_entry[KEY_COLUMN],
+            models_entry[LINE],
+            models_entry[COLUMN],
+            model_entries,
+            None,
         )
-        root = (entry[FILE], entry[KEY_LINE], entry[KEY_COLUMN], entry[LINE], entry[COLUMN],
-                children, entry[RAW])
+        root = (
+            entry[FILE],
+            entry[KEY_LINE],
+            entry[KEY_COLUMN],
+            entry[LINE],
+            entry[COLUMN],
+            children,
+            entry[RAW],
+        )
         return {**data, "models": models}, root
 
     def merge_file(self, path: Path, models: dict[str, Any], entries: dict[Any, Entry]) -> None:
@@ -215,29 +246,45 @@ class _Loader:
         for key in value:
             if key != "models":
                 close = difflib.get_close_matches(str(key), ["models"], n=1)
-                fix = ("Did you mean 'models'?" if close
-                       else f"Move it into {self.names[0]}; included files add models only.")
-                self.errors.append(SpecError(
-                    f"an included file may only hold 'models:', not '{key}'",
-                    place=self.place_in(entry, (key,)), field=str(key), fix=fix))
+                fix = (
+                    "Did you mean 'models'?"
+                    if close
+                    else f"Move it into {self.names[0]}; included files add models only."
+                )
+                self.errors.append(
+                    SpecError(
+                        f"an included file may only hold 'models:', not '{key}'",
+                        place=self.place_in(entry, (key,)),
+                        field=str(key),
+                        fix=fix,
+                    )
+                )
         included = value.get("models")
         if included is None:
             return
         models_entry = entry[CHILDREN]["models"]
         if not isinstance(included, dict):
-            self.errors.append(SpecError(
-                "expected a mapping of model names to models", field="models",
-                place=Place(name, models_entry[LINE], models_entry[COLUMN])))
+            self.errors.append(
+                SpecError(
+                    "expected a mapping of model names to models",
+                    field="models",
+                    place=Place(name, models_entry[LINE], models_entry[COLUMN]),
+                )
+            )
             return
         for model, body in included.items():
             here = models_entry[CHILDREN][model]
             if model in entries:
                 first = entries[model]
                 first_place = Place(self.names[first[FILE]], first[KEY_LINE], first[KEY_COLUMN])
-                self.errors.append(SpecError(
-                    f"model '{model}' is defined twice: at {first_place} and here",
-                    place=Place(name, here[KEY_LINE], here[KEY_COLUMN]), field=f"models.{model}",
-                    fix="Keep one definition, or rename one of the models."))
+                self.errors.append(
+                    SpecError(
+                        f"model '{model}' is defined twice: at {first_place} and here",
+                        place=Place(name, here[KEY_LINE], here[KEY_COLUMN]),
+                        field=f"models.{model}",
+                        fix="Keep one definition, or rename one of the models.",
+                    )
+                )
                 continue
             models[model] = body
             entries[model] = here
@@ -259,7 +306,9 @@ class _Loader:
         for error in sorted(self.errors, key=key):
             unique.setdefault(error.message, error)
         if not unique:  # pragma: no cover - every failing path records why
-            unique["?"] = SpecError("the configuration could not be loaded", place=Place(self.names[0]))
+            unique["?"] = SpecError(
+                "the configuration could not be loaded", place=Place(self.names[0])
+            )
         return SpecErrors(list(unique.values()))
 
 

@@ -57,7 +57,9 @@ def schema_errors(
     return errors
 
 
-def _translate(error: Any, loc: NodePath, positions: Positions, model: type[BaseModel]) -> SpecError:
+def _translate(
+    error: Any, loc: NodePath, positions: Positions, model: type[BaseModel]
+) -> SpecError:
     kind: str = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -102,7 +104,9 @@ def _translate(error: Any, loc: NodePath, positions: Positions, model: type[Base
 
     if kind == "value_error":
         reason = ctx.get("error")
-        what = str(reason) if reason is not None else str(error["msg"]).removeprefix("Value error, ")
+        what = (
+            str(reason) if reason is not None else str(error["msg"]).removeprefix("Value error, ")
+        )
         return SpecError(what, place=positions.place(loc), field=field)
 
     if kind == "literal_error":
@@ -111,26 +115,39 @@ def _translate(error: Any, loc: NodePath, positions: Positions, model: type[Base
         if isinstance(value, bool):
             return SpecError(
                 f"YAML reads {raw} as a boolean; expected one of {shown}",
-                place=place, field=field, fix="Use one of the allowed values (quote text YAML could read as a boolean).",
+                place=place,
+                field=field,
+                fix="Use one of the allowed values (quote text YAML could read as a boolean).",
             )
         close = difflib.get_close_matches(str(value), [str(item) for item in allowed], n=1)
         fix = f"Did you mean '{close[0]}'?" if close else f"Use one of {shown}."
-        return SpecError(f"{_quote(value)} is not allowed here; expected one of {shown}",
-                         place=place, field=field, fix=fix)
+        return SpecError(
+            f"{_quote(value)} is not allowed here; expected one of {shown}",
+            place=place,
+            field=field,
+            fix=fix,
+        )
 
     if kind == "string_type":
         if isinstance(value, bool):
             word = str(value).lower()
-            read = f"the boolean {word}" if (raw or word).lower() == word else (
-                f"a boolean: YAML reads {raw} as {word}"
+            read = (
+                f"the boolean {word}"
+                if (raw or word).lower() == word
+                else (f"a boolean: YAML reads {raw} as {word}")
             )
-            return SpecError(f"expected a string, got {read}", place=place, field=field,
-                             fix=f'Quote it: "{raw or word}".')
+            return SpecError(
+                f"expected a string, got {read}",
+                place=place,
+                field=field,
+                fix=f'Quote it: "{raw or word}".',
+            )
         fix = f'Quote it: "{raw}".' if raw and value is not None else None
         if value is None:
             fix = "Write a value, or remove the key."
-        return SpecError(f"expected a string, got {_describe(value, raw)}", place=place,
-                         field=field, fix=fix)
+        return SpecError(
+            f"expected a string, got {_describe(value, raw)}", place=place, field=field, fix=fix
+        )
 
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         fix = None
@@ -138,13 +155,19 @@ def _translate(error: Any, loc: NodePath, positions: Positions, model: type[Base
             fix = "Write {} for a version that changes nothing."
         elif value is None:
             fix = "Write the settings under the key, or remove the key."
-        return SpecError(f"expected a mapping, got {_describe(value, raw)}", place=place,
-                         field=field, fix=fix)
+        return SpecError(
+            f"expected a mapping, got {_describe(value, raw)}", place=place, field=field, fix=fix
+        )
 
     if kind == "list_type":
-        fix = f'Write a list, e.g. ["{value}"].' if isinstance(value, str) else "Write a list, e.g. [a, b]."
-        return SpecError(f"expected a list, got {_describe(value, raw)}", place=place,
-                         field=field, fix=fix)
+        fix = (
+            f'Write a list, e.g. ["{value}"].'
+            if isinstance(value, str)
+            else "Write a list, e.g. [a, b]."
+        )
+        return SpecError(
+            f"expected a list, got {_describe(value, raw)}", place=place, field=field, fix=fix
+        )
 
     if kind == "string_pattern_mismatch":
         what_kind = _NAME_KINDS.get(str(loc[-2]) if len(loc) > 1 else "", "name")
@@ -152,12 +175,18 @@ def _translate(error: Any, loc: NodePath, positions: Positions, model: type[Base
             what_kind = "name"
         return SpecError(
             f"{_quote(value)} is not a valid {what_kind}: {_pattern_rule(ctx.get('pattern'), error)}",
-            place=place, field=field, fix=_pattern_fix(ctx.get("pattern")),
+            place=place,
+            field=field,
+            fix=_pattern_fix(ctx.get("pattern")),
         )
 
     if kind == "string_too_long":
-        return SpecError(f"longer than {ctx.get('max_length')} characters", place=place,
-                         field=field, fix="Shorten it.")
+        return SpecError(
+            f"longer than {ctx.get('max_length')} characters",
+            place=place,
+            field=field,
+            fix="Shorten it.",
+        )
 
     message = str(error["msg"])
     return SpecError(message[:1].lower() + message[1:], place=place, field=field)

@@ -37,11 +37,14 @@ class SpecModel(BaseModel):
 class Step(SpecModel):
     """One training step: a command (`run:`) or a built-in trainer (`uses:`)."""
 
-    name: Name = Field(description="Unique within the model's pipeline; other steps name it in `deps`.")
+    name: Name = Field(
+        description="Unique within the model's pipeline; other steps name it in `deps`."
+    )
     run: str | None = Field(None, description="Shell command run in the project root.")
     uses: Literal["sklearn", "torch"] | None = Field(
-        None, description="A built-in trainer: sklearn (an estimator, saved with skops) or torch "
-        "(a torch.nn.Module, weights saved with safetensors)."
+        None,
+        description="A built-in trainer: sklearn (an estimator, saved with skops) or torch "
+        "(a torch.nn.Module, weights saved with safetensors).",
     )
     with_: dict[str, ParamValue] = Field(
         default_factory=dict, alias="with", description="Settings of the built-in trainer."
@@ -63,12 +66,17 @@ class Step(SpecModel):
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Step:
         if (self.run is None) == (self.uses is None):
-            raise ValueError("a step needs exactly one of 'run' (a command) or 'uses' (a built-in trainer)")
+            raise ValueError(
+                "a step needs exactly one of 'run' (a command) or 'uses' (a built-in trainer)"
+            )
         return self
 
 
 DATA_FORMATS: dict[str, Literal["csv", "parquet", "npz"]] = {
-    "csv": "csv", "parquet": "parquet", "pq": "parquet", "npz": "npz"
+    "csv": "csv",
+    "parquet": "parquet",
+    "pq": "parquet",
+    "npz": "npz",
 }
 
 
@@ -80,12 +88,15 @@ class Dataset(SpecModel):
     """
 
     name: Name | None = Field(None, description="Shown in plans and reports; default: the file.")
-    path: str | None = Field(None, description="A CSV, Parquet or NPZ file, relative to the project root.")
+    path: str | None = Field(
+        None, description="A CSV, Parquet or NPZ file, relative to the project root."
+    )
     step: Name | None = Field(None, description="A pipeline step whose output holds the data.")
     file: str | None = Field(None, description="The output file of `step` (an NPZ file).")
     label: str | None = Field(None, description="CSV/Parquet: the column holding the true labels.")
     features: list[str] | None = Field(
-        None, description="CSV/Parquet: the feature columns, in the model's order (default: all but the label)."
+        None,
+        description="CSV/Parquet: the feature columns, in the model's order (default: all but the label).",
     )
     x_array: str = Field("X", description="NPZ: the array of features.")
     y_array: str = Field(
@@ -95,7 +106,9 @@ class Dataset(SpecModel):
     @model_validator(mode="after")
     def _one_source(self) -> Dataset:
         if (self.path is None) == (self.step is None):
-            raise ValueError("a dataset needs exactly one of 'path' (a file) or 'step' (with 'file')")
+            raise ValueError(
+                "a dataset needs exactly one of 'path' (a file) or 'step' (with 'file')"
+            )
         if self.step is not None and self.file is None:
             raise ValueError("a dataset from a step needs 'file', the step output holding the data")
         if self.path is not None and self.file is not None:
@@ -119,7 +132,12 @@ class Speed(SpecModel):
     """How serving speed is measured: batch prediction timed after a warm-up."""
 
     batch_size: int = Field(64, ge=1, description="Rows per timed prediction call.")
-    repetitions: int = Field(20, ge=1, le=100_000, description="Timed calls (latency percentiles and QPS come from these).")
+    repetitions: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Timed calls (latency percentiles and QPS come from these).",
+    )
     warmup: int = Field(3, ge=0, le=100_000, description="Untimed calls made first.")
 
 
@@ -132,24 +150,29 @@ class Evaluation(SpecModel):
     dataset: str | None = Field(None, description="Shorthand for one data file (see `datasets`).")
     label: str | None = Field(None, description="The label column of `dataset`.")
     datasets: list[Dataset] = Field(
-        default_factory=list, description="The data versions are scored on; gates hold on every one."
+        default_factory=list,
+        description="The data versions are scored on; gates hold on every one.",
     )
     metrics: list[MetricName] = Field(
-        default_factory=list, description="Metrics to compute, e.g. accuracy, f1, roc_auc, latency_p95_ms."
+        default_factory=list,
+        description="Metrics to compute, e.g. accuracy, f1, roc_auc, latency_p95_ms.",
     )
     average: Literal["binary", "micro", "macro", "weighted"] | None = Field(
         None,
         description="Averaging of precision, recall and f1: 'binary' for binary tasks, "
         "'macro' for multiclass ones unless set.",
     )
-    speed: Speed = Field(default_factory=Speed, description="Settings of the latency and QPS metrics.")
+    speed: Speed = Field(
+        default_factory=Speed, description="Settings of the latency and QPS metrics."
+    )
     gates: list[str] = Field(
         default_factory=list,
         description="Conditions an alias move must pass, e.g. 'f1 >= 0.80' or "
         "'roc_auc >= baseline(production) - 0.01'.",
     )
     when_no_baseline: Literal["pass", "fail"] = Field(
-        "pass", description="How a gate on baseline(alias) counts when the alias points nowhere yet."
+        "pass",
+        description="How a gate on baseline(alias) counts when the alias points nowhere yet.",
     )
     predict: str | None = Field(
         None,
@@ -158,7 +181,8 @@ class Evaluation(SpecModel):
         "'prediction' column, and 'score_<class>' columns when `scores` is true).",
     )
     scores: bool = Field(
-        False, description="The `predict` command also writes class scores (needed by roc_auc, log_loss)."
+        False,
+        description="The `predict` command also writes class scores (needed by roc_auc, log_loss).",
     )
 
     @model_validator(mode="after")
@@ -195,7 +219,9 @@ class Trigger(SpecModel):
     name: Name = Field(description="Unique within the model.")
     schedule: str | None = Field(None, description="Cron expression, e.g. '0 3 * * *'.")
     when: str | None = Field(None, description="Metric rule, e.g. 'f1 < 0.75'.")
-    data_changed: list[str] = Field(default_factory=list, description="Paths whose change fires it.")
+    data_changed: list[str] = Field(
+        default_factory=list, description="Paths whose change fires it."
+    )
     retrain: Retrain
 
     @model_validator(mode="after")
@@ -248,7 +274,8 @@ class ModelSpec(SpecModel):
         description="Declared versions by label. Quote labels: YAML reads 1.10 as the number 1.1.",
     )
     aliases: dict[Name, Label] = Field(
-        default_factory=dict, description="Movable names pointing at versions: {production: '1.0.0'}."
+        default_factory=dict,
+        description="Movable names pointing at versions: {production: '1.0.0'}.",
     )
     triggers: list[Trigger] = Field(default_factory=list)
     health_check: str | None = Field(
@@ -325,7 +352,9 @@ class Config(SpecModel):
 
     project: Name
     state: str | None = Field(None, description="State database URL; env MVCTL_STATE overrides.")
-    store: str | None = Field(None, description="Blob store folder or URL; env MVCTL_STORE overrides.")
+    store: str | None = Field(
+        None, description="Blob store folder or URL; env MVCTL_STORE overrides."
+    )
     include: list[str] = Field(
         default_factory=list, description="Glob patterns of more files holding `models:`."
     )

@@ -225,14 +225,22 @@ class _Reader:
                         key = parent.key
                         parent.value[key] = value
                         parent.children[key] = (
-                            file_index, parent.key_line, parent.key_column, line, column, None, raw
+                            file_index,
+                            parent.key_line,
+                            parent.key_column,
+                            line,
+                            column,
+                            None,
+                            raw,
                         )
                         parent.want_key = True
                     else:
                         self.deliver(value, line, column, None, raw, False)
                 elif kind is MappingStartEvent or kind is SequenceStartEvent:
                     if (
-                        not frames or event.anchor is not None or event.tag is not None
+                        not frames
+                        or event.anchor is not None
+                        or event.tag is not None
                         or len(frames) >= MAX_DEPTH
                     ):
                         self.start(event, kind is MappingStartEvent)
@@ -247,8 +255,14 @@ class _Reader:
                         path = (*parent.path, len(parent.value))
                     mark = event.start_mark
                     frames.append(
-                        _Frame(kind is MappingStartEvent, path, mark.line + 1, mark.column + 1,
-                               None, False)
+                        _Frame(
+                            kind is MappingStartEvent,
+                            path,
+                            mark.line + 1,
+                            mark.column + 1,
+                            None,
+                            False,
+                        )
                     )
                 elif kind is MappingEndEvent or kind is SequenceEndEvent:
                     frame = frames.pop()
@@ -259,15 +273,27 @@ class _Reader:
                     if not parent.is_map:
                         parent.value.append(frame.value)
                         parent.children.append(
-                            (file_index, frame.line, frame.column, frame.line, frame.column,
-                             frame.children, None)
+                            (
+                                file_index,
+                                frame.line,
+                                frame.column,
+                                frame.line,
+                                frame.column,
+                                frame.children,
+                                None,
+                            )
                         )
                     elif type(parent.key) is str:
                         key = parent.key
                         parent.value[key] = frame.value
                         parent.children[key] = (
-                            file_index, parent.key_line, parent.key_column, frame.line,
-                            frame.column, frame.children, None,
+                            file_index,
+                            parent.key_line,
+                            parent.key_column,
+                            frame.line,
+                            frame.column,
+                            frame.children,
+                            None,
                         )
                         parent.want_key = True
                     else:
@@ -293,7 +319,9 @@ class _Reader:
         if self.documents > 1:
             mark = event.start_mark
             self.error(
-                mark.line + 1, mark.column + 1, (),
+                mark.line + 1,
+                mark.column + 1,
+                (),
                 "a second YAML document starts here; a configuration file holds one",
                 "Remove the '---' and merge the documents, or move the second into an included file.",
             )
@@ -307,8 +335,13 @@ class _Reader:
         parent = frames[-1] if frames else None
         path = self.child_path(parent)
         if len(frames) >= MAX_DEPTH:
-            self.error(line, column, path, f"nesting is deeper than {MAX_DEPTH} levels",
-                       "Flatten the structure; no setting needs this depth.")
+            self.error(
+                line,
+                column,
+                path,
+                f"nesting is deeper than {MAX_DEPTH} levels",
+                "Flatten the structure; no setting needs this depth.",
+            )
             self.root = None
             raise _Abort
         tag = event.tag
@@ -344,7 +377,9 @@ class _Reader:
         path = self.child_path(parent)
         value, raw = self.construct(event, tag, line, column, path)
         if (
-            raw is not None and parent is not None and parent.label_values
+            raw is not None
+            and parent is not None
+            and parent.label_values
             and (parent.path[-1] != "retrain" or parent.key == "from")
         ):
             self.label_error(line, column, path, raw, value)
@@ -364,19 +399,33 @@ class _Reader:
         if found is None:
             path = self.child_path(parent)
             if name in self.open_anchors:
-                self.error(line, column, path, f"alias *{name} refers to the node that contains it",
-                           "A node cannot include itself; copy the values you need.")
+                self.error(
+                    line,
+                    column,
+                    path,
+                    f"alias *{name} refers to the node that contains it",
+                    "A node cannot include itself; copy the values you need.",
+                )
             else:
-                self.error(line, column, path, f"alias *{name} names no anchor defined above it",
-                           f"Define '&{name}' before using '*{name}'.")
+                self.error(
+                    line,
+                    column,
+                    path,
+                    f"alias *{name} names no anchor defined above it",
+                    f"Define '&{name}' before using '*{name}'.",
+                )
             self.reported.add(path)
             found = (None, None, None, 1)
         value, children, raw, size = found
         self.expanded += size
         if self.expanded > MAX_ALIAS_EXPANSION:
-            self.error(line, column, self.child_path(parent),
-                       f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} characters",
-                       "Use fewer nested aliases.")
+            self.error(
+                line,
+                column,
+                self.child_path(parent),
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} characters",
+                "Use fewer nested aliases.",
+            )
             self.root = None
             raise _Abort
         if in_key and parent is not None and isinstance(value, str) and raw is None:
@@ -411,8 +460,13 @@ class _Reader:
             return
         if in_key:
             # A mapping or list used as a key: it was read to stay in step; drop the entry.
-            self.error(line, column, parent.path, "a key must be plain text, not a mapping or a list",
-                       "Write the key as text.")
+            self.error(
+                line,
+                column,
+                parent.path,
+                "a key must be plain text, not a mapping or a list",
+                "Write the key as text.",
+            )
             parent.key, parent.want_key = _SKIP, False
             return
         key = parent.key
@@ -424,7 +478,13 @@ class _Reader:
             return
         parent.value[key] = value
         parent.children[key] = (
-            self.file_index, parent.key_line, parent.key_column, line, column, children, raw
+            self.file_index,
+            parent.key_line,
+            parent.key_column,
+            line,
+            column,
+            children,
+            raw,
         )
 
     def key(self, parent: _Frame, event: Any, tag: str, line: int, column: int) -> None:
@@ -438,13 +498,23 @@ class _Reader:
         path = (*parent.path, text)
         plain_untagged = event.tag is None and event.implicit[0]
         if tag == _BOOL or (plain_untagged and text in _BOOL_WORDS):
-            self.error(line, column, path, f"key '{text}' is read by YAML as a boolean",
-                       f"Quote it (\"{text}\") or use the intended field name.")
+            self.error(
+                line,
+                column,
+                path,
+                f"key '{text}' is read by YAML as a boolean",
+                f'Quote it ("{text}") or use the intended field name.',
+            )
             self.reported.add(path)
         elif tag == _NULL:
             shown = f"key '{text}'" if text else "an empty key"
-            self.error(line, column, path, f"{shown} is read by YAML as null",
-                       "Write the key as quoted text.")
+            self.error(
+                line,
+                column,
+                path,
+                f"{shown} is read by YAML as null",
+                "Write the key as quoted text.",
+            )
             self.reported.add(path)
         elif tag in (_INT, _FLOAT) and parent.label_keys:
             value, raw = self.construct(event, tag, line, column, path)
@@ -462,8 +532,12 @@ class _Reader:
         if first is None:
             return
         path = (*parent.path, key)
-        self.error(line, column, path,
-                   f"'{key}' appears twice (lines {first[KEY_LINE]} and {line}); keep one")
+        self.error(
+            line,
+            column,
+            path,
+            f"'{key}' appears twice (lines {first[KEY_LINE]} and {line}); keep one",
+        )
         self.reported.add(path)
         parent.key = _SKIP
 
@@ -481,8 +555,13 @@ class _Reader:
                     for item, entry in zip(merged, merged_children, strict=True)
                 ]
             else:
-                self.error(line, column, frame.path, "'<<' merges a mapping or a list of mappings",
-                           "Point '<<' at an anchored mapping, e.g. '<<: *defaults'.")
+                self.error(
+                    line,
+                    column,
+                    frame.path,
+                    "'<<' merges a mapping or a list of mappings",
+                    "Point '<<' at an anchored mapping, e.g. '<<: *defaults'.",
+                )
                 continue
             for source, source_children in sources:
                 for key, item in source.items():
@@ -516,9 +595,14 @@ class _Reader:
         else:
             self.bad_tag(line, column, path, event.tag or tag)
             return text, None
-        shown = "!!" + tag[len(_TAG):]
-        self.error(line, column, path, f"'{text}' cannot be read as {shown}",
-                   "Remove the tag or fix the value.")
+        shown = "!!" + tag[len(_TAG) :]
+        self.error(
+            line,
+            column,
+            path,
+            f"'{text}' cannot be read as {shown}",
+            "Remove the tag or fix the value.",
+        )
         self.reported.add(path)
         return text, None
 
@@ -549,14 +633,20 @@ class _Reader:
         self, line: int, column: int, path: NodePath, what: str, fix: str | None = None
     ) -> None:
         self.errors.append(
-            SpecError(what, place=Place(self.file_name, line, column), field=dotted(path) or None,
-                      fix=fix)
+            SpecError(
+                what, place=Place(self.file_name, line, column), field=dotted(path) or None, fix=fix
+            )
         )
 
     def bad_tag(self, line: int, column: int, path: NodePath, tag: str) -> None:
-        shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-        self.error(line, column, path, f"tag '{shown}' is not supported",
-                   "Remove it; mvctl reads plain YAML: text, numbers, booleans, lists, mappings.")
+        shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+        self.error(
+            line,
+            column,
+            path,
+            f"tag '{shown}' is not supported",
+            "Remove it; mvctl reads plain YAML: text, numbers, booleans, lists, mappings.",
+        )
         self.reported.add(path)
 
     def label_error(self, line: int, column: int, path: NodePath, raw: str, value: Any) -> None:
@@ -567,8 +657,12 @@ class _Reader:
         else:
             read = f"the number {value}"
         shown = raw or "(empty)"
-        self.error(line, column, path,
-                   f'version label {shown} is read by YAML as {read}; quote it: "{raw}"')
+        self.error(
+            line,
+            column,
+            path,
+            f'version label {shown} is read by YAML as {read}; quote it: "{raw}"',
+        )
         self.reported.add(path)
 
     def syntax_error(self, exc: yaml.YAMLError) -> None:
@@ -587,9 +681,13 @@ class _Reader:
             self.error(mark.line + 1, mark.column + 1, (), f"YAML syntax error: {problem}", fix)
         elif isinstance(exc, yaml.reader.ReaderError):
             line, column = _line_column(self.text.encode("utf-8", "replace"), exc.position)
-            self.error(line, column, (),
-                       f"YAML cannot read this file: {exc.reason} (character {exc.character!r})",
-                       "Remove the character or write it as an escape inside double quotes.")
+            self.error(
+                line,
+                column,
+                (),
+                f"YAML cannot read this file: {exc.reason} (character {exc.character!r})",
+                "Remove the character or write it as an escape inside double quotes.",
+            )
         else:
             self.error(1, 1, (), f"YAML cannot read this file: {exc}")
 

@@ -24,7 +24,9 @@ _DOTTED_IMPORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+
 
 
 class Reporter(Protocol):
-    def error(self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False) -> None: ...
+    def error(
+        self, path: NodePath, what: str, fix: str | None = None, *, value: bool = False
+    ) -> None: ...
 
 
 def check_torch_step(step: Step, path: NodePath, at: Reporter) -> None:
@@ -32,33 +34,68 @@ def check_torch_step(step: Step, path: NodePath, at: Reporter) -> None:
     module = settings.get("module")
     example = "with: {module: mypkg.nets.Net, task: classification}"
     if module is None:
-        at.error(path, "the torch trainer needs 'with.module', the import path of a torch.nn.Module class",
-                 f"Add '{example}'.")
+        at.error(
+            path,
+            "the torch trainer needs 'with.module', the import path of a torch.nn.Module class",
+            f"Add '{example}'.",
+        )
     elif not isinstance(module, str) or not _DOTTED_IMPORT.match(module):
-        at.error((*path, "with", "module"), f"module {module!r} is not a dotted import path",
-                 f"Write the module and the class, as in '{example}'.", value=True)
+        at.error(
+            (*path, "with", "module"),
+            f"module {module!r} is not a dotted import path",
+            f"Write the module and the class, as in '{example}'.",
+            value=True,
+        )
     for key in sorted(set(settings) - set(TORCH_WITH)):
-        at.error((*path, "with", key), f"the torch trainer has no setting '{key}'", _suggest(key, TORCH_WITH))
+        at.error(
+            (*path, "with", key),
+            f"the torch trainer has no setting '{key}'",
+            _suggest(key, TORCH_WITH),
+        )
     if not isinstance(settings.get("module_args", {}), dict):
-        at.error((*path, "with", "module_args"), "module_args must map constructor arguments to values",
-                 "Write it as 'module_args: {hidden: 64}'.", value=True)
+        at.error(
+            (*path, "with", "module_args"),
+            "module_args must map constructor arguments to values",
+            "Write it as 'module_args: {hidden: 64}'.",
+            value=True,
+        )
     task = settings.get("task", "classification")
     if task not in TORCH_TASKS:
-        at.error((*path, "with", "task"), f"task {task!r} is neither classification nor regression",
-                 "Use classification (cross-entropy) or regression (mean squared error).", value=True)
+        at.error(
+            (*path, "with", "task"),
+            f"task {task!r} is neither classification nor regression",
+            "Use classification (cross-entropy) or regression (mean squared error).",
+            value=True,
+        )
     if "distributed" in settings and not _valid_distributed(settings["distributed"]):
-        at.error((*path, "with", "distributed"), "distributed must be {nproc: N} with N a whole number >= 1",
-                 "Write it as 'distributed: {nproc: 2}'.", value=True)
+        at.error(
+            (*path, "with", "distributed"),
+            "distributed must be {nproc: N} with N a whole number >= 1",
+            "Write it as 'distributed: {nproc: 2}'.",
+            value=True,
+        )
     threads = settings.get("threads", 1)
     if type(threads) is not int or threads < 1:
-        at.error((*path, "with", "threads"), f"threads {threads!r} is not a whole number >= 1",
-                 "Write e.g. 'threads: 2' (torch threads per training process; default 1).", value=True)
+        at.error(
+            (*path, "with", "threads"),
+            f"threads {threads!r} is not a whole number >= 1",
+            "Write e.g. 'threads: 2' (torch threads per training process; default 1).",
+            value=True,
+        )
     for key in sorted(set(step.params) - set(TORCH_PARAMS)):
-        at.error((*path, "params", key), f"the torch trainer takes no param '{key}'", _suggest(key, TORCH_PARAMS))
+        at.error(
+            (*path, "params", key),
+            f"the torch trainer takes no param '{key}'",
+            _suggest(key, TORCH_PARAMS),
+        )
     optimizer = step.params.get("optimizer", "adam")
     if optimizer not in OPTIMIZERS:
-        at.error((*path, "params", "optimizer"), f"optimizer {optimizer!r} is neither adam nor sgd",
-                 "Use adam or sgd.", value=True)
+        at.error(
+            (*path, "params", "optimizer"),
+            f"optimizer {optimizer!r} is neither adam nor sgd",
+            "Use adam or sgd.",
+            value=True,
+        )
 
 
 def _valid_distributed(value: object) -> bool:

@@ -41,7 +41,13 @@ if TYPE_CHECKING:
     from mvctl.state.writer import Writer
 
 __all__ = [
-    "ApplyRecord", "EvaluationRecord", "LockInfo", "StateDB", "VersionDetail", "normalize_since", "utc_now",
+    "ApplyRecord",
+    "EvaluationRecord",
+    "LockInfo",
+    "StateDB",
+    "VersionDetail",
+    "normalize_since",
+    "utc_now",
 ]
 
 APPLY_KINDS = ("apply", "revert")

@@ -86,11 +86,40 @@ def evaluations_of(tx: Tx, model: str) -> list[EvaluationRecord]:
     """Every stored evaluation of ``model``, oldest first."""
     records = []
     for row in tx.rows(ALL_OF_MODEL, (model,)):
-        (id_, model_, label, spec_hash, digest, evaluation_hash, dataset, status, metrics_json,
-         status_json, details_json, message, evaluator, created_at, apply_id) = row
-        records.append(EvaluationRecord(
-            id_, model_, label, spec_hash, digest, evaluation_hash, dataset, status,
-            json.loads(metrics_json), json.loads(status_json), json.loads(details_json), message,
-            evaluator, created_at, apply_id,
-        ))
+        (
+            id_,
+            model_,
+            label,
+            spec_hash,
+            digest,
+            evaluation_hash,
+            dataset,
+            status,
+            metrics_json,
+            status_json,
+            details_json,
+            message,
+            evaluator,
+            created_at,
+            apply_id,
+        ) = row
+        records.append(
+            EvaluationRecord(
+                id_,
+                model_,
+                label,
+                spec_hash,
+                digest,
+                evaluation_hash,
+                dataset,
+                status,
+                json.loads(metrics_json),
+                json.loads(status_json),
+                json.loads(details_json),
+                message,
+                evaluator,
+                created_at,
+                apply_id,
+            )
+        )
     return records

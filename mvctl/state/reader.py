@@ -320,7 +320,9 @@ def referenced_digests(tx: Tx) -> frozenset[str]:
     for before_json, after_json in tx.rows(LOGGED_VERSION_BLOBS):
         for value in (_loads(before_json), _loads(after_json)):
             if isinstance(value, dict):
-                _version_blobs(found, value.get("artifact_digest"), value.get("lineage"), value.get("failure"))
+                _version_blobs(
+                    found, value.get("artifact_digest"), value.get("lineage"), value.get("failure")
+                )
     for outputs_json, log_digest in tx.rows(STEP_RUN_BLOBS):
         found.update(str(digest) for digest in json.loads(outputs_json).values())
         if log_digest:

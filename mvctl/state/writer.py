@@ -214,7 +214,11 @@ EVALUATION_KEYS = (
     "evaluator_version",
     "created_at",
 )
-EVALUATION_JSON_KEYS = {"metrics": "metrics_json", "metric_status": "status_json", "details": "details_json"}
+EVALUATION_JSON_KEYS = {
+    "metrics": "metrics_json",
+    "metric_status": "status_json",
+    "details": "details_json",
+}
 """An evaluation's Change value: the plain keys, and JSON values by their column."""
 
 
@@ -346,10 +350,21 @@ def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> N
         )
     elif target.kind == "evaluation":
         if after is None or change.before is not None:
-            raise ValueError(f"malformed change to {target}: evaluation results are only ever added")
+            raise ValueError(
+                f"malformed change to {target}: evaluation results are only ever added"
+            )
         row = {key: _field(change, key) for key in EVALUATION_KEYS}
-        row.update({column: canonical_json(_field(change, key)) for key, column in EVALUATION_JSON_KEYS.items()})
-        conn.execute(insert(t.evaluations).values(model=target.model, label=target.name, apply_id=apply_id, **row))
+        row.update(
+            {
+                column: canonical_json(_field(change, key))
+                for key, column in EVALUATION_JSON_KEYS.items()
+            }
+        )
+        conn.execute(
+            insert(t.evaluations).values(
+                model=target.model, label=target.name, apply_id=apply_id, **row
+            )
+        )
     elif target.kind == "gate":
         return  # a gate's decision is kept in the change log alone
     else:

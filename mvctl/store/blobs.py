@@ -40,6 +40,7 @@ class BlobStore(Protocol):
     def list(self) -> Iterator[str]:
         """Every digest in the store (for `mvctl store gc`), in no particular order."""
         ...
+
     def delete(self, digest: str) -> None:
         """Remove a blob; one that is already gone is not an error."""
         ...

@@ -99,7 +99,9 @@ class DigestCache:
 def dep_exists(root: Path, dep: str) -> bool:
     """Whether a file, folder or glob dependency names anything, without hashing it."""
     if GLOB_CHARS & set(dep):
-        return any((root / match).is_file() for match in glob.iglob(dep, root_dir=root, recursive=True))
+        return any(
+            (root / match).is_file() for match in glob.iglob(dep, root_dir=root, recursive=True)
+        )
     return (root / dep).exists()
 
 

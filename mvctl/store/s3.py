@@ -57,7 +57,9 @@ class S3Settings:
                 f"MVCTL_S3_SSE={sse!r} is not a server-side encryption mode S3 knows",
                 fix=f"Use one of {', '.join(SSE_MODES)}, or unset it.",
             )
-        return cls(endpoint_url=endpoint, sse=sse, kms_key_id=environ.get("MVCTL_S3_KMS_KEY_ID") or None)
+        return cls(
+            endpoint_url=endpoint, sse=sse, kms_key_id=environ.get("MVCTL_S3_KMS_KEY_ID") or None
+        )
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -137,8 +139,9 @@ class S3Store:
         try:
             yield
         except Exception as error:
-            translated = translate(error, doing=doing, bucket=self.bucket, key=key,
-                                   endpoint=self.settings.endpoint_url)
+            translated = translate(
+                error, doing=doing, bucket=self.bucket, key=key, endpoint=self.settings.endpoint_url
+            )
             if translated is None:
                 raise
             raise translated from error
@@ -155,8 +158,9 @@ class S3Store:
         key = self.key(digest)
         before = path.stat()
         with self._errors("uploading", key):
-            self.client.upload_file(str(path), self.bucket, key, ExtraArgs=self._extra or None,
-                                    Config=self._transfer)
+            self.client.upload_file(
+                str(path), self.bucket, key, ExtraArgs=self._extra or None, Config=self._transfer
+            )
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             with self._errors("removing a changed upload", key):

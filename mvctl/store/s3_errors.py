@@ -11,8 +11,16 @@ from __future__ import annotations
 from mvctl.errors import MvctlError, NotFoundError, StoreError
 
 CREDENTIAL_CODES = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
-     "AccessDenied", "AllAccessDisabled", "InvalidClientTokenId", "UnrecognizedClientException"}
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
 )
 CREDENTIALS_FIX = (
     "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that they may "
@@ -34,8 +42,13 @@ def translate(
             f"no AWS credentials were found for the store s3://{bucket} ({doing})",
             fix="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE.",
         )
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
-                "ReadTimeoutError", "ProxyConnectionError"):
+    if name in (
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ProxyConnectionError",
+    ):
         target = endpoint or "the S3 endpoint"
         return StoreError(
             f"cannot reach {target} while {doing} {where}: {cause}",
@@ -61,7 +74,8 @@ def translate(
         )
     if code in CREDENTIAL_CODES or status == 403:
         return StoreError(
-            f"S3 refused the request ({code or 'HTTP 403'}) while {doing} {where}", fix=CREDENTIALS_FIX
+            f"S3 refused the request ({code or 'HTTP 403'}) while {doing} {where}",
+            fix=CREDENTIALS_FIX,
         )
     return StoreError(f"S3 error {code or status} while {doing} {where}: {message}")
 
@@ -69,7 +83,11 @@ def translate(
 def _underlying(error: BaseException) -> BaseException:
     """boto3's transfer errors wrap the real one as their cause or context."""
     seen = error
-    while type(seen).__name__ in ("S3UploadFailedError", "S3TransferFailedError", "RetriesExceededError"):
+    while type(seen).__name__ in (
+        "S3UploadFailedError",
+        "S3TransferFailedError",
+        "RetriesExceededError",
+    ):
         inner = seen.__cause__ or seen.__context__ or getattr(seen, "last_exception", None)
         if inner is None:
             break

@@ -34,7 +34,11 @@ def _run(page: Path, *extra: str) -> str:
     with tempfile.TemporaryDirectory(prefix="mvctl-chromium-") as profile:
         done = subprocess.run(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
     if done.returncode != 0:
         raise RuntimeError(f"chromium exited with {done.returncode}:\n{done.stderr[-3000:]}")
@@ -47,5 +51,10 @@ def dump_dom(page: Path) -> str:
 
 
 def screenshot(page: Path, out: Path, width: int = 1200, height: int = 2400) -> Path:
-    _run(page, f"--screenshot={out.resolve()}", f"--window-size={width},{height}", "--hide-scrollbars")
+    _run(
+        page,
+        f"--screenshot={out.resolve()}",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    )
     return out

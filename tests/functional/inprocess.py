@@ -51,10 +51,17 @@ def run_cli(*argv: str) -> Result:
 
 
 def apply_here(root: Path, **options: Any) -> ApplyResult:
-    return apply(load_workspace(root / "mvctl.yaml"), ApplyOptions(auto_approve=True, **options),
-                 confirm=lambda plan: True, events=StepRecorder())
+    return apply(
+        load_workspace(root / "mvctl.yaml"),
+        ApplyOptions(auto_approve=True, **options),
+        confirm=lambda plan: True,
+        events=StepRecorder(),
+    )
 
 
 def revert_here(root: Path, **options: Any) -> RevertResult:
-    return revert(load_workspace(root / "mvctl.yaml"), RevertOptions(auto_approve=True, **options),
-                  confirm=lambda outline: True)
+    return revert(
+        load_workspace(root / "mvctl.yaml"),
+        RevertOptions(auto_approve=True, **options),
+        confirm=lambda outline: True,
+    )

@@ -107,8 +107,12 @@ class Project:
         logs.mkdir()
         with (logs / "out").open("wb") as out, (logs / "err").open("wb") as err:
             return subprocess.Popen(
-                [sys.executable, "-m", "mvctl", *args], cwd=self.root, env=env,
-                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "mvctl", *args],
+                cwd=self.root,
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
             )
 
     def write(self, relative: str, text: str) -> Path:

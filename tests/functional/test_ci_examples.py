@@ -63,24 +63,37 @@ def all_invocations() -> list[tuple[str, list[str]]]:
 
 @cache
 def help_text(*command: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "mvctl", *command, "--help"], capture_output=True,
-                          text=True, env=base_env(None), check=False, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "mvctl", *command, "--help"],
+        capture_output=True,
+        text=True,
+        env=base_env(None),
+        check=False,
+        cwd=REPO,
+    )
     assert done.returncode == 0, f"`mvctl {' '.join(command)} --help` failed:\n{done.stderr}"
     return done.stdout
 
 
 def test_the_examples_exist_and_parse() -> None:
     names = {path.relative_to(EXAMPLES).as_posix() for path in FILES}
-    assert {"github/mvctl-plan.yml", "github/mvctl-apply.yml", "github/mvctl-revert.yml",
-            "gitlab/.gitlab-ci.yml"} <= names
+    assert {
+        "github/mvctl-plan.yml",
+        "github/mvctl-apply.yml",
+        "github/mvctl-revert.yml",
+        "gitlab/.gitlab-ci.yml",
+    } <= names
 
 
-@pytest.mark.parametrize("file_name, words", all_invocations(),
-                         ids=[f"{f}: mvctl {' '.join(w)}" for f, w in all_invocations()])
+@pytest.mark.parametrize(
+    "file_name, words",
+    all_invocations(),
+    ids=[f"{f}: mvctl {' '.join(w)}" for f, w in all_invocations()],
+)
 def test_every_command_and_flag_exists(file_name: str, words: list[str]) -> None:
     command = words[:2] if words[0] in GROUPS else words[:1]
     text = help_text(*command)
-    for word in words[len(command):]:
+    for word in words[len(command) :]:
         if word.startswith("-"):
             flag = word.split("=", 1)[0]
             assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), (
@@ -93,7 +106,10 @@ def test_the_flow_is_plan_markdown_apply_auto_approve_and_revert() -> None:
     for file_name, words in all_invocations():
         by_file.setdefault(file_name, []).append(words)
     for plan_file in ("mvctl-plan.yml", ".gitlab-ci.yml"):
-        assert any(w[0] == "plan" and {"--markdown", "--detailed-exitcode"} <= set(w) for w in by_file[plan_file])
+        assert any(
+            w[0] == "plan" and {"--markdown", "--detailed-exitcode"} <= set(w)
+            for w in by_file[plan_file]
+        )
     for apply_file in ("mvctl-apply.yml", ".gitlab-ci.yml"):
         assert any(w[0] == "apply" and "--auto-approve" in w for w in by_file[apply_file])
     for revert_file in ("mvctl-revert.yml", ".gitlab-ci.yml"):

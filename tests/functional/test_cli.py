@@ -185,7 +185,7 @@ def test_quickstart_example_trains_for_real(tmp_path: Path) -> None:
     from skops.io import load
 
     store = project.root / ".mvctl" / "store" / "objects"
-    digest = shown["artifact_digest"][len("sha256:"):]
+    digest = shown["artifact_digest"][len("sha256:") :]
     forest = load(store / digest[:2] / digest[2:], trusted=["sklearn.tree._tree.Tree"])
     assert type(forest).__name__ == "RandomForestClassifier" and forest.n_estimators == 300
     assert project.mvctl("plan", "--detailed-exitcode").code == 0

@@ -40,7 +40,9 @@ def config_for(round_no: int, production: str) -> str:
 
 def start(project: Project, *args: str, slow: str = "0") -> tuple[subprocess.Popen[bytes], Path]:
     proc = project.start(*args, extra_env={"SLOW_TRAIN": slow})
-    logs = sorted(project.root.parent.glob("background-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+    logs = sorted(
+        project.root.parent.glob("background-*"), key=lambda p: int(p.name.split("-")[1])
+    )[-1]
     return proc, logs
 
 

@@ -99,9 +99,7 @@ def workspace_of(project: Project) -> Workspace:
 def final_state(workspace: Workspace) -> dict[str, Any]:
     state = workspace.open_state(create=False)
     try:
-        versions = {
-            v.label: (v.status, v.artifact_digest) for v in state.versions_of("churn")
-        }
+        versions = {v.label: (v.status, v.artifact_digest) for v in state.versions_of("churn")}
         aliases = {alias: a.version for (_, alias), a in state.snapshot().aliases.items()}
     finally:
         state.close()
@@ -142,8 +140,9 @@ def recover_and_finish(
         assert broken.pid == pid
     cached_before = recorded_step_keys(workspace)
     recorder = StepRecorder()
-    result = apply(workspace, ApplyOptions(auto_approve=True), confirm=lambda plan: True,
-                   events=recorder)
+    result = apply(
+        workspace, ApplyOptions(auto_approve=True), confirm=lambda plan: True, events=recorder
+    )
     assert result.status in ("succeeded", "no_changes"), result
     # Three distinct step runs make the tiny project; those recorded before the kill are
     # restored from the store, the rest run now.
@@ -157,7 +156,9 @@ def recover_and_finish(
 
 
 @pytest.fixture(scope="module")
-def killed(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Project, int, int]]:
+def killed(
+    template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Project, int, int]]:
     """Every named kill, run up front a few at a time (most of a kill's cost is starting
     Python): point -> (its project, the pid, the exit status)."""
 
@@ -210,8 +211,9 @@ def test_kill_at_a_random_time_then_resume(
 def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: Path) -> None:
     """The README's steps for a killed apply, as a user types them."""
     project = copy_of(template, tmp_path)
-    victim = project.start("apply", "--auto-approve",
-                           extra_env={"MVCTL_TEST_KILL_AT": "version_trained:2"})
+    victim = project.start(
+        "apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": "version_trained:2"}
+    )
     assert victim.wait(timeout=120) == -signal.SIGKILL
     config = str(project.root / "mvctl.yaml")
     checked = run_cli("-c", config, "state", "check", "--json")
@@ -237,7 +239,10 @@ def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: P
 @pytest.mark.postgres
 @pytest.mark.parametrize("point", ["state_uncommitted:3"])
 def test_kill_on_postgresql_then_resume(
-    tmp_path: Path, point: str, postgres_database_url: str, reference: dict[str, Any],
+    tmp_path: Path,
+    point: str,
+    postgres_database_url: str,
+    reference: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The server rolls back the dead client's open transaction and frees its row locks."""

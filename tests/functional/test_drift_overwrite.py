@@ -62,7 +62,15 @@ def test_overwrite_is_in_history_and_revert_restores_the_whole_record(tiny: Proj
     assert reverted.code == 0, reverted.text
     assert "the whole earlier record" in reverted.out
     restored = shown(tiny, "churn@1.0.0")
-    for key in ("spec_hash", "artifact_digest", "params", "lineage", "spec", "metadata_hash", "status"):
+    for key in (
+        "spec_hash",
+        "artifact_digest",
+        "params",
+        "lineage",
+        "spec",
+        "metadata_hash",
+        "status",
+    ):
         assert restored[key] == before[key], key
     assert blob(tiny, after["artifact_digest"]).is_file()  # nothing is deleted
     assert cli(tiny, "state", "check").code == 0
@@ -92,7 +100,9 @@ def test_refresh_only_accepts_an_alias_moved_outside_mvctl(tiny: Project) -> Non
     assert [o["action"]["kind"] for o in json.loads(applied.out)["outcomes"]] == ["refresh_alias"]
     status = json.loads(cli(tiny, "status", "--json").out)
     assert status["serial"] == serial + 1
-    assert {a["alias"]: a["version"] for a in status["models"][0]["aliases"]}["production"] == "1.1.0"
+    assert {a["alias"]: a["version"] for a in status["models"][0]["aliases"]}[
+        "production"
+    ] == "1.1.0"
 
     assert cli(tiny, "state", "check").code == 0
     after = json.loads(cli(tiny, "plan", "--json").out)
@@ -104,7 +114,9 @@ def test_missing_and_corrupt_blobs_are_drift_and_check_errors(tiny: Project) -> 
     artifact = shown(tiny, "churn@1.0.0")["artifact_digest"]
     blob(tiny, artifact).unlink()
     planned = json.loads(cli(tiny, "plan", "--json").out)
-    assert [(d["kind"], d["target"]) for d in planned["drift"]] == [("artifact_missing", "churn@1.0.0")]
+    assert [(d["kind"], d["target"]) for d in planned["drift"]] == [
+        ("artifact_missing", "churn@1.0.0")
+    ]
     log = shown(tiny, "churn@1.1.0")["lineage"]["steps"]["prepare"]["log"]
     blob(tiny, log).write_bytes(b"not what was logged")
     checked = cli(tiny, "state", "check", "--json")
@@ -119,4 +131,6 @@ def test_missing_and_corrupt_blobs_are_drift_and_check_errors(tiny: Project) -> 
 
 def test_the_checked_in_check_schema_is_current() -> None:
     """Regenerate with `python -m mvctl.render.schemas`."""
-    assert (REPO / "schemas" / "check.schema.json").read_text("utf-8") == render_schema(check_json_schema())
+    assert (REPO / "schemas" / "check.schema.json").read_text("utf-8") == render_schema(
+        check_json_schema()
+    )

@@ -58,7 +58,9 @@ def model_of(project: Project, label: str) -> object:
 def test_stored_metrics_are_scikit_learns_on_the_same_data(project: Project) -> None:
     with state(project) as db:
         records = {(r.label, r.dataset): r for r in db.evaluations_of("churn")}
-    assert set(records) == {(v, d) for v in ("1.0.0", "1.1.0") for d in ("data/holdout.csv", "split")}
+    assert set(records) == {
+        (v, d) for v in ("1.0.0", "1.1.0") for d in ("data/holdout.csv", "split")
+    }
     table = np.loadtxt(project.root / "data" / "holdout.csv", delimiter=",", skiprows=1)
     x, y = table[:, :4], table[:, 4].astype(int)
     for label in ("1.0.0", "1.1.0"):
@@ -66,13 +68,18 @@ def test_stored_metrics_are_scikit_learns_on_the_same_data(project: Project) -> 
         predicted, proba = model.predict(x), model.predict_proba(x)  # type: ignore[attr-defined]
         record = records[(label, "data/holdout.csv")]
         expected = {
-            "accuracy": skm.accuracy_score(y, predicted), "precision": skm.precision_score(y, predicted),
-            "recall": skm.recall_score(y, predicted), "f1": skm.f1_score(y, predicted),
-            "roc_auc": skm.roc_auc_score(y, proba[:, 1]), "log_loss": skm.log_loss(y, proba),
+            "accuracy": skm.accuracy_score(y, predicted),
+            "precision": skm.precision_score(y, predicted),
+            "recall": skm.recall_score(y, predicted),
+            "f1": skm.f1_score(y, predicted),
+            "roc_auc": skm.roc_auc_score(y, proba[:, 1]),
+            "log_loss": skm.log_loss(y, proba),
         }
         assert {k: record.metrics[k] for k in expected} == expected
         assert record.details["rows"] == 120 and record.evaluator_version.startswith("mvctl ")
-        assert record.details["speed"]["repetitions"] == 6 and record.details["speed"]["warmup"] == 2
+        assert (
+            record.details["speed"]["repetitions"] == 6 and record.details["speed"]["warmup"] == 2
+        )
         assert len(record.details["speed"]["latencies_ms"]) == 6
         assert record.metrics["qps"] > 0 and record.metrics["latency_p50_ms"] > 0
 
@@ -94,7 +101,10 @@ def test_a_failing_gate_blocks_the_promotion(project: Project) -> None:
     assert "evaluate" not in planned.out  # gates are not scoring settings: nothing to re-score
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 1, applied.text
-    assert "production stays at 1.0.0: gate 'accuracy >= 0.999' fail on data/holdout.csv" in applied.out
+    assert (
+        "production stays at 1.0.0: gate 'accuracy >= 0.999' fail on data/holdout.csv"
+        in applied.out
+    )
     assert "off by" in applied.out
     assert aliases(project) == {"production": "1.0.0", "staging": "1.1.0"}
     assert "churn:production (gate): gates for 1.1.0 blocked" in project.mvctl("history").out
@@ -113,13 +123,16 @@ def test_changing_evaluation_settings_re_evaluates_and_never_retrains(project: P
     assert project.mvctl("plan", "--detailed-exitcode").code == 0
 
 
-def test_a_dataset_missing_its_label_column_fails_clearly_and_promotes_nothing(project: Project) -> None:
+def test_a_dataset_missing_its_label_column_fails_clearly_and_promotes_nothing(
+    project: Project,
+) -> None:
     write_holdout(project.root / "data" / "holdout.csv", label="target")
     project.edit_config('production: "1.0.0"', 'production: "1.1.0"')
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 1, applied.text
-    assert ("churn@1.1.0, dataset 'data/holdout.csv': there is no label column 'churned'"
-            in applied.out)
+    assert (
+        "churn@1.1.0, dataset 'data/holdout.csv': there is no label column 'churned'" in applied.out
+    )
     assert "'models.churn.evaluation.datasets[0].label'" in applied.out
     assert aliases(project) == {"production": "1.0.0", "staging": "1.1.0"}
 
@@ -127,20 +140,35 @@ def test_a_dataset_missing_its_label_column_fails_clearly_and_promotes_nothing(p
 def test_compare_uses_stored_results_or_scores_given_data(project: Project) -> None:
     shown = project.mvctl("compare", "churn@1.0.0", "churn@1.1.0")
     assert shown.code == 0, shown.text
-    assert "churn@1.1.0 against churn@1.0.0 on data/holdout.csv" in shown.out and "roc_auc" in shown.out
+    assert (
+        "churn@1.1.0 against churn@1.0.0 on data/holdout.csv" in shown.out
+        and "roc_auc" in shown.out
+    )
     data = json.loads(project.mvctl("compare", "churn@1.0.0", "churn@1.1.0", "--json").out)
     holdout = data["datasets"][0]
     assert holdout["sources"] == {"a": "stored", "b": "stored"}
     with state(project) as db:
-        stored = {r.label: r.metrics for r in db.evaluations_of("churn") if r.dataset == "data/holdout.csv"}
+        stored = {
+            r.label: r.metrics
+            for r in db.evaluations_of("churn")
+            if r.dataset == "data/holdout.csv"
+        }
     for row in holdout["metrics"]:
-        assert (row["a"], row["b"]) == (stored["1.0.0"][row["metric"]], stored["1.1.0"][row["metric"]])
+        assert (row["a"], row["b"]) == (
+            stored["1.0.0"][row["metric"]],
+            stored["1.1.0"][row["metric"]],
+        )
         assert row["delta"] == pytest.approx(row["b"] - row["a"])
     write_holdout(project.root / "fresh.csv", seed=7)
-    fresh = json.loads(project.mvctl("compare", "churn@1.0.0", "churn@1.1.0", "--data", "fresh.csv",
-                                     "--json").out)
+    fresh = json.loads(
+        project.mvctl("compare", "churn@1.0.0", "churn@1.1.0", "--data", "fresh.csv", "--json").out
+    )
     assert fresh["datasets"][0]["sources"] == {"a": "computed", "b": "computed"}
-    assert {row["verdict"] for row in fresh["datasets"][0]["metrics"]} <= {"better", "worse", "same"}
+    assert {row["verdict"] for row in fresh["datasets"][0]["metrics"]} <= {
+        "better",
+        "worse",
+        "same",
+    }
 
 
 def test_plan_markdown_carries_a_metrics_table_against_the_alias(project: Project) -> None:

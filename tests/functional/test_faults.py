@@ -47,11 +47,22 @@ def recover(project: Project) -> None:
     the next apply finishes; the check is clean."""
     workspace = load_workspace(project.root / "mvctl.yaml")
     found = check(workspace)
-    assert {f.kind for f in found.findings if f.severity == "error"} <= {"stale_lock"}, found.findings
+    assert {f.kind for f in found.findings if f.severity == "error"} <= {"stale_lock"}, (
+        found.findings
+    )
     lock = status(project)["lock"]
     if lock is not None:
-        assert run_cli("-c", str(project.root / "mvctl.yaml"), "state", "unlock", "--force",
-                       lock["lock_id"]).code == 0
+        assert (
+            run_cli(
+                "-c",
+                str(project.root / "mvctl.yaml"),
+                "state",
+                "unlock",
+                "--force",
+                lock["lock_id"],
+            ).code
+            == 0
+        )
     assert apply_here(project.root).status == "succeeded"
     final = check(workspace)
     assert final.ok and final.findings == (), final.findings
@@ -66,8 +77,9 @@ def test_injected_write_failure_inside_the_transaction(tmp_path: Path) -> None:
     serial = status(project)["serial"]
     # The 2nd change of this apply (the alias move, after 1.2.0 was recorded) fails inside
     # its transaction, as a full disk would.
-    failed = project.mvctl("apply", "--auto-approve",
-                           extra_env={"MVCTL_TEST_FAIL_AT": "state_uncommitted:2"})
+    failed = project.mvctl(
+        "apply", "--auto-approve", extra_env={"MVCTL_TEST_FAIL_AT": "state_uncommitted:2"}
+    )
     assert failed.code == 1, failed.text
     assert "Traceback" not in failed.text
     assert "apply #2 stopped" in failed.err and "is full" in failed.err
@@ -96,8 +108,11 @@ def test_read_only_database_is_refused_before_anything_is_written(tmp_path: Path
 @contextlib.contextmanager
 def tiny_disk(folder: Path) -> Iterator[Path]:
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                             capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()})")
     try:
@@ -120,7 +135,9 @@ def fill(disk: Path, leave_kib: int) -> Path:
     return filler
 
 
-def test_full_disk_under_the_state_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_under_the_state_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with tiny_disk(tmp_path / "disk") as disk:
         url = f"sqlite:///{disk / 'state.db'}"
         project = make_tiny(tmp_path / "proj", url)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.functional.projects import Project, make_tiny
 
-HEALTH = '''\
+HEALTH = """\
 import os, sys
 artifact = os.environ["MVCTL_ARTIFACT"]
 if not os.path.isfile(artifact) or os.path.getsize(artifact) == 0:
@@ -17,14 +17,16 @@ if not os.path.isfile(artifact) or os.path.getsize(artifact) == 0:
 if os.environ["MVCTL_VERSION"] == "1.1.0":
     print(f"{os.environ['MVCTL_ALIAS']} answers 500 on {os.environ['MVCTL_VERSION']}")
     sys.exit(1)
-'''
+"""
 
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Project:
     project = make_tiny(tmp_path / "proj")
     project.write("steps/health.py", HEALTH)
-    project.edit_config("    owners: [risk]\n", "    owners: [risk]\n    health_check: python steps/health.py\n")
+    project.edit_config(
+        "    owners: [risk]\n", "    owners: [risk]\n    health_check: python steps/health.py\n"
+    )
     return project
 
 
@@ -63,15 +65,22 @@ def test_three_failing_promotions_each_restore_the_pointer(guarded: Project) -> 
         attempt = guarded.mvctl("apply", "--auto-approve")
         assert attempt.code == 1, attempt.text
         assert aliases(guarded) == {"production": "1.0.0"}
-    assert alias_rows(guarded, "production") == [(None, "1.0.0")] + [("1.0.0", "1.1.0"), ("1.1.0", "1.0.0")] * 3
+    assert (
+        alias_rows(guarded, "production")
+        == [(None, "1.0.0")] + [("1.0.0", "1.1.0"), ("1.1.0", "1.0.0")] * 3
+    )
     check = guarded.mvctl("state", "check")
     assert check.code == 0, check.text
 
 
 def test_on_failure_rollback_puts_back_every_alias_the_apply_promoted(tmp_path: Path) -> None:
     project = make_tiny(tmp_path / "proj")
-    project.write("steps/train.py", (project.root / "steps/train.py").read_text().replace(
-        'if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'))
+    project.write(
+        "steps/train.py",
+        (project.root / "steps/train.py")
+        .read_text()
+        .replace('if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'),
+    )
     project.edit_config("    owners: [risk]\n", "    owners: [risk]\n    on_failure: rollback\n")
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 1, applied.text
@@ -82,8 +91,12 @@ def test_on_failure_rollback_puts_back_every_alias_the_apply_promoted(tmp_path: 
 
 def test_on_failure_keep_leaves_what_succeeded(tmp_path: Path) -> None:
     project = make_tiny(tmp_path / "proj")
-    project.write("steps/train.py", (project.root / "steps/train.py").read_text().replace(
-        'if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'))
+    project.write(
+        "steps/train.py",
+        (project.root / "steps/train.py")
+        .read_text()
+        .replace('if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'),
+    )
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 1, applied.text
     assert aliases(project) == {"production": "1.0.0"}

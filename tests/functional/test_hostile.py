@@ -32,7 +32,9 @@ from tests.functional.projects import TINY_CONFIG, Project, make_tiny
 # MVCTL_FUZZ_EXAMPLES=2000 for a long run; no example database: it would litter the repo.
 EXAMPLES = int(os.environ.get("MVCTL_FUZZ_EXAMPLES", "50"))
 FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, database=None,
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 COMMANDS = (("validate",), ("plan",), ("apply",))
@@ -81,6 +83,7 @@ def feed(project: Project, data: bytes, *, must_fail: bool) -> None:
 
 # -- documents -------------------------------------------------------------------------------
 
+
 def valid_config() -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(TINY_CONFIG)
     return config
@@ -88,7 +91,7 @@ def valid_config() -> dict[str, Any]:
 
 labels = st.from_regex(r"[0-9]\.[0-9]{1,2}\.[0-9]", fullmatch=True)
 texts = st.text(alphabet=string.ascii_letters + " éü€-_.", max_size=20)
-param_values = st.integers(-10**6, 10**6) | st.floats(-1e6, 1e6, allow_nan=False) | texts
+param_values = st.integers(-(10**6), 10**6) | st.floats(-1e6, 1e6, allow_nan=False) | texts
 
 
 @st.composite
@@ -96,16 +99,27 @@ def valid_documents(draw: st.DrawFn) -> bytes:
     config = valid_config()
     model = config["models"]["churn"]
     for label in draw(st.lists(labels, max_size=3, unique=True)):
-        model["versions"][label] = {"params": {"train": {"lr": draw(param_values)}},
-                                    "description": draw(texts)}
+        model["versions"][label] = {
+            "params": {"train": {"lr": draw(param_values)}},
+            "description": draw(texts),
+        }
     model["aliases"][draw(st.sampled_from(["canary", "staging"]))] = draw(
-        st.sampled_from(sorted(model["versions"])))
+        st.sampled_from(sorted(model["versions"]))
+    )
     return yaml.safe_dump(config, allow_unicode=True).encode()
 
 
 MUTATIONS = [
-    "delete_key", "wrong_type", "unknown_key", "numeric_label", "bad_label", "alias_to_itself",
-    "cycle", "duplicate_key", "yaml11_boolean_key", "non_utf8",
+    "delete_key",
+    "wrong_type",
+    "unknown_key",
+    "numeric_label",
+    "bad_label",
+    "alias_to_itself",
+    "cycle",
+    "duplicate_key",
+    "yaml11_boolean_key",
+    "non_utf8",
 ]
 WRONG_VALUES: list[Any] = [7, 1.5, True, None, [1, [2]], {"a": {"b": None}}, "", "x" * 300]
 
@@ -122,7 +136,9 @@ def almost_valid_documents(draw: st.DrawFn) -> bytes:
         else:
             del target[draw(st.sampled_from(["name", "run"]))]
     elif kind == "wrong_type":
-        field = draw(st.sampled_from(["project", "models", "pipeline", "versions", "aliases", "owners"]))
+        field = draw(
+            st.sampled_from(["project", "models", "pipeline", "versions", "aliases", "owners"])
+        )
         holder = config if field in ("project", "models") else model
         holder[field] = draw(st.sampled_from(WRONG_VALUES))
     elif kind == "unknown_key":
@@ -148,7 +164,9 @@ def almost_valid_documents(draw: st.DrawFn) -> bytes:
         return text.encode()
     else:
         data = bytearray(yaml.safe_dump(config).encode())
-        data.insert(draw(st.integers(0, len(data))), draw(st.sampled_from([0xFF, 0xC3, 0x80, 0xFE])))
+        data.insert(
+            draw(st.integers(0, len(data))), draw(st.sampled_from([0xFF, 0xC3, 0x80, 0xFE]))
+        )
         return bytes(data)
     return yaml.safe_dump(config, allow_unicode=True).encode()
 
@@ -165,11 +183,14 @@ def nested_documents(draw: st.DrawFn) -> bytes:
         depth = min(depth, 400)
         return b"project: p\nmodels:\n" + b"".join(b"  " * (i + 1) + b"k:\n" for i in range(depth))
     # "Billion laughs": each anchor doubles the one before.
-    lines = [b"a0: &a0 [x, x]"] + [b"a%d: &a%d [*a%d, *a%d]" % (i, i, i - 1, i - 1) for i in range(1, 60)]
+    lines = [b"a0: &a0 [x, x]"] + [
+        b"a%d: &a%d [*a%d, *a%d]" % (i, i, i - 1, i - 1) for i in range(1, 60)
+    ]
     return b"\n".join(lines) + b"\n"
 
 
 # -- the tests -------------------------------------------------------------------------------
+
 
 @FUZZ
 @given(valid_documents())
@@ -184,7 +205,10 @@ def test_almost_valid_documents_are_clear_errors(project: Project, data: bytes) 
 
 
 @FUZZ
-@given(st.binary(max_size=2000) | st.text(alphabet=string.printable + "[]{}:&*!|>'\"%@`", max_size=400).map(str.encode))
+@given(
+    st.binary(max_size=2000)
+    | st.text(alphabet=string.printable + "[]{}:&*!|>'\"%@`", max_size=400).map(str.encode)
+)
 def test_garbage_is_a_clear_error(project: Project, data: bytes) -> None:
     feed(project, data, must_fail=False)  # a few random texts do make a (tiny) valid config
 

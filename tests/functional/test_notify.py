@@ -44,8 +44,9 @@ def webhook(url: str, *extra: str) -> str:
     return f'  - webhook: "{url}"\n' + "".join(f"    {line}\n" for line in extra)
 
 
-def test_events_of_apply_revert_failure_and_conflict(tmp_path: Path, hook: Hook,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_of_apply_revert_failure_and_conflict(
+    tmp_path: Path, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = notify(make_tiny(tmp_path / "proj"), webhook(hook.url))
     applied = apply_here(project.root)
     assert applied.status == "succeeded"
@@ -55,7 +56,10 @@ def test_events_of_apply_revert_failure_and_conflict(tmp_path: Path, hook: Hook,
     assert started["details"]["summary"]["train_version"] == 2
     assert succeeded["serial"] == 5 and succeeded["project"] == "tiny"
     assert started["id"] != succeeded["id"]
-    assert {r.headers["X-Mvctl-Event-Id"] for r in hook.received} == {started["id"], succeeded["id"]}
+    assert {r.headers["X-Mvctl-Event-Id"] for r in hook.received} == {
+        started["id"],
+        succeeded["id"],
+    }
 
     project.edit_config('production: "1.0.0"', 'production: "1.1.0"')
     assert apply_here(project.root).status == "succeeded"
@@ -67,8 +71,10 @@ def test_events_of_apply_revert_failure_and_conflict(tmp_path: Path, hook: Hook,
     ]
 
     project.edit_config('production: "1.1.0"', 'production: "1.0.0"')  # agree with the pin
-    project.edit_config('"1.1.0": {params: {train: {lr: 0.2}}}',
-                        '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.5}}}')
+    project.edit_config(
+        '"1.1.0": {params: {train: {lr: 0.2}}}',
+        '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.5}}}',
+    )
     monkeypatch.setenv("FAIL_STEP", "train")
     failed = apply_here(project.root)
     assert failed.status == "failed"
@@ -105,8 +111,9 @@ def test_5xx_is_retried_with_the_same_id_and_delivered_once(tmp_path: Path, hook
     assert hook.events() == ["apply_started", "apply_succeeded"]
 
 
-def test_slow_endpoint_times_out_once_and_apply_goes_on(tmp_path: Path, hook: Hook,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_slow_endpoint_times_out_once_and_apply_goes_on(
+    tmp_path: Path, hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
     hook.delay_s = 5
     project = notify(make_tiny(tmp_path / "proj"), webhook(hook.url, "timeout: 0.3"))
     started = time.monotonic()
@@ -117,8 +124,9 @@ def test_slow_endpoint_times_out_once_and_apply_goes_on(tmp_path: Path, hook: Ho
     assert "no answer within 0.3 s" in caplog.text
 
 
-def test_dead_endpoint_never_fails_or_blocks_a_revert(tmp_path: Path,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_dead_endpoint_never_fails_or_blocks_a_revert(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook"
     project = notify(make_tiny(tmp_path / "proj"), webhook(dead, "retries: 2"))
     assert apply_here(project.root).status == "succeeded"
@@ -147,8 +155,7 @@ def test_slow_endpoint_never_blocks_a_revert(tmp_path: Path, hook: Hook) -> None
 def test_command_gets_each_event_on_stdin(tmp_path: Path) -> None:
     project = notify(
         make_tiny(tmp_path / "proj"),
-        '  - command: "cat >> events.jsonl; echo >> events.jsonl"\n'
-        "    events: [apply_succeeded]\n",
+        '  - command: "cat >> events.jsonl; echo >> events.jsonl"\n    events: [apply_succeeded]\n',
     )
     assert apply_here(project.root).status == "succeeded"
     lines = (project.root / "events.jsonl").read_text().splitlines()
@@ -161,8 +168,11 @@ def test_secret_from_the_environment_is_sent_and_never_written(
     hook.answers = [500] * 20  # every delivery fails, so warnings are printed too
     project = notify(
         make_tiny(tmp_path / "proj"),
-        webhook(hook.url + "?token=${HOOK_TOKEN}", "headers: {Authorization: 'Bearer ${HOOK_TOKEN}'}",
-                "retries: 1"),
+        webhook(
+            hook.url + "?token=${HOOK_TOKEN}",
+            "headers: {Authorization: 'Bearer ${HOOK_TOKEN}'}",
+            "retries: 1",
+        ),
         webhook("http://127.0.0.1:${HOOK_TOKEN}/x", "retries: 0"),  # an error quoting it
     )
     monkeypatch.setenv("HOOK_TOKEN", SECRET)
@@ -195,12 +205,18 @@ def test_a_promotion_held_back_by_a_gate_is_a_gate_failed_event(tmp_path: Path, 
 
     project = notify(make_tiny(tmp_path / "proj"), webhook(hook.url))
     alerts = Alerts(load_workspace(project.root / "mvctl.yaml"), "apply", "tester", lambda: 7)
-    held = ActionOutcome(MoveAlias("churn", "production", "1.0.0", "1.1.0"), "failed",
-                         "production stays at 1.0.0: gate 'f1 >= 0.9' fail on holdout: f1 = 0.8")
+    held = ActionOutcome(
+        MoveAlias("churn", "production", "1.0.0", "1.1.0"),
+        "failed",
+        "production stays at 1.0.0: gate 'f1 >= 0.9' fail on holdout: f1 = 0.8",
+    )
     skipped = ActionOutcome(MoveAlias("churn", "staging", None, "1.1.0"), "skipped", "not trained")
     alerts.finished(3, "failed", [held, skipped])
     alerts.close()
     assert hook.events() == ["gate_failed", "apply_failed"]
     gate = hook.delivered()[0]
-    assert gate["details"]["action"]["alias"] == "production" and "f1 >= 0.9" in gate["details"]["message"]
+    assert (
+        gate["details"]["action"]["alias"] == "production"
+        and "f1 >= 0.9" in gate["details"]["message"]
+    )
     assert gate["serial"] == 7 and gate["apply_id"] == 3

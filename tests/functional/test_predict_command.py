@@ -45,7 +45,9 @@ def project(tmp_path: Path) -> Project:
     project = make_tiny(tmp_path / "proj")
     project.write("steps/predict.py", PREDICT)
     xs = np.linspace(-2, 2, 21)
-    project.write("data/holdout.csv", "x,target\n" + "".join(f"{x:.2f},{1.5 * x:.4f}\n" for x in xs))
+    project.write(
+        "data/holdout.csv", "x,target\n" + "".join(f"{x:.2f},{1.5 * x:.4f}\n" for x in xs)
+    )
     project.edit_config("    owners: [risk]\n", "    owners: [risk]\n" + EVALUATION)
     return project
 
@@ -66,12 +68,17 @@ def test_the_predict_command_scores_the_model(project: Project) -> None:
 
 def test_nan_predictions_fail_clearly_and_promote_nothing(project: Project) -> None:
     assert project.mvctl("apply", "--auto-approve").code == 0
-    project.edit_config('"1.1.0": {params: {train: {lr: 0.2}}}',
-                        '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.3}}}')
+    project.edit_config(
+        '"1.1.0": {params: {train: {lr: 0.2}}}',
+        '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.3}}}',
+    )
     project.edit_config('staging: "1.1.0"', 'staging: "1.2.0"')
     applied = project.mvctl("apply", "--auto-approve", extra_env={"PREDICT_NAN": "1"})
     assert applied.code == 1, applied.text
-    assert "churn@1.2.0, dataset 'data/holdout.csv': the model of churn@1.2.0 predicted NaN" in applied.out
+    assert (
+        "churn@1.2.0, dataset 'data/holdout.csv': the model of churn@1.2.0 predicted NaN"
+        in applied.out
+    )
     assert "'models.churn.evaluation.dataset'" in applied.out
     status = json.loads(project.mvctl("status", "--json").out)
     assert {a["alias"]: a["version"] for a in status["models"][0]["aliases"]}["staging"] == "1.1.0"

@@ -29,23 +29,35 @@ def test_the_page_needs_nothing_but_itself(report: Path) -> None:
     assert "<link" not in page and "@import" not in page
 
 
-@pytest.mark.skipif(not chromium.available(), reason="chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not chromium.available(), reason="chromium is not installed (.ci/run installs it)"
+)
 def test_the_report_renders_in_headless_chromium(report: Path) -> None:
     dom = chromium.dump_dom(report)
     assert re.search(r'<body data-images="2/2"', dom), dom[:500]
     for table in ("aliases", "versions", "metrics", "history"):
         assert f'<table class="{table}"' in dom
-    metrics = dom[dom.index('<table class="metrics"'):]
+    metrics = dom[dom.index('<table class="metrics"') :]
     metrics = metrics[: metrics.index("</table>")]
     assert re.findall(r"<th>([^<]*)</th>", metrics) == [
-        "version", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "latency_p50_ms", "qps",
+        "version",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+        "latency_p50_ms",
+        "qps",
     ]
     assert "<td>1.0.0</td>" in metrics and ">0.93<" in metrics
     assert 'alt="ROC curves of churn' in dom and 'alt="Trend of each metric of churn' in dom
     assert "churn:production: (none) -&gt; 1.0.0" in dom
 
 
-@pytest.mark.skipif(not chromium.available(), reason="chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not chromium.available(), reason="chromium is not installed (.ci/run installs it)"
+)
 def test_the_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:
     from PIL import Image
 

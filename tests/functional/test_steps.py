@@ -142,7 +142,9 @@ def test_plan_lists_exactly_the_steps_apply_runs_for_every_kind_of_change(dag: P
     assert plan_then_apply(dag, env) == {(V1, s) for s in ALL}
 
     # A new version sharing the pipeline's prefix: only the step it overrides runs.
-    edit(dag, "mvctl.yaml", '"1.0.0": {}', '"1.0.0": {}\n      "1.1.0": {params: {train: {lr: 0.2}}}')
+    edit(
+        dag, "mvctl.yaml", '"1.0.0": {}', '"1.0.0": {}\n      "1.1.0": {params: {train: {lr: 0.2}}}'
+    )
     assert plan_then_apply(dag, env) == {(V2, "train")}
 
     # A version's param override: that step and what depends on it.
@@ -187,15 +189,21 @@ def test_plan_lists_exactly_the_steps_apply_runs_for_every_kind_of_change(dag: P
 
 
 def test_independent_steps_run_at_the_same_time(dag: Project) -> None:
-    applied = dag.mvctl("apply", "--auto-approve", "--parallel", "2", extra_env={"STEP_SLEEP": "1.5"})
+    applied = dag.mvctl(
+        "apply", "--auto-approve", "--parallel", "2", extra_env={"STEP_SLEEP": "1.5"}
+    )
     assert applied.code == 0, applied.text
-    features, stats = (_span(dag, "m@1.0.0", step, name) for step, name in
-                       (("features", "features.json"), ("stats", "stats.json")))
+    features, stats = (
+        _span(dag, "m@1.0.0", step, name)
+        for step, name in (("features", "features.json"), ("stats", "stats.json"))
+    )
     assert features[0] < stats[1] and stats[0] < features[1], (features, stats)
 
 
 def test_parallel_one_runs_steps_one_after_another(dag: Project) -> None:
-    applied = dag.mvctl("apply", "--auto-approve", "--parallel", "1", extra_env={"STEP_SLEEP": "0.5"})
+    applied = dag.mvctl(
+        "apply", "--auto-approve", "--parallel", "1", extra_env={"STEP_SLEEP": "0.5"}
+    )
     assert applied.code == 0, applied.text
     features = _span(dag, "m@1.0.0", "features", "features.json")
     stats = _span(dag, "m@1.0.0", "stats", "stats.json")
@@ -203,7 +211,9 @@ def test_parallel_one_runs_steps_one_after_another(dag: Project) -> None:
 
 
 def test_a_failing_step_lets_its_running_sibling_finish_and_be_cached(dag: Project) -> None:
-    edit(dag, "steps/stats.py", "started = time.time()", "started = time.time(); raise SystemExit(5)")
+    edit(
+        dag, "steps/stats.py", "started = time.time()", "started = time.time(); raise SystemExit(5)"
+    )
     failed = dag.mvctl("apply", "--auto-approve", "--parallel", "2", extra_env={"STEP_SLEEP": "1"})
     assert failed.code == 1 and "step stats exited with code 5" in failed.out, failed.text
     plan = json.loads(dag.mvctl("plan", "--json", "--retry-failed").out)
@@ -213,19 +223,21 @@ def test_a_failing_step_lets_its_running_sibling_finish_and_be_cached(dag: Proje
 
 
 def test_a_step_that_writes_none_of_its_outputs_fails_its_version(dag: Project) -> None:
-    edit(dag, "steps/stats.py", 'step.output("stats.json").write_text', 'print')
+    edit(dag, "steps/stats.py", 'step.output("stats.json").write_text', "print")
     failed = dag.mvctl("apply", "--auto-approve")
     assert failed.code == 1, failed.text
     assert "step stats did not write its declared outputs stats.json" in failed.out
     assert "Traceback" not in failed.text
     status = json.loads(dag.mvctl("status", "--json").out)
-    assert [(v["label"], v["status"]) for v in status["models"][0]["versions"]] == [("1.0.0", "failed")]
+    assert [(v["label"], v["status"]) for v in status["models"][0]["versions"]] == [
+        ("1.0.0", "failed")
+    ]
     assert status["models"][0]["aliases"] == []
 
 
 def _span(project: Project, target: str, step: str, name: str) -> list[float]:
     shown = json.loads(project.mvctl("show", target, "--json").out)
-    digest = shown["lineage"]["steps"][step]["outputs"][name][len("sha256:"):]
+    digest = shown["lineage"]["steps"][step]["outputs"][name][len("sha256:") :]
     blob = project.root / ".mvctl" / "store" / "objects" / digest[:2] / digest[2:]
     span: list[float] = json.loads(blob.read_text())["span"]
     return span

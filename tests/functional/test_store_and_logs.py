@@ -46,7 +46,9 @@ def test_logs_print_every_step_in_order_or_one_step(tiny: Project) -> None:
     assert tiny.mvctl("apply", "--auto-approve").code == 0
     every = tiny.mvctl("logs", "churn@1.1.0")
     assert every.code == 0, every.text
-    prepare = every.out.index("== churn@1.1.0 prepare (cached: the log of the run that made its outputs) ==")
+    prepare = every.out.index(
+        "== churn@1.1.0 prepare (cached: the log of the run that made its outputs) =="
+    )
     train = every.out.index("== churn@1.1.0 train (ran) ==")
     assert prepare < every.out.index('"progress": 1.0') < train
     assert every.out.index("train: first line") > train
@@ -67,7 +69,9 @@ def test_logs_of_a_failed_version_show_the_failing_step(tiny: Project) -> None:
 def test_logs_errors_name_the_version_or_step(tiny: Project) -> None:
     assert_clean_error(tiny.mvctl("logs", "churn@9.9.9"), "churn@9.9.9 is not recorded", "--follow")
     assert tiny.mvctl("apply", "--auto-approve").code == 0
-    assert_clean_error(tiny.mvctl("logs", "churn@1.0.0", "evaluate"), "no step 'evaluate'", "prepare, train")
+    assert_clean_error(
+        tiny.mvctl("logs", "churn@1.0.0", "evaluate"), "no step 'evaluate'", "prepare, train"
+    )
     assert_clean_error(tiny.mvctl("logs", "churn"), "is not MODEL@VERSION")
 
 
@@ -75,12 +79,19 @@ def test_logs_follow_tails_a_step_while_it_runs(tiny: Project) -> None:
     apply = tiny.start("apply", "--auto-approve", extra_env={"SLOW_TRAIN": "6"})
     try:
         deadline = time.monotonic() + 60
-        while not any("first line" in _read(log) for log in (tiny.root / ".mvctl" / "work").glob("apply-*/*/log.txt")):
+        while not any(
+            "first line" in _read(log)
+            for log in (tiny.root / ".mvctl" / "work").glob("apply-*/*/log.txt")
+        ):
             assert time.monotonic() < deadline and apply.poll() is None
             time.sleep(0.1)
         follow = subprocess.Popen(
             [sys.executable, "-m", "mvctl", "logs", "churn@1.0.0", "--follow"],
-            cwd=tiny.root, env=tiny.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=tiny.root,
+            env=tiny.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         with follow:
             assert follow.stdout is not None
@@ -88,7 +99,9 @@ def test_logs_follow_tails_a_step_while_it_runs(tiny: Project) -> None:
             for line in follow.stdout:
                 lines.append(line)
                 if "train: first line" in line:
-                    assert apply.poll() is None, "the step ended before follow showed its first line"
+                    assert apply.poll() is None, (
+                        "the step ended before follow showed its first line"
+                    )
             assert follow.wait(timeout=60) == 0, follow.stderr.read() if follow.stderr else ""
         text = "".join(lines)
         assert text.index("== churn@1.0.0 prepare ==") < text.index("== churn@1.0.0 train ==")
@@ -155,7 +168,9 @@ def test_apply_logs_and_gc_on_an_s3_store(tiny: Project, s3_endpoint: str, s3_bu
     assert applied.code == 0, applied.text
     assert not (tiny.root / ".mvctl" / "store").exists()
     store = S3Store(url, S3Settings(endpoint_url=s3_endpoint))
-    artifact = json.loads(tiny.mvctl("show", "churn@1.0.0", "--json", extra_env=env).out)["artifact_digest"]
+    artifact = json.loads(tiny.mvctl("show", "churn@1.0.0", "--json", extra_env=env).out)[
+        "artifact_digest"
+    ]
     assert artifact in set(store.list())
     assert "train: second line" in tiny.mvctl("logs", "churn@1.0.0", "train", extra_env=env).out
     assert tiny.mvctl("plan", "--detailed-exitcode", extra_env=env).code == 0
@@ -168,7 +183,11 @@ def test_apply_logs_and_gc_on_an_s3_store(tiny: Project, s3_endpoint: str, s3_bu
 def test_apply_to_a_missing_bucket_fails_cleanly_and_records_nothing(
     tiny: Project, s3_endpoint: str, s3_bucket: str
 ) -> None:
-    env = {**S3_CREDENTIALS, "MVCTL_STORE": "s3://no-such-bucket/x", "MVCTL_S3_ENDPOINT_URL": s3_endpoint}
+    env = {
+        **S3_CREDENTIALS,
+        "MVCTL_STORE": "s3://no-such-bucket/x",
+        "MVCTL_S3_ENDPOINT_URL": s3_endpoint,
+    }
     failed = tiny.mvctl("apply", "--auto-approve", extra_env=env)
     assert_clean_error(failed, "the bucket no-such-bucket does not exist", "aws s3 mb")
     status = json.loads(tiny.mvctl("status", "--json").out)

@@ -27,20 +27,24 @@ def test_errors_without_positions_fall_back_to_the_file_start() -> None:
 
 
 def test_a_longer_cycle_is_named_in_order() -> None:
-    spec = model(pipeline=[
-        {"name": "a", "run": "x", "deps": ["c"]},
-        {"name": "b", "run": "x", "deps": ["a"]},
-        {"name": "c", "run": "x", "deps": ["b", "data/file.csv"]},
-    ])
+    spec = model(
+        pipeline=[
+            {"name": "a", "run": "x", "deps": ["c"]},
+            {"name": "b", "run": "x", "deps": ["a"]},
+            {"name": "c", "run": "x", "deps": ["b", "data/file.csv"]},
+        ]
+    )
     assert whats(spec) == ["steps depend on each other in a cycle: a -> c -> b -> a"]
 
 
 def test_a_dag_with_shared_upstream_is_fine() -> None:
-    spec = model(pipeline=[
-        {"name": "a", "run": "x"},
-        {"name": "b", "run": "x", "deps": ["a"]},
-        {"name": "c", "run": "x", "deps": ["a", "b"]},
-    ])
+    spec = model(
+        pipeline=[
+            {"name": "a", "run": "x"},
+            {"name": "b", "run": "x", "deps": ["a"]},
+            {"name": "c", "run": "x", "deps": ["a", "b"]},
+        ]
+    )
     assert whats(spec) == []
 
 
@@ -50,9 +54,13 @@ def test_paths_are_never_step_references() -> None:
 
 
 def test_a_bare_word_dep_that_is_a_file_is_not_questioned() -> None:
-    spec = model(pipeline=[{"name": "prepare", "run": "x"}, {"name": "t", "run": "y", "deps": ["prepar"]}])
+    spec = model(
+        pipeline=[{"name": "prepare", "run": "x"}, {"name": "t", "run": "y", "deps": ["prepar"]}]
+    )
     assert whats(spec, lambda path: path == "prepar") == []
-    assert whats(spec, lambda path: False) == ["dep 'prepar' is neither a step of this pipeline nor a file"]
+    assert whats(spec, lambda path: False) == [
+        "dep 'prepar' is neither a step of this pipeline nor a file"
+    ]
     assert whats(spec) == []  # no way to ask the disk: say nothing
 
 
@@ -66,7 +74,13 @@ def test_retrain_may_start_from_an_alias() -> None:
         pipeline=[{"name": "t", "run": "x"}],
         versions={"1.0.0": {}},
         aliases={"production": "1.0.0"},
-        triggers=[{"name": "t", "when": "f1 < 0.7", "retrain": {"from": "production", "promote": "production"}}],
+        triggers=[
+            {
+                "name": "t",
+                "when": "f1 < 0.7",
+                "retrain": {"from": "production", "promote": "production"},
+            }
+        ],
     )
     assert whats(spec) == []
 
@@ -79,16 +93,23 @@ def test_cron_problems() -> None:
 
 
 def test_check_config_covers_every_model() -> None:
-    config = Config.model_validate({
-        "project": "p",
-        "models": {"a": {"aliases": {"x": "1"}}, "b": {"aliases": {"y": "2"}}},
-    }, by_name=False)
+    config = Config.model_validate(
+        {
+            "project": "p",
+            "models": {"a": {"aliases": {"x": "1"}}, "b": {"aliases": {"y": "2"}}},
+        },
+        by_name=False,
+    )
     assert [error.field for error in check_config(config, NOWHERE)] == [
-        "models.a.aliases.x", "models.b.aliases.y",
+        "models.a.aliases.x",
+        "models.b.aliases.y",
     ]
 
 
 def test_dotted_paths_read_like_yaml() -> None:
-    assert dotted(("models", "churn", "versions", "1.0.0", "params")) == 'models.churn.versions["1.0.0"].params'
+    assert (
+        dotted(("models", "churn", "versions", "1.0.0", "params"))
+        == 'models.churn.versions["1.0.0"].params'
+    )
     assert dotted(("notifications", 0, "events", 2)) == "notifications[0].events[2]"
     assert dotted(()) == ""

@@ -33,12 +33,21 @@ def y(text: str) -> str:
 
 CASES = [
     # Duplicate keys -------------------------------------------------------------------------
-    Case("duplicate-top", y("""
+    Case(
+        "duplicate-top",
+        y("""
         project: a
         models: {}
         project: b
-        """), 3, 1, "'project' appears twice (lines 1 and 3); keep one", only=True),
-    Case("duplicate-nested", y("""
+        """),
+        3,
+        1,
+        "'project' appears twice (lines 1 and 3); keep one",
+        only=True,
+    ),
+    Case(
+        "duplicate-nested",
+        y("""
         project: a
         models:
           churn:
@@ -49,8 +58,15 @@ CASES = [
                   n_estimators: 100
                   max_depth: 6
                   n_estimators: 300
-        """), 10, 11, "'n_estimators' appears twice (lines 8 and 10); keep one", only=True),
-    Case("duplicate-version", y(f"""
+        """),
+        10,
+        11,
+        "'n_estimators' appears twice (lines 8 and 10); keep one",
+        only=True,
+    ),
+    Case(
+        "duplicate-version",
+        y(f"""
         project: a
         models:
           churn:
@@ -58,26 +74,46 @@ CASES = [
             versions:
               "1.0.0": {{}}
               "1.0.0": {{description: again}}
-        """), 7, 7, "'1.0.0' appears twice (lines 6 and 7)", only=True),
+        """),
+        7,
+        7,
+        "'1.0.0' appears twice (lines 6 and 7)",
+        only=True,
+    ),
     # Version labels YAML reads as numbers ---------------------------------------------------
-    Case("label-key-float", y(f"""
+    Case(
+        "label-key-float",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions:
               1.10: {{}}
-        """), 6, 7, 'version label 1.10 is read by YAML as the number 1.1; quote it: "1.10"',
-        only=True),
-    Case("label-key-int", y(f"""
+        """),
+        6,
+        7,
+        'version label 1.10 is read by YAML as the number 1.1; quote it: "1.10"',
+        only=True,
+    ),
+    Case(
+        "label-key-int",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions:
               2: {{}}
-        """), 6, 7, 'version label 2 is read by YAML as the number 2; quote it: "2"', only=True),
-    Case("label-alias-float", y(f"""
+        """),
+        6,
+        7,
+        'version label 2 is read by YAML as the number 2; quote it: "2"',
+        only=True,
+    ),
+    Case(
+        "label-alias-float",
+        y(f"""
         project: a
         models:
           churn:
@@ -85,17 +121,30 @@ CASES = [
             versions: {{"1.10": {{}}}}
             aliases:
               production: 1.10
-        """), 7, 19, 'version label 1.10 is read by YAML as the number 1.1; quote it: "1.10"',
-        only=True),
-    Case("label-alias-int", y(f"""
+        """),
+        7,
+        19,
+        'version label 1.10 is read by YAML as the number 1.1; quote it: "1.10"',
+        only=True,
+    ),
+    Case(
+        "label-alias-int",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions: {{"2": {{}}}}
             aliases: {{production: 2}}
-        """), 6, 27, 'version label 2 is read by YAML as the number 2; quote it: "2"', only=True),
-    Case("label-retrain-from", y(f"""
+        """),
+        6,
+        27,
+        'version label 2 is read by YAML as the number 2; quote it: "2"',
+        only=True,
+    ),
+    Case(
+        "label-retrain-from",
+        y(f"""
         project: a
         models:
           churn:
@@ -106,28 +155,55 @@ CASES = [
                 schedule: "0 3 * * *"
                 retrain:
                   from: 1.0
-        """), 10, 17, 'version label 1.0 is read by YAML as the number 1.0; quote it: "1.0"',
-        only=True),
-    Case("label-alias-bool", y(f"""
+        """),
+        10,
+        17,
+        'version label 1.0 is read by YAML as the number 1.0; quote it: "1.0"',
+        only=True,
+    ),
+    Case(
+        "label-alias-bool",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions: {{"on": {{}}}}
             aliases: {{production: on}}
-        """), 6, 27, "version label on is read by YAML as the boolean true", only=True),
+        """),
+        6,
+        27,
+        "version label on is read by YAML as the boolean true",
+        only=True,
+    ),
     # Booleans -------------------------------------------------------------------------------
-    Case("bool-key-on", y("""
+    Case(
+        "bool-key-on",
+        y("""
         project: a
         on: push
-        """), 2, 1, "key 'on' is read by YAML as a boolean", only=True),
-    Case("bool-key-yes", y("""
+        """),
+        2,
+        1,
+        "key 'on' is read by YAML as a boolean",
+        only=True,
+    ),
+    Case(
+        "bool-key-yes",
+        y("""
         project: a
         models:
           churn:
             yes: 1
-        """), 4, 5, "key 'yes' is read by YAML as a boolean", only=True),
-    Case("bool-key-n", y("""
+        """),
+        4,
+        5,
+        "key 'yes' is read by YAML as a boolean",
+        only=True,
+    ),
+    Case(
+        "bool-key-n",
+        y("""
         project: a
         models:
           churn:
@@ -135,25 +211,52 @@ CASES = [
               - name: train
                 run: python train.py
                 params: {n: 3}
-        """), 7, 18, "key 'n' is read by YAML as a boolean", only=True),
-    Case("bool-value-task", y("""
+        """),
+        7,
+        18,
+        "key 'n' is read by YAML as a boolean",
+        only=True,
+    ),
+    Case(
+        "bool-value-task",
+        y("""
         project: a
         models:
           churn:
             task: yes
-        """), 4, 11, "YAML reads yes as a boolean", only=True),
-    Case("bool-value-run", y("""
+        """),
+        4,
+        11,
+        "YAML reads yes as a boolean",
+        only=True,
+    ),
+    Case(
+        "bool-value-run",
+        y("""
         project: a
         models:
           churn:
             pipeline:
               - name: train
                 run: no
-        """), 6, 14, 'YAML reads no as false. Quote it: "no"', only=True),
-    Case("number-value-project", "project: 123\n", 1, 10,
-         'expected a string, got a number (123). Quote it: "123"', only=True),
+        """),
+        6,
+        14,
+        'YAML reads no as false. Quote it: "no"',
+        only=True,
+    ),
+    Case(
+        "number-value-project",
+        "project: 123\n",
+        1,
+        10,
+        'expected a string, got a number (123). Quote it: "123"',
+        only=True,
+    ),
     # Unknown and missing keys ---------------------------------------------------------------
-    Case("unknown-parms", y("""
+    Case(
+        "unknown-parms",
+        y("""
         project: a
         models:
           churn:
@@ -161,18 +264,39 @@ CASES = [
               - name: train
                 run: python train.py
                 parms: {n_estimators: 1}
-        """), 7, 9, "unknown key 'parms'. Did you mean 'params'?", only=True),
-    Case("unknown-pipline", y("""
+        """),
+        7,
+        9,
+        "unknown key 'parms'. Did you mean 'params'?",
+        only=True,
+    ),
+    Case(
+        "unknown-pipline",
+        y("""
         project: a
         models:
           churn:
             pipline: []
-        """), 4, 5, "unknown key 'pipline'. Did you mean 'pipeline'?", only=True),
-    Case("unknown-top", y("""
+        """),
+        4,
+        5,
+        "unknown key 'pipline'. Did you mean 'pipeline'?",
+        only=True,
+    ),
+    Case(
+        "unknown-top",
+        y("""
         project: a
         modles: {}
-        """), 2, 1, "did you mean 'models'?", only=True),
-    Case("python-name-not-yaml-key", y("""
+        """),
+        2,
+        1,
+        "did you mean 'models'?",
+        only=True,
+    ),
+    Case(
+        "python-name-not-yaml-key",
+        y("""
         project: a
         models:
           churn:
@@ -180,8 +304,14 @@ CASES = [
               - name: train
                 uses: sklearn
                 with_: {estimator: a.B}
-        """), 7, 9, "unknown key 'with_'. Did you mean 'with'?"),
-    Case("unknown-form", y(f"""
+        """),
+        7,
+        9,
+        "unknown key 'with_'. Did you mean 'with'?",
+    ),
+    Case(
+        "unknown-form",
+        y(f"""
         project: a
         models:
           churn:
@@ -189,17 +319,31 @@ CASES = [
             versions: {{"1.0.0": {{}}}}
             triggers:
               - {{name: t, when: "f1 < 0.7", retrain: {{form: "1.0.0"}}}}
-        """), 7, 47, "unknown key 'form'. Did you mean 'from'?", only=True),
+        """),
+        7,
+        47,
+        "unknown key 'form'. Did you mean 'from'?",
+        only=True,
+    ),
     Case("missing-project", "models: {}\n", 1, 1, "missing required key 'project'", only=True),
-    Case("missing-step-name", y("""
+    Case(
+        "missing-step-name",
+        y("""
         project: a
         models:
           churn:
             pipeline:
               - run: python train.py
-        """), 5, 9, "missing required key 'name'", only=True),
+        """),
+        5,
+        9,
+        "missing required key 'name'",
+        only=True,
+    ),
     # Steps ----------------------------------------------------------------------------------
-    Case("step-run-and-uses", y("""
+    Case(
+        "step-run-and-uses",
+        y("""
         project: a
         models:
           churn:
@@ -208,23 +352,43 @@ CASES = [
                 run: python train.py
                 uses: sklearn
                 with: {estimator: a.B}
-        """), 5, 9, "a step needs exactly one of 'run'", only=True),
-    Case("step-neither", y("""
+        """),
+        5,
+        9,
+        "a step needs exactly one of 'run'",
+        only=True,
+    ),
+    Case(
+        "step-neither",
+        y("""
         project: a
         models:
           churn:
             pipeline:
               - name: train
                 params: {a: 1}
-        """), 5, 9, "a step needs exactly one of 'run'", only=True),
-    Case("step-uses-unknown", y("""
+        """),
+        5,
+        9,
+        "a step needs exactly one of 'run'",
+        only=True,
+    ),
+    Case(
+        "step-uses-unknown",
+        y("""
         project: a
         models:
           churn:
             pipeline:
               - {name: train, uses: sklaern}
-        """), 5, 29, "'sklaern' is not allowed here; expected one of 'sklearn', 'torch'. Did you mean 'sklearn'?"),
-    Case("step-names-twice", y("""
+        """),
+        5,
+        29,
+        "'sklaern' is not allowed here; expected one of 'sklearn', 'torch'. Did you mean 'sklearn'?",
+    ),
+    Case(
+        "step-names-twice",
+        y("""
         project: a
         models:
           churn:
@@ -233,8 +397,15 @@ CASES = [
                 run: x
               - name: a
                 run: y
-        """), 7, 15, "step name 'a' is used twice in the pipeline (lines 5 and 7)", only=True),
-    Case("cycle", y("""
+        """),
+        7,
+        15,
+        "step name 'a' is used twice in the pipeline (lines 5 and 7)",
+        only=True,
+    ),
+    Case(
+        "cycle",
+        y("""
         project: a
         models:
           churn:
@@ -245,8 +416,15 @@ CASES = [
               - name: b
                 run: y
                 deps: [a]
-        """), 10, 16, "steps depend on each other in a cycle: a -> b -> a", only=True),
-    Case("self-dep", y("""
+        """),
+        10,
+        16,
+        "steps depend on each other in a cycle: a -> b -> a",
+        only=True,
+    ),
+    Case(
+        "self-dep",
+        y("""
         project: a
         models:
           churn:
@@ -254,8 +432,15 @@ CASES = [
               - name: a
                 run: x
                 deps: [a]
-        """), 7, 16, "step 'a' depends on itself", only=True),
-    Case("dep-typo", y("""
+        """),
+        7,
+        16,
+        "step 'a' depends on itself",
+        only=True,
+    ),
+    Case(
+        "dep-typo",
+        y("""
         project: a
         models:
           churn:
@@ -265,9 +450,15 @@ CASES = [
               - name: train
                 run: y
                 deps: [prepar]
-        """), 9, 16, "dep 'prepar' is neither a step of this pipeline nor a file. "
-        "Did you mean step 'prepare'?", only=True),
-    Case("duplicate-output", y("""
+        """),
+        9,
+        16,
+        "dep 'prepar' is neither a step of this pipeline nor a file. Did you mean step 'prepare'?",
+        only=True,
+    ),
+    Case(
+        "duplicate-output",
+        y("""
         project: a
         models:
           churn:
@@ -278,16 +469,30 @@ CASES = [
               - name: b
                 run: y
                 outputs: [model.bin]
-        """), 10, 19, "output 'model.bin' is declared by steps 'a' (line 7) and 'b'", only=True),
-    Case("sklearn-without-estimator", y("""
+        """),
+        10,
+        19,
+        "output 'model.bin' is declared by steps 'a' (line 7) and 'b'",
+        only=True,
+    ),
+    Case(
+        "sklearn-without-estimator",
+        y("""
         project: a
         models:
           churn:
             pipeline:
               - name: train
                 uses: sklearn
-        """), 5, 9, "the sklearn trainer needs 'with.estimator'", only=True),
-    Case("sklearn-estimator-not-dotted", y("""
+        """),
+        5,
+        9,
+        "the sklearn trainer needs 'with.estimator'",
+        only=True,
+    ),
+    Case(
+        "sklearn-estimator-not-dotted",
+        y("""
         project: a
         models:
           churn:
@@ -295,8 +500,15 @@ CASES = [
               - name: train
                 uses: sklearn
                 with: {estimator: RandomForestClassifier}
-        """), 7, 27, "estimator 'RandomForestClassifier' is not a dotted import path", only=True),
-    Case("with-on-command-step", y("""
+        """),
+        7,
+        27,
+        "estimator 'RandomForestClassifier' is not a dotted import path",
+        only=True,
+    ),
+    Case(
+        "with-on-command-step",
+        y("""
         project: a
         models:
           churn:
@@ -304,8 +516,15 @@ CASES = [
               - name: train
                 run: python train.py
                 with: {estimator: a.B}
-        """), 7, 9, "'with' configures a built-in trainer", only=True),
-    Case("nan-param", y("""
+        """),
+        7,
+        9,
+        "'with' configures a built-in trainer",
+        only=True,
+    ),
+    Case(
+        "nan-param",
+        y("""
         project: a
         models:
           churn:
@@ -313,9 +532,16 @@ CASES = [
               - name: train
                 run: python train.py
                 params: {lr: .nan}
-        """), 7, 22, "nan cannot be hashed into a cache key", only=True),
+        """),
+        7,
+        22,
+        "nan cannot be hashed into a cache key",
+        only=True,
+    ),
     # Versions, aliases, triggers ------------------------------------------------------------
-    Case("override-unknown-step", y("""
+    Case(
+        "override-unknown-step",
+        y("""
         project: a
         models:
           churn:
@@ -325,9 +551,15 @@ CASES = [
                 params: {n_estimators: 100}
             versions:
               "1.0.0": {params: {trian: {n_estimators: 300}}}
-        """), 9, 26, "overrides params of step 'trian', which is not in the pipeline. "
-        "Did you mean 'train'?", only=True),
-    Case("override-unknown-param", y("""
+        """),
+        9,
+        26,
+        "overrides params of step 'trian', which is not in the pipeline. Did you mean 'train'?",
+        only=True,
+    ),
+    Case(
+        "override-unknown-param",
+        y("""
         project: a
         models:
           churn:
@@ -337,33 +569,59 @@ CASES = [
                 params: {n_estimators: 100}
             versions:
               "1.0.0": {params: {train: {n_estimator: 300}}}
-        """), 9, 34, "step 'train' declares no param 'n_estimator' to override. "
+        """),
+        9,
+        34,
+        "step 'train' declares no param 'n_estimator' to override. "
         "Did you mean 'n_estimators'? Or declare 'n_estimator' in the params of step 'train' first",
-        only=True),
-    Case("version-null", y(f"""
+        only=True,
+    ),
+    Case(
+        "version-null",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions: {{"1.0.0": }}
-        """), 5, 25, "expected a mapping, got nothing (an empty value). Write {} for a version",
-        only=True),
-    Case("versions-without-pipeline", y("""
+        """),
+        5,
+        25,
+        "expected a mapping, got nothing (an empty value). Write {} for a version",
+        only=True,
+    ),
+    Case(
+        "versions-without-pipeline",
+        y("""
         project: a
         models:
           churn:
             versions: {"1.0.0": {}, "2.0.0": {artifact: model.skops}}
-        """), 4, 5, "model 'churn' has no pipeline to train version(s) '1.0.0'", only=True),
-    Case("alias-undeclared", y(f"""
+        """),
+        4,
+        5,
+        "model 'churn' has no pipeline to train version(s) '1.0.0'",
+        only=True,
+    ),
+    Case(
+        "alias-undeclared",
+        y(f"""
         project: a
         models:
           churn:
             {STEP}
             versions: {{"1.0.0": {{}}, "1.1.0": {{}}}}
             aliases: {{production: "1.0"}}
-        """), 6, 27, "alias 'production' names version '1.0', which is not declared in versions. "
-        "Did you mean '1.0.0'?", only=True),
-    Case("bad-cron", y(f"""
+        """),
+        6,
+        27,
+        "alias 'production' names version '1.0', which is not declared in versions. "
+        "Did you mean '1.0.0'?",
+        only=True,
+    ),
+    Case(
+        "bad-cron",
+        y(f"""
         project: a
         models:
           churn:
@@ -373,8 +631,15 @@ CASES = [
               - name: nightly
                 schedule: "0 3 * *"
                 retrain: {{from: "1.0.0"}}
-        """), 8, 19, "schedule '0 3 * *' is not a valid cron expression: ", only=True),
-    Case("trigger-two-conditions", y(f"""
+        """),
+        8,
+        19,
+        "schedule '0 3 * *' is not a valid cron expression: ",
+        only=True,
+    ),
+    Case(
+        "trigger-two-conditions",
+        y(f"""
         project: a
         models:
           churn:
@@ -382,9 +647,15 @@ CASES = [
             versions: {{"1.0.0": {{}}}}
             triggers:
               - {{name: t, schedule: "0 3 * * *", when: "f1 < 0.7", retrain: {{from: "1.0.0"}}}}
-        """), 7, 9, "a trigger needs exactly one of 'schedule', 'when' or 'data_changed'",
-        only=True),
-    Case("retrain-from-unknown", y(f"""
+        """),
+        7,
+        9,
+        "a trigger needs exactly one of 'schedule', 'when' or 'data_changed'",
+        only=True,
+    ),
+    Case(
+        "retrain-from-unknown",
+        y(f"""
         project: a
         models:
           churn:
@@ -393,9 +664,15 @@ CASES = [
             aliases: {{production: "1.0.0"}}
             triggers:
               - {{name: t, when: "f1 < 0.7", retrain: {{from: prodution, promote: stagin}}}}
-        """), 8, 53, "retrain.from 'prodution' is neither a declared version nor an alias. "
-        "Did you mean 'production'?"),
-    Case("retrain-promote-unknown", y(f"""
+        """),
+        8,
+        53,
+        "retrain.from 'prodution' is neither a declared version nor an alias. "
+        "Did you mean 'production'?",
+    ),
+    Case(
+        "retrain-promote-unknown",
+        y(f"""
         project: a
         models:
           churn:
@@ -404,79 +681,201 @@ CASES = [
             aliases: {{production: "1.0.0"}}
             triggers:
               - {{name: t, when: "f1 < 0.7", retrain: {{from: production, promote: prod}}}}
-        """), 8, 74, "retrain.promote 'prod' is not an alias of this model"),
-    Case("model-name-invalid", y("""
+        """),
+        8,
+        74,
+        "retrain.promote 'prod' is not an alias of this model",
+    ),
+    Case(
+        "model-name-invalid",
+        y("""
         project: a
         models:
           bad name: {}
-        """), 3, 3, "'bad name' is not a valid model name", only=True),
-    Case("notification-without-target", y("""
+        """),
+        3,
+        3,
+        "'bad name' is not a valid model name",
+        only=True,
+    ),
+    Case(
+        "notification-without-target",
+        y("""
         project: a
         notifications:
           - events: [rollback]
-        """), 3, 5, "a notification needs a 'webhook' or a 'command'", only=True),
-    Case("notification-event-typo", y("""
+        """),
+        3,
+        5,
+        "a notification needs a 'webhook' or a 'command'",
+        only=True,
+    ),
+    Case(
+        "notification-event-typo",
+        y("""
         project: a
         notifications:
           - {webhook: "http://127.0.0.1:9/h", events: [apply_faild]}
-        """), 3, 48, "Did you mean 'apply_failed'?", only=True),
-    Case("list-where-mapping", y("""
+        """),
+        3,
+        48,
+        "Did you mean 'apply_failed'?",
+        only=True,
+    ),
+    Case(
+        "list-where-mapping",
+        y("""
         project: a
         models: [churn]
-        """), 2, 9, "expected a mapping, got a list", only=True),
-    Case("string-where-list", y("""
+        """),
+        2,
+        9,
+        "expected a mapping, got a list",
+        only=True,
+    ),
+    Case(
+        "string-where-list",
+        y("""
         project: a
         include: models/*.yaml
-        """), 2, 10, 'expected a list, got a string', only=True),
+        """),
+        2,
+        10,
+        "expected a list, got a string",
+        only=True,
+    ),
     # Files and YAML itself -----------------------------------------------------------------
-    Case("include-no-match", y("""
+    Case(
+        "include-no-match",
+        y("""
         project: a
         include: [models/*.yaml]
-        """), 2, 11, "include pattern 'models/*.yaml' matches no file", only=True),
-    Case("model-twice-across-includes", y("""
+        """),
+        2,
+        11,
+        "include pattern 'models/*.yaml' matches no file",
+        only=True,
+    ),
+    Case(
+        "model-twice-across-includes",
+        y("""
         project: a
         include: ["models/*.yaml"]
-        """), 3, 3, "model 'churn' is defined twice: at ",
+        """),
+        3,
+        3,
+        "model 'churn' is defined twice: at ",
         files={
             "models/a.yaml": f"models:\n  churn:\n    {STEP}\n",
             "models/b.yaml": f"# the same model again\nmodels:\n  churn:\n    {STEP}\n",
         },
-        in_file="models/b.yaml", only=True),
-    Case("include-holds-project", "project: a\ninclude: [extra.yaml]\n", 2, 1,
-         "an included file may only hold 'models:', not 'project'",
-         files={"extra.yaml": "models: {}\nproject: b\n"}, in_file="extra.yaml", only=True),
-    Case("include-error-placed-in-include", "project: a\ninclude: [extra.yaml]\n", 3, 5,
-         "unknown key 'pipline'. Did you mean 'pipeline'?",
-         files={"extra.yaml": "models:\n  churn:\n    pipline: []\n"}, in_file="extra.yaml",
-         only=True),
-    Case("non-utf8", b"project: a\n# caf\xe9\n", 2, 6,
-         "the file is not UTF-8 text: byte 0xe9 at offset 16", only=True),
+        in_file="models/b.yaml",
+        only=True,
+    ),
+    Case(
+        "include-holds-project",
+        "project: a\ninclude: [extra.yaml]\n",
+        2,
+        1,
+        "an included file may only hold 'models:', not 'project'",
+        files={"extra.yaml": "models: {}\nproject: b\n"},
+        in_file="extra.yaml",
+        only=True,
+    ),
+    Case(
+        "include-error-placed-in-include",
+        "project: a\ninclude: [extra.yaml]\n",
+        3,
+        5,
+        "unknown key 'pipline'. Did you mean 'pipeline'?",
+        files={"extra.yaml": "models:\n  churn:\n    pipline: []\n"},
+        in_file="extra.yaml",
+        only=True,
+    ),
+    Case(
+        "non-utf8",
+        b"project: a\n# caf\xe9\n",
+        2,
+        6,
+        "the file is not UTF-8 text: byte 0xe9 at offset 16",
+        only=True,
+    ),
     Case("empty", "", 1, 1, "the configuration is empty", only=True),
     Case("only-comments", "# nothing yet\n\n", 1, 1, "the configuration is empty", only=True),
-    Case("list-at-top", "- project: a\n- models: {}\n", 1, 1,
-         "the top level of the configuration must be a mapping of settings", only=True),
+    Case(
+        "list-at-top",
+        "- project: a\n- models: {}\n",
+        1,
+        1,
+        "the top level of the configuration must be a mapping of settings",
+        only=True,
+    ),
     Case("scalar-at-top", "just some text\n", 1, 1, "not a single value", only=True),
-    Case("syntax-mapping-in-value", "project: a: b\n", 1, 11,
-         "YAML syntax error: mapping values are not allowed", only=True),
-    Case("syntax-unclosed-flow", "project: a\nmodels: {churn: {}\n", 3, 1,
-         "YAML syntax error: did not find expected ',' or '}'", only=True),
-    Case("syntax-tab", "project: a\nmodels:\n\tchurn: {}\n", 3, 1, "Indent with spaces, not tabs",
-         only=True),
-    Case("tag-python", "project: !!python/object/apply:os.system [echo]\n", 1, 10,
-         "tag '!!python/object/apply:os.system' is not supported", only=True),
-    Case("tag-custom", "project: !secret name\n", 1, 10, "tag '!secret' is not supported",
-         only=True),
-    Case("two-documents", "project: a\n---\nproject: b\n", 2, 1,
-         "a second YAML document starts here", only=True),
+    Case(
+        "syntax-mapping-in-value",
+        "project: a: b\n",
+        1,
+        11,
+        "YAML syntax error: mapping values are not allowed",
+        only=True,
+    ),
+    Case(
+        "syntax-unclosed-flow",
+        "project: a\nmodels: {churn: {}\n",
+        3,
+        1,
+        "YAML syntax error: did not find expected ',' or '}'",
+        only=True,
+    ),
+    Case(
+        "syntax-tab",
+        "project: a\nmodels:\n\tchurn: {}\n",
+        3,
+        1,
+        "Indent with spaces, not tabs",
+        only=True,
+    ),
+    Case(
+        "tag-python",
+        "project: !!python/object/apply:os.system [echo]\n",
+        1,
+        10,
+        "tag '!!python/object/apply:os.system' is not supported",
+        only=True,
+    ),
+    Case(
+        "tag-custom", "project: !secret name\n", 1, 10, "tag '!secret' is not supported", only=True
+    ),
+    Case(
+        "two-documents",
+        "project: a\n---\nproject: b\n",
+        2,
+        1,
+        "a second YAML document starts here",
+        only=True,
+    ),
     Case("undefined-alias", "project: *name\n", 1, 10, "alias *name names no anchor", only=True),
     Case("deep-nesting", "[" * 500, 1, 101, "nesting is deeper than 100 levels", only=True),
-    Case("deep-block-nesting", "".join(f"{' ' * i}k:\n" for i in range(150)), 101, 101,
-         "nesting is deeper than 100 levels", only=True),
-    Case("billion-laughs",
-         "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-         + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
-                   for i in range(8)),
-         7, 12, "aliases expand to more than 10,000,000 characters", only=True),
+    Case(
+        "deep-block-nesting",
+        "".join(f"{' ' * i}k:\n" for i in range(150)),
+        101,
+        101,
+        "nesting is deeper than 100 levels",
+        only=True,
+    ),
+    Case(
+        "billion-laughs",
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
+            for i in range(8)
+        ),
+        7,
+        12,
+        "aliases expand to more than 10,000,000 characters",
+        only=True,
+    ),
 ]
 
 
@@ -491,7 +890,10 @@ def test_bad_configuration_is_reported_at_its_place(tmp_path: Path, case: Case) 
         and (error.place.line, error.place.column) == (case.line, case.column)
         and case.expect.lower() in error.message.lower()
     ]
-    assert found, f"wanted {case.in_file}:{case.line}:{case.column} {case.expect!r}, got:\n" + describe(errors)
+    assert found, (
+        f"wanted {case.in_file}:{case.line}:{case.column} {case.expect!r}, got:\n"
+        + describe(errors)
+    )
     if case.only:
         assert len(errors) == 1, "expected one error, got:\n" + describe(errors)
 
@@ -520,7 +922,10 @@ def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
         """)
     errors = errors_of(tmp_path, text)
     assert [(error.place.line, error.place.column) for error in errors if error.place] == [
-        (2, 1), (5, 11), (9, 9), (11, 7),
+        (2, 1),
+        (5, 11),
+        (9, 9),
+        (11, 7),
     ], describe(errors)
 
 

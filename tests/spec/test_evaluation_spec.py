@@ -32,7 +32,9 @@ def messages(tmp_path: Path, evaluation: str) -> list[str]:
 
 
 def test_a_full_evaluation_loads(tmp_path: Path) -> None:
-    loaded = load_text(tmp_path, config("""\
+    loaded = load_text(
+        tmp_path,
+        config("""\
         datasets:
           - {name: holdout, step: prepare, file: train.npz, x_array: X_test, y_array: y_test}
           - {path: data/holdout.csv, label: churned}
@@ -41,36 +43,47 @@ def test_a_full_evaluation_loads(tmp_path: Path) -> None:
         speed: {batch_size: 16, repetitions: 5, warmup: 1}
         gates: ["f1 >= 0.80", "roc_auc >= baseline(production) - 0.01"]
         when_no_baseline: fail
-    """))
+    """),
+    )
     evaluation = loaded.config.models["churn"].evaluation
     assert evaluation is not None and [d.shown_name() for d in evaluation.all_datasets()] == [
-        "holdout", "data/holdout.csv",
+        "holdout",
+        "data/holdout.csv",
     ]
 
 
 def test_a_bad_gate_names_file_line_column_and_the_character(tmp_path: Path) -> None:
-    (error,) = errors_of(tmp_path, config("""\
+    (error,) = errors_of(
+        tmp_path,
+        config("""\
         dataset: data/holdout.csv
         label: churned
         metrics: [f1, roc_auc]
         gates:
           - "f1 >= 0.8"
           - "roc_auc >= basline(production) - 0.01"
-    """))
+    """),
+    )
     assert str(error.place).endswith("mvctl.yaml:16:11")  # where the gate's text starts
     assert error.field == "models.churn.evaluation.gates[1]"
-    assert "does not parse at character 12: expected a number or baseline(ALIAS), found 'basline'" in error.message
+    assert (
+        "does not parse at character 12: expected a number or baseline(ALIAS), found 'basline'"
+        in error.message
+    )
     assert "Did you mean 'baseline'?" in error.message
     assert "roc_auc >= basline(production) - 0.01\n               ^" in error.message
 
 
 def test_a_gate_on_a_metric_not_computed_is_refused(tmp_path: Path) -> None:
-    found = messages(tmp_path, """\
+    found = messages(
+        tmp_path,
+        """\
         dataset: data/holdout.csv
         label: churned
         metrics: [f1]
         gates: ["roc_auc >= 0.9", "acc >= 0.5"]
-    """)
+    """,
+    )
     assert found[0].endswith(
         "gate 'roc_auc >= 0.9' names metric 'roc_auc', which the evaluation does not compute. "
         "Add 'roc_auc' to the evaluation's metrics."
@@ -79,65 +92,91 @@ def test_a_gate_on_a_metric_not_computed_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_gate_on_an_undeclared_alias_is_refused(tmp_path: Path) -> None:
-    (found,) = messages(tmp_path, """\
+    (found,) = messages(
+        tmp_path,
+        """\
         dataset: data/holdout.csv
         label: churned
         metrics: [f1]
         gates: ["f1 >= baseline(prod)"]
-    """)
+    """,
+    )
     assert "baseline(prod), but the model has no alias 'prod'. Did you mean 'production'?" in found
 
 
 def test_metrics_must_fit_the_task(tmp_path: Path) -> None:
-    (found,) = messages(tmp_path, """\
+    (found,) = messages(
+        tmp_path,
+        """\
         dataset: data/holdout.csv
         label: churned
         metrics: [f1, mse]
-    """)
+    """,
+    )
     assert "metric 'mse' does not fit task 'binary-classification'" in found
 
 
 def test_an_unknown_metric_is_a_schema_error_with_a_suggestion(tmp_path: Path) -> None:
-    (found,) = messages(tmp_path, """\
+    (found,) = messages(
+        tmp_path,
+        """\
         dataset: data/holdout.csv
         label: churned
         metrics: [f1, rocauc]
-    """)
+    """,
+    )
     assert "'rocauc' is not allowed here" in found and "Did you mean 'roc_auc'?" in found
 
 
 def test_scores_needed_from_a_predict_command_that_writes_none(tmp_path: Path) -> None:
-    found = messages(tmp_path, """\
+    found = messages(
+        tmp_path,
+        """\
         dataset: data/holdout.csv
         label: churned
         predict: python predict.py
         metrics: [f1, roc_auc, latency_p50_ms]
-    """)
-    assert any("metric 'roc_auc' needs class scores, but the predict command is declared without "
-               "'scores: true'" in m for m in found)
+    """,
+    )
+    assert any(
+        "metric 'roc_auc' needs class scores, but the predict command is declared without "
+        "'scores: true'" in m
+        for m in found
+    )
     assert any("metric 'latency_p50_ms' times in-process batch prediction" in m for m in found)
 
 
 def test_datasets_must_name_real_steps_outputs_and_label_columns(tmp_path: Path) -> None:
-    found = messages(tmp_path, """\
+    found = messages(
+        tmp_path,
+        """\
         datasets:
           - {step: prep, file: train.npz}
           - {step: prepare, file: tran.npz}
           - {path: data/holdout.csv}
           - {path: data/holdout.xlsx, label: y}
         metrics: [f1]
-    """)
-    assert any("dataset step 'prep' is not in the pipeline. Did you mean 'prepare'?" in m for m in found)
-    assert any("step 'prepare' declares no output 'tran.npz'. Did you mean 'train.npz'?" in m for m in found)
+    """,
+    )
+    assert any(
+        "dataset step 'prep' is not in the pipeline. Did you mean 'prepare'?" in m for m in found
+    )
+    assert any(
+        "step 'prepare' declares no output 'tran.npz'. Did you mean 'train.npz'?" in m
+        for m in found
+    )
     assert any("the CSV data 'data/holdout.csv' needs 'label'" in m for m in found)
     assert any("'data/holdout.xlsx' is not a data format mvctl reads" in m for m in found)
 
 
 def test_yaml_reads_y_as_true_so_the_labels_array_is_y_array(tmp_path: Path) -> None:
-    found = messages(tmp_path, """\
+    found = messages(
+        tmp_path,
+        """\
         datasets: [{step: prepare, file: train.npz, x_array: X_test, y: y_test}]
         metrics: [f1]
-    """)
+    """,
+    )
     assert any("read by YAML as a boolean" in m for m in found)
 
 

@@ -20,15 +20,47 @@ from tests.spec.support import load_bytes_anywhere
 # MVCTL_FUZZ_EXAMPLES=5000 for a long run. No example database: it would litter the repo.
 EXAMPLES = int(os.environ.get("MVCTL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, database=None,
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
 FIELDS = [
-    "project", "state", "store", "include", "models", "notifications", "policy", "owners",
-    "task", "pipeline", "evaluation", "versions", "aliases", "triggers", "name", "run", "uses",
-    "with", "params", "deps", "outputs", "env", "schedule", "when", "retrain", "from",
-    "promote", "artifact", "on", "yes", "n", "<<", "1.10", "2",
+    "project",
+    "state",
+    "store",
+    "include",
+    "models",
+    "notifications",
+    "policy",
+    "owners",
+    "task",
+    "pipeline",
+    "evaluation",
+    "versions",
+    "aliases",
+    "triggers",
+    "name",
+    "run",
+    "uses",
+    "with",
+    "params",
+    "deps",
+    "outputs",
+    "env",
+    "schedule",
+    "when",
+    "retrain",
+    "from",
+    "promote",
+    "artifact",
+    "on",
+    "yes",
+    "n",
+    "<<",
+    "1.10",
+    "2",
 ]
 
 
@@ -49,14 +81,20 @@ def test_random_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.text(alphabet=string.printable + "[]{}:-&*!|>'\"%@`#,?\t\u00e9\u2028\ufeff", max_size=500))
+@given(
+    st.text(alphabet=string.printable + "[]{}:-&*!|>'\"%@`#,?\t\u00e9\u2028\ufeff", max_size=500)
+)
 def test_random_yaml_like_text(text: str) -> None:
     check(text.encode("utf-8"))
 
 
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats()
-    | st.text(max_size=12) | st.sampled_from(FIELDS)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(FIELDS)
 )
 keys = st.sampled_from(FIELDS) | st.text(max_size=8) | st.integers() | st.booleans() | st.none()
 structures = st.recursive(
@@ -92,25 +130,39 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
             "deps": draw(st.lists(steps, max_size=3)),
             "outputs": draw(st.lists(st.sampled_from(["m.bin", "d.npz"]), max_size=2)),
             "params": draw(st.dictionaries(st.sampled_from(["lr", "n"]), scalars, max_size=2)),
-            **draw(st.sampled_from([{}, {"with": {"estimator": "a.B"}}, {"with": {"estimator": 3}}])),
+            **draw(
+                st.sampled_from([{}, {"with": {"estimator": "a.B"}}, {"with": {"estimator": 3}}])
+            ),
         }
         for name in draw(st.lists(steps, max_size=4))
     ]
     versions = {
-        label: draw(st.sampled_from([
-            {}, {"params": {"a": {"lr": 1}}}, {"params": {"z": {}}}, {"artifact": "m.skops"},
-        ]))
+        label: draw(
+            st.sampled_from(
+                [
+                    {},
+                    {"params": {"a": {"lr": 1}}},
+                    {"params": {"z": {}}},
+                    {"artifact": "m.skops"},
+                ]
+            )
+        )
         for label in draw(st.lists(labels, max_size=3))
     }
     model = {
         "pipeline": pipeline,
         "versions": versions,
-        "aliases": draw(st.dictionaries(st.sampled_from(["production", "staging"]), labels, max_size=2)),
+        "aliases": draw(
+            st.dictionaries(st.sampled_from(["production", "staging"]), labels, max_size=2)
+        ),
         "triggers": [
             {
                 "name": draw(st.sampled_from(["t", "u"])),
                 "schedule": draw(st.sampled_from(["0 3 * * *", "* *", "61 * * * *", "@daily", ""])),
-                "retrain": {"from": draw(labels), "promote": draw(st.sampled_from(["production", "x"]))},
+                "retrain": {
+                    "from": draw(labels),
+                    "promote": draw(st.sampled_from(["production", "x"])),
+                },
             }
             for _ in range(draw(st.integers(0, 2)))
         ],

@@ -48,7 +48,9 @@ def test_positions_point_at_keys_and_values(tmp_path: Path) -> None:
     assert positions.value_place(("models", "churn", "task")) == Place(name, 5, 11)
     # list items: the item itself
     assert positions.place(("models", "churn", "pipeline", 1)) == Place(name, 12, 9)
-    assert positions.place(("models", "churn", "pipeline", 1, "with", "estimator")) == Place(name, 14, 16)
+    assert positions.place(("models", "churn", "pipeline", 1, "with", "estimator")) == Place(
+        name, 14, 16
+    )
     assert positions.place(("models", "churn", "pipeline", 0, "deps", 1)) == Place(name, 9, 36)
     assert positions.place(("models", "churn", "versions", "1.1.0", "params", "train")) == Place(
         name, 24, 26
@@ -104,7 +106,8 @@ def test_includes_merge_models_and_keep_their_positions(tmp_path: Path) -> None:
 
 def test_include_without_models_in_main(tmp_path: Path) -> None:
     loaded = load_text(
-        tmp_path, "project: demo\ninclude: ['*.models.yaml']\n",
+        tmp_path,
+        "project: demo\ninclude: ['*.models.yaml']\n",
         **{"churn.models.yaml": "models:\n  churn: {}\n"},
     )
     assert list(loaded.config.models) == ["churn"]
@@ -112,7 +115,9 @@ def test_include_without_models_in_main(tmp_path: Path) -> None:
 
 
 def test_a_pattern_matching_the_main_file_does_not_include_it_again(tmp_path: Path) -> None:
-    loaded = load_text(tmp_path, "project: demo\ninclude: ['*.yaml']\n", **{"m.yaml": "models: {}\n"})
+    loaded = load_text(
+        tmp_path, "project: demo\ninclude: ['*.yaml']\n", **{"m.yaml": "models: {}\n"}
+    )
     assert [path.name for path in loaded.files] == ["mvctl.yaml", "m.yaml"]
 
 
@@ -139,7 +144,11 @@ def test_anchors_and_merge_keys(tmp_path: Path) -> None:
     models = loaded.config.models
     assert models["fraud"].pipeline == models["churn"].pipeline
     first, second = models["spam"].pipeline
-    assert (first.name, first.run, first.params) == ("train", "python train.py", {"n_estimators": 5})
+    assert (first.name, first.run, first.params) == (
+        "train",
+        "python train.py",
+        {"n_estimators": 5},
+    )
     assert (second.name, second.params["depth"]) == ("second", 3)
     # merged keys point where they were written: at the anchor
     assert loaded.positions.place(("models", "spam", "pipeline", 0, "run")).line == 7
@@ -164,7 +173,13 @@ def test_yaml_scalars_keep_their_meaning(tmp_path: Path) -> None:
     churn = load_text(tmp_path, text).config.models["churn"]
     assert churn.description == "2024-01-31"
     assert churn.pipeline[0].params == {
-        "a": 16, "b": 1000, "c": 8, "d": 1500.0, "e": None, "f": True, "1": "one",
+        "a": 16,
+        "b": 1000,
+        "c": 8,
+        "d": 1500.0,
+        "e": None,
+        "f": True,
+        "1": "one",
     }
     assert list(churn.versions) == ["1.10", "2", "2024-01-01"]
 

@@ -29,6 +29,8 @@ def test_many_errors_in_a_large_configuration_are_all_reported(tmp_path: Path) -
         load_config(path)
     except SpecErrors as errors:
         assert len(errors.errors) == 200
-        assert all("did you mean 'n_estimators'" in error.message.lower() for error in errors.errors)
+        assert all(
+            "did you mean 'n_estimators'" in error.message.lower() for error in errors.errors
+        )
     else:
         raise AssertionError("expected 200 errors")

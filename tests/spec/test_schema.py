@@ -78,7 +78,9 @@ def test_examples_validate_against_the_schema(text: str) -> None:
 
 
 def test_an_included_file_validates_against_the_include_schema() -> None:
-    included = "models:\n  churn:\n    pipeline: [{name: train, uses: sklearn, with: {estimator: a.B}}]\n"
+    included = (
+        "models:\n  churn:\n    pipeline: [{name: train, uses: sklearn, with: {estimator: a.B}}]\n"
+    )
     jsonschema.Draft202012Validator(include_json_schema()).validate(data_of(included))
 
 

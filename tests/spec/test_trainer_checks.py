@@ -13,34 +13,85 @@ from mvctl.spec.positions import Positions
 from tests.spec.support import errors_of
 
 NOWHERE = Positions(("mvctl.yaml",), (0, 1, 1, 1, 1, {}, None))
-GOOD = {"module": "nets.Net", "module_args": {"hidden": 8}, "task": "regression",
-        "distributed": {"nproc": 2}, "threads": 2, "data": "train.npz"}
+GOOD = {
+    "module": "nets.Net",
+    "module_args": {"hidden": 8},
+    "task": "regression",
+    "distributed": {"nproc": 2},
+    "threads": 2,
+    "data": "train.npz",
+}
 
 
-def errors(with_: dict[str, Any], params: dict[str, Any] | None = None) -> list[tuple[str | None, str]]:
+def errors(
+    with_: dict[str, Any], params: dict[str, Any] | None = None
+) -> list[tuple[str | None, str]]:
     step = {"name": "train", "uses": "torch", "with": with_, "params": params or {}}
     spec = ModelSpec.model_validate({"pipeline": [step]}, by_name=False)
     return [(error.field, error.what) for error in check_model("m", spec, NOWHERE)]
 
 
 def test_a_complete_torch_step_is_accepted() -> None:
-    assert errors(GOOD, {"optimizer": "sgd", "lr": 0.1, "epochs": 3, "batch_size": 8, "seed": 1,
-                         "momentum": 0.9, "weight_decay": 0.0}) == []
+    assert (
+        errors(
+            GOOD,
+            {
+                "optimizer": "sgd",
+                "lr": 0.1,
+                "epochs": 3,
+                "batch_size": 8,
+                "seed": 1,
+                "momentum": 0.9,
+                "weight_decay": 0.0,
+            },
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
     ("with_", "params", "field", "what"),
     [
         ({}, {}, "models.m.pipeline[0]", "the torch trainer needs 'with.module'"),
-        ({"module": "Net"}, {}, "models.m.pipeline[0].with.module", "module 'Net' is not a dotted import path"),
+        (
+            {"module": "Net"},
+            {},
+            "models.m.pipeline[0].with.module",
+            "module 'Net' is not a dotted import path",
+        ),
         ({**GOOD, "tsak": "regression"}, {}, "models.m.pipeline[0].with.tsak", "no setting 'tsak'"),
-        ({**GOOD, "task": "ranking"}, {}, "models.m.pipeline[0].with.task", "neither classification nor regression"),
-        ({**GOOD, "module_args": [8]}, {}, "models.m.pipeline[0].with.module_args", "module_args must map"),
-        ({**GOOD, "distributed": {"nproc": 0}}, {}, "models.m.pipeline[0].with.distributed", "{nproc: N}"),
+        (
+            {**GOOD, "task": "ranking"},
+            {},
+            "models.m.pipeline[0].with.task",
+            "neither classification nor regression",
+        ),
+        (
+            {**GOOD, "module_args": [8]},
+            {},
+            "models.m.pipeline[0].with.module_args",
+            "module_args must map",
+        ),
+        (
+            {**GOOD, "distributed": {"nproc": 0}},
+            {},
+            "models.m.pipeline[0].with.distributed",
+            "{nproc: N}",
+        ),
         ({**GOOD, "distributed": 2}, {}, "models.m.pipeline[0].with.distributed", "{nproc: N}"),
-        ({**GOOD, "threads": "many"}, {}, "models.m.pipeline[0].with.threads", "not a whole number"),
+        (
+            {**GOOD, "threads": "many"},
+            {},
+            "models.m.pipeline[0].with.threads",
+            "not a whole number",
+        ),
         (GOOD, {"epoch": 3}, "models.m.pipeline[0].params.epoch", "takes no param 'epoch'"),
-        (GOOD, {"optimizer": "lbfgs"}, "models.m.pipeline[0].params.optimizer", "neither adam nor sgd"),
+        (
+            GOOD,
+            {"optimizer": "lbfgs"},
+            "models.m.pipeline[0].params.optimizer",
+            "neither adam nor sgd",
+        ),
     ],
 )
 def test_each_mistake_names_its_field(

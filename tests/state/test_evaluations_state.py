@@ -14,13 +14,26 @@ from mvctl.core.revert import outline_undo
 from mvctl.state.db import StateDB
 
 
-def evaluation(label: str = "1.0.0", *, spec_hash: str = "spec-1", digest: str = "sha256:data",
-               metrics: dict[str, Any] | None = None, **extra: Any) -> Change:
+def evaluation(
+    label: str = "1.0.0",
+    *,
+    spec_hash: str = "spec-1",
+    digest: str = "sha256:data",
+    metrics: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Change:
     value = {
-        "spec_hash": spec_hash, "dataset_digest": digest, "dataset": "holdout",
-        "evaluation_hash": "eval-1", "status": "ok", "metrics": metrics or {"f1": 0.9},
-        "metric_status": {}, "details": {"rows": 10, "roc": {"fpr": [0, 1], "tpr": [0, 1]}},
-        "message": None, "evaluator_version": "mvctl test", "created_at": "2026-11-29T08:30:00Z",
+        "spec_hash": spec_hash,
+        "dataset_digest": digest,
+        "dataset": "holdout",
+        "evaluation_hash": "eval-1",
+        "status": "ok",
+        "metrics": metrics or {"f1": 0.9},
+        "metric_status": {},
+        "details": {"rows": 10, "roc": {"fpr": [0, 1], "tpr": [0, 1]}},
+        "message": None,
+        "evaluator_version": "mvctl test",
+        "created_at": "2026-11-29T08:30:00Z",
     }
     value.update(extra)
     return Change(Target("evaluation", "churn", label), None, value)
@@ -36,7 +49,10 @@ def test_the_latest_result_per_dataset_and_settings_is_in_the_snapshot(trained: 
     apply(trained, [evaluation(metrics={"f1": 0.8})])
     apply(trained, [evaluation(metrics={"f1": 0.85}), evaluation(digest="sha256:other")])
     found = trained.snapshot().evaluations
-    assert set(found) == {("churn", "1.0.0", "sha256:data", "eval-1"), ("churn", "1.0.0", "sha256:other", "eval-1")}
+    assert set(found) == {
+        ("churn", "1.0.0", "sha256:data", "eval-1"),
+        ("churn", "1.0.0", "sha256:other", "eval-1"),
+    }
     assert found[("churn", "1.0.0", "sha256:data", "eval-1")].metric("f1") == 0.85
     assert [r.metrics["f1"] for r in trained.evaluations_of("churn")] == [0.8, 0.85, 0.9]
     assert trained.evaluations_of("churn")[0].details["roc"] == {"fpr": [0, 1], "tpr": [0, 1]}
@@ -53,7 +69,9 @@ def test_results_of_an_overwritten_spec_are_left_out(trained: StateDB) -> None:
     assert len(trained.evaluations_of("churn")) == 1  # history keeps it
 
 
-def test_non_finite_metrics_are_null_with_a_status_and_bare_nan_is_refused(trained: StateDB) -> None:
+def test_non_finite_metrics_are_null_with_a_status_and_bare_nan_is_refused(
+    trained: StateDB,
+) -> None:
     apply(trained, [evaluation(metrics={"r2": None, "f1": 0.5}, metric_status={"r2": "nan"})])
     stored = trained.snapshot().evaluations[("churn", "1.0.0", "sha256:data", "eval-1")]
     assert stored.metrics_json == '{"f1":0.5,"r2":null}'
@@ -68,11 +86,20 @@ def test_non_finite_metrics_are_null_with_a_status_and_bare_nan_is_refused(train
 
 
 def test_results_are_facts_revert_leaves_alone(trained: StateDB) -> None:
-    promoted = apply(trained, [Change(Target("alias", "churn", "production"), None, {"version": "1.0.0"})])
-    scored = apply(trained, [
-        evaluation(),
-        Change(Target("gate", "churn", "production"), None, {"version": "1.0.0", "passed": True, "checks": []}),
-    ])
+    promoted = apply(
+        trained, [Change(Target("alias", "churn", "production"), None, {"version": "1.0.0"})]
+    )
+    scored = apply(
+        trained,
+        [
+            evaluation(),
+            Change(
+                Target("gate", "churn", "production"),
+                None,
+                {"version": "1.0.0", "passed": True, "checks": []},
+            ),
+        ],
+    )
     assert trained.last_apply_id(with_changes=True) == promoted
     log = trained.changes()
     assert [c.change.target.kind for c in log if c.apply_id == scored] == ["evaluation", "gate"]

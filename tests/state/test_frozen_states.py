@@ -52,17 +52,22 @@ def test_revision_0001_migrates_to_head_and_reads_as_it_was(state_0001: Path) ->
         assert recorded.serial == 8
         assert recorded.models == {"churn"}
         assert {label: v.status for (_, label), v in recorded.versions.items()} == {
-            "1.0.0": "trained", "1.1.0": "trained", "1.2.0": "failed",
+            "1.0.0": "trained",
+            "1.1.0": "trained",
+            "1.2.0": "failed",
         }
         assert {alias: a.version for (_, alias), a in recorded.aliases.items()} == {
-            "production": "1.0.0", "staging": "1.1.0",
+            "production": "1.0.0",
+            "staging": "1.1.0",
         }
         (pin,) = recorded.pins.values()
         assert (pin.alias, pin.version, pin.revert_apply_id) == ("production", "1.0.0", 4)
         assert recorded.evaluations == {}
         assert [(a.id, a.kind, a.status) for a in db.applies()] == [
-            (4, "revert", "succeeded"), (3, "apply", "succeeded"),
-            (2, "apply", "failed"), (1, "apply", "succeeded"),
+            (4, "revert", "succeeded"),
+            (3, "apply", "succeeded"),
+            (2, "apply", "failed"),
+            (1, "apply", "succeeded"),
         ]
         detail = db.version_detail("churn", "1.1.0")
         assert detail is not None and detail.params["train"] == {"lr": 0.2}
@@ -75,12 +80,28 @@ def test_a_migrated_0001_database_stores_evaluations(state_0001: Path) -> None:
     with StateDB.open(f"sqlite:///{state_0001}", create=True) as db:
         spec_hash = db.snapshot().versions[("churn", "1.0.0")].spec_hash
         apply_id = db.begin_apply(kind="apply", actor="t", plan_hash="p", expected_serial=8)
-        db.record(apply_id, [Change(Target("evaluation", "churn", "1.0.0"), None, {
-            "spec_hash": spec_hash, "dataset_digest": "sha256:d", "dataset": "holdout",
-            "evaluation_hash": "h", "status": "ok", "metrics": {"f1": 0.9}, "metric_status": {},
-            "details": {"rows": 3}, "message": None, "evaluator_version": "test",
-            "created_at": "2026-11-29T00:00:00Z",
-        })])
+        db.record(
+            apply_id,
+            [
+                Change(
+                    Target("evaluation", "churn", "1.0.0"),
+                    None,
+                    {
+                        "spec_hash": spec_hash,
+                        "dataset_digest": "sha256:d",
+                        "dataset": "holdout",
+                        "evaluation_hash": "h",
+                        "status": "ok",
+                        "metrics": {"f1": 0.9},
+                        "metric_status": {},
+                        "details": {"rows": 3},
+                        "message": None,
+                        "evaluator_version": "test",
+                        "created_at": "2026-11-29T00:00:00Z",
+                    },
+                )
+            ],
+        )
         db.finish_apply(apply_id, "succeeded")
         stored = db.snapshot().evaluations[("churn", "1.0.0", "sha256:d", "h")]
         assert stored.metric("f1") == 0.9

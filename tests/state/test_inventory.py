@@ -18,22 +18,37 @@ from mvctl.state.db import StateDB
 
 
 def test_inventory_rows_are_the_replayed_log(db: StateDB) -> None:
-    first = apply(db, [
-        model_change("churn"),
-        version_change("churn", "1.0.0", version_value()),
-        alias_change("churn", "production", "1.0.0"),
-    ])
-    apply(db, [
-        Change(Target("pin", "churn", "production"), None, {"version": "1.0.0", "revert_apply_id": first}),
-        version_change("churn", "1.0.0", version_value(status="archived"), before=version_value()),
-    ], kind="revert")
+    first = apply(
+        db,
+        [
+            model_change("churn"),
+            version_change("churn", "1.0.0", version_value()),
+            alias_change("churn", "production", "1.0.0"),
+        ],
+    )
+    apply(
+        db,
+        [
+            Change(
+                Target("pin", "churn", "production"),
+                None,
+                {"version": "1.0.0", "revert_apply_id": first},
+            ),
+            version_change(
+                "churn", "1.0.0", version_value(status="archived"), before=version_value()
+            ),
+        ],
+        kind="revert",
+    )
     db.record_step_run(step_run("key-1"))
     found = db.inventory()
     assert found is not None
     assert compare(replay(found.changes), found.rows) == []
     assert set(found.rows) == {
-        Target("model", "churn"), Target("version", "churn", "1.0.0"),
-        Target("alias", "churn", "production"), Target("pin", "churn", "production"),
+        Target("model", "churn"),
+        Target("version", "churn", "1.0.0"),
+        Target("alias", "churn", "production"),
+        Target("pin", "churn", "production"),
     }
     assert [a.kind for a in found.applies] == ["apply", "revert"]  # oldest first
     assert [(r.cache_key, dict(r.outputs)) for r in found.step_runs] == [

@@ -18,7 +18,9 @@ def test_round_trip_list_and_delete(tmp_path: Path) -> None:
     source = tmp_path / "model.bin"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
     digest = store.put_file(source)
-    assert digest == "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest() == hash_file(source)
+    assert (
+        digest == "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest() == hash_file(source)
+    )
     log = store.put_bytes(b"log")
     out = tmp_path / "out" / "model.bin"
     store.get_file(digest, out)

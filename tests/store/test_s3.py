@@ -43,8 +43,12 @@ def test_round_trip_of_files_and_bytes(s3_endpoint: str, s3_bucket: str, tmp_pat
     assert list(store.list()) == [digest]
 
 
-def test_large_files_go_up_in_several_parts(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
-    store = make_store(s3_endpoint, s3_bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+def test_large_files_go_up_in_several_parts(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    store = make_store(
+        s3_endpoint, s3_bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+    )
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(11 * MIB))
     digest = store.put_file(source)
@@ -52,10 +56,12 @@ def test_large_files_go_up_in_several_parts(s3_endpoint: str, s3_bucket: str, tm
     assert head["ETag"].strip('"').endswith("-3"), head["ETag"]
     out = tmp_path / "big.out"
     store.get_file(digest, out)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == digest[len("sha256:"):]
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == digest[len("sha256:") :]
 
 
-def test_corrupt_object_is_refused_on_every_read(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+def test_corrupt_object_is_refused_on_every_read(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
     store = make_store(s3_endpoint, s3_bucket)
     digest = store.put_bytes(b"the real model")
     key = store.key(digest)
@@ -75,8 +81,13 @@ def test_a_failed_multipart_upload_leaves_no_object_and_no_parts(
 ) -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    store = make_store(s3_endpoint, s3_bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB,
-                       max_concurrency=1)
+    store = make_store(
+        s3_endpoint,
+        s3_bucket,
+        multipart_threshold=5 * MIB,
+        multipart_chunksize=5 * MIB,
+        max_concurrency=1,
+    )
     parts: list[int] = []
 
     def lose_the_network_on_part_two(params: dict, **_: object) -> None:
@@ -84,10 +95,14 @@ def test_a_failed_multipart_upload_leaves_no_object_and_no_parts(
         if params["PartNumber"] == 2:
             raise EndpointConnectionError(endpoint_url=s3_endpoint)
 
-    store.client.meta.events.register("before-parameter-build.s3.UploadPart", lose_the_network_on_part_two)
+    store.client.meta.events.register(
+        "before-parameter-build.s3.UploadPart", lose_the_network_on_part_two
+    )
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(11 * MIB))
-    with pytest.raises(StoreError, match=f"cannot reach {s3_endpoint} while uploading s3://{s3_bucket}/"):
+    with pytest.raises(
+        StoreError, match=f"cannot reach {s3_endpoint} while uploading s3://{s3_bucket}/"
+    ):
         store.put_file(source)
     assert 2 in parts
     digest = digest_of(source.read_bytes())
@@ -96,7 +111,9 @@ def test_a_failed_multipart_upload_leaves_no_object_and_no_parts(
     assert uploads.get("Uploads", []) == []
 
 
-def test_a_file_changed_while_uploading_is_not_kept(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+def test_a_file_changed_while_uploading_is_not_kept(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
     store = make_store(s3_endpoint, s3_bucket)
     source = tmp_path / "model.bin"
     source.write_bytes(b"version one")
@@ -106,13 +123,17 @@ def test_a_file_changed_while_uploading_is_not_kept(s3_endpoint: str, s3_bucket:
         with source.open("ab") as handle:
             handle.write(b" and more")
 
-    store.client.meta.events.register("before-parameter-build.s3.PutObject", someone_writes_the_file)
+    store.client.meta.events.register(
+        "before-parameter-build.s3.PutObject", someone_writes_the_file
+    )
     with pytest.raises(StoreError, match="changed while it was uploaded"):
         store.put_file(source)
     assert not store.has(digest)
 
 
-def test_server_side_encryption_is_requested(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+def test_server_side_encryption_is_requested(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
     store = make_store(s3_endpoint, s3_bucket, sse="AES256")
     source = tmp_path / "model.bin"
     source.write_bytes(b"secret weights")
@@ -156,11 +177,15 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     store = S3Store("s3://bucket", S3Settings(endpoint_url=endpoint, max_attempts=1))
-    with pytest.raises(StoreError, match=f"cannot reach {endpoint} while opening the store s3://bucket"):
+    with pytest.raises(
+        StoreError, match=f"cannot reach {endpoint} while opening the store s3://bucket"
+    ):
         store.check()
 
 
-def test_missing_credentials_say_what_to_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_credentials_say_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))

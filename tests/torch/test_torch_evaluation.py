@@ -14,7 +14,9 @@ from mvctl.state.db import StateDB
 from tests.functional.projects import REPO, Project, base_env
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
-pytest.importorskip("torch", reason="the torch tests need `pip install -e '.[test]'` (torch, safetensors)")
+pytest.importorskip(
+    "torch", reason="the torch tests need `pip install -e '.[test]'` (torch, safetensors)"
+)
 pytest.importorskip("safetensors")
 
 EVALUATION = """\
@@ -30,7 +32,9 @@ def test_a_torch_version_is_scored_with_its_own_module(tmp_path: Path) -> None:
     from mvctl.apply.torch_model import load_torch_model, predict
 
     root = tmp_path / "digits"
-    shutil.copytree(REPO / "examples" / "digits-torch", root, ignore=shutil.ignore_patterns(".mvctl"))
+    shutil.copytree(
+        REPO / "examples" / "digits-torch", root, ignore=shutil.ignore_patterns(".mvctl")
+    )
     project = Project(root, base_env(None))
     project.edit_config("    versions:\n", EVALUATION)
     applied = project.mvctl("apply", "--auto-approve", "--target", "digits@1.0.0")

@@ -13,7 +13,9 @@ from mvctl.errors import UnsafeArtifactError
 from tests.functional.projects import REPO, Project, base_env
 
 pytestmark = pytest.mark.torch
-pytest.importorskip("torch", reason="the torch tests need `pip install -e '.[test]'` (torch, safetensors)")
+pytest.importorskip(
+    "torch", reason="the torch tests need `pip install -e '.[test]'` (torch, safetensors)"
+)
 pytest.importorskip("safetensors")
 
 CONFIG = """\
@@ -71,7 +73,9 @@ def make_blobs(root: Path, extra: str = "") -> Project:
 
 
 def stored_model(project: Project, target: str) -> Path:
-    digest = json.loads(project.mvctl("show", target, "--json").out)["artifact_digest"][len("sha256:"):]
+    digest = json.loads(project.mvctl("show", target, "--json").out)["artifact_digest"][
+        len("sha256:") :
+    ]
     return project.root / ".mvctl" / "store" / "objects" / digest[:2] / digest[2:]
 
 
@@ -93,14 +97,18 @@ def test_train_save_load_predict(tmp_path: Path) -> None:
     assert applied.code == 0, applied.text
     log = project.mvctl("logs", "blobs@1.0.0", "train").out
     epochs = [json.loads(line) for line in log.splitlines() if '"epoch"' in line]
-    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4, 5, 6] and epochs[-1]["loss"] < epochs[0]["loss"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4, 5, 6] and epochs[-1]["loss"] < epochs[0][
+        "loss"
+    ]
     model_file = stored_model(project, "blobs@1.0.0")
     assert check_safe_artifact(model_file, what="the model") == "safetensors"
     with safe_open(str(model_file), framework="pt") as handle:
         metadata = handle.metadata()
     assert metadata["mvctl.module"] == "nets.small.Classifier"
     assert json.loads(metadata["mvctl.module_args"]) == {"hidden": 8}
-    module = load_torch_model(model_file, expected_module="nets.small.Classifier", import_root=project.root)
+    module = load_torch_model(
+        model_file, expected_module="nets.small.Classifier", import_root=project.root
+    )
     x, y = separable_points()
     assert list(predict(module, x)) == list(y)
 
@@ -113,7 +121,10 @@ def test_distributed_training_on_two_processes(tmp_path: Path) -> None:
     assert applied.code == 0, applied.text
     log = project.mvctl("logs", "blobs@1.0.0", "train").out
     ranks = [json.loads(line) for line in log.splitlines() if '"world_size"' in line]
-    assert sorted((r["rank"], r["world_size"], r["rows"]) for r in ranks) == [(0, 2, 80), (1, 2, 80)]
+    assert sorted((r["rank"], r["world_size"], r["rows"]) for r in ranks) == [
+        (0, 2, 80),
+        (1, 2, 80),
+    ]
     assert sum('"epoch"' in line for line in log.splitlines()) == 6  # rank 0 reports alone
     module = load_torch_model(stored_model(project, "blobs@1.0.0"), import_root=project.root)
     x, y = separable_points()
@@ -124,7 +135,9 @@ def test_digits_example_applies_end_to_end(tmp_path: Path) -> None:
     from mvctl.apply.torch_model import load_torch_model, predict
 
     root = tmp_path / "digits"
-    shutil.copytree(REPO / "examples" / "digits-torch", root, ignore=shutil.ignore_patterns(".mvctl"))
+    shutil.copytree(
+        REPO / "examples" / "digits-torch", root, ignore=shutil.ignore_patterns(".mvctl")
+    )
     project = Project(root, base_env(None))
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 0, applied.text
@@ -148,12 +161,24 @@ def _safetensors_with(path: Path, metadata: dict[str, str]) -> Path:
 def test_loader_refuses_what_is_not_the_expected_module(tmp_path: Path) -> None:
     from mvctl.apply.torch_model import load_torch_model
 
-    recipe = {"mvctl.format": "1", "mvctl.module_args": '{"command": "echo owned"}', "mvctl.task": "classification"}
-    not_a_module = _safetensors_with(tmp_path / "a.safetensors", {**recipe, "mvctl.module": "os.system"})
-    with pytest.raises(UnsafeArtifactError, match=r"'os\.system' is not a torch\.nn\.Module subclass"):
+    recipe = {
+        "mvctl.format": "1",
+        "mvctl.module_args": '{"command": "echo owned"}',
+        "mvctl.task": "classification",
+    }
+    not_a_module = _safetensors_with(
+        tmp_path / "a.safetensors", {**recipe, "mvctl.module": "os.system"}
+    )
+    with pytest.raises(
+        UnsafeArtifactError, match=r"'os\.system' is not a torch\.nn\.Module subclass"
+    ):
         load_torch_model(not_a_module)
-    other = _safetensors_with(tmp_path / "b.safetensors", {**recipe, "mvctl.module": "torch.nn.Identity"})
-    with pytest.raises(UnsafeArtifactError, match=r"not the nets\.small\.Classifier the config names"):
+    other = _safetensors_with(
+        tmp_path / "b.safetensors", {**recipe, "mvctl.module": "torch.nn.Identity"}
+    )
+    with pytest.raises(
+        UnsafeArtifactError, match=r"not the nets\.small\.Classifier the config names"
+    ):
         load_torch_model(other, expected_module="nets.small.Classifier")
     bare = _safetensors_with(tmp_path / "c.safetensors", {})
     with pytest.raises(UnsafeArtifactError, match="does not say which torch module"):
@@ -166,4 +191,6 @@ def test_a_bad_module_fails_the_step_with_its_reason(tmp_path: Path) -> None:
     failed = project.mvctl("apply", "--auto-approve")
     assert failed.code == 1 and "step train exited with code 1" in failed.out, failed.text
     shown = project.mvctl("show", "blobs@1.0.0").out
-    assert "cannot import the torch module 'nets.small.Missing'" in shown and "Traceback" not in shown
+    assert (
+        "cannot import the torch module 'nets.small.Missing'" in shown and "Traceback" not in shown
+    )

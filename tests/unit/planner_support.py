@@ -123,15 +123,24 @@ def _evaluations(
     for item in stored:
         model, _, label = item["version"].partition("@")
         spec = config.models[model]
-        evaluation = resolve_evaluation(model, spec, resolve_model(model, spec, digests, {}), digests, {})
+        evaluation = resolve_evaluation(
+            model, spec, resolve_model(model, spec, digests, {}), digests, {}
+        )
         assert evaluation is not None, f"{model} declares no evaluation"
         hash_ = "stale" if item.get("settings") == "stale" else evaluation.evaluation_hash
         for dataset in evaluation.datasets[label]:
             metrics = item.get("metrics", {})
             found[(model, label, dataset.digest, hash_)] = RecordedEvaluation(
-                model, label, dataset.digest, hash_, dataset.name, item.get("status", "ok"),
+                model,
+                label,
+                dataset.digest,
+                hash_,
+                dataset.name,
+                item.get("status", "ok"),
                 canonical_json({k: v for k, v in metrics.items() if v == v}),
                 canonical_json({k: "nan" for k, v in metrics.items() if v != v}),
-                item.get("message"), "2026-01-01T00:00:00Z", 1,
+                item.get("message"),
+                "2026-01-01T00:00:00Z",
+                1,
             )
     return found

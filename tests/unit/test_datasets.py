@@ -14,10 +14,26 @@ from mvctl.apply.datasets import load_dataset
 from mvctl.core.plan import DatasetRef
 from mvctl.errors import EvaluationError
 
-CSV = DatasetRef("holdout.csv", "sha256:d", "csv", "sha256:c", path="holdout.csv", label="churned",
-                 field="models.churn.evaluation.dataset")
-NPZ = DatasetRef("prepare/train.npz", "sha256:d", "npz", "key", step="prepare", file="train.npz",
-                 x="X_test", y="y_test", field="models.churn.evaluation.datasets[1]")
+CSV = DatasetRef(
+    "holdout.csv",
+    "sha256:d",
+    "csv",
+    "sha256:c",
+    path="holdout.csv",
+    label="churned",
+    field="models.churn.evaluation.dataset",
+)
+NPZ = DatasetRef(
+    "prepare/train.npz",
+    "sha256:d",
+    "npz",
+    "key",
+    step="prepare",
+    file="train.npz",
+    x="X_test",
+    y="y_test",
+    field="models.churn.evaluation.datasets[1]",
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -63,7 +79,9 @@ def test_a_non_numeric_feature_is_refused_naming_it(tmp_path: Path) -> None:
 
 
 def test_a_ragged_csv_row_is_refused(tmp_path: Path) -> None:
-    assert "line 3 has 3 fields" in error_of(CSV, write(tmp_path, "a,churned\n1,0\n1,0,9\n")).message
+    assert (
+        "line 3 has 3 fields" in error_of(CSV, write(tmp_path, "a,churned\n1,0\n1,0,9\n")).message
+    )
 
 
 def test_npz_arrays_are_read_by_name(tmp_path: Path) -> None:
@@ -77,7 +95,10 @@ def test_npz_problems_name_the_array_field(tmp_path: Path) -> None:
     path = tmp_path / "train.npz"
     np.savez(path, X_test=np.ones((4, 3)), y=np.array([0, 1, 0, 1]))
     error = error_of(NPZ, path)
-    assert error.field == "models.churn.evaluation.datasets[1].y_array" and "no array 'y_test'" in error.message
+    assert (
+        error.field == "models.churn.evaluation.datasets[1].y_array"
+        and "no array 'y_test'" in error.message
+    )
     np.savez(path, X_test=np.ones((4, 3)), y_test=np.array([0, 1]))
     assert "'X_test' has 4 rows but 'y_test' has 2" in error_of(NPZ, path).message
     np.savez(path, X_test=np.ones((0, 3)), y_test=np.array([]))
@@ -90,10 +111,14 @@ def test_pickled_npz_arrays_are_refused(tmp_path: Path) -> None:
     assert "cannot read the NPZ file" in error_of(NPZ, path).message
 
 
-def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parquet_without_pyarrow_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a)
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a),
     )
     path = tmp_path / "holdout.parquet"
     path.write_bytes(b"PAR1")

@@ -12,14 +12,24 @@ from mvctl.core.recorded import RecordedAlias
 from tests.unit.planner_support import config_of, recorded_from
 
 DIGESTS = {"prep.py": "sha256:aaa"}
-CONFIG = config_of({
-    "models": {"m": {
-        "pipeline": [{"name": "prep", "run": "python prep.py", "deps": ["prep.py"],
-                      "outputs": ["d.json"]}],
-        "versions": {"1.0.0": {}, "1.1.0": {"description": "same spec, other label"}},
-        "aliases": {"production": "1.0.0", "staging": "1.1.0"},
-    }},
-})
+CONFIG = config_of(
+    {
+        "models": {
+            "m": {
+                "pipeline": [
+                    {
+                        "name": "prep",
+                        "run": "python prep.py",
+                        "deps": ["prep.py"],
+                        "outputs": ["d.json"],
+                    }
+                ],
+                "versions": {"1.0.0": {}, "1.1.0": {"description": "same spec, other label"}},
+                "aliases": {"production": "1.0.0", "staging": "1.1.0"},
+            }
+        },
+    }
+)
 REFRESH = PlanOptions(refresh_only=True)
 
 
@@ -55,7 +65,8 @@ def test_missing_artifact_of_a_version_an_alias_needs_is_drift() -> None:
     plan = build_plan(CONFIG, recorded, DIGESTS, {}, missing_artifacts={digest})
     # Both versions share the (fake) digest, so both are named, each with its aliases.
     assert [(d.kind, d.target) for d in plan.drift] == [
-        ("artifact_missing", "m@1.0.0"), ("artifact_missing", "m@1.1.0")
+        ("artifact_missing", "m@1.0.0"),
+        ("artifact_missing", "m@1.1.0"),
     ]
     assert "production need it" in plan.drift[0].message
     assert "restore the blob" in plan.drift[0].message.lower()
@@ -65,11 +76,15 @@ def test_missing_artifact_of_a_version_an_alias_needs_is_drift() -> None:
 def test_only_artifacts_aliases_use_are_checked() -> None:
     recorded = recorded_from(CONFIG, DIGESTS)
     versions = dict(recorded.versions)
-    versions[("m", "1.1.0")] = replace(versions[("m", "1.1.0")], artifact_digest="sha256:" + "b" * 64)
-    versions[("m", "0.9.0")] = replace(versions[("m", "1.0.0")], label="0.9.0",
-                                       artifact_digest="sha256:" + "c" * 64)
+    versions[("m", "1.1.0")] = replace(
+        versions[("m", "1.1.0")], artifact_digest="sha256:" + "b" * 64
+    )
+    versions[("m", "0.9.0")] = replace(
+        versions[("m", "1.0.0")], label="0.9.0", artifact_digest="sha256:" + "c" * 64
+    )
     aliases = {("m", "production"): RecordedAlias("m", "production", "1.0.0", 1)}
     state = replace(recorded, versions=versions, aliases=aliases)
     assert artifacts_to_check(CONFIG, state) == {
-        versions[("m", "1.0.0")].artifact_digest, "sha256:" + "b" * 64,  # staging, as declared
+        versions[("m", "1.0.0")].artifact_digest,
+        "sha256:" + "b" * 64,  # staging, as declared
     }

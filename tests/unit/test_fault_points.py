@@ -25,8 +25,13 @@ for n in range(1, 4):
 
 def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MVCTL_TEST_")}
-    return subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env},
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_kill_is_the_real_sigkill_at_the_nth_pass() -> None:
@@ -49,5 +54,7 @@ def test_unknown_point_is_refused() -> None:
 def test_unarmed_costs_next_to_nothing() -> None:
     if os.environ.get(faults.KILL_ENV) or os.environ.get(faults.FAIL_ENV):
         pytest.skip("armed in this process")
-    per_call = min(timeit.repeat(lambda: faults.reached("state_committed"), number=10_000, repeat=3))
+    per_call = min(
+        timeit.repeat(lambda: faults.reached("state_committed"), number=10_000, repeat=3)
+    )
     assert per_call / 10_000 < 2e-6

@@ -24,11 +24,16 @@ from mvctl.core.gates import GateSyntaxError, check_gate, parse_gate
         ("f1 >= baseline(production)", "f1", ">=", None, "production", "0"),
     ],
 )
-def test_gates_parse(text: str, metric: str, op: str, threshold: str | None, baseline: str | None,
-                     offset: str) -> None:
+def test_gates_parse(
+    text: str, metric: str, op: str, threshold: str | None, baseline: str | None, offset: str
+) -> None:
     gate = parse_gate(text)
     assert (gate.metric, gate.op, gate.threshold, gate.baseline, gate.offset) == (
-        metric, op, threshold, baseline, offset,
+        metric,
+        op,
+        threshold,
+        baseline,
+        offset,
     )
 
 
@@ -77,16 +82,24 @@ def test_a_baseline_gate_at_its_bound_passes_despite_binary_rounding() -> None:
 
 
 def test_a_failing_gate_says_by_how_much() -> None:
-    outcome = check_gate(parse_gate("roc_auc >= baseline(production) - 0.01"), 0.92,
-                         baseline_version="1.0.0", baseline_value=0.95)
+    outcome = check_gate(
+        parse_gate("roc_auc >= baseline(production) - 0.01"),
+        0.92,
+        baseline_version="1.0.0",
+        baseline_value=0.95,
+    )
     assert outcome.result == "fail"
     assert "off by 0.02" in outcome.reason and "production = 1.0.0: 0.95" in outcome.reason
 
 
 @pytest.mark.parametrize("when_no_baseline", ["pass", "fail"])
 def test_without_a_baseline_when_no_baseline_decides(when_no_baseline: str) -> None:
-    outcome = check_gate(parse_gate("f1 >= baseline(production)"), 0.5, baseline_version=None,
-                         when_no_baseline=when_no_baseline)  # type: ignore[arg-type]
+    outcome = check_gate(
+        parse_gate("f1 >= baseline(production)"),
+        0.5,
+        baseline_version=None,
+        when_no_baseline=when_no_baseline,
+    )  # type: ignore[arg-type]
     assert outcome.result == when_no_baseline
     assert "no baseline" in outcome.reason
 
@@ -97,17 +110,24 @@ def test_a_value_that_is_not_a_finite_number_is_inconclusive(value: object) -> N
 
 
 def test_a_baseline_without_the_number_is_inconclusive() -> None:
-    outcome = check_gate(parse_gate("f1 >= baseline(production)"), 0.9, baseline_version="1.0.0",
-                         baseline_value=math.nan)
+    outcome = check_gate(
+        parse_gate("f1 >= baseline(production)"),
+        0.9,
+        baseline_version="1.0.0",
+        baseline_value=math.nan,
+    )
     assert outcome.result == "inconclusive" and "NaN" in outcome.reason
 
 
 def test_deltas_follow_each_metrics_direction() -> None:
-    rows = {r.metric: r for r in compare_metrics(
-        ["f1", "log_loss", "qps", "mse"],
-        {"f1": 0.9, "log_loss": 0.2, "qps": 100.0, "mse": None},
-        {"f1": 0.8, "log_loss": 0.1, "qps": 100.0, "mse": 1.0},
-    )}
+    rows = {
+        r.metric: r
+        for r in compare_metrics(
+            ["f1", "log_loss", "qps", "mse"],
+            {"f1": 0.9, "log_loss": 0.2, "qps": 100.0, "mse": None},
+            {"f1": 0.8, "log_loss": 0.1, "qps": 100.0, "mse": 1.0},
+        )
+    }
     assert rows["f1"].verdict == "better" and rows["f1"].delta == pytest.approx(0.1)
     assert rows["f1"].relative == pytest.approx(0.125)
     assert rows["log_loss"].verdict == "worse"

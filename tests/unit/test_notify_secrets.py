@@ -8,7 +8,9 @@ from mvctl.apply.notify import _GiveUp, expand, scrub
 
 
 def test_variables_are_expanded_from_the_environment_given() -> None:
-    text, secrets = expand("https://h/x?t=${TOKEN}&u=${USER_ID}", {"TOKEN": "abc123", "USER_ID": "7"})
+    text, secrets = expand(
+        "https://h/x?t=${TOKEN}&u=${USER_ID}", {"TOKEN": "abc123", "USER_ID": "7"}
+    )
     assert text == "https://h/x?t=abc123&u=7" and secrets == ["abc123", "7"]
 
 

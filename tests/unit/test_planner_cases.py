@@ -57,11 +57,15 @@ def test_plan_case(path: Path) -> None:
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
     gates = [
         f"{a.model}:{a.alias} {g.gate} -> {g.result}"
-        for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates
+        for a in plan.actions
+        if isinstance(a, MoveAlias)
+        for g in a.gates
     ]
     assert gates == expected.get("gates", gates)
     for fragment in expected.get("gate_reasons", []):
-        assert any(fragment in g.reason for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates), fragment
+        assert any(
+            fragment in g.reason for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates
+        ), fragment
     for step_reason in expected.get("reasons", []):
         assert any(
             step_reason in s.reason for a in plan.actions for s in getattr(a, "steps", ())

@@ -23,7 +23,10 @@ LOG = logged(
 
 
 def test_the_last_value_of_each_state_target_wins_and_results_are_left_out() -> None:
-    assert replay(LOG) == {MODEL: {"archived": False, "created_at": "t"}, ALIAS: {"version": "1.1.0"}}
+    assert replay(LOG) == {
+        MODEL: {"archived": False, "created_at": "t"},
+        ALIAS: {"version": "1.1.0"},
+    }
 
 
 def test_tables_that_match_the_log_compare_clean() -> None:
@@ -35,12 +38,17 @@ def test_a_row_changed_outside_mvctl_is_named_field_by_field() -> None:
     stored = {MODEL: {"archived": False, "created_at": "t"}, ALIAS: {"version": "9.9.9"}}
     (mismatch,) = compare(replay(LOG), stored)
     assert mismatch.target == ALIAS
-    assert [(c.path, c.before, c.after) for c in mismatch.changes] == [("version", "1.1.0", "9.9.9")]
+    assert [(c.path, c.before, c.after) for c in mismatch.changes] == [
+        ("version", "1.1.0", "9.9.9")
+    ]
 
 
 def test_missing_and_unlogged_rows_are_both_reported() -> None:
     extra = Target("pin", "churn", "staging")
-    stored = {MODEL: {"archived": False, "created_at": "t"}, extra: {"version": "1", "revert_apply_id": 2}}
+    stored = {
+        MODEL: {"archived": False, "created_at": "t"},
+        extra: {"version": "1", "revert_apply_id": 2},
+    }
     found = {(m.target, m.logged is None, m.stored is None) for m in compare(replay(LOG), stored)}
     assert found == {(ALIAS, False, True), (extra, True, False)}
 

@@ -20,22 +20,51 @@ from mvctl.errors import RevertError
 V1 = Target("version", "churn", "1.0.0")
 
 
-def record(spec: str, artifact: str | None, status: str = "trained", **extra: Any) -> dict[str, Any]:
+def record(
+    spec: str, artifact: str | None, status: str = "trained", **extra: Any
+) -> dict[str, Any]:
     return {
-        "status": status, "spec_hash": spec, "metadata_hash": "meta", "artifact_digest": artifact,
-        "spec": {"steps": [{"name": "train", "params": {"lr": spec}}]}, "params": {"train": {"lr": spec}},
-        "lineage": {"steps": {"train": {"key": f"key-{spec}"}}}, "failure": None,
-        "description": None, "tags": {}, "created_by": "alice", "created_at": "2026-01-01T00:00:00Z",
-        "apply_id": 1, **extra,
+        "status": status,
+        "spec_hash": spec,
+        "metadata_hash": "meta",
+        "artifact_digest": artifact,
+        "spec": {"steps": [{"name": "train", "params": {"lr": spec}}]},
+        "params": {"train": {"lr": spec}},
+        "lineage": {"steps": {"train": {"key": f"key-{spec}"}}},
+        "failure": None,
+        "description": None,
+        "tags": {},
+        "created_by": "alice",
+        "created_at": "2026-01-01T00:00:00Z",
+        "apply_id": 1,
+        **extra,
     }
 
 
 def recorded_with(value: dict[str, Any], alias: str | None = None) -> RecordedState:
-    version = RecordedVersion("churn", "1.0.0", value["status"], value["spec_hash"], "meta",
-                              value["artifact_digest"], "{}", value["apply_id"], "alice", "t")
-    aliases = {} if alias is None else {("churn", "production"): RecordedAlias("churn", "production", alias, 1)}
-    return RecordedState(serial=3, models=frozenset({"churn"}), versions={("churn", "1.0.0"): version},
-                         aliases=aliases)
+    version = RecordedVersion(
+        "churn",
+        "1.0.0",
+        value["status"],
+        value["spec_hash"],
+        "meta",
+        value["artifact_digest"],
+        "{}",
+        value["apply_id"],
+        "alice",
+        "t",
+    )
+    aliases = (
+        {}
+        if alias is None
+        else {("churn", "production"): RecordedAlias("churn", "production", alias, 1)}
+    )
+    return RecordedState(
+        serial=3,
+        models=frozenset({"churn"}),
+        versions={("churn", "1.0.0"): version},
+        aliases=aliases,
+    )
 
 
 OLD = record("spec-old", "sha256:" + "a" * 64)
@@ -50,8 +79,11 @@ def test_undoing_an_overwrite_restores_the_whole_earlier_record() -> None:
     outline = outline_undo(LOG, recorded_with(NEW), 2, {})
     (restoration,) = outline.restorations
     assert restoration.target == V1
-    assert restoration.current == {"status": "trained", "spec_hash": "spec-new",
-                                   "artifact_digest": NEW["artifact_digest"]}
+    assert restoration.current == {
+        "status": "trained",
+        "spec_hash": "spec-new",
+        "artifact_digest": NEW["artifact_digest"],
+    }
     assert restoration.restored == OLD  # spec hash, artifact, params, lineage: all of it
     assert outline.pins == ()
 
@@ -70,13 +102,19 @@ def test_a_status_change_reverts_by_status_alone() -> None:
 
 def test_a_metadata_update_has_nothing_to_revert() -> None:
     described = {**OLD, "description": "better words", "metadata_hash": "meta-2"}
-    log = [LoggedChange(1, 1, Change(V1, None, OLD)), LoggedChange(2, 1, Change(V1, OLD, described))]
+    log = [
+        LoggedChange(1, 1, Change(V1, None, OLD)),
+        LoggedChange(2, 1, Change(V1, OLD, described)),
+    ]
     assert outline_undo(log, recorded_with(described), 2, {}).restorations == ()
 
 
 def test_a_retried_failure_goes_back_to_the_failed_record() -> None:
     failed = record("spec-old", None, status="failed", failure={"step": "train", "exit_code": 4})
-    log = [LoggedChange(1, 1, Change(V1, None, failed)), LoggedChange(2, 1, Change(V1, failed, OLD))]
+    log = [
+        LoggedChange(1, 1, Change(V1, None, failed)),
+        LoggedChange(2, 1, Change(V1, failed, OLD)),
+    ]
     (restoration,) = outline_undo(log, recorded_with(OLD), 2, {}).restorations
     assert restoration.restored == failed
 
@@ -84,7 +122,9 @@ def test_a_retried_failure_goes_back_to_the_failed_record() -> None:
 def test_an_overwrite_and_its_promotion_are_undone_together() -> None:
     alias = Target("alias", "churn", "production")
     log = [*LOG, LoggedChange(2, 2, Change(alias, None, {"version": "1.0.0"}))]
-    outline = outline_undo(log, recorded_with(NEW, alias="1.0.0"), 2, {("churn", "production"): "1.0.0"})
+    outline = outline_undo(
+        log, recorded_with(NEW, alias="1.0.0"), 2, {("churn", "production"): "1.0.0"}
+    )
     assert [(r.target, r.restored) for r in outline.restorations] == [(V1, OLD), (alias, None)]
 
 

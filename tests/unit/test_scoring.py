@@ -22,8 +22,15 @@ from mvctl.core.evaluation import ScoringSettings
 from mvctl.core.plan import DatasetRef
 from mvctl.errors import EvaluationError
 
-REF = DatasetRef("holdout", "sha256:d", "npz", "key", step="prepare", file="d.npz",
-                 field="models.m.evaluation.datasets[0]")
+REF = DatasetRef(
+    "holdout",
+    "sha256:d",
+    "npz",
+    "key",
+    step="prepare",
+    file="d.npz",
+    field="models.m.evaluation.datasets[0]",
+)
 PROBLEM = DataProblem(REF, "m@1.0.0")
 QUALITY = {
     "binary-classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
@@ -37,7 +44,9 @@ def settings(task: str, average: str, metrics: tuple[str, ...] | None = None) ->
 
 
 def run(model: Any, x: Any, y: Any, scoring: ScoringSettings) -> dict[str, float | None]:
-    return score(EstimatorPredictor(model), LoadedData(x, y, ()), scoring, PROBLEM, "m@1.0.0").metrics
+    return score(
+        EstimatorPredictor(model), LoadedData(x, y, ()), scoring, PROBLEM, "m@1.0.0"
+    ).metrics
 
 
 def test_binary_metrics_are_scikit_learns() -> None:
@@ -99,8 +108,13 @@ def test_regression_metrics_are_scikit_learns() -> None:
 def test_a_metric_scikit_learn_cannot_define_is_stored_as_null_with_status_nan() -> None:
     x, y = make_regression(20, 2, random_state=7)
     model = LinearRegression().fit(x, y)
-    outcome = score(EstimatorPredictor(model), LoadedData(x[:1], y[:1], ()),
-                    settings("regression", "macro", ("r2", "mae")), PROBLEM, "m@1.0.0")
+    outcome = score(
+        EstimatorPredictor(model),
+        LoadedData(x[:1], y[:1], ()),
+        settings("regression", "macro", ("r2", "mae")),
+        PROBLEM,
+        "m@1.0.0",
+    )
     assert outcome.metrics["r2"] is None and outcome.metric_status == {"r2": "nan"}
     assert "r2" in outcome.details["warnings"]
 
@@ -117,8 +131,13 @@ def test_scores_come_from_decision_function_for_roc_auc_but_log_loss_needs_proba
 def test_the_roc_curve_is_kept_for_reports() -> None:
     x, y = make_classification(400, 5, random_state=9)
     model = LogisticRegression().fit(x, y)
-    outcome = score(EstimatorPredictor(model), LoadedData(x, y, ()),
-                    settings("binary-classification", "binary", ("accuracy",)), PROBLEM, "m@1.0.0")
+    outcome = score(
+        EstimatorPredictor(model),
+        LoadedData(x, y, ()),
+        settings("binary-classification", "binary", ("accuracy",)),
+        PROBLEM,
+        "m@1.0.0",
+    )
     roc = outcome.details["roc"]
     assert len(roc["fpr"]) == len(roc["tpr"]) <= 101
     assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
@@ -143,7 +162,9 @@ class _Fixed:
 def test_nan_predictions_are_refused_naming_model_dataset_and_field() -> None:
     data = LoadedData(np.zeros((3, 2)), np.array([1.0, 2.0, 3.0]), ())
     with pytest.raises(EvaluationError) as caught:
-        score(_Fixed([1.0, math.nan, 2.0]), data, settings("regression", "macro"), PROBLEM, "m@1.0.0")
+        score(
+            _Fixed([1.0, math.nan, 2.0]), data, settings("regression", "macro"), PROBLEM, "m@1.0.0"
+        )
     message = caught.value.message
     assert "m@1.0.0" in message and "'holdout'" in message and "NaN" in message
     assert caught.value.field == "models.m.evaluation.datasets[0]"
@@ -151,9 +172,16 @@ def test_nan_predictions_are_refused_naming_model_dataset_and_field() -> None:
 
 def test_a_shape_mismatch_between_data_and_model_is_refused() -> None:
     data = LoadedData(np.zeros((3, 2)), np.array([0, 1, 0]), ())
-    with pytest.raises(EvaluationError, match=r"2 feature columns but the model of m@1\.0\.0 expects 5"):
-        score(_Fixed([0, 1, 0], n_features=5), data, settings("binary-classification", "binary", ("accuracy",)),
-              PROBLEM, "the model of m@1.0.0")
+    with pytest.raises(
+        EvaluationError, match=r"2 feature columns but the model of m@1\.0\.0 expects 5"
+    ):
+        score(
+            _Fixed([0, 1, 0], n_features=5),
+            data,
+            settings("binary-classification", "binary", ("accuracy",)),
+            PROBLEM,
+            "the model of m@1.0.0",
+        )
 
 
 def test_speed_is_timed_over_the_declared_repetitions_after_warm_up() -> None:

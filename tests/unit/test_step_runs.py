@@ -34,16 +34,26 @@ def make_step(tmp_path: Path, exit_code: int) -> ResolvedStep:
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
     command = f'python {script} "$MVCTL_OUTPUT_DIR/result.txt" {exit_code}'
-    return ResolvedStep("train", "k" * 64, {"run": command, "params": {"lr": 0.1}}, (), ("result.txt",))
+    return ResolvedStep(
+        "train", "k" * 64, {"run": command, "params": {"lr": 0.1}}, (), ("result.txt",)
+    )
 
 
-def run(tmp_path: Path, exit_code: int) -> tuple[Any, list[tuple[float, dict[str, Any]]], Path, LocalStore]:
+def run(
+    tmp_path: Path, exit_code: int
+) -> tuple[Any, list[tuple[float, dict[str, Any]]], Path, LocalStore]:
     store = LocalStore(tmp_path / "store")
     progress: list[tuple[float, dict[str, Any]]] = []
     work = tmp_path / "work" / "step"
-    result = run_step(make_step(tmp_path, exit_code), root=tmp_path, work_dir=work, inputs={}, store=store,
-                      labels={"model": "m", "version": "1"},
-                      on_progress=lambda fraction, fields: progress.append((fraction, fields)))
+    result = run_step(
+        make_step(tmp_path, exit_code),
+        root=tmp_path,
+        work_dir=work,
+        inputs={},
+        store=store,
+        labels={"model": "m", "version": "1"},
+        on_progress=lambda fraction, fields: progress.append((fraction, fields)),
+    )
     return result, progress, work, store
 
 
@@ -84,5 +94,7 @@ def test_the_reporter_takes_events_from_many_threads(tmp_path: Path) -> None:
         reporter.action_finished(ActionOutcome(CreateModel("m"), "done"))
         lines = out.getvalue().splitlines()
         for index in range(8):
-            assert sum(line.strip().startswith(f"m@1 step{index}: ok") for line in lines) == 1, lines
+            assert sum(line.strip().startswith(f"m@1 step{index}: ok") for line in lines) == 1, (
+                lines
+            )
         assert reporter._progress is None and reporter._tasks == {}
