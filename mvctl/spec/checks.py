@@ -2,9 +2,8 @@
 
 Pure functions over a validated ``Config`` (or one ``ModelSpec``) and its ``Positions``,
 each returning SpecErrors that name the place and the fix: steps that share a name or an
-output, deps in a cycle, overrides of steps or params that do not exist, aliases and
-triggers naming versions that are not declared, cron strings that do not parse, trainers
-missing their settings. They read no files; the one question about the disk ("is this
+output, deps in a cycle, overrides of steps or params that do not exist, aliases naming
+versions that are not declared, trainers missing their settings. They read no files; the one question about the disk ("is this
 bare word a file?") comes in as a function so tests can answer it.
 
 The planner trusts what passes here: a step graph without cycles, overrides that land.
@@ -48,7 +47,6 @@ def check_model(
     _check_steps(model, at, path_exists)
     _check_versions(name, model, at)
     _check_aliases(model, at)
-    _check_triggers(model, at)
     check_evaluation(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):
@@ -240,7 +238,7 @@ def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
             at.error(("pipeline", index, "outputs", output_index), what, fix)
 
 
-# Versions, aliases, triggers ------------------------------------------------------------
+# Versions and aliases --------------------------------------------------------------------
 
 
 def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
@@ -294,67 +292,3 @@ def _check_aliases(model: ModelSpec, at: _Reporter) -> None:
                 ),
                 value=True,
             )
-
-
-def _check_triggers(model: ModelSpec, at: _Reporter) -> None:
-    first: dict[str, int] = {}
-    for index, trigger in enumerate(model.triggers):
-        path: NodePath = ("triggers", index)
-        if trigger.name in first:
-            at.error(
-                (*path, "name"),
-                f"trigger name '{trigger.name}' is used twice in this model",
-                "Rename one of the triggers.",
-                value=True,
-            )
-        first.setdefault(trigger.name, index)
-        if trigger.schedule is not None:
-            reason = cron_problem(trigger.schedule)
-            if reason is not None:
-                at.error(
-                    (*path, "schedule"),
-                    f"schedule '{trigger.schedule}' is not a valid cron expression: {reason}",
-                    "Use five fields: minute hour day-of-month month day-of-week, "
-                    "e.g. '0 3 * * *'.",
-                    value=True,
-                )
-        source = trigger.retrain.from_
-        if source not in model.versions and source not in model.aliases:
-            choices = [*model.versions, *model.aliases]
-            at.error(
-                (*path, "retrain", "from"),
-                f"retrain.from '{source}' is neither a declared version nor an alias",
-                _did_you_mean(source, choices, f"Use one of {_listing(choices)}."),
-                value=True,
-            )
-        promote = trigger.retrain.promote
-        if promote is not None and promote not in model.aliases:
-            at.error(
-                (*path, "retrain", "promote"),
-                f"retrain.promote '{promote}' is not an alias of this model",
-                _did_you_mean(promote, model.aliases, "Declare the alias under 'aliases:' first."),
-                value=True,
-            )
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why croniter rejects a cron expression, or None when it parses.
-
-    croniter is imported here, not at module level, so ``mvctl --version`` stays fast.
-    Answers are cached: a thousand models tend to share a handful of schedules.
-    """
-    if expression in _CRON_PROBLEMS:
-        return _CRON_PROBLEMS[expression]
-    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
-
-    problem: str | None = None
-    try:
-        croniter(expression)
-    except Exception as exc:  # croniter raises several unrelated types for bad input
-        problem = str(exc).rstrip(". ") or type(exc).__name__
-    if len(_CRON_PROBLEMS) < 4096:
-        _CRON_PROBLEMS[expression] = problem
-    return problem
-
-
-_CRON_PROBLEMS: dict[str, str | None] = {}

@@ -206,32 +206,6 @@ class Evaluation(SpecModel):
         return list(self.datasets)
 
 
-class Retrain(SpecModel):
-    """What a fired trigger trains and which alias it proposes to move."""
-
-    from_: str = Field(alias="from", description="A version label or an alias to start from.")
-    promote: Name | None = Field(None, description="The alias to move to the new version.")
-
-
-class Trigger(SpecModel):
-    """A rule that proposes a new version: a schedule, a metric rule or a data change."""
-
-    name: Name = Field(description="Unique within the model.")
-    schedule: str | None = Field(None, description="Cron expression, e.g. '0 3 * * *'.")
-    when: str | None = Field(None, description="Metric rule, e.g. 'f1 < 0.75'.")
-    data_changed: list[str] = Field(
-        default_factory=list, description="Paths whose change fires it."
-    )
-    retrain: Retrain
-
-    @model_validator(mode="after")
-    def _one_condition(self) -> Trigger:
-        conditions = [self.schedule is not None, self.when is not None, bool(self.data_changed)]
-        if sum(conditions) != 1:
-            raise ValueError("a trigger needs exactly one of 'schedule', 'when' or 'data_changed'")
-        return self
-
-
 class VersionSpec(SpecModel):
     """One declared version: parameter overrides per step, or a ready-made artifact file."""
 
@@ -277,7 +251,6 @@ class ModelSpec(SpecModel):
         default_factory=dict,
         description="Movable names pointing at versions: {production: '1.0.0'}.",
     )
-    triggers: list[Trigger] = Field(default_factory=list)
     health_check: str | None = Field(
         None, description="Command run after a promotion; its failure rolls the promotion back."
     )

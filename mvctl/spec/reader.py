@@ -152,14 +152,10 @@ class _Frame:
         self.label_keys = False
         self.label_values = False
         depth = len(path)
-        if (depth == 3 or depth == 5) and is_map and path[0] == "models":
-            # Where version labels live: models.<m>.versions keys, models.<m>.aliases
-            # values, models.<m>.triggers[i].retrain.from.
-            if depth == 3:
-                self.label_keys = path[2] == "versions"
-                self.label_values = path[2] == "aliases"
-            else:
-                self.label_values = path[2] == "triggers" and path[4] == "retrain"
+        if depth == 3 and is_map and path[0] == "models":
+            # Where version labels live: models.<m>.versions keys, models.<m>.aliases values.
+            self.label_keys = path[2] == "versions"
+            self.label_values = path[2] == "aliases"
 
 
 class _Reader:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def big_config(models: int = 1000, versions: int = 10) -> str:
     """A configuration of ``models`` models with ``versions`` versions each, in the design's
-    style: a two-step pipeline, an evaluation, aliases and a trigger per model."""
+    style: a two-step pipeline, an evaluation, and aliases per model."""
     lines = ["project: scale", "models:"]
     for m in range(models):
         lines += [
@@ -36,7 +36,5 @@ def big_config(models: int = 1000, versions: int = 10) -> str:
         ]
         lines += [
             f'    aliases: {{production: "1.0.0", staging: "1.{versions - 1}.0"}}',
-            "    triggers:",
-            '      - {name: nightly, schedule: "0 3 * * *", retrain: {from: production, promote: staging}}',
         ]
     return "\n".join(lines) + "\n"

@@ -36,9 +36,6 @@ VALID = textwrap.dedent(
           "1.0.0": {}
           "1.1.0": {params: {train: {n_estimators: 300}}}
         aliases: {production: "1.0.0", staging: "1.1.0"}
-        triggers:
-          - {name: nightly, schedule: "0 3 * * *", retrain: {from: "1.1.0", promote: staging}}
-          - {name: quality-drop, when: "f1 < 0.75", retrain: {from: production, promote: production}}
         health_check: python steps/smoke.py
     notifications:
       - {webhook: "http://127.0.0.1:9000/hook", events: [apply_failed, rollback, gate_failed]}

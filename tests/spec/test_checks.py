@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mvctl.errors import Place
-from mvctl.spec.checks import check_config, check_model, cron_problem
+from mvctl.spec.checks import check_config, check_model
 from mvctl.spec.models import Config, ModelSpec
 from mvctl.spec.positions import Positions, dotted
 
@@ -67,29 +67,6 @@ def test_a_bare_word_dep_that_is_a_file_is_not_questioned() -> None:
 def test_versions_may_skip_the_pipeline_when_all_have_artifacts() -> None:
     spec = model(versions={"1.0.0": {"artifact": "a.skops"}, "2.0.0": {"artifact": "b.skops"}})
     assert whats(spec) == []
-
-
-def test_retrain_may_start_from_an_alias() -> None:
-    spec = model(
-        pipeline=[{"name": "t", "run": "x"}],
-        versions={"1.0.0": {}},
-        aliases={"production": "1.0.0"},
-        triggers=[
-            {
-                "name": "t",
-                "when": "f1 < 0.7",
-                "retrain": {"from": "production", "promote": "production"},
-            }
-        ],
-    )
-    assert whats(spec) == []
-
-
-def test_cron_problems() -> None:
-    assert cron_problem("0 3 * * *") is None
-    assert cron_problem("@daily") is None
-    for bad in ("0 3 * *", "61 * * * *", "", "every day"):
-        assert cron_problem(bad), bad
 
 
 def test_check_config_covers_every_model() -> None:

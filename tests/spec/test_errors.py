@@ -143,25 +143,6 @@ CASES = [
         only=True,
     ),
     Case(
-        "label-retrain-from",
-        y(f"""
-        project: a
-        models:
-          churn:
-            {STEP}
-            versions: {{"1.0": {{}}}}
-            triggers:
-              - name: nightly
-                schedule: "0 3 * * *"
-                retrain:
-                  from: 1.0
-        """),
-        10,
-        17,
-        'version label 1.0 is read by YAML as the number 1.0; quote it: "1.0"',
-        only=True,
-    ),
-    Case(
         "label-alias-bool",
         y(f"""
         project: a
@@ -310,7 +291,7 @@ CASES = [
         "unknown key 'with_'. Did you mean 'with'?",
     ),
     Case(
-        "unknown-form",
+        "triggers-not-supported-yet",
         y(f"""
         project: a
         models:
@@ -318,11 +299,50 @@ CASES = [
             {STEP}
             versions: {{"1.0.0": {{}}}}
             triggers:
-              - {{name: t, when: "f1 < 0.7", retrain: {{form: "1.0.0"}}}}
+              - {{name: nightly, schedule: "0 3 * * *"}}
         """),
-        7,
-        47,
-        "unknown key 'form'. Did you mean 'from'?",
+        6,
+        5,
+        "'triggers' (update triggers) is not supported yet",
+        only=True,
+    ),
+    Case(
+        "monitoring-not-supported-yet",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            monitoring: {{rules: ["f1 >= 0.8"]}}
+        """),
+        5,
+        5,
+        "'monitoring' (live monitoring rules) is not supported yet",
+        only=True,
+    ),
+    Case(
+        "executor-not-supported-yet",
+        y("""
+        project: a
+        executor: {type: ray}
+        """),
+        2,
+        1,
+        "'executor' (the choice of executor) is not supported yet",
+        only=True,
+    ),
+    Case(
+        "bundle-not-supported-yet",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            versions: {{"1.0.0": {{bundle: b.tar.gz}}}}
+        """),
+        5,
+        26,
+        "'bundle' (versions imported from a bundle) is not supported yet",
         only=True,
     ),
     Case("missing-project", "models: {}\n", 1, 1, "missing required key 'project'", only=True),
@@ -618,73 +638,6 @@ CASES = [
         "alias 'production' names version '1.0', which is not declared in versions. "
         "Did you mean '1.0.0'?",
         only=True,
-    ),
-    Case(
-        "bad-cron",
-        y(f"""
-        project: a
-        models:
-          churn:
-            {STEP}
-            versions: {{"1.0.0": {{}}}}
-            triggers:
-              - name: nightly
-                schedule: "0 3 * *"
-                retrain: {{from: "1.0.0"}}
-        """),
-        8,
-        19,
-        "schedule '0 3 * *' is not a valid cron expression: ",
-        only=True,
-    ),
-    Case(
-        "trigger-two-conditions",
-        y(f"""
-        project: a
-        models:
-          churn:
-            {STEP}
-            versions: {{"1.0.0": {{}}}}
-            triggers:
-              - {{name: t, schedule: "0 3 * * *", when: "f1 < 0.7", retrain: {{from: "1.0.0"}}}}
-        """),
-        7,
-        9,
-        "a trigger needs exactly one of 'schedule', 'when' or 'data_changed'",
-        only=True,
-    ),
-    Case(
-        "retrain-from-unknown",
-        y(f"""
-        project: a
-        models:
-          churn:
-            {STEP}
-            versions: {{"1.0.0": {{}}}}
-            aliases: {{production: "1.0.0"}}
-            triggers:
-              - {{name: t, when: "f1 < 0.7", retrain: {{from: prodution, promote: stagin}}}}
-        """),
-        8,
-        53,
-        "retrain.from 'prodution' is neither a declared version nor an alias. "
-        "Did you mean 'production'?",
-    ),
-    Case(
-        "retrain-promote-unknown",
-        y(f"""
-        project: a
-        models:
-          churn:
-            {STEP}
-            versions: {{"1.0.0": {{}}}}
-            aliases: {{production: "1.0.0"}}
-            triggers:
-              - {{name: t, when: "f1 < 0.7", retrain: {{from: production, promote: prod}}}}
-        """),
-        8,
-        74,
-        "retrain.promote 'prod' is not an alias of this model",
     ),
     Case(
         "model-name-invalid",

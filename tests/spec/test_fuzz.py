@@ -155,17 +155,6 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         "aliases": draw(
             st.dictionaries(st.sampled_from(["production", "staging"]), labels, max_size=2)
         ),
-        "triggers": [
-            {
-                "name": draw(st.sampled_from(["t", "u"])),
-                "schedule": draw(st.sampled_from(["0 3 * * *", "* *", "61 * * * *", "@daily", ""])),
-                "retrain": {
-                    "from": draw(labels),
-                    "promote": draw(st.sampled_from(["production", "x"])),
-                },
-            }
-            for _ in range(draw(st.integers(0, 2)))
-        ],
     }
     return {"project": "p", "models": {"churn": model}}
 

@@ -31,7 +31,6 @@ def test_the_design_sketch_loads(tmp_path: Path) -> None:
     assert churn.versions["1.1.0"].params == {"train": {"n_estimators": 300}}
     assert churn.pipeline[0].params == {"test_size": 0.2, "seed": 7}
     assert churn.pipeline[1].with_ == {"estimator": "sklearn.ensemble.RandomForestClassifier"}
-    assert churn.triggers[1].retrain.from_ == "production"
     assert loaded.config.policy.protected_aliases["production"].actors == ["release-bot", "alice"]
 
 
@@ -55,9 +54,7 @@ def test_positions_point_at_keys_and_values(tmp_path: Path) -> None:
     assert positions.place(("models", "churn", "versions", "1.1.0", "params", "train")) == Place(
         name, 24, 26
     )
-    assert positions.place(("models", "churn", "triggers", 0, "retrain", "from")) == Place(
-        name, 27, 58
-    )
+    assert positions.value_place(("models", "churn", "aliases", "staging")) == Place(name, 25, 45)
 
 
 def test_an_unknown_path_gets_the_nearest_enclosing_place(tmp_path: Path) -> None:

@@ -9,14 +9,14 @@ from tests.spec.generated import big_config
 
 
 def test_a_five_megabyte_configuration_loads(tmp_path: Path) -> None:
-    text = big_config(models=3500, versions=10)
+    text = big_config(models=3700, versions=10)
     assert len(text) > 5_000_000
     path = tmp_path / "mvctl.yaml"
     path.write_text(text)
     loaded = load_config(path)
-    assert len(loaded.config.models) == 3500
-    last = loaded.positions.place(("models", "model-03499", "versions", "1.9.0"))
-    assert last.line == text.count("\n") - 3
+    assert len(loaded.config.models) == 3700
+    last = loaded.positions.place(("models", "model-03699", "versions", "1.9.0"))
+    assert last.line == text.count("\n") - 1
 
 
 def test_many_errors_in_a_large_configuration_are_all_reported(tmp_path: Path) -> None:
