@@ -149,5 +149,11 @@ def make_tiny(root: Path, state_url: str | None = None) -> Project:
 
 
 def make_quickstart(root: Path, state_url: str | None = None) -> Project:
-    shutil.copytree(REPO / "examples" / "quickstart", root, dirs_exist_ok=True)
+    """A copy of examples/quickstart without any state the README's first command left there."""
+    shutil.copytree(
+        REPO / "examples" / "quickstart",
+        root,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".mvctl"),
+    )
     return Project(root, base_env(state_url))
