@@ -10,13 +10,18 @@ Each event carries an id and is delivered at most once per occurrence: an attemp
 command that exited non-zero — never after a timeout, which may have landed.
 
 Secrets stay in the environment: ``${NAME}`` in a webhook URL or header is expanded only
-when the request is built, and every warning is scrubbed of the expanded values, so a token
-never reaches a log, the state, a plan or an error message. Commands get the event JSON on
-stdin and expand their own variables in their shell, so a secret is not on their command line.
+when the request is built, so a token never reaches a log, the state, a plan or an error
+message. A warning names the URL as the config writes it (``${NAME}`` unexpanded), never
+quotes a header or the request, and is scrubbed of every expanded value in each form an
+error could quote it (escaped, URL-quoted, base64). A value that cannot be sent as it is (a
+trailing newline, a control character, a non-ASCII letter) is refused by its variable's
+name before any request is made. Commands get the event JSON on stdin and expand their own
+variables in their shell, so a secret is not on their command line.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -49,25 +54,145 @@ class _GiveUp(Exception):
     """The attempt failed in a way retrying cannot fix, or that may have landed."""
 
 
-def expand(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """``text`` with each ``${NAME}`` replaced from ``env``; also the values put in, to scrub."""
+WEBHOOK_URL = "the webhook URL"
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CHARACTERS = {
+    "\n": "a newline",
+    "\r": "a carriage return",
+    "\t": "a tab",
+    "\x00": "a NUL byte",
+    " ": "a space",
+}
+
+
+def expand(text: str, env: Mapping[str, str], where: str) -> tuple[str, list[str]]:
+    """``text`` with each ``${NAME}`` replaced from ``env``; also the values put in, to scrub.
+
+    A value that ``where`` (``WEBHOOK_URL`` or a header) cannot carry as it is (a control
+    character, a non-ASCII letter, a space in a URL) is refused by the variable's name,
+    before anything is sent: sent anyway, it would fail in an error quoting it.
+    """
     secrets: list[str] = []
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
             raise _GiveUp(f"environment variable {name} is not set")
+        problem = _unsendable(env[name], where)
+        if problem is not None:
+            kind, fix = problem
+            raise _GiveUp(
+                f"environment variable {name} holds {kind}, which cannot be sent in {where}; {fix}"
+            )
         secrets.append(env[name])
         return env[name]
 
     return _VARIABLE.sub(value, text), secrets
 
 
+def _unsendable(value: str, where: str) -> tuple[str, str] | None:
+    """What in ``value`` cannot go into ``where`` as it is, and the fix, in words that never
+    quote the value."""
+    in_url = where == WEBHOOK_URL
+    for char in value:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or (char == " " and in_url):
+            kind = _CHARACTERS.get(char, "a control character")
+            if char == "\n":
+                return kind, "remove it (a secret read from a file often ends with one)"
+            return kind, "percent-encode it as %20" if char == " " else "remove it"
+        if code > 0x7E:
+            return "a non-ASCII character", (
+                "percent-encode it" if in_url else "HTTP header values must be ASCII"
+            )
+    return None
+
+
+def _refuse_unsendable(value: str, where: str) -> None:
+    """Refuse what the config itself writes into ``where`` that cannot be sent as it is."""
+    problem = _unsendable(value, where)
+    if problem is not None:
+        kind, fix = problem
+        raise _GiveUp(f"{where} holds {kind}; {fix}")
+
+
+def build_request(
+    target: Notification, env: Mapping[str, str], headers: Mapping[str, str]
+) -> tuple[str, dict[str, str], list[str]]:
+    """The URL and headers of a webhook delivery (``headers`` and the target's own, expanded),
+    and every secret they hold, to scrub from a failure.
+
+    A user and password in the URL are sent as Basic authentication, as curl does; Python's
+    HTTP client would take them for part of the host name.
+    """
+    assert target.webhook is not None
+    url, secrets = expand(target.webhook, env, WEBHOOK_URL)
+    _refuse_unsendable(url, WEBHOOK_URL)
+    request_headers = dict(headers)
+    for name, raw in target.headers.items():
+        where = f"header {name}"
+        if not _HEADER_NAME.fullmatch(name):
+            raise _GiveUp(f"'{name}' is not a valid HTTP header name (letters, digits and -)")
+        request_headers[name], more = expand(raw, env, where)
+        secrets += more
+        _refuse_unsendable(request_headers[name], where)
+    url, credentials = _split_credentials(url)
+    if credentials is not None:
+        if any(name.lower() == "authorization" for name in request_headers):
+            raise _GiveUp(
+                "the webhook URL holds a user and password and an Authorization header is set "
+                "too; keep one of them"
+            )
+        token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+        request_headers["Authorization"] = f"Basic {token}"
+        secrets += [credentials, credentials.partition(":")[2], token]
+    return url, request_headers, secrets
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user and password, and them as 'user:password' (None if absent)."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _GiveUp("a webhook URL must start with http:// or https://")
+    try:
+        _ = parts.port  # reading it checks it
+    except ValueError:
+        raise _GiveUp("the webhook URL's port is not a number from 0 to 65535") from None
+    if not parts.hostname:
+        raise _GiveUp("the webhook URL names no host")
+    if "@" not in parts.netloc:
+        return url, None
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urlunsplit(bare), f"{user}:{password}"
+
+
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret value replaced by '***' (longest first, so none leaks in part)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
+    """``text`` with every secret replaced by '***' in each form an error may quote it: as
+    is, repr'd as text or bytes, JSON-escaped, URL-quoted, base64 (longest first, so none
+    leaks in part)."""
+    forms = {form for secret in secrets if secret for form in _quoted_forms(secret) if form}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
+
+
+def _quoted_forms(secret: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    data = secret.encode("utf-8", "backslashreplace")
+    return {
+        secret,
+        repr(secret)[1:-1],
+        repr(data)[2:-1],
+        json.dumps(secret)[1:-1],
+        quote(secret),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        base64.b64encode(data).decode("ascii"),
+    }
 
 
 @dataclass
@@ -137,7 +262,7 @@ class Notifier:
                 if attempt + 1 < attempts:
                     time.sleep(BACKOFF_S * 2**attempt)
                     continue
-                problem = f"{problem} (tried {attempts} times)"
+                problem = f"{problem} (tried {attempts} times)" if attempts > 1 else problem
             except _GiveUp as given_up:
                 problem = str(given_up)
             where = target.webhook if channel == "webhook" else f"command {target.command!r}"
@@ -151,23 +276,25 @@ class Notifier:
             return
 
     def _post(self, target: Notification, event: dict[str, Any], body: bytes) -> list[str]:
-        """POST ``body``; returns the secrets it expanded (for scrubbing a later failure)."""
+        """POST ``body``; returns the secrets it expanded (for scrubbing a later failure).
+
+        No failure quotes the request: an answer is told by its status code, a connection
+        failure by the operating system's words for it, so neither the expanded URL nor a
+        header value can reach a warning (and each is scrubbed besides).
+        """
         import urllib.error
         import urllib.request
 
-        assert target.webhook is not None
-        url, secrets = expand(target.webhook, self.env)
-        if not url.lower().startswith(("http://", "https://")):
-            raise _GiveUp("a webhook URL must start with http:// or https://")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"mvctl/{__version__}",
-            "X-Mvctl-Event": event["event"],
-            "X-Mvctl-Event-Id": event["id"],
-        }
-        for name, raw in target.headers.items():
-            headers[name], more = expand(raw, self.env)
-            secrets += more
+        url, headers, secrets = build_request(
+            target,
+            self.env,
+            {
+                "Content-Type": "application/json",
+                "User-Agent": f"mvctl/{__version__}",
+                "X-Mvctl-Event": event["event"],
+                "X-Mvctl-Event-Id": event["id"],
+            },
+        )
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=target.timeout) as response:
@@ -175,14 +302,16 @@ class Notifier:
         except urllib.error.HTTPError as error:
             error.close()
             if error.code >= 500 or error.code == 429:
-                raise _Retry(scrub(f"the endpoint answered {error.code}", secrets)) from None
-            raise _GiveUp(scrub(f"the endpoint answered {error.code}", secrets)) from None
+                raise _Retry(f"the endpoint answered {error.code}") from None
+            raise _GiveUp(f"the endpoint answered {error.code}") from None
         except urllib.error.URLError as error:
             if isinstance(error.reason, TimeoutError):
                 raise _GiveUp(f"no answer within {target.timeout:g} s") from None
-            raise _Retry(scrub(f"cannot connect: {error.reason}", secrets)) from None
+            raise _Retry(scrub(f"cannot connect: {_reason(error.reason)}", secrets)) from None
         except TimeoutError:
             raise _GiveUp(f"no answer within {target.timeout:g} s") from None
+        except OSError as error:
+            raise _GiveUp(scrub(f"connection failed: {_reason(error)}", secrets)) from None
         except Exception as error:
             # Any other failure (http.client's InvalidURL is no OSError) ends here, scrubbed:
             # a traceback escaping this thread would print the expanded secret.
@@ -207,6 +336,17 @@ class Notifier:
             raise _GiveUp(f"the command could not start: {error.strerror}") from None
         if done.returncode != 0:
             raise _Retry(f"the command exited with code {done.returncode}")
+
+
+def _reason(reason: object) -> str:
+    """A connection failure in the operating system's words, never quoting the address."""
+    import ssl
+
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return f"the TLS certificate was refused ({reason.verify_message})"
+    if isinstance(reason, OSError) and reason.strerror:
+        return str(reason.strerror)
+    return type(reason).__name__ if isinstance(reason, BaseException) else str(reason)
 
 
 def _env_values(target: Notification, env: Mapping[str, str]) -> list[str]:

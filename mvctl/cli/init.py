@@ -16,12 +16,13 @@ from mvctl.cli.app import AppContext, pass_app
 def init(app: AppContext, folder: Path, project: str | None) -> int:
     """Create a project that validates, plans and applies as it stands."""
     from mvctl.ops.init import init as scaffold
+    from mvctl.render.markup import escape
 
     folder.mkdir(parents=True, exist_ok=True)
     result = scaffold(folder, project)
     console = app.console()
     for name in result.created:
-        console.print(f"[green]created[/] {result.folder / name}")
+        console.print(f"[green]created[/] {escape(str(result.folder / name))}")
     console.print("Next: `mvctl plan` to see what would be trained, then `mvctl apply`.")
     return 0
 

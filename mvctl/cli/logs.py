@@ -18,7 +18,10 @@ from mvctl.cli.app import AppContext, pass_app
 )
 @pass_app
 def logs(app: AppContext, reference: str, step: str | None, follow: bool) -> int:
-    """Print a version's step logs (every step in order, or just STEP), kept in the store."""
+    """Print a version's step logs (every step in order, or just STEP), kept in the store.
+
+    Into a file or a pipe the logs are written as the steps wrote them; on a terminal their
+    control characters are shown as escapes (newlines and tabs kept)."""
     from mvctl.ops.logs import follow_logs, read_log, recorded_logs
 
     console = app.console()
@@ -31,8 +34,7 @@ def logs(app: AppContext, reference: str, step: str | None, follow: bool) -> int
             elif chunk.kind == "note":
                 console.raw(f"({chunk.text})")
             else:
-                console.out.write(chunk.text)
-                console.out.flush()
+                console.passthrough(chunk.text)
         return 0
     entries = recorded_logs(workspace, reference, step)
     store = workspace.open_store() if any(entry.digest for entry in entries) else None
@@ -44,7 +46,7 @@ def logs(app: AppContext, reference: str, step: str | None, follow: bool) -> int
             continue
         text = read_log(store, entry.digest)
         if text:
-            console.raw(text)
+            console.passthrough(text if text.endswith("\n") else text + "\n")
     return 0
 
 

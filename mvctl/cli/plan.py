@@ -49,6 +49,7 @@ def plan(
     from mvctl.core.planner import PlanOptions
     from mvctl.errors import UsageError
     from mvctl.ops.plan import make_plan
+    from mvctl.render.markup import escape
     from mvctl.render.plan import format_plan_markdown, format_plan_text
 
     if as_json and markdown:
@@ -69,7 +70,8 @@ def plan(
     else:
         console.print(format_plan_text(plan_value))
         if out is not None:
-            console.print(f"\nSaved to {out}; apply it with `mvctl apply {out}`.")
+            saved = escape(str(out))
+            console.print(f"\nSaved to {saved}; apply it with `mvctl apply {saved}`.")
     if plan_value.has_conflicts:
         return EXIT_CONFLICTS if detailed_exitcode else 1
     if detailed_exitcode and plan_value.has_changes:

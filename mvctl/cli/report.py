@@ -32,11 +32,12 @@ def report(app: AppContext, output: Path, history_limit: int) -> int:
     ROC curves of the aliased versions, metric trends across versions and the apply history.
     It opens in any browser with no network."""
     from mvctl.ops.report import gather_report
+    from mvctl.render.markup import escape
     from mvctl.render.report_html import format_report_html
 
     page = format_report_html(gather_report(app.workspace(), history_limit=history_limit))
     output.write_text(page, "utf-8")
-    app.console().print(f"Wrote {output} ({len(page) // 1024} KiB).")
+    app.console().print(f"Wrote {escape(str(output))} ({len(page) // 1024} KiB).")
     return 0
 
 

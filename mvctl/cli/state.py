@@ -35,8 +35,9 @@ def migrate(app: AppContext) -> int:
 def lock(app: AppContext, reason: str) -> int:
     """Take the state lock by hand (e.g. for maintenance); prints its id for `unlock`."""
     from mvctl.ops.state import take_lock
+    from mvctl.render.markup import escape
 
-    lock_id = take_lock(app.workspace(), reason)
+    lock_id = escape(take_lock(app.workspace(), reason))
     app.console().print(
         f"Locked the state: lock {lock_id}. Release it with `mvctl state unlock {lock_id}`."
     )
@@ -52,10 +53,12 @@ def lock(app: AppContext, reason: str) -> int:
 def unlock(app: AppContext, lock_id: str, force: bool) -> int:
     """Release the state lock LOCK_ID (another's only with --force)."""
     from mvctl.ops.state import release_lock
+    from mvctl.render.markup import escape
 
     holder = release_lock(app.workspace(), lock_id, force=force)
     app.console().print(
-        f"Released lock {lock_id} (held by {holder.actor} for {holder.operation} since {holder.acquired_at})."
+        f"Released lock {escape(lock_id)} (held by {escape(holder.actor)} for "
+        f"{escape(holder.operation)} since {escape(holder.acquired_at)})."
     )
     return 0
 

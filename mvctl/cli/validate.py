@@ -13,6 +13,7 @@ from mvctl.cli.app import AppContext, json_option, pass_app
 def validate(app: AppContext, as_json: bool) -> int:
     """Check the config's shape and meaning; every error names file:line:column and the fix."""
     from mvctl.errors import SpecError, SpecErrors
+    from mvctl.render.markup import escape
 
     console = app.console()
     try:
@@ -47,7 +48,7 @@ def validate(app: AppContext, as_json: bool) -> int:
     else:
         console.print(
             f"[green]Valid:[/] {len(config.models)} models, {versions} versions "
-            f"({', '.join(str(f) for f in workspace.loaded.files)})."
+            f"({escape(', '.join(str(f) for f in workspace.loaded.files))})."
         )
     return 0
 

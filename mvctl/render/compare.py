@@ -22,13 +22,13 @@ def format_compare(result: CompareResult) -> str:
         ]
         for row in dataset.rows:
             lines.append(
-                f"  {row.metric:<{width}}  {_value(row.reference, a.metric_status.get(row.metric)):>{column}}  "
+                f"  {escape(row.metric):<{width}}  {_value(row.reference, a.metric_status.get(row.metric)):>{column}}  "
                 f"{_value(row.candidate, b.metric_status.get(row.metric)):>{column}}  {delta_markup(row)}"
             )
         sources = {a.source, b.source}
         if "computed" in sources:
             lines.append(
-                f"  [dim]({a.reference}: {a.source}; {b.reference}: {b.source}; computed "
+                f"  [dim]({escape(a.reference)}: {a.source}; {escape(b.reference)}: {b.source}; computed "
                 "results are not stored)[/]"
             )
         lines.append("")

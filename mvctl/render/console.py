@@ -2,16 +2,20 @@
 
 On a terminal it renders rich markup in colour with live progress bars; when output is not a
 TTY, or NO_COLOR is set, it writes the same text plain so CI logs stay stable and readable.
+Whatever it writes, coloured or plain, passes through ``visible`` first: a control character
+or bidi override that reached it inside a value is shown as an escape, never obeyed (a CI log
+viewer renders ANSI as a terminal does). Only ``passthrough`` writes bytes as they are, and
+only when the output is not a terminal.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import IO, Any
 
 from mvctl.render.markup import strip
+from mvctl.render.terminal import json_text, visible
 
 
 class Console:
@@ -20,11 +24,10 @@ class Console:
     ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.terminal = self.out.isatty()
         if color is None:
             color = (
-                self.out.isatty()
-                and "NO_COLOR" not in os.environ
-                and os.environ.get("TERM") != "dumb"
+                self.terminal and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
             )
         self.color = color
         self._rich: Any = None
@@ -35,10 +38,11 @@ class Console:
         if self._rich is None:
             from rich.console import Console as RichConsole
 
-            self._rich = RichConsole(file=self.out, highlight=False, soft_wrap=True)
+            self._rich = RichConsole(file=self.out, highlight=False, soft_wrap=True, emoji=False)
         return self._rich
 
     def print(self, markup: str = "") -> None:
+        markup = visible(markup, lines=True)
         if self.color:
             self.rich.print(markup)
         else:
@@ -46,18 +50,25 @@ class Console:
             self.out.flush()
 
     def raw(self, text: str) -> None:
-        """Text written exactly as given (Markdown, JSON)."""
+        """Text that is not markup (Markdown, JSON), written as given but for unsafe characters."""
+        text = visible(text, lines=True)
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.flush()
 
+    def passthrough(self, text: str) -> None:
+        """Text from a step (its log): byte for byte into a file or a pipe, so it can be kept
+        as it was; escaped like everything else when the output is a terminal."""
+        self.out.write(visible(text, lines=True) if self.terminal else text)
+        self.out.flush()
+
     def json(self, data: Any) -> None:
-        self.raw(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+        self.raw(json_text(data))
 
     def error(self, message: str) -> None:
-        self.err.write(f"Error: {message}\n")
+        self.err.write(f"Error: {visible(message, lines=True)}\n")
         self.err.flush()
 
     def note(self, message: str) -> None:
         """A side remark on stderr, so stdout stays machine-readable."""
-        self.err.write(strip(message) + "\n")
+        self.err.write(strip(visible(message, lines=True)) + "\n")
         self.err.flush()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mvctl.core.comparison import MetricDelta, MetricTable
 from mvctl.core.plan import EvaluateVersion, GateCheck
+from mvctl.render import markdown
 from mvctl.render.markup import escape
 
 if TYPE_CHECKING:
@@ -58,10 +59,6 @@ def delta_markup(row: MetricDelta) -> str:
     return f"[{colour}]{signed(row.delta)} ({signed(row.relative, percent=True)})[/]"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;")
-
-
 def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
     """One Markdown table per version and dataset: its metrics, the alias's now, the delta."""
     lines: list[str] = []
@@ -74,17 +71,18 @@ def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
         note = " — evaluated during apply" if table.pending else ""
         lines += [
             "",
-            f"**`{_md(table.model)}@{_md(table.version)}`** on `{_md(table.dataset)}` vs "
-            f"{_md(against)}{note}",
+            f"**{markdown.code(f'{table.model}@{table.version}')}** on "
+            f"{markdown.code(table.dataset)} vs {markdown.text(against)}{note}",
             "",
-            f"| metric | {_md(table.version)} | {_md(table.reference_version or '—')} | Δ | Δ % |",
+            f"| metric | {markdown.text(table.version)} | "
+            f"{markdown.text(table.reference_version or '—')} | Δ | Δ % |",
             "| --- | ---: | ---: | ---: | ---: |",
         ]
         for row in table.rows:
             candidate = "pending" if table.pending else number(row.candidate)
             mark = VERDICT_MARKS[row.verdict]
             lines.append(
-                f"| {row.metric} | {candidate} | {number(row.reference)} | "
+                f"| {markdown.text(row.metric)} | {candidate} | {number(row.reference)} | "
                 f"{signed(row.delta)} {mark} | {signed(row.relative, percent=True)} |".replace(
                     "  |", " |"
                 )

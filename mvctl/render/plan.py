@@ -27,6 +27,7 @@ from mvctl.core.plan import (
     TrainVersion,
     UpdateMetadata,
 )
+from mvctl.render import markdown
 from mvctl.render.evaluation import evaluate_lines, gate_line, gate_lines, metric_tables_markdown
 from mvctl.render.markup import escape, strip
 
@@ -163,10 +164,6 @@ def format_plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;")
-
-
 def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) -> str:
     """The plan as a pull-request comment: summary first, details folded; ``metric_tables``
     show each version trained or promoted against the version its alias holds now."""
@@ -177,7 +174,7 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
         else ("**No changes.**" if not plan.actions else "Ready to apply on merge.")
     )
     lines = [
-        f"### mvctl plan — `{_md(plan.project)}`",
+        f"### mvctl plan — {markdown.code(plan.project)}",
         "",
         status,
         "",
@@ -191,35 +188,41 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
         lines += ["", "#### Conflicts", ""]
         for conflict in plan.conflicts:
             lines.append(
-                f"- :x: **{_md(conflict.kind)}** `{_md(conflict.target)}` — {_md(conflict.message)}"
+                f"- :x: **{markdown.text(conflict.kind)}** {markdown.code(conflict.target)} — "
+                f"{markdown.prose(conflict.message)}"
             )
             if conflict.changes:
                 lines += ["", "  | field | recorded | declared |", "  | --- | --- | --- |"]
                 lines += [
-                    f"  | `{_md(c.path)}` | `{_md(_value(c.before))}` | `{_md(_value(c.after))}` |"
+                    f"  | {markdown.code(c.path, in_table=True)} | "
+                    f"{markdown.code(_value(c.before), in_table=True)} | "
+                    f"{markdown.code(_value(c.after), in_table=True)} |"
                     for c in conflict.changes
                 ]
                 lines.append("")
-            lines += [f"  - {_md(way)}" for way in conflict.resolutions]
+            lines += [f"  - {markdown.prose(way)}" for way in conflict.resolutions]
     if plan.actions:
         lines += ["", "#### Changes", ""]
         for action in plan.actions:
             lines.append(f"- {_markdown_action(action)}")
             if isinstance(action, TrainVersion):
                 lines += [
-                    f"  - `{step.status}` {_md(step.name)} — {_md(step.reason)}"
+                    f"  - `{step.status}` {markdown.text(step.name)} — {markdown.prose(step.reason)}"
                     for step in action.steps
                 ]
             if isinstance(action, MoveAlias):
-                lines += [f"  - {_md(strip(gate_line(check)))}" for check in action.gates]
+                lines += [f"  - {markdown.text(strip(gate_line(check)))}" for check in action.gates]
     if metric_tables:
         lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
     if plan.drift:
         lines += ["", "#### Drift", ""]
-        lines += [f"- :warning: `{_md(d.target)}` — {_md(d.message)}" for d in plan.drift]
+        lines += [
+            f"- :warning: {markdown.code(d.target)} — {markdown.prose(d.message)}"
+            for d in plan.drift
+        ]
     lines += ["", f"<sub>state serial {plan.serial} · plan {plan.hash[:16]}</sub>", ""]
     return "\n".join(lines)
 
 
 def _markdown_action(action: Action) -> str:
-    return _md(strip(action_lines(action)[0]))
+    return markdown.text(strip(action_lines(action)[0]))

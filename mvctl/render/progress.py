@@ -68,11 +68,12 @@ class ApplyReporter:
                     transient=True,
                 )
                 self._progress.start()
+            # The columns render markup, and write to the terminal past the Console's print.
             self._tasks[(target, step)] = self._progress.add_task(
-                f"{target} {step}", total=1.0, info=""
+                f"{escape(target)} {escape(step)}", total=1.0, info=""
             )
         else:
-            self.console.print(f"  {target} {step}: running")
+            self.console.print(f"  {escape(target)} {escape(step)}: running")
             self._last_plain[(target, step)] = time.monotonic()
 
     def _step_progress(
@@ -80,12 +81,16 @@ class ApplyReporter:
     ) -> None:
         key = (target, step)
         if self._progress is not None and key in self._tasks:
-            self._progress.update(self._tasks[key], completed=fraction, info=_fields(fields))
+            self._progress.update(
+                self._tasks[key], completed=fraction, info=escape(_fields(fields))
+            )
             return
         now = time.monotonic()
         if now - self._last_plain.get(key, 0.0) >= PLAIN_PROGRESS_EVERY_S:
             self._last_plain[key] = now
-            self.console.print(f"  {target} {step}: {fraction:.0%} {_fields(fields)}".rstrip())
+            self.console.print(
+                f"  {escape(target)} {escape(step)}: {fraction:.0%} {escape(_fields(fields))}".rstrip()
+            )
 
     def _step_finished(self, target: str, step: str, status: str, seconds: float) -> None:
         if status == "cached":

@@ -161,8 +161,13 @@ def format_show(result: ShowResult) -> str:
     v = result.version
     lines = [
         f"[bold]{escape(v.model)}@{escape(v.label)}[/]  {_coloured(v.status)}",
-        f"  aliases:      {', '.join(result.aliases) or '(none)'}",
+        f"  aliases:      {escape(', '.join(result.aliases)) or '(none)'}",
         f"  description:  {escape(v.description or '')}",
+        *(
+            [f"  tags:         {escape(', '.join(f'{k}={x}' for k, x in v.tags.items()))}"]
+            if v.tags
+            else []
+        ),
         f"  spec hash:    {v.spec_hash}",
         f"  artifact:     {v.artifact_digest or '(none)'}",
         f"  created:      {v.created_at} by {escape(v.created_by)} in apply {v.apply_id}",
@@ -209,11 +214,12 @@ def format_revert_outline(outline: RevertOutline) -> str:
         ):
             lines.append(
                 f"  [cyan]~[/] {escape(str(r.target))}: the whole earlier record: "
-                f"{_identity(r.current)} -> {_identity(r.restored)}"
+                f"{escape(_identity(r.current))} -> {escape(_identity(r.restored))}"
             )
             continue
         lines.append(
-            f"  [cyan]~[/] {escape(str(r.target))}: {_short(r.current)} -> {_short(r.restored)}"
+            f"  [cyan]~[/] {escape(str(r.target))}: {escape(_short(r.current))} -> "
+            f"{escape(_short(r.restored))}"
         )
     for model, alias, version in outline.pins:
         lines.append(

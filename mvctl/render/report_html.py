@@ -10,12 +10,13 @@ test in headless Chromium reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from html import escape
+from html import escape as _escape_html
 
 from mvctl.ops.report import ModelReport, ReportData
 from mvctl.render.evaluation import number
 from mvctl.render.plots import data_uri, metric_trends, roc_curves
 from mvctl.render.records import change_line
+from mvctl.render.terminal import visible
 from mvctl.state.db import EvaluationRecord
 
 STYLE = """
@@ -44,6 +45,12 @@ IMAGE_CHECK = """
   if (document.readyState === "complete") { mark(); } else { window.addEventListener("load", mark); }
 })();
 """
+
+
+def escape(text: str) -> str:
+    """Text for an element or a quoted attribute: HTML escaped, and its control characters
+    and bidi overrides shown as escapes, as on a terminal (U+202E would reorder a name)."""
+    return _escape_html(visible(text, lines=True))
 
 
 def format_report_html(report: ReportData) -> str:
@@ -82,7 +89,7 @@ def _table(css: str, header: Sequence[str], rows: Iterable[Sequence[str]], attrs
 
 
 def _td(text: str, css: str = "") -> str:
-    return f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
+    return f'<td class="{escape(css)}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
 
 
 def _model_section(model: ModelReport) -> list[str]:

@@ -19,7 +19,7 @@ def format_gc(result: GcResult) -> str:
         f"{verb} {count} unreferenced blob{'s' if count != 1 else ''} from {escape(result.store)} "
         f"(kept {result.referenced} referenced):"
     ]
-    lines += [f"  {digest}" for digest in result.unreferenced[:LISTED]]
+    lines += [f"  {escape(digest)}" for digest in result.unreferenced[:LISTED]]
     if count > LISTED:
         lines.append(f"  ... and {count - LISTED} more (--json lists them all)")
     if not result.deleted:

@@ -8,11 +8,13 @@ the output, the state or a plan.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -179,7 +181,7 @@ def test_secret_from_the_environment_is_sent_and_never_written(
     config = str(project.root / "mvctl.yaml")
     applied = project.mvctl("apply", "--auto-approve", extra_env={"HOOK_TOKEN": SECRET})
     assert applied.code == 0, applied.text
-    assert "not delivered" in applied.err and "nonnumeric port: '***'" in applied.err
+    assert "not delivered" in applied.err and "port is not a number" in applied.err
     outputs = [
         applied,
         run_cli("-c", config, "validate"),
@@ -220,3 +222,49 @@ def test_a_promotion_held_back_by_a_gate_is_a_gate_failed_event(tmp_path: Path, 
         and "f1 >= 0.9" in gate["details"]["message"]
     )
     assert gate["serial"] == 7 and gate["apply_id"] == 3
+
+
+def test_secrets_that_cannot_be_sent_are_refused_by_name_and_never_printed(
+    tmp_path: Path, hook: Hook
+) -> None:
+    """Values as they come from secret files and stores: a trailing newline, a CR, a tab, a
+    non-ASCII letter; in a header and in the URL. Each delivery is refused before it is made,
+    the warning names the variable, and no form of any value is printed or written."""
+    secrets = {
+        "NEWLINE_TOKEN": "ghp_n3wl1ne0f4f1le\n",
+        "CR_TOKEN": "ghp_carr1age\rreturn",
+        "TAB_TOKEN": "ghp_t4b\tbetween",
+        "ACCENT_TOKEN": "ghp_gr\u00fc\u00dfe_t0ken",
+    }
+    entries = []
+    for name in secrets:
+        entries.append(webhook(hook.url, f"headers: {{Authorization: 'Bearer ${{{name}}}'}}"))
+        entries.append(webhook(hook.url + f"?token=${{{name}}}"))
+    project = notify(make_tiny(tmp_path / "proj"), *entries)
+    applied = project.mvctl("apply", "--auto-approve", extra_env=secrets)
+    assert applied.code == 0, applied.text
+    assert hook.received == []
+    for name, kind in [
+        ("NEWLINE_TOKEN", "a newline"),
+        ("CR_TOKEN", "a carriage return"),
+        ("TAB_TOKEN", "a tab"),
+        ("ACCENT_TOKEN", "a non-ASCII character"),
+    ]:
+        for where in ("header Authorization", "the webhook URL"):
+            assert (
+                f"environment variable {name} holds {kind}, which cannot be sent in {where}"
+                in applied.err
+            )
+        assert f"/hook?token=${{{name}}} was not delivered" in applied.err
+    config = str(project.root / "mvctl.yaml")
+    outputs = [applied, run_cli("-c", config, "history"), run_cli("-c", config, "status")]
+    written = [p.read_bytes() for p in project.root.rglob("*") if p.is_file()]
+    for value in secrets.values():
+        forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1]}
+        forms |= {repr(value.encode())[2:-1], quote(value, safe=""), quote_plus(value)}
+        forms.add(base64.b64encode(value.encode()).decode())
+        for form in forms:
+            for result in outputs:
+                assert form not in result.text, (form, result.text)
+            for data in written:
+                assert form.encode() not in data, form
