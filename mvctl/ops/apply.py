@@ -77,6 +77,7 @@ def apply(
             fix="Run apply in the project the plan was made for.",
         )
     digests, env_digests, _ = workspace.digests()
+    workspace.check_registered_artifacts(digests)
     actor = current_actor()
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
