@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +105,26 @@ class Workspace:
         ]
         if missing:
             raise SpecErrors(missing)
+
+    def check_registered_artifacts(self, digests: Mapping[str, str] | None = None) -> None:
+        """Every version's `artifact:` file passes registration's checks (a safe format, trusted
+        types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
+        ``digests``: the files' digests when already computed (plan, apply)."""
+        from mvctl.apply.registration import check_registered_artifacts
+
+        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+
+        def digest_of(artifact: str) -> str:
+            if digests is not None and artifact in digests:
+                return digests[artifact]
+            return cache.dep_digest(self.root, artifact)
+
+        errors = check_registered_artifacts(
+            self.loaded, digest_of, self.private_dir / "cache" / "artifact-checks.json"
+        )
+        cache.save()
+        if errors:
+            raise SpecErrors(errors)
 
     def _missing_dep_error(self, dep: str, place_path: tuple[str | int, ...]) -> SpecError:
         return SpecError(

@@ -7,6 +7,7 @@ its log; alias moves that needed it are skipped; the other actions go on.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from mvctl.core.recorded import (
     Target,
 )
 from mvctl.core.resolve import ResolvedVersion
-from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError
+from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError, UnsafeArtifactError
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, hash_file
 
@@ -92,6 +93,8 @@ class ApplySession:
     """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
     health_checks: Mapping[str, str] = field(default_factory=dict)
     """Each model's `health_check:` command, run after every promotion of one of its aliases."""
+    torch_modules: Mapping[str, str | None] = field(default_factory=dict)
+    """Each model's torch `with.module`: the only module its safetensors files may import."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
@@ -203,15 +206,34 @@ def _register_artifact(session: ApplySession, action: RegisterArtifact) -> Actio
 
 
 def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) -> str:
-    """Check the file is the one planned and a safe format, then copy it into the store."""
-    path = session.root / action.path
-    if hash_file(path) != action.digest:
-        raise DigestMismatchError(
-            f"{action.path} changed since the plan was made",
-            fix="Run `mvctl plan` again and review it.",
+    """Copy the file aside once, then check that copy is the one planned and a safe format and
+    store it: what is checked is what is stored, even if the project's file changes meanwhile."""
+    source = session.root / action.path
+    copy = session.work_root / "register" / f"{action.digest[7:23]}{source.suffix}"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(source, copy)
+    except OSError as error:
+        raise UnsafeArtifactError(
+            f"cannot read {action.path}: {error.strerror}", fix="Check the file and run again."
+        ) from error
+    try:
+        if hash_file(copy) != action.digest:
+            raise DigestMismatchError(
+                f"{action.path} changed since the plan was made",
+                fix="Run `mvctl plan` again and review it.",
+            )
+        check_safe_artifact(
+            copy,
+            session.trusted_types.get(action.model, ()),
+            what=what,
+            registered=True,
+            torch_module=session.torch_modules.get(action.model),
+            shown=Path(action.path),
         )
-    check_safe_artifact(path, session.trusted_types.get(action.model, ()), what=what)
-    return session.store.put_file(path)
+        return session.store.put_file(copy)
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _version_value(

@@ -1,87 +1,111 @@
 """Model files are accepted only in safe formats: skops (trusted types only) or safetensors.
 
-A pickle can run any code when loaded, so it is refused outright; a skops archive is opened
-only to list the types it would build, and refused if any falls outside scikit-learn's and
-numpy's own or the model's declared `trusted_types`.
+A pickle can run any code when loaded, so it is refused outright. A skops archive is opened
+only to list what it would build, and refused unless every type is trusted by exact name and
+no node is a function (see ``skops_trust``). A safetensors file's header must describe the
+file exactly (see ``safetensors_header``); the torch module its metadata names is imported only
+when it is the one the config declares. The same checks run when a version's file is
+registered, when `mvctl validate` and `plan` see its `artifact:`, and at every load.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from mvctl.apply.safetensors_header import looks_like_safetensors, read_header
 from mvctl.errors import UnsafeArtifactError
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
 PICKLE_PROTOCOL_MARK = 0x80
-SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+TORCH_MODULE_KEY = "mvctl.module"
 
 
-def check_safe_artifact(path: Path, trusted_types: Sequence[str] = (), *, what: str) -> str:
-    """Return the format ('skops' or 'safetensors') or raise naming the file and the fix."""
-    head = _head(path)
-    if zipfile.is_zipfile(path):
-        _check_skops(path, trusted_types, what)
-        return "skops"
-    if _looks_like_safetensors(path, head):
-        return "safetensors"
-    if head[:1] == bytes([PICKLE_PROTOCOL_MARK]) or path.suffix in (".pkl", ".pickle", ".joblib"):
+def check_safe_artifact(
+    path: Path,
+    trusted_types: Sequence[str] = (),
+    *,
+    what: str,
+    registered: bool = False,
+    torch_module: str | None = None,
+    shown: Path | None = None,
+) -> str:
+    """Return the format ('skops' or 'safetensors') or raise naming the file and the fix.
+
+    ``registered``: the file came from outside mvctl's own training (a version's `artifact:`),
+    so the types whose content skops cannot check must be listed in ``trusted_types``, and a
+    torch module named in its metadata must be ``torch_module``, the config's `with.module`.
+    ``shown``: the file's name in messages, when ``path`` is a private copy of it.
+    """
+    shown = shown or path
+    kind = artifact_format(path, what, shown)
+    if kind == "skops":
+        from mvctl.apply.skops_trust import audit_skops
+
+        audit_skops(path, trusted_types, registered=registered, what=what, shown=shown)
+        return kind
+    read_header(path, what, shown)
+    if registered:
+        check_torch_module(path, what, torch_module, shown)
+    return kind
+
+
+def artifact_format(path: Path, what: str, shown: Path) -> str:
+    """'skops' or 'safetensors' by the file's content (and suffix); a pickle or anything
+    else is refused."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
         raise UnsafeArtifactError(
-            f"{what} ({path}) is a pickle, which can run arbitrary code when loaded",
+            f"{what} ({shown}) cannot be read: {error.strerror}",
+            fix="Point it at a model file (skops or safetensors).",
+        ) from error
+    if zipfile.is_zipfile(path):
+        return "skops"
+    if head[:1] == bytes([PICKLE_PROTOCOL_MARK]) or path.suffix in PICKLE_SUFFIXES:
+        raise UnsafeArtifactError(
+            f"{what} ({shown}) is a pickle, which can run arbitrary code when loaded",
             fix="Save the model with skops (skops.io.dump) or safetensors instead.",
         )
+    if path.suffix == ".safetensors" or looks_like_safetensors(path):
+        return "safetensors"
+    if path.suffix == ".skops":
+        raise UnsafeArtifactError(
+            f"{what} ({shown}) is not a skops archive (a zip file holding schema.json)",
+            fix="Save the model with skops.io.dump.",
+        )
     raise UnsafeArtifactError(
-        f"{what} ({path}) is neither a skops archive nor a safetensors file",
+        f"{what} ({shown}) is neither a skops archive nor a safetensors file",
         fix="Save the model with skops (skops.io.dump) or safetensors.",
     )
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(16)
-
-
-def _looks_like_safetensors(path: Path, head: bytes) -> bool:
-    if len(head) < 8:
-        return False
-    (header_size,) = struct.unpack("<Q", head[:8])
-    if header_size == 0 or header_size > min(SAFETENSORS_MAX_HEADER, path.stat().st_size - 8):
-        return False
-    with path.open("rb") as handle:
-        handle.seek(8)
-        header = handle.read(header_size)
-    try:
-        return isinstance(json.loads(header), dict)
-    except (UnicodeDecodeError, ValueError):
-        return False
-
-
-def _check_skops(path: Path, trusted_types: Sequence[str], what: str) -> None:
-    from skops.io import get_untrusted_types
-
-    with zipfile.ZipFile(path) as archive:
-        if "schema.json" not in archive.namelist():
-            raise UnsafeArtifactError(
-                f"{what} ({path}) is a zip archive but not a skops file (no schema.json)",
-                fix="Save the model with skops.io.dump.",
-            )
-    try:
-        untrusted = get_untrusted_types(file=path)
-    except Exception as error:  # skops raises assorted errors on a damaged archive
-        raise UnsafeArtifactError(
-            f"{what} ({path}) is not a readable skops archive: {error}",
-            fix="Save the model again with skops.io.dump.",
-        ) from error
-    refused = sorted(
-        name
-        for name in untrusted
-        if not name.startswith(TRUSTED_PREFIXES) and name not in trusted_types
+def check_torch_module(
+    path: Path, what: str, torch_module: str | None, shown: Path | None = None
+) -> None:
+    """Refuse a safetensors file whose metadata names a torch module other than
+    ``torch_module``, the config's `with.module`: mvctl would import the module it names."""
+    shown = shown or path
+    named = read_header(path, what, shown).metadata.get(TORCH_MODULE_KEY)
+    if named is None or named == torch_module:
+        return
+    config_says = (
+        f"the config's `with.module` is {torch_module}"
+        if torch_module
+        else "the model declares no `uses: torch` step with `with.module`"
     )
-    if refused:
-        raise UnsafeArtifactError(
-            f"{what} ({path}) would load types outside the trusted set: {', '.join(refused)}",
-            fix="If you trust them, list them under the model's `trusted_types:`.",
-        )
+    raise UnsafeArtifactError(
+        f"{what} ({shown}) names the torch module {named!r} in its metadata, but {config_says}; "
+        "mvctl imports only the module the config declares",
+        fix="Point `with.module` at the class the file was trained with, or register a file "
+        "made for this model's module.",
+    )
+
+
+def registered_file(lineage: Mapping[str, Any]) -> bool:
+    """Whether a recorded version's model came from outside its own pipeline. Only a version
+    whose lineage records its training steps counts as trained by mvctl."""
+    return not lineage.get("steps")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.applier import ActionOutcome, ApplySession
+from mvctl.apply.artifacts import registered_file
 from mvctl.apply.datasets import DataProblem, load_dataset
 from mvctl.apply.evaluator import EvaluationOutcome, evaluator_version, score
 from mvctl.apply.predictors import Predictor, open_predictor
@@ -65,7 +66,12 @@ def load_version_model(
     work_dir: Path,
     model: str,
     label: str,
+    *,
+    registered: bool,
+    torch_module: str | None,
 ) -> Predictor:
+    """The version's model from the store (verified), loaded under its model's rules: see
+    ``open_predictor`` for ``registered`` and ``torch_module``."""
     path = work_dir / "model" / artifact_digest.removeprefix("sha256:")[:16]
     store.get_file(artifact_digest, path)
     settings = evaluation.settings
@@ -73,6 +79,8 @@ def load_version_model(
         path,
         trusted_types,
         what=f"the model of {model}@{label}",
+        registered=registered,
+        torch_module=torch_module,
         predict=settings.predict,
         scores=settings.scores,
         root=session_root,
@@ -131,6 +139,8 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
             work_dir,
             action.model,
             action.label,
+            registered=registered_file(version["lineage"] or {}),
+            torch_module=session.torch_modules.get(action.model),
         )
     except MvctlError as error:
         predictor, failures = None, [error.message]

@@ -1,9 +1,10 @@
 """Load a version's model for scoring: skops and safetensors in process, anything else through
 the model's ``predict:`` command.
 
-A skops archive is loaded with ``skops.io.load`` trusting only what ``check_safe_artifact``
-accepts (scikit-learn's and numpy's types plus the model's ``trusted_types``). A safetensors
-file is handed to the torch trainer's loader. A ``predict:`` command runs as a subprocess in
+Every route checks the file first (``check_safe_artifact``). A skops archive is built by skops
+from the bytes that were audited, trusting the exact names ``skops_trust`` lists and nothing
+else. A safetensors file is handed to the torch trainer's loader, which imports only the
+module the config declares (`with.module`). A ``predict:`` command runs as a subprocess in
 the project root: it reads the features from the CSV named by ``MVCTL_PREDICT_INPUT`` and
 writes a CSV named by ``MVCTL_PREDICT_OUTPUT`` with a ``prediction`` column (and
 ``score_<class>`` columns when the evaluation declares ``scores: true``); the model file is
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.artifacts import check_safe_artifact, check_torch_module
 from mvctl.errors import EvaluationError, MvctlError
 
 LOG_TAIL_CHARS = 2000
@@ -82,6 +83,8 @@ def open_predictor(
     trusted_types: Sequence[str],
     *,
     what: str,
+    registered: bool,
+    torch_module: str | None,
     predict: str | None = None,
     scores: bool = False,
     root: Path | None = None,
@@ -89,8 +92,15 @@ def open_predictor(
     env: dict[str, str] | None = None,
 ) -> Predictor:
     """The model file at ``path`` ready to predict: through ``predict`` when declared, else
-    loaded in process by its format (checked safe first, whatever the route)."""
-    kind = check_safe_artifact(path, trusted_types, what=what)
+    loaded in process by its format (checked safe first, whatever the route).
+
+    ``registered``: the file came from a version's `artifact:` rather than its own pipeline
+    (see ``check_safe_artifact``). ``torch_module``: the model's `with.module`, the only torch
+    module a safetensors file may have imported.
+    """
+    kind = check_safe_artifact(
+        path, trusted_types, what=what, registered=registered, torch_module=torch_module
+    )
     if predict is not None:
         return CommandPredictor(
             predict,
@@ -102,21 +112,24 @@ def open_predictor(
             what=what,
         )
     if kind == "skops":
-        from skops.io import get_untrusted_types, load
+        from mvctl.apply.skops_trust import load_skops
 
-        # Every type listed passed check_safe_artifact: sklearn's, numpy's or declared ones.
-        return EstimatorPredictor(load(path, trusted=get_untrusted_types(file=path)))
-    return load_safetensors(path, what, root)
+        return EstimatorPredictor(load_skops(path, trusted_types, registered=registered, what=what))
+    check_torch_module(path, what, torch_module)
+    return load_safetensors(path, what, torch_module, root)
 
 
-def load_safetensors(path: Path, what: str, root: Path | None = None) -> Predictor:
+def load_safetensors(
+    path: Path, what: str, torch_module: str | None, root: Path | None = None
+) -> Predictor:
     """A torch model through the torch trainer's loader, when this mvctl has it; the module's
-    class is imported from the project root, where the training step found it."""
+    class, when it is ``torch_module``, is imported from the project root, where the training
+    step found it."""
     loader, why = _torch_loader()
     if loader is None:
         raise _torch_unsupported(what, why)
     try:
-        module = loader(path, import_root=root) if root is not None else loader(path)
+        module = loader(path, expected_module=torch_module, import_root=root)
     except MvctlError:
         raise
     except Exception as error:  # a file without the trainer's metadata, a class that moved...

@@ -3,8 +3,9 @@
 A safetensors file holds tensors only, so nothing in it can run code when read. To rebuild the
 model, the trainer also records the module's import path, its constructor arguments and the
 task in the file's metadata (``mvctl.module``, ``mvctl.module_args``, ``mvctl.task``).
-``load_torch_model`` imports that class, refuses anything that is not a ``torch.nn.Module``
-subclass (or not the class the caller expects), builds it and loads the weights strictly.
+``load_torch_model`` imports that class only when it is the one the config names (its
+`with.module`), refuses anything that is not a ``torch.nn.Module`` subclass, builds it and
+loads the weights strictly.
 torch and safetensors are imported only here, when a model is built or loaded.
 """
 
@@ -120,17 +121,25 @@ def read_recipe(path: Path) -> ModuleRecipe:
 
 
 def load_torch_model(
-    path: Path, *, expected_module: str | None = None, import_root: Path | None = None
+    path: Path, *, expected_module: str | None, import_root: Path | None = None
 ) -> Any:
     """The trained module, rebuilt from the file's metadata with its weights, in eval mode.
 
-    ``expected_module``: refuse a file naming another class (the version's config says which).
+    ``expected_module``: the class the config names (`with.module`); a file naming any other
+    is refused before anything is imported, and with None every file is.
     ``import_root``: where the module's package lives (default: the current folder).
     """
     from safetensors.torch import load_file
 
     recipe = read_recipe(path)
-    if expected_module is not None and recipe.module != expected_module:
+    if recipe.module != expected_module:
+        if expected_module is None:
+            raise UnsafeArtifactError(
+                f"{path} holds a {recipe.module}, but the config names no torch module for it, "
+                "so mvctl will not import one",
+                fix="Train the model with `uses: torch` and `with.module`, or score it through "
+                "an evaluation `predict:` command.",
+            )
         raise UnsafeArtifactError(
             f"{path} holds a {recipe.module}, not the {expected_module} the config names",
             fix="Retrain the version, or point `with.module` at the class it was trained with.",

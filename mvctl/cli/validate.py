@@ -19,6 +19,7 @@ def validate(app: AppContext, as_json: bool) -> int:
     try:
         workspace = app.workspace()
         workspace.check_deps_exist()
+        workspace.check_registered_artifacts()
     except SpecError as error:
         if not as_json:
             raise

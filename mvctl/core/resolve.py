@@ -84,6 +84,16 @@ def step_order(model: ModelSpec) -> list[Step]:
     return [by_name[name] for name in topological_order(names, upstream)]
 
 
+def torch_module(model: ModelSpec) -> str | None:
+    """The `with.module` of the step whose output is the model, when it is a `uses: torch` step:
+    the one torch module mvctl may import to load the model's files."""
+    steps = step_order(model)
+    if not steps or steps[-1].uses != "torch":
+        return None
+    module = steps[-1].with_.get("module")
+    return module if isinstance(module, str) else None
+
+
 def resolve_version(
     model_name: str,
     model: ModelSpec,

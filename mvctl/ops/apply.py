@@ -21,7 +21,7 @@ from mvctl.apply.applier import (
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions, build_plan
-from mvctl.core.resolve import ResolvedVersion, resolve_model
+from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
@@ -77,6 +77,7 @@ def apply(
             fix="Run apply in the project the plan was made for.",
         )
     digests, env_digests, _ = workspace.digests()
+    workspace.check_registered_artifacts(digests)
     actor = current_actor()
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
@@ -136,6 +137,7 @@ def apply(
                 for name, m in workspace.config.models.items()
                 if m.health_check
             },
+            torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
         )
         outcomes = roll_back_failed_models(
             session,

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from mvctl.apply.artifacts import registered_file
 from mvctl.apply.evaluating import evaluate_on, load_version_model
 from mvctl.core.comparison import MetricDelta, compare_metrics
 from mvctl.core.evaluation import ResolvedEvaluation, dataset_ref, resolve_evaluation
 from mvctl.core.plan import DatasetRef
-from mvctl.core.resolve import resolve_model
+from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import NotFoundError, UsageError
 from mvctl.ops.show import parse_reference
 from mvctl.spec.models import Dataset
@@ -115,14 +116,21 @@ def compare(
     return CompareResult(ref_a, ref_b, tuple(compared))
 
 
-def _artifact(state: StateDB, model: str, label: str) -> str:
+@dataclass(frozen=True)
+class _Artifact:
+    digest: str
+    registered: bool
+    """Registered from an `artifact:` file rather than trained by its pipeline."""
+
+
+def _artifact(state: StateDB, model: str, label: str) -> _Artifact:
     detail = state.version_detail(model, label)
     if detail is None or not detail.artifact_digest:
         raise NotFoundError(
             f"{model}@{label} is not a trained version in the state",
             fix="See `mvctl status` for the recorded versions.",
         )
-    return detail.artifact_digest
+    return _Artifact(detail.artifact_digest, registered_file(detail.lineage))
 
 
 def _scores(
@@ -130,7 +138,7 @@ def _scores(
     state: StateDB,
     evaluation: ResolvedEvaluation,
     version: tuple[str, str],
-    artifact: str,
+    artifact: _Artifact,
     dataset: DatasetRef,
     work_dir: Path,
 ) -> VersionScores:
@@ -141,17 +149,18 @@ def _scores(
         statuses: dict[str, str] = json.loads(stored.status_json)
         return VersionScores(reference, "stored", stored.metrics(), statuses)
     store = workspace.open_store()
+    spec = workspace.config.models.get(model)
     predictor = load_version_model(
         workspace.root,
         store,
-        artifact,
+        artifact.digest,
         evaluation,
-        tuple(workspace.config.models[model].trusted_types)
-        if model in workspace.config.models
-        else (),
+        tuple(spec.trusted_types) if spec is not None else (),
         work_dir / label,
         model,
         label,
+        registered=artifact.registered,
+        torch_module=torch_module(spec) if spec is not None else None,
     )
     outcome = evaluate_on(
         predictor,

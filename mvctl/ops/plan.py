@@ -25,6 +25,7 @@ def make_plan(
     workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False
 ) -> PlanResult:
     digests, env_digests, hashed = workspace.digests()
+    workspace.check_registered_artifacts(digests)
     state = workspace.open_state(create=False)
     try:
         recorded = state.snapshot()

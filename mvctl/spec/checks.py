@@ -22,6 +22,7 @@ from mvctl.spec.evaluation_checks import check_evaluation
 from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
+from mvctl.spec.trusted_types import refused_type
 
 PathExists = Callable[[str], bool]
 
@@ -54,6 +55,12 @@ def check_model(
                 ("trusted_types", index),
                 f"'{dotted_name}' is not a dotted type path",
                 "Write the module and the class, e.g. 'mypkg.models.Scaler'.",
+            )
+        elif (refusal := refused_type(dotted_name)) is not None:
+            at.error(
+                ("trusted_types", index),
+                refusal,
+                "Remove it: skops already trusts the builtins and numpy types a model needs.",
             )
     return at.errors
 

@@ -261,7 +261,10 @@ class ModelSpec(SpecModel):
     )
     trusted_types: list[str] = Field(
         default_factory=list,
-        description="Extra types skops may load for this model, beyond scikit-learn's and numpy's.",
+        description="Exact class names skops may also build for this model's files, beyond "
+        "skops' defaults and scikit-learn's estimators; a registered file's tree or neighbour "
+        "index types (sklearn.tree._tree.Tree, ...) must be listed. Never functions, nor names "
+        "in builtins, numpy, os, subprocess, importlib, operator, functools or pickle.",
     )
 
 

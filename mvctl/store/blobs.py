@@ -8,9 +8,9 @@ Every read verifies the digest; a corrupt blob is an error naming it.
 from __future__ import annotations
 
 import hashlib
+import io
 import mmap
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,28 +171,62 @@ class LocalStore:
     def verify(self, digest: str) -> None:
         path = self._path(digest)
         if not path.is_file():
-            raise NotFoundError(
-                f"blob {digest} is missing from the store {self.root}",
-                fix="Restore it from a backup or re-run the apply that produced it.",
-            )
-        actual = hash_file(path)
+            raise self._missing(digest)
+        self._check_digest(digest, hash_file(path))
+
+    def get_file(self, digest: str, dest: Path) -> None:
+        """Copy a blob out to ``dest``, hashing the bytes as they are copied from one open of
+        the blob: ``dest`` appears (renamed from a temporary file) only when they match the
+        digest, so a blob swapped or corrupted at any moment is never delivered."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(
+            dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
+        )
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as out, self._open(digest) as source:
+                hasher = hashlib.sha256()
+                buffer = bytearray(CHUNK)
+                view = memoryview(buffer)
+                while count := source.readinto(buffer):
+                    hasher.update(view[:count])
+                    out.write(view[:count])
+            self._check_digest(digest, DIGEST_PREFIX + hasher.hexdigest())
+            os.replace(temp, dest)
+        except OSError as error:
+            raise StoreError(f"cannot copy blob {digest} to {dest}: {error}") from error
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, read once and checked against the digest before they are returned."""
+        with self._open(digest) as source:
+            data = source.read()
+        self._check_digest(digest, DIGEST_PREFIX + hashlib.sha256(data).hexdigest())
+        return data
+
+    def _open(self, digest: str) -> io.FileIO:
+        try:
+            return self._path(digest).open("rb", buffering=0)
+        except FileNotFoundError as error:
+            raise self._missing(digest) from error
+        except OSError as error:
+            raise StoreError(
+                f"cannot read blob {digest} from the store {self.root}: {error.strerror}"
+            ) from error
+
+    def _missing(self, digest: str) -> NotFoundError:
+        return NotFoundError(
+            f"blob {digest} is missing from the store {self.root}",
+            fix="Restore it from a backup or re-run the apply that produced it.",
+        )
+
+    def _check_digest(self, digest: str, actual: str) -> None:
         if actual != digest:
             raise DigestMismatchError(
                 f"blob {digest} in the store {self.root} is corrupt (its content hashes to {actual})",
-                fix=f"Delete {path} and re-run `mvctl apply` to rebuild it.",
+                fix=f"Delete {self._path(digest)} and re-run `mvctl apply` to rebuild it.",
             )
-
-    def get_file(self, digest: str, dest: Path) -> None:
-        """Copy a blob out to ``dest``, verifying its digest on the way."""
-        self.verify(digest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        temp = dest.with_name(dest.name + ".mvctl-tmp")
-        shutil.copyfile(self._path(digest), temp)
-        os.replace(temp, dest)
-
-    def get_bytes(self, digest: str) -> bytes:
-        self.verify(digest)
-        return self._path(digest).read_bytes()
 
     def list(self) -> Iterator[str]:
         objects = self.root / "objects"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -47,12 +48,66 @@ def test_a_corrupt_blob_is_named_and_never_handed_out(tmp_path: Path) -> None:
     digest = store.put_bytes(b"the real model")
     blob = tmp_path / "store" / "objects" / digest[7:9] / digest[9:]
     blob.write_bytes(b"bit rot")
-    dest = tmp_path / "restored.bin"
+    dest = tmp_path / "out" / "restored.bin"
     with pytest.raises(DigestMismatchError, match=f"blob {digest} .* is corrupt") as caught:
         store.get_file(digest, dest)
     assert str(blob) in str(caught.value) and not dest.exists()
+    assert list(dest.parent.iterdir()) == []  # the partial copy is gone too
+    dest.write_bytes(b"the copy from before")
+    with pytest.raises(DigestMismatchError):
+        store.get_file(digest, dest)
+    assert dest.read_bytes() == b"the copy from before"
     with pytest.raises(DigestMismatchError):
         store.get_bytes(digest)
+
+
+def serve_once(fifo: Path, content: bytes) -> threading.Thread:
+    """Make ``fifo`` a named pipe that hands ``content`` to its first reader, then no one: a
+    second open of it waits for a writer that never comes."""
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(content)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+@pytest.mark.parametrize("read", ["get_file", "get_bytes"])
+def test_delivery_reads_the_blob_through_one_open(tmp_path: Path, read: str) -> None:
+    """What is delivered is what was hashed: the blob is opened once and its bytes are hashed
+    as they are copied. The blob here is a pipe that can be read once, so a store that hashed
+    the blob and then opened it again to copy it would wait on the second open; the test then
+    feeds that open other bytes, as a swap between the check and the copy would. A real swap
+    cannot be raced deterministically; this proves the single read it relies on."""
+    store = LocalStore(tmp_path / "store")
+    real = b"the verified model" * 10_000
+    digest = store.put_bytes(real)
+    blob = tmp_path / "store" / "objects" / digest[7:9] / digest[9:]
+    blob.unlink()
+    writer = serve_once(blob, real)
+    dest = tmp_path / "out" / "model.bin"
+    delivered: list[bytes] = []
+
+    def deliver() -> None:
+        if read == "get_file":
+            store.get_file(digest, dest)
+            delivered.append(dest.read_bytes())
+        else:
+            delivered.append(store.get_bytes(digest))
+
+    reader = threading.Thread(target=deliver, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():
+        with blob.open("wb") as swap:  # the second open: give it what a swap would
+            swap.write(b"swapped in after the check")
+        reader.join(timeout=30)
+        pytest.fail(f"{read} opened the blob a second time and got {delivered!r}")
+    writer.join(timeout=30)
+    assert delivered == [real]
 
 
 def test_a_missing_blob_is_not_found(tmp_path: Path) -> None:

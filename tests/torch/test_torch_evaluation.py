@@ -49,7 +49,9 @@ def test_a_torch_version_is_scored_with_its_own_module(tmp_path: Path) -> None:
         x, y = data["X_test"], data["y_test"]
     model_file = tmp_path / "model.safetensors"
     shutil.copy(blob(store, detail.artifact_digest), model_file)
-    module = load_torch_model(model_file, import_root=root)
+    module = load_torch_model(
+        model_file, expected_module="digits_model.DigitsMLP", import_root=root
+    )
     predicted = predict(module, x)
     assert record.metrics["accuracy"] == skm.accuracy_score(y, predicted)
     assert record.metrics["f1"] == skm.f1_score(y, predicted, average="macro")

@@ -126,7 +126,11 @@ def test_distributed_training_on_two_processes(tmp_path: Path) -> None:
         (1, 2, 80),
     ]
     assert sum('"epoch"' in line for line in log.splitlines()) == 6  # rank 0 reports alone
-    module = load_torch_model(stored_model(project, "blobs@1.0.0"), import_root=project.root)
+    module = load_torch_model(
+        stored_model(project, "blobs@1.0.0"),
+        expected_module="nets.small.Classifier",
+        import_root=project.root,
+    )
     x, y = separable_points()
     assert list(predict(module, x)) == list(y)
 
@@ -144,7 +148,11 @@ def test_digits_example_applies_end_to_end(tmp_path: Path) -> None:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    module = load_torch_model(stored_model(project, "digits@1.1.0"), import_root=root)
+    module = load_torch_model(
+        stored_model(project, "digits@1.1.0"),
+        expected_module="digits_model.DigitsMLP",
+        import_root=root,
+    )
     accuracy = (predict(module, digits.data / 16.0) == digits.target).mean()
     assert accuracy > 0.9
     assert project.mvctl("plan", "--detailed-exitcode").code == 0
@@ -172,7 +180,9 @@ def test_loader_refuses_what_is_not_the_expected_module(tmp_path: Path) -> None:
     with pytest.raises(
         UnsafeArtifactError, match=r"'os\.system' is not a torch\.nn\.Module subclass"
     ):
-        load_torch_model(not_a_module)
+        load_torch_model(not_a_module, expected_module="os.system")
+    with pytest.raises(UnsafeArtifactError, match="the config names no torch module"):
+        load_torch_model(not_a_module, expected_module=None)
     other = _safetensors_with(
         tmp_path / "b.safetensors", {**recipe, "mvctl.module": "torch.nn.Identity"}
     )
@@ -182,7 +192,7 @@ def test_loader_refuses_what_is_not_the_expected_module(tmp_path: Path) -> None:
         load_torch_model(other, expected_module="nets.small.Classifier")
     bare = _safetensors_with(tmp_path / "c.safetensors", {})
     with pytest.raises(UnsafeArtifactError, match="does not say which torch module"):
-        load_torch_model(bare)
+        load_torch_model(bare, expected_module="nets.small.Classifier")
 
 
 def test_a_bad_module_fails_the_step_with_its_reason(tmp_path: Path) -> None:
