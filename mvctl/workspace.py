@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,20 @@ class Workspace:
         existence check each, never a scan of the store (plan stays cheap)."""
         store = self.open_store()
         return frozenset(d for d in artifacts_to_check(self.config, recorded) if not store.has(d))
+
+    def missing_step_outputs(self, outputs: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
+        """Cache keys among ``outputs`` ({key: {file: digest}}) with an output the store lacks:
+        one existence check per distinct blob."""
+        store = self.open_store()
+        present: dict[str, bool] = {}
+        missing = set()
+        for key, files in outputs.items():
+            for digest in files.values():
+                if digest not in present:
+                    present[digest] = store.has(digest)
+                if not present[digest]:
+                    missing.add(key)
+        return frozenset(missing)
 
     def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
         """Digests of every dep and artifact file (stat-cached), of declared env vars, and
