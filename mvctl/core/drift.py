@@ -75,7 +75,7 @@ def outside_changes(recorded: RecordedState) -> list[tuple[str, str, str | None,
     for key in sorted(set(recorded.aliases) | set(recorded.logged_aliases)):
         row = recorded.aliases.get(key)
         current = row.version if row is not None else None
-        logged = recorded.logged_aliases.get(key, current)
+        logged = recorded.logged_aliases.get(key)
         if logged != current:
             changed.append((key[0], key[1], logged, current))
     return changed

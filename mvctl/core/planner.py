@@ -327,7 +327,7 @@ class _Planner:
     def _note_outside_change(
         self, model: str, alias: str, current: str | None, declared: str
     ) -> None:
-        logged = self.recorded.logged_aliases.get((model, alias), current)
+        logged = self.recorded.logged_aliases.get((model, alias))
         if logged == current:
             return
         consequence = (
