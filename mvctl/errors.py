@@ -10,6 +10,8 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     │   └── SpecErrors         several SpecErrors found in one pass (validate reports them all)
     ├── ConflictError          apply refused: the plan holds conflicts
     ├── StaleStateError        apply refused: the state moved since the plan was made
+    ├── PlanMismatchError      apply refused: a saved plan is not the plan computed now, or
+    │                          its signature is missing or wrong
     ├── LockHeldError          another apply or revert holds the state lock
     ├── StateError             the state database cannot be opened, read or migrated
     ├── StoreError             the blob store cannot be read or written
@@ -101,6 +103,11 @@ class ConflictError(MvctlError):
 
 class StaleStateError(MvctlError):
     """The state changed after the plan was made; the plan may no longer be right."""
+
+
+class PlanMismatchError(MvctlError):
+    """A saved plan differs from the plan recomputed from config, state and files (it was
+    edited, or they changed), or its signature does not verify; nothing in it is run."""
 
 
 class LockHeldError(MvctlError):

@@ -72,6 +72,20 @@ class Workspace:
         store = self.open_store()
         return frozenset(d for d in artifacts_to_check(self.config, recorded) if not store.has(d))
 
+    def missing_step_outputs(self, outputs: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
+        """Cache keys among ``outputs`` ({key: {file: digest}}) with an output the store lacks:
+        one existence check per distinct blob."""
+        store = self.open_store()
+        present: dict[str, bool] = {}
+        missing = set()
+        for key, files in outputs.items():
+            for digest in files.values():
+                if digest not in present:
+                    present[digest] = store.has(digest)
+                if not present[digest]:
+                    missing.add(key)
+        return frozenset(missing)
+
     def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
         """Digests of every dep and artifact file (stat-cached), of declared env vars, and
         how many files had to be hashed."""

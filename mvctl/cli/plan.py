@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -25,7 +24,8 @@ EXIT_CONFLICTS = 3
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Save the plan for `mvctl apply FILE` (refused later if the state moves).",
+    help="Save the plan for `mvctl apply FILE`, which recomputes it and refuses it if anything "
+    "differs (signed with MVCTL_PLAN_KEY when set).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -49,6 +49,7 @@ def plan(
     from mvctl.core.planner import PlanOptions
     from mvctl.errors import UsageError
     from mvctl.ops.plan import make_plan
+    from mvctl.ops.saved_plan import save_plan
     from mvctl.render.markup import escape
     from mvctl.render.plan import format_plan_markdown, format_plan_text
 
@@ -61,8 +62,7 @@ def plan(
         metric_tables=markdown,
     )
     plan_value = result.plan
-    if out is not None:
-        out.write_text(json.dumps(plan_value.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+    signed = out is not None and save_plan(plan_value, out)
     if as_json:
         console.json(plan_value.to_dict())
     elif markdown:
@@ -71,7 +71,8 @@ def plan(
         console.print(format_plan_text(plan_value))
         if out is not None:
             saved = escape(str(out))
-            console.print(f"\nSaved to {saved}; apply it with `mvctl apply {saved}`.")
+            how = " (signed with MVCTL_PLAN_KEY)" if signed else ""
+            console.print(f"\nSaved to {saved}{how}; apply it with `mvctl apply {saved}`.")
     if plan_value.has_conflicts:
         return EXIT_CONFLICTS if detailed_exitcode else 1
     if detailed_exitcode and plan_value.has_changes:

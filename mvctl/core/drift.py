@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from mvctl.core.plan import Drift, Plan, RefreshAlias
+from mvctl.core.plan import Drift, Plan, PlanOptions, RefreshAlias
 from mvctl.core.recorded import RecordedState
 from mvctl.spec.models import Config
+
+REFRESH_ONLY = PlanOptions(refresh_only=True)
 
 
 def _needed_versions(config: Config, recorded: RecordedState) -> list[tuple[str, str, str]]:
@@ -73,14 +75,17 @@ def outside_changes(recorded: RecordedState) -> list[tuple[str, str, str | None,
     for key in sorted(set(recorded.aliases) | set(recorded.logged_aliases)):
         row = recorded.aliases.get(key)
         current = row.version if row is not None else None
-        logged = recorded.logged_aliases.get(key, current)
+        logged = recorded.logged_aliases.get(key)
         if logged != current:
             changed.append((key[0], key[1], logged, current))
     return changed
 
 
 def refresh_plan(
-    config: Config, recorded: RecordedState, missing: Collection[str] = frozenset()
+    config: Config,
+    recorded: RecordedState,
+    missing: Collection[str] = frozenset(),
+    options: PlanOptions = REFRESH_ONLY,
 ) -> Plan:
     """Accept the recorded state: log each alias changed outside mvctl as it is now."""
     actions = []
@@ -97,5 +102,9 @@ def refresh_plan(
         )
     drift += missing_artifact_drift(config, recorded, missing)
     return Plan(
-        project=config.project, serial=recorded.serial, actions=tuple(actions), drift=tuple(drift)
+        project=config.project,
+        serial=recorded.serial,
+        actions=tuple(actions),
+        drift=tuple(drift),
+        options=options,
     )

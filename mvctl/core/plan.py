@@ -1,14 +1,17 @@
 """The Plan value: what apply will do, why, and what stands in its way.
 
 A plan is an ordered tuple of small typed actions plus conflicts and drift, made against one
-state serial. It is frozen, hashes itself canonically, and round-trips through JSON without
-loss, so `plan --out` and `apply PLANFILE` carry exactly what was reviewed. Apply and every
-renderer read the same actions.
+state serial with the options it was asked for. It is frozen, hashes itself canonically, and
+round-trips through JSON without loss, so `plan --out` and `apply PLANFILE` carry exactly what
+was reviewed. Apply and every renderer read the same actions. A saved plan is a promise, not a
+set of instructions: apply recomputes it from its options and runs only the recomputed actions.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,9 +19,42 @@ from typing import Any, ClassVar, Literal, Union
 
 from mvctl.core.hashing import canonical_json, sha256_hex
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
+"""2: plans record the options they were made with, so apply can recompute them."""
+SIGNATURE_PREFIX = "hmac-sha256:"
 
 JSONValue = Any
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What a plan was asked for; a saved plan records them, so apply recomputes the same one."""
+
+    targets: tuple[str, ...] = ()
+    """`model` or `model@version`; empty means everything."""
+    on_conflict: str | None = None
+    """'overwrite' retrains every changed version under its label; None follows each version."""
+    retry_failed: bool = False
+    refresh_only: bool = False
+    """Accept the recorded state (aliases changed outside mvctl) instead of applying the config."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> PlanOptions:
+        """The options of a saved plan; raises ValueError on anything mvctl would not write."""
+        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError("its options are not targets, on_conflict, retry_failed, refresh_only")
+        targets = data["targets"]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ValueError("its options.targets is not a list of strings")
+        if data["on_conflict"] not in (None, "overwrite"):
+            raise ValueError("its options.on_conflict is neither null nor 'overwrite'")
+        if not isinstance(data["retry_failed"], bool) or not isinstance(data["refresh_only"], bool):
+            raise ValueError("its options.retry_failed and options.refresh_only are not booleans")
+        return cls(tuple(targets), data["on_conflict"], data["retry_failed"], data["refresh_only"])
+
+
+EVERYTHING = PlanOptions()
+"""The default options: plan every model and version, as the config says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +303,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     drift: tuple[Drift, ...] = ()
+    options: PlanOptions = PlanOptions()
     format: int = PLAN_FORMAT
     _hash: str = field(default="", compare=False, repr=False)
 
@@ -304,6 +341,7 @@ class Plan:
             "format": self.format,
             "project": self.project,
             "serial": self.serial,
+            "options": _to_json(self.options),
             "actions": [action_to_dict(action) for action in self.actions],
             "conflicts": [_to_json(conflict) for conflict in self.conflicts],
             "drift": [_to_json(drift) for drift in self.drift],
@@ -313,6 +351,10 @@ class Plan:
         """The stable JSON shape described by schemas/plan.schema.json."""
         return {**self._body(), "hash": self.hash, "summary": self.summary()}
 
+    def signature(self, key: bytes) -> str:
+        """HMAC-SHA256 of the plan's canonical body under ``key`` (`MVCTL_PLAN_KEY`)."""
+        return body_signature(self._body(), key)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         """Rebuild a plan saved by ``to_dict``; raises ValueError on a malformed or altered one."""
@@ -321,6 +363,7 @@ class Plan:
         plan = cls(
             project=data["project"],
             serial=int(data["serial"]),
+            options=PlanOptions.from_json(data["options"]),
             actions=tuple(action_from_dict(item) for item in data["actions"]),
             conflicts=tuple(_from_json(Conflict, item) for item in data["conflicts"]),
             drift=tuple(_from_json(Drift, item) for item in data["drift"]),
@@ -328,6 +371,16 @@ class Plan:
         if data.get("hash") != plan.hash:
             raise ValueError("the plan's content does not match its hash (was it edited?)")
         return plan
+
+
+BODY_KEYS = ("format", "project", "serial", "options", "actions", "conflicts", "drift")
+"""The keys of a plan's JSON that its hash and signature cover."""
+
+
+def body_signature(body: dict[str, Any], key: bytes) -> str:
+    """The signature of a plan body (the ``BODY_KEYS`` of its JSON) under ``key``."""
+    text = canonical_json({name: body[name] for name in BODY_KEYS}).encode("utf-8")
+    return SIGNATURE_PREFIX + hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 def action_to_dict(action: Action) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 from mvctl.core.diff import diff_values
 from mvctl.core.drift import missing_artifact_drift, refresh_plan
 from mvctl.core.evaluation_plan import EvaluationPlanner
 from mvctl.core.plan import (
+    EVERYTHING,
     Action,
     ArchiveVersion,
     Conflict,
@@ -23,6 +23,7 @@ from mvctl.core.plan import (
     FieldChange,
     MoveAlias,
     Plan,
+    PlanOptions,
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
@@ -40,19 +41,10 @@ from mvctl.core.recorded import (
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
 from mvctl.spec.models import Config, ModelSpec
 
+__all__ = ["PlanOptions", "build_plan", "restored_step_keys"]
+
 TRAINING_ACTIONS = (TrainVersion, RegisterArtifact)
 _Row = TypeVar("_Row")
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    targets: tuple[str, ...] = ()
-    """`model` or `model@version`; empty means everything."""
-    on_conflict: str | None = None
-    """'overwrite' retrains every changed version under its label; None follows each version."""
-    retry_failed: bool = False
-    refresh_only: bool = False
-    """Accept the recorded state (aliases changed outside mvctl) instead of applying the config."""
 
 
 def build_plan(
@@ -60,16 +52,20 @@ def build_plan(
     recorded: RecordedState,
     digests: Mapping[str, str],
     env_digests: Mapping[str, str] | None = None,
-    options: PlanOptions = PlanOptions(),
+    options: PlanOptions = EVERYTHING,
     missing_artifacts: Collection[str] = frozenset(),
+    missing_step_outputs: Collection[str] = frozenset(),
 ) -> Plan:
     """What apply must do to make the recorded state match the config.
 
     ``missing_artifacts``: digests among ``drift.artifacts_to_check`` that the store lacks.
+    ``missing_step_outputs``: cache keys among ``restored_step_keys`` of this plan whose
+    recorded outputs are not all in the store; those steps run again (apply could not restore
+    them), so the plan says so.
     """
     if options.refresh_only:
-        return refresh_plan(config, recorded, missing_artifacts)
-    planner = _Planner(recorded, digests, env_digests or {}, options)
+        return refresh_plan(config, recorded, missing_artifacts, options)
+    planner = _Planner(recorded, digests, env_digests or {}, options, missing_step_outputs)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
     for name in sorted(recorded.models - set(config.models)):
@@ -81,6 +77,19 @@ def build_plan(
         actions=tuple(actions),
         conflicts=tuple(conflicts),
         drift=(*planner.drift, *missing_artifact_drift(config, recorded, missing_artifacts)),
+        options=options,
+    )
+
+
+def restored_step_keys(plan: Plan, recorded: RecordedState) -> frozenset[str]:
+    """Cache keys of the steps ``plan`` restores from recorded runs: the only step outputs
+    whose presence in the store the plan depends on (what the I/O edge checks, no more)."""
+    return frozenset(
+        step.cache_key
+        for action in plan.actions
+        if isinstance(action, TrainVersion)
+        for step in action.steps
+        if step.status == "cached" and step.cache_key in recorded.step_keys
     )
 
 
@@ -91,11 +100,13 @@ class _Planner:
         digests: Mapping[str, str],
         env_digests: Mapping[str, str],
         options: PlanOptions,
+        missing_step_outputs: Collection[str],
     ) -> None:
         self.recorded = recorded
         self.digests = digests
         self.env_digests = env_digests
         self.options = options
+        self.missing_step_outputs = missing_step_outputs
         self.actions: list[Action] = []
         self.conflicts: list[Conflict] = []
         self.drift: list[Drift] = []
@@ -206,7 +217,8 @@ class _Planner:
         )
 
     def _plan_step(self, version: ResolvedVersion, step: ResolvedStep) -> StepPlan:
-        if step.key in self.recorded.step_keys:
+        recorded = step.key in self.recorded.step_keys
+        if recorded and step.key not in self.missing_step_outputs:
             return StepPlan(step.name, step.key, "cached", "outputs in the store")
         producer = self.produced_in_plan.get(step.key)
         if producer is not None:
@@ -214,6 +226,8 @@ class _Planner:
                 step.name, step.key, "cached", f"trained earlier in this plan by {producer}"
             )
         self.produced_in_plan[step.key] = f"{version.model}@{version.label}"
+        if recorded:
+            return StepPlan(step.name, step.key, "run", "cached outputs missing from the store")
         return StepPlan(step.name, step.key, "run", self._why_run(version.model, step))
 
     def _why_run(self, model: str, step: ResolvedStep) -> str:
@@ -313,7 +327,7 @@ class _Planner:
     def _note_outside_change(
         self, model: str, alias: str, current: str | None, declared: str
     ) -> None:
-        logged = self.recorded.logged_aliases.get((model, alias), current)
+        logged = self.recorded.logged_aliases.get((model, alias))
         if logged == current:
             return
         consequence = (

@@ -108,7 +108,8 @@ class RecordedState:
     step_keys: frozenset[str] = frozenset()
     last_step_inputs: Mapping[tuple[str, str], str] = field(default_factory=dict)
     logged_aliases: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
-    """For drift: what the change log says each alias points at (None: removed)."""
+    """For drift: what the change log says each alias points at (None: removed, or never
+    logged: an alias row without one was written outside mvctl)."""
     evaluations: Mapping[tuple[str, str, str, str], RecordedEvaluation] = field(
         default_factory=dict
     )

@@ -1,8 +1,12 @@
-"""mvctl apply: lock, plan (or load a saved plan), confirm, run the actions, unlock."""
+"""mvctl apply: lock, plan, confirm, run the actions, unlock.
+
+With a saved plan, apply still plans: it recomputes the plan with the options the file
+records and runs it only if it equals the file (``ops.saved_plan``); nothing is ever run
+from the file itself.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -20,11 +24,13 @@ from mvctl.apply.applier import (
 )
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
-from mvctl.core.planner import PlanOptions, build_plan
+from mvctl.core.planner import PlanOptions
 from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
+from mvctl.ops.plan import plan_against
+from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -51,18 +57,6 @@ class ApplyResult:
         return tuple(o for o in self.outcomes if o.status != "done")
 
 
-def load_plan_file(path: Path) -> Plan:
-    try:
-        return Plan.from_dict(json.loads(path.read_text("utf-8")))
-    except OSError as error:
-        raise UsageError(f"cannot read plan file {path}: {error.strerror}") from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(
-            f"{path} is not a valid mvctl plan: {error}",
-            fix="Save a plan with `mvctl plan --out FILE` and pass that file unchanged.",
-        ) from error
-
-
 def apply(
     workspace: Workspace,
     options: ApplyOptions,
@@ -70,12 +64,11 @@ def apply(
     confirm: Callable[[Plan], bool],
     events: ApplyEvents,
 ) -> ApplyResult:
-    saved = load_plan_file(options.plan_file) if options.plan_file else None
-    if saved is not None and saved.project != workspace.config.project:
-        raise UsageError(
-            f"the plan is for project {saved.project!r}, not {workspace.config.project!r}",
-            fix="Run apply in the project the plan was made for.",
-        )
+    saved = load_saved_plan(options.plan_file) if options.plan_file else None
+    plan_options = options.plan_options
+    if saved is not None:
+        _check_saved_plan_fits(saved, workspace, plan_options)
+        plan_options = saved.options
     digests, env_digests, _ = workspace.digests()
     workspace.check_registered_artifacts(digests)
     actor = current_actor()
@@ -93,16 +86,9 @@ def apply(
                 fix="Run `mvctl plan` again and review the new plan.",
             )
         resolved = _resolve_all(workspace, digests, env_digests)
+        plan = plan_against(workspace, state, recorded, digests, env_digests, plan_options)
         if saved is not None:
-            _check_saved_plan_matches_config(saved, resolved)
-        plan = saved or build_plan(
-            workspace.config,
-            recorded,
-            digests,
-            env_digests,
-            options.plan_options,
-            workspace.missing_artifacts(recorded),
-        )
+            check_promise(saved, plan)
         if plan.conflicts:
             alerts.conflict(plan)
             raise ConflictError(
@@ -111,6 +97,9 @@ def apply(
             )
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
+        store = workspace.open_store()
+        if _writes_blobs(plan):
+            store.check_writable()
         if not options.auto_approve and not confirm(plan):
             return ApplyResult(plan, "declined")
         apply_id = state.begin_apply(
@@ -119,7 +108,7 @@ def apply(
         alerts.started(apply_id, plan)
         session = ApplySession(
             root=workspace.root,
-            store=workspace.open_store(),
+            store=store,
             state=state,
             apply_id=apply_id,
             actor=actor,
@@ -165,20 +154,31 @@ def apply(
             alerts.close()
 
 
-def _check_saved_plan_matches_config(
-    plan: Plan, resolved: dict[tuple[str, str], ResolvedVersion]
+def _check_saved_plan_fits(
+    saved: SavedPlan, workspace: Workspace, plan_options: PlanOptions
 ) -> None:
-    """A reviewed plan is applied as reviewed: refuse it if what it trains was since edited."""
-    for action in plan.actions:
-        if not isinstance(action, TrainVersion | RegisterArtifact):
-            continue
-        version = resolved.get((action.model, action.label))
-        if version is None or version.spec_hash != action.spec_hash:
-            what = "is no longer declared" if version is None else "was changed"
-            raise StaleStateError(
-                f"{action.model}@{action.label} {what} in the config or its files since the plan was made",
-                fix="Run `mvctl plan` again and review the new plan.",
-            )
+    """The file is for this project, and the command line asks for nothing it does not record."""
+    if saved.project != workspace.config.project:
+        raise UsageError(
+            f"the plan is for project {saved.project!r}, not {workspace.config.project!r}",
+            fix="Run apply in the project the plan was made for.",
+        )
+    if plan_options not in (PlanOptions(), saved.options):
+        raise UsageError(
+            f"{saved.path} was planned with other options than this command line gives "
+            "(--target, --on-conflict, --retry-failed, --refresh-only)",
+            fix="Apply the file without those options (it records its own), or make a new plan "
+            "with them: `mvctl plan --out FILE ...`.",
+        )
+
+
+def _writes_blobs(plan: Plan) -> bool:
+    """Whether applying ``plan`` puts anything into the store (a step to run, an artifact)."""
+    return any(
+        isinstance(action, RegisterArtifact)
+        or (isinstance(action, TrainVersion) and action.steps_to_run)
+        for action in plan.actions
+    )
 
 
 def _resolve_all(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from mvctl.core.recorded import VERSION_TRAINED, Target
+from mvctl.core.recorded import VERSION_ARCHIVED, VERSION_TRAINED, Target
 from mvctl.core.replay import Mismatch, compare, replay
 from mvctl.errors import DigestMismatchError, MvctlError
 from mvctl.state.db import LockInfo
@@ -85,7 +85,7 @@ def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> Chec
         *_check_aliases(found),
         *_check_blobs(found, store),
     ]
-    blobs = {d for _, d, _ in _referenced_blobs(found)}
+    blobs = {use.digest for use in _referenced_blobs(found)}
     counts = {
         "rows": len(found.rows),
         "changes": len(found.changes),
@@ -211,10 +211,12 @@ def _mismatch_finding(mismatch: Mismatch) -> Finding:
 
 
 def _check_aliases(found: Inventory) -> Iterator[Finding]:
+    last_apply = {entry.change.target: entry.apply_id for entry in found.changes}
     for target, value in sorted(found.rows.items(), key=lambda item: str(item[0])):
         if target.kind != "alias":
             continue
-        version = found.rows.get(Target("version", target.model, value["version"]))
+        version_target = Target("version", target.model, value["version"])
+        version = found.rows.get(version_target)
         ref = f"{target.model}@{value['version']}"
         if version is None:
             problem = f"points at {ref}, which is not recorded"
@@ -222,65 +224,89 @@ def _check_aliases(found: Inventory) -> Iterator[Finding]:
             problem = f"points at {ref}, which is {version['status']}, not trained"
         else:
             continue
-        yield Finding(
-            "error",
-            "alias_untrained",
-            str(target),
-            f"{target} {problem}",
-            "Point it at a trained version in the config and run `mvctl apply`, or "
-            "`mvctl revert` the apply that moved it.",
+        fix = f"Point {target.name} at a trained version in the config and run `mvctl apply`"
+        culprit = max(
+            (last_apply[t] for t in (target, version_target) if t in last_apply), default=None
         )
+        if culprit is not None:
+            fix += f", or undo apply #{culprit}, which made it so, with `mvctl revert {culprit}`"
+        yield Finding("error", "alias_untrained", str(target), f"{target} {problem}", fix + ".")
 
 
-def _referenced_blobs(found: Inventory) -> Iterator[tuple[str, str, bool]]:
-    """(what names it, digest, whether losing it loses data) for every blob a row names."""
+@dataclass(frozen=True)
+class _BlobUse:
+    what: str
+    """What names the blob, for the message."""
+    digest: str
+    version: Target | None = None
+    """The live version whose artifact it is: losing it loses that model."""
+
+
+def _referenced_blobs(found: Inventory) -> Iterator[_BlobUse]:
+    """Every blob a row names. Only a live version's artifact cannot be rebuilt by an apply
+    that needs it; an archived version's is kept for a restore, and used by nothing."""
     for target, value in found.rows.items():
         if target.kind == "version" and value.get("artifact_digest"):
-            yield f"the artifact of {target}", value["artifact_digest"], True
+            live = value["status"] != VERSION_ARCHIVED
+            yield _BlobUse(
+                f"the artifact of {target}" + ("" if live else " (archived)"),
+                value["artifact_digest"],
+                target if live else None,
+            )
     for run in found.step_runs:
         for name, digest in run.outputs.items():
-            yield (
-                f"output {name} of step {run.model}/{run.step} ({run.cache_key[:12]})",
-                digest,
-                False,
+            yield _BlobUse(
+                f"output {name} of step {run.model}/{run.step} ({run.cache_key[:12]})", digest
             )
         if run.log_digest:
-            yield (
-                f"the log of step {run.model}/{run.step} ({run.cache_key[:12]})",
-                run.log_digest,
-                False,
+            yield _BlobUse(
+                f"the log of step {run.model}/{run.step} ({run.cache_key[:12]})", run.log_digest
             )
 
 
 def _check_blobs(found: Inventory, store: BlobStore) -> Iterator[Finding]:
     verdicts: dict[str, MvctlError | None] = {}
-    for what, digest, essential in _referenced_blobs(found):
+    for use in _referenced_blobs(found):
+        digest = use.digest
         if digest not in verdicts:
             verdicts[digest] = _verify(store, digest)
         problem = verdicts[digest]
         if problem is None:
             continue
         if isinstance(problem, DigestMismatchError):
-            yield Finding(
-                "error", "blob_corrupt", digest, f"{what}: {problem.what}", problem.fix or ""
-            )
-        elif essential:
+            fix = problem.fix or ""
+            if use.version is not None:
+                fix = f"Delete the corrupt copy ({store.location(digest)}). " + _lost_artifact_fix(
+                    use.version
+                )
+            yield Finding("error", "blob_corrupt", digest, f"{use.what}: {problem.what}", fix)
+        elif use.version is not None:
             yield Finding(
                 "error",
                 "blob_missing",
                 digest,
-                f"{what} is missing from the store {store.display}",
-                "Restore the blob from a backup of the store; without it the version "
-                "cannot be promoted. Or declare a new version with the same spec to retrain it.",
+                f"{use.what} is missing from the store {store.display}",
+                _lost_artifact_fix(use.version),
             )
         else:
             yield Finding(
                 "warning",
                 "blob_missing",
                 digest,
-                f"{what} is missing from the store {store.display}",
-                "Nothing to do: the step runs again the next time an apply needs it.",
+                f"{use.what} is missing from the store {store.display}",
+                "Nothing to do: a step runs again the next time an apply needs its outputs, "
+                "and an archived version needs its artifact only if it is declared again.",
             )
+
+
+def _lost_artifact_fix(version: Target) -> str:
+    return (
+        "Put the blob back from a backup of the store. Without one, declare a new version of "
+        f"{version.model} with the same spec and run `mvctl apply`: the step that made the "
+        "model runs again, and a step that gives the same bytes puts this blob back. If the "
+        "check still reports it, point the aliases at the new version and remove "
+        f"{version.name} from the config: archived, its lost artifact is only a warning."
+    )
 
 
 def _verify(store: BlobStore, digest: str) -> MvctlError | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan
-from mvctl.core.planner import PlanOptions, build_plan
+from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
+from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
+from mvctl.state.db import StateDB
 from mvctl.workspace import Workspace
 
 
@@ -29,10 +32,9 @@ def make_plan(
     state = workspace.open_state(create=False)
     try:
         recorded = state.snapshot()
+        plan = plan_against(workspace, state, recorded, digests, env_digests, options)
     finally:
         state.close()
-    missing = workspace.missing_artifacts(recorded)
-    plan = build_plan(workspace.config, recorded, digests, env_digests, options, missing)
     tables: tuple[MetricTable, ...] = ()
     if metric_tables:
         resolved = {
@@ -43,3 +45,28 @@ def make_plan(
         evaluations = resolve_evaluations(workspace.config, resolved, digests, env_digests)
         tables = plan_metric_tables(plan, recorded, evaluations)
     return PlanResult(plan, state.display_url, hashed, tables)
+
+
+def plan_against(
+    workspace: Workspace,
+    state: StateDB,
+    recorded: RecordedState,
+    digests: Mapping[str, str],
+    env_digests: Mapping[str, str],
+    options: PlanOptions,
+) -> Plan:
+    """The plan against ``recorded``, told which blobs it relies on are gone from the store:
+    artifacts that aliases need, and the outputs of the steps it would restore. Those are
+    looked up one blob at a time (never a scan of the store), and only the steps of versions
+    the plan trains, so a no-op plan costs no lookup."""
+    missing = workspace.missing_artifacts(recorded)
+    plan = build_plan(workspace.config, recorded, digests, env_digests, options, missing)
+    restored = restored_step_keys(plan, recorded)
+    if not restored:
+        return plan
+    outputs = state.step_outputs(restored)
+    gone = (restored - outputs.keys()) | workspace.missing_step_outputs(outputs)
+    if not gone:
+        return plan
+    # Steps that run instead of restoring only ever restore fewer: one more pass is exact.
+    return build_plan(workspace.config, recorded, digests, env_digests, options, missing, gone)

@@ -23,6 +23,7 @@ from mvctl.core.plan import (
     Drift,
     FieldChange,
     GateCheck,
+    PlanOptions,
     StepPlan,
 )
 
@@ -74,7 +75,7 @@ def plan_json_schema() -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for cls in ACTION_TYPES:
         definitions[cls.__name__] = _object_schema(cls, {"kind": {"const": cls.kind}})
-    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck):
+    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck, PlanOptions):
         definitions[helper.__name__] = _object_schema(helper)
     summary_keys = [cls.kind for cls in ACTION_TYPES] + [
         "steps_run",
@@ -93,6 +94,7 @@ def plan_json_schema() -> dict[str, Any]:
             "format",
             "project",
             "serial",
+            "options",
             "actions",
             "conflicts",
             "drift",
@@ -107,6 +109,10 @@ def plan_json_schema() -> dict[str, Any]:
                 "minimum": 0,
                 "description": "State serial the plan was made against.",
             },
+            "options": {
+                "$ref": "#/$defs/PlanOptions",
+                "description": "What the plan was asked for; `apply FILE` recomputes with them.",
+            },
             "actions": {
                 "type": "array",
                 "items": {"oneOf": [{"$ref": f"#/$defs/{cls.__name__}"} for cls in ACTION_TYPES]},
@@ -114,6 +120,12 @@ def plan_json_schema() -> dict[str, Any]:
             "conflicts": {"type": "array", "items": {"$ref": "#/$defs/Conflict"}},
             "drift": {"type": "array", "items": {"$ref": "#/$defs/Drift"}},
             "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "signature": {
+                "type": "string",
+                "pattern": "^hmac-sha256:[0-9a-f]{64}$",
+                "description": "Only in a file saved by `plan --out` with MVCTL_PLAN_KEY set: "
+                "HMAC-SHA256 of the canonical plan without hash, summary and signature.",
+            },
             "summary": {
                 "type": "object",
                 "additionalProperties": False,

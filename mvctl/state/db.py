@@ -98,14 +98,20 @@ class StateDB:
         created, and a database without the mvctl schema reads as an empty state.
         """
         target = parse_state_url(url)
+        if create and target.in_memory:
+            raise StateError(
+                f"the state URL '{target.display}' is an in-memory SQLite database, which is "
+                "gone when mvctl exits, so nothing written to it would be recorded",
+                fix="Point `state:` in mvctl.yaml (or MVCTL_STATE) at a file, such as "
+                "sqlite:///.mvctl/state.db, or at a PostgreSQL database.",
+            )
         path = target.sqlite_path
         if path is not None and create:
             _make_folder(path.parent, target.display)
         db = cls(Link(target, wal=create))
         # Without ``create``, touching a missing SQLite file would create it: don't.
         missing_file = path is not None and not path.exists()
-        in_memory = path is None and target.is_sqlite
-        if not create and (missing_file or in_memory):
+        if not create and (missing_file or target.in_memory):
             return db
         try:
             with db._read("opening the state") as tx:
@@ -197,6 +203,13 @@ class StateDB:
             return None
         with self._read("reading a step run") as tx:
             return reader.step_run(tx, cache_key)
+
+    def step_outputs(self, cache_keys: Collection[str]) -> dict[str, dict[str, str]]:
+        """{cache key: {output name: digest}} for the recorded step runs among ``cache_keys``."""
+        if not self._ready or not cache_keys:
+            return {}
+        with self._read("reading step runs") as tx:
+            return reader.step_outputs(tx, cache_keys)
 
     def applies(
         self, *, model: str | None = None, since: str | None = None, limit: int | None = None
@@ -406,7 +419,9 @@ class StateDB:
         return self._get_writer().close_interrupted(INTERRUPTED, utc_now())
 
     def record_step_run(self, run: StepRun) -> None:
-        """Remember a finished step; a cache key already recorded keeps its first record."""
+        """Remember a finished step. A cache key already recorded keeps its record unless the
+        outputs differ: the step ran again because those were gone from the store, and later
+        restores must find the new ones."""
         self._require_ready()
         self._get_writer().record_step_run(
             {

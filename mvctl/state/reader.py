@@ -164,6 +164,23 @@ def snapshot(tx: Tx) -> RecordedState:
         )
 
 
+STEP_OUTPUTS = "SELECT cache_key, outputs_json FROM step_runs WHERE cache_key IN ({})"
+KEYS_PER_QUERY = 500
+"""Well under SQLite's and PostgreSQL's limits on parameters per statement."""
+
+
+def step_outputs(tx: Tx, cache_keys: Collection[str]) -> dict[str, dict[str, str]]:
+    """{cache key: {output name: digest}} of the recorded step runs among ``cache_keys``."""
+    keys = sorted(cache_keys)
+    found: dict[str, dict[str, str]] = {}
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        sql = STEP_OUTPUTS.format(", ".join("?" * len(chunk)))
+        for key, outputs_json in tx.rows(sql, chunk):
+            found[key] = json.loads(outputs_json)
+    return found
+
+
 def step_run(tx: Tx, cache_key: str) -> StepRun | None:
     row = tx.first(STEP_RUN, (cache_key,))
     if row is None:

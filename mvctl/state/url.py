@@ -68,6 +68,21 @@ class StateURL:
     def is_sqlite(self) -> bool:
         return self.backend == "sqlite"
 
+    @property
+    def in_memory(self) -> bool:
+        """A SQLite database that lives only as long as its connection (``sqlite://``,
+        ``:memory:``, ``mode=memory``, or SQLite's unnamed temporary file)."""
+        if not self.is_sqlite:
+            return False
+        database = str(self.connect_args.get("database", ""))
+        if database in ("", ":memory:"):
+            return True
+        if not self.connect_args.get("uri"):
+            return False
+        path, _, query = database.partition("?")
+        modes = [value for key, value in parse_qsl(query) if key == "mode"]
+        return path.removeprefix("file:") in ("", ":memory:") or "memory" in modes
+
 
 def redact(raw: str) -> str:
     """The URL with any password replaced, as SQLAlchemy rendered it: '***' in the user part,

@@ -30,6 +30,15 @@ from mvctl.state.connection import Link
 from mvctl.state.engine import DriverQueries, create_state_engine, translated_errors
 
 APPLY_RUNNING = "running"
+STEP_RUN_REPLACED = (
+    "outputs_json",
+    "inputs_json",
+    "log_digest",
+    "duration_s",
+    "apply_id",
+    "created_at",
+)
+"""What a re-run with other outputs replaces in its step run: everything but key and name."""
 
 
 class Writer:
@@ -165,12 +174,19 @@ class Writer:
         return ids
 
     def record_step_run(self, values: Mapping[str, Any]) -> None:
-        """Insert a step run unless its cache key is recorded: the first record of it stays."""
+        """Insert a step run; a recorded cache key keeps its row unless the outputs differ
+        (a re-run of a step whose outputs left the store), which replace it in place."""
         with self._write("recording a step run") as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(postgresql.insert(t.step_runs).values(values).on_conflict_do_nothing())
-            else:
-                conn.execute(sqlite.insert(t.step_runs).values(values).on_conflict_do_nothing())
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(t.step_runs).values(values)
+            replaced = {name: statement.excluded[name] for name in STEP_RUN_REPLACED}
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[t.step_runs.c.cache_key],
+                    set_=replaced,
+                    where=t.step_runs.c.outputs_json != statement.excluded.outputs_json,
+                )
+            )
             faults.reached("step_run_uncommitted")
 
 

@@ -37,6 +37,14 @@ class BlobStore(Protocol):
     def get_file(self, digest: str, dest: Path) -> None: ...
     def get_bytes(self, digest: str) -> bytes: ...
     def verify(self, digest: str) -> None: ...
+    def check_writable(self) -> None:
+        """Fail now, with the fix, if blobs cannot be written: before apply trains anything."""
+        ...
+
+    def location(self, digest: str) -> str:
+        """Where the blob lives (a path, an s3:// URL), for a message that says what to delete."""
+        ...
+
     def list(self) -> Iterator[str]:
         """Every digest in the store (for `mvctl store gc`), in no particular order."""
         ...
@@ -167,6 +175,27 @@ class LocalStore:
 
     def has(self, digest: str) -> bool:
         return self._path(digest).is_file()
+
+    def location(self, digest: str) -> str:
+        return str(self._path(digest))
+
+    def check_writable(self) -> None:
+        """Create and remove a file where writes are staged and where blobs land."""
+        objects = self.root / "objects"
+        try:
+            for folder in (self._staging(), objects):
+                folder.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(dir=folder, prefix="write-check-")
+                os.close(handle)
+                os.unlink(name)
+        except (OSError, StoreError) as error:
+            reason = (error.strerror or str(error)) if isinstance(error, OSError) else error.what
+            raise StoreError(
+                f"the store {self.root} cannot be written ({reason}), so nothing apply trains "
+                "could be kept",
+                fix="Make the folder writable by this user, or set `store:` / MVCTL_STORE to a "
+                "writable store; nothing was run.",
+            ) from error
 
     def verify(self, digest: str) -> None:
         path = self._path(digest)

@@ -151,6 +151,15 @@ class S3Store:
         with self._errors("opening the store"):
             self.client.head_bucket(Bucket=self.bucket)
 
+    def location(self, digest: str) -> str:
+        return f"s3://{self.bucket}/{self.key(digest)}"
+
+    def check_writable(self) -> None:
+        """Write one small object beside the blobs (`tmp/write-check`, never listed as one)."""
+        key = f"{self.prefix}/tmp/write-check" if self.prefix else "tmp/write-check"
+        with self._errors("checking that apply can write to", key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"", **self._extra)
+
     def put_file(self, path: Path) -> str:
         digest = hash_file(path)
         if self.has(digest):

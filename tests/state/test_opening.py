@@ -17,7 +17,9 @@ from state_helpers import STATE_TABLES, apply, execute, model_change, table_name
 from mvctl.core.recorded import RecordedState
 from mvctl.errors import StateError
 from mvctl.state import schema
+from mvctl.state.connection import Link
 from mvctl.state.db import StateDB
+from mvctl.state.url import parse_state_url
 
 
 def test_read_only_open_creates_nothing_and_reads_empty(state_url: str, tmp_path: Path) -> None:
@@ -169,10 +171,22 @@ def test_reads_and_the_lock_import_no_sqlalchemy(state_url: str) -> None:
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:mem?mode=memory&uri=true"]
+)
+def test_an_in_memory_state_is_refused_for_writing(url: str) -> None:
+    with pytest.raises(StateError, match="in-memory SQLite database") as caught:
+        StateDB.open(url, create=True)
+    assert "sqlite:///.mvctl/state.db" in str(caught.value)
+    with StateDB.open(url, create=False) as db:
+        assert db.snapshot() == RecordedState()
+
+
 def test_first_write_after_plain_reads_shares_sqlite_memory() -> None:
     """SQLAlchemy's engine writes on the connection the plain reads use, so even an
-    in-memory SQLite state is one database."""
-    with StateDB.open("sqlite://", create=True) as db:
+    in-memory SQLite database is one database (built by hand: `open` refuses to write one)."""
+    with StateDB(Link(parse_state_url("sqlite://"), wal=False)) as db:
+        db.migrate()
         lock_id = db.acquire_lock("apply", "alice")
         apply(db, [model_change("churn")])
         assert db.snapshot().models == {"churn"}

@@ -4,6 +4,7 @@ snapshot, the serial, the change log, history, and a snapshot of a large state."
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from bench_snapshot import populate
@@ -283,6 +284,28 @@ def test_step_runs_are_kept_once_and_the_latest_inputs_win(db: StateDB) -> None:
         ("churn", "prepare"): '{"raw":"v1"}',
     }
     assert state.serial == 0
+
+
+def test_a_rerun_with_other_outputs_replaces_the_step_run(db: StateDB) -> None:
+    first = step_run("k1", inputs='{"data":"v1"}')
+    db.record_step_run(first)
+    same_outputs = replace(first, log_digest="sha256:" + "d" * 64, duration_s=9.0)
+    db.record_step_run(same_outputs)
+    assert db.step_run("k1") == first
+    rerun = replace(first, outputs={"model.skops": "sha256:" + "e" * 64}, duration_s=4.0)
+    db.record_step_run(rerun)
+    assert db.step_run("k1") == rerun
+    assert db.step_outputs({"k1", "missing"}) == {"k1": {"model.skops": "sha256:" + "e" * 64}}
+    assert db.snapshot().step_keys == {"k1"}
+
+
+def test_step_outputs_are_read_in_chunks(db: StateDB) -> None:
+    keys = [f"key-{n:04d}" for n in range(1_200)]
+    for key in keys[:700]:
+        db.record_step_run(step_run(key))
+    found = db.step_outputs(keys)
+    assert sorted(found) == keys[:700]
+    assert found["key-0001"] == {"model.skops": "sha256:" + "c" * 64}
 
 
 def test_failed_record_leaves_nothing_behind(db: StateDB) -> None:

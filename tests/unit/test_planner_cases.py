@@ -1,8 +1,8 @@
 """Every planner case under tests/cases/plan/ as data: config before, config after, expected plan.
 
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
-recorded state (failed versions, pins, changes made outside mvctl), plans `after`, and
-compares the actions, conflicts and drift with what the case expects.
+recorded state (failed versions, pins, changes made outside mvctl, step outputs gone from the
+store), plans `after`, and compares the actions, conflicts and drift with what the case expects.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from mvctl.core.plan import MoveAlias
-from mvctl.core.planner import PlanOptions, build_plan
+from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
+from mvctl.core.resolve import resolve_model
 from tests.unit.planner_support import config_of, describe_action, describe_conflict, recorded_from
 
 CASES = sorted((Path(__file__).parent.parent / "cases" / "plan").glob("*.yaml"))
@@ -45,7 +46,14 @@ def test_plan_case(path: Path) -> None:
         recorded = RecordedState()
     options = PlanOptions(**case.get("options", {}))
     after_digests = {**digests, **case.get("digests_after", {})}
-    plan = build_plan(config_of(case["after"]), recorded, after_digests, {}, options)
+    after = config_of(case["after"])
+    missing = _step_keys(case.get("before"), digests, twists.get("missing_outputs", ()))
+    if missing:  # what the I/O edge looks up: steps the plan would restore, no others
+        restored = restored_step_keys(
+            build_plan(after, recorded, after_digests, {}, options), recorded
+        )
+        assert missing <= restored
+    plan = build_plan(after, recorded, after_digests, {}, options, frozenset(), missing)
     expected = case["expect"]
     assert [describe_action(a) for a in plan.actions] == expected.get("actions", [])
     assert [f"{c.kind} {c.target}" for c in plan.conflicts] == expected.get("conflicts", [])
@@ -70,6 +78,20 @@ def test_plan_case(path: Path) -> None:
         assert any(
             step_reason in s.reason for a in plan.actions for s in getattr(a, "steps", ())
         ), step_reason
+
+
+def _step_keys(
+    before: dict[str, Any] | None, digests: dict[str, str], steps: list[str]
+) -> frozenset[str]:
+    """Cache keys of `model@label/step` as the ``before`` config resolves them."""
+    keys = set()
+    for ref in steps:
+        version, _, step = ref.partition("/")
+        model, _, label = version.partition("@")
+        spec = config_of(before or {}).models[model]
+        resolved = resolve_model(model, spec, digests, {})[label]
+        keys |= {s.key for s in resolved.steps if s.name == step}
+    return frozenset(keys)
 
 
 def test_cases_exist() -> None:
