@@ -2,7 +2,8 @@
 
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
 recorded state (failed versions, pins, changes made outside mvctl), plans `after`, and
-compares the actions, conflicts and drift with what the case expects.
+compares the actions, conflicts and drift with what the case expects (or the error message,
+for options the planner refuses).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import yaml
 from mvctl.core.plan import MoveAlias
 from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.recorded import RecordedState
+from mvctl.errors import MvctlError
 from tests.unit.planner_support import config_of, describe_action, describe_conflict, recorded_from
 
 CASES = sorted((Path(__file__).parent.parent / "cases" / "plan").glob("*.yaml"))
@@ -45,8 +47,13 @@ def test_plan_case(path: Path) -> None:
         recorded = RecordedState()
     options = PlanOptions(**case.get("options", {}))
     after_digests = {**digests, **case.get("digests_after", {})}
-    plan = build_plan(config_of(case["after"]), recorded, after_digests, {}, options)
     expected = case["expect"]
+    if "error" in expected:
+        with pytest.raises(MvctlError) as raised:
+            build_plan(config_of(case["after"]), recorded, after_digests, {}, options)
+        assert raised.value.message == expected["error"]
+        return
+    plan = build_plan(config_of(case["after"]), recorded, after_digests, {}, options)
     assert [describe_action(a) for a in plan.actions] == expected.get("actions", [])
     assert [f"{c.kind} {c.target}" for c in plan.conflicts] == expected.get("conflicts", [])
     described = " ".join(describe_conflict(c) for c in plan.conflicts)
