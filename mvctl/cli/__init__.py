@@ -1,6 +1,7 @@
 """The command line: click commands that parse options, call ops and render. The one place
-errors are caught: MvctlError -> its message and exit 1; Ctrl-C -> 130; anything else -> one
-'internal error' line naming a log file that holds the traceback (`--debug` re-raises).
+errors are caught: MvctlError and bad options -> the message and exit 1; Ctrl-C -> 130;
+anything else -> one 'internal error' line naming a log file that holds the traceback
+(`--debug` re-raises).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Interrupted.\n")
         code = EXIT_INTERRUPTED
     except click.ClickException as error:
+        # click exits 2 on a bad option, but 2 means "changes" to `plan --detailed-exitcode`.
         error.show()
-        code = error.exit_code
+        code = EXIT_ERROR
     except MvctlError as error:
         if debug:
             raise

@@ -17,7 +17,6 @@ def init(app: AppContext, folder: Path, project: str | None) -> int:
     """Create a project that validates, plans and applies as it stands."""
     from mvctl.ops.init import init as scaffold
 
-    folder.mkdir(parents=True, exist_ok=True)
     result = scaffold(folder, project)
     console = app.console()
     for name in result.created:

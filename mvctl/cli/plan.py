@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app, plan_options
+from mvctl.cli.app import AppContext, pass_app, plan_options, write_output
 
 EXIT_NO_CHANGES = 0
 EXIT_CHANGES = 2
@@ -61,7 +61,8 @@ def plan(
     )
     plan_value = result.plan
     if out is not None:
-        out.write_text(json.dumps(plan_value.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+        text = json.dumps(plan_value.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_output(out, text, "the plan")
     if as_json:
         console.json(plan_value.to_dict())
     elif markdown:

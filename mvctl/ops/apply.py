@@ -112,13 +112,15 @@ def apply(
             return ApplyResult(plan, "no_changes")
         if not options.auto_approve and not confirm(plan):
             return ApplyResult(plan, "declined")
+        store = workspace.open_store()
+        store.check_writable()  # a read-only store fails here, before anything is recorded
         apply_id = state.begin_apply(
             kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
         )
         alerts.started(apply_id, plan)
         session = ApplySession(
             root=workspace.root,
-            store=workspace.open_store(),
+            store=store,
             state=state,
             apply_id=apply_id,
             actor=actor,
