@@ -22,11 +22,14 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     ├── RevertError            a revert cannot be done as asked
     ├── NotFoundError          a model, version or apply named on the command line does not exist
     └── UsageError             options that cannot be combined or a refused interactive action
+
+``did_you_mean`` and ``listing`` word the fixes of errors about a name given by the user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -150,3 +153,27 @@ class NotFoundError(MvctlError):
 
 class UsageError(MvctlError):
     """The command was called in a way that cannot work."""
+
+
+def did_you_mean(word: str, choices: Iterable[str], otherwise: str) -> str:
+    """A fix naming the choices closest to a mistyped ``word``, else ``otherwise``.
+
+    Choices that extend the word come first ('1.0' -> '1.0.0' before '1.1.0', which difflib
+    rates the same), then difflib's closest."""
+    options = list(choices)
+    extended = [option for option in options if word and option.startswith(word)]
+    close = list(dict.fromkeys([*extended, *difflib.get_close_matches(word, options, n=3)]))[:3]
+    if not close:
+        return otherwise
+    quoted = [f"'{name}'" for name in close]
+    names = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"Did you mean {names}?"
+
+
+def listing(names: Iterable[str], limit: int = 8) -> str:
+    """Names for a message: quoted, the first ``limit`` of them, 'none' when there are none."""
+    shown = [f"'{name}'" for name in names]
+    if not shown:
+        return "none"
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")

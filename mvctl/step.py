@@ -28,8 +28,16 @@ def _env(name: str) -> str:
 
 
 def params() -> dict[str, Any]:
-    """The step's params after the version's overrides."""
+    """The step's params after the version's overrides, read from MVCTL_PARAMS_FILE (large
+    params are not in MVCTL_PARAMS)."""
     loaded: dict[str, Any] = json.loads(Path(_env("MVCTL_PARAMS_FILE")).read_text("utf-8"))
+    return loaded
+
+
+def settings() -> dict[str, Any]:
+    """A built-in trainer's `with:` settings ({} when the step has none)."""
+    path = os.environ.get("MVCTL_WITH_FILE")
+    loaded: dict[str, Any] = json.loads(Path(path).read_text("utf-8")) if path else {}
     return loaded
 
 

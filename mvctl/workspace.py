@@ -22,7 +22,7 @@ from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import Config, is_step_reference
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, LocalStore
-from mvctl.store.digests import DepMissingError, DigestCache, dep_exists
+from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
 
 CONFIG_NAME = "mvctl.yaml"
 DEFAULT_STATE = "sqlite:///.mvctl/state.db"
@@ -91,16 +91,16 @@ class Workspace:
         how many files had to be hashed."""
         cache = DigestCache(self.private_dir / "cache" / "digests.json")
         digests: dict[str, str] = {}
-        missing: list[SpecError] = []
+        problems: list[SpecError] = []
         for dep, place_path in self._declared_deps():
             if dep in digests:
                 continue
             try:
                 digests[dep] = cache.dep_digest(self.root, dep)
-            except DepMissingError:
-                missing.append(self._missing_dep_error(dep, place_path))
-        if missing:
-            raise SpecErrors(missing)
+            except (DepMissingError, DepOutsideError) as error:
+                problems.append(self._dep_error(error, place_path))
+        if problems:
+            raise SpecErrors(problems)
         cache.save()
         env = {
             name: "sha256:" + hashlib.sha256(os.environ[name].encode()).hexdigest()
@@ -111,14 +111,17 @@ class Workspace:
         return digests, env, cache.hashed_files
 
     def check_deps_exist(self) -> None:
-        """Every file dep and artifact is on disk (no hashing): part of `mvctl validate`."""
-        missing = [
-            self._missing_dep_error(dep, place_path)
-            for dep, place_path in self._declared_deps()
-            if not dep_exists(self.root, dep)
-        ]
-        if missing:
-            raise SpecErrors(missing)
+        """Every file dep and artifact is on disk, inside the project (no hashing): part of
+        `mvctl validate`."""
+        problems = []
+        real_root = self.root.resolve()
+        for dep, place_path in self._declared_deps():
+            try:
+                dep_files(self.root, real_root, dep)
+            except (DepMissingError, DepOutsideError) as error:
+                problems.append(self._dep_error(error, place_path))
+        if problems:
+            raise SpecErrors(problems)
 
     def check_registered_artifacts(self, digests: Mapping[str, str] | None = None) -> None:
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
@@ -140,10 +143,20 @@ class Workspace:
         if errors:
             raise SpecErrors(errors)
 
-    def _missing_dep_error(self, dep: str, place_path: tuple[str | int, ...]) -> SpecError:
+    def _dep_error(
+        self, error: DepMissingError | DepOutsideError, place_path: tuple[str | int, ...]
+    ) -> SpecError:
+        place = self.loaded.positions.place(place_path)
+        if isinstance(error, DepOutsideError):
+            through = "" if error.found == error.dep else f" through '{error.found}'"
+            return SpecError(
+                f"'{error.dep}' leads outside the project{through} (to {error.real})",
+                place=place,
+                fix="Copy the file into the project, or point the path at one inside it.",
+            )
         return SpecError(
-            f"'{dep}' does not exist in {self.root}",
-            place=self.loaded.positions.place(place_path),
+            f"'{error.dep}' does not exist in {self.root}",
+            place=place,
             fix="Create it, fix the path (relative to the project root), or remove it.",
         )
 

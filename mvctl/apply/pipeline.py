@@ -23,6 +23,7 @@ from mvctl.apply.steps import StepResult, run_step
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+from mvctl.spec.paths import output_name_problem
 
 if TYPE_CHECKING:
     from mvctl.apply.applier import ApplySession
@@ -168,7 +169,7 @@ def _run_one(
     for upstream, files in inputs.items():
         folder = in_dir / upstream
         for name, digest in files.items():
-            session.store.get_file(digest, folder / name)
+            session.store.get_file(digest, _restore_path(folder, upstream, name))
         folders[upstream] = folder
     session.events.step_started(target, step.name, "run")
     result = run_step(
@@ -205,3 +206,18 @@ def _run_one(
             },
         )
     return result
+
+
+def _restore_path(folder: Path, step: str, name: str) -> Path:
+    """Where an output restored from the store goes: inside ``folder``, whatever the name.
+
+    The names come from the state, which the config's checks do not cover; a row naming
+    ``../../x`` (a tampered or foreign database) must not make a restore write elsewhere.
+    """
+    problem = output_name_problem(name)
+    if problem is not None:
+        raise VersionFailed(
+            f"the state records an output of step {step} named '{name}', which {problem}",
+            {"step": step, "reason": "hostile output name", "output": name},
+        )
+    return folder / name

@@ -48,7 +48,7 @@ def main() -> None:
     import numpy as np
     from skops.io import dump
 
-    settings: dict[str, Any] = json.loads(os.environ.get("MVCTL_WITH", "{}"))
+    settings = step.settings()
     estimator = _load_estimator(str(settings.get("estimator", "")), step.params())
     with np.load(_find_data(str(settings.get("data", "train.npz")))) as data:
         keys = set(data.files)

@@ -1,9 +1,9 @@
 """Run one pipeline step as a subprocess and put its outputs and log into the store.
 
 The step runs in the project root (so `python steps/prepare.py` works as written) with its
-params, upstream inputs and an empty output folder handed over through environment variables
-(see ``mvctl.step``). Its stdout and stderr are kept as the run's log; JSON lines carrying
-`progress` are passed to the caller as they arrive.
+params (a file, and inline when small), upstream inputs and an empty output folder handed
+over through environment variables (see ``mvctl.step``). Its stdout and stderr are kept as
+the run's log; JSON lines carrying `progress` are passed to the caller as they arrive.
 
 While it runs, the log is written line by line to ``log.txt`` in its work folder, so
 `mvctl logs --follow` can tail it; ``exit_code`` appears beside it when the process ends. The
@@ -31,6 +31,9 @@ ProgressCallback = Callable[[float, dict[str, Any]], None]
 LOG_TAIL_LINES = 20
 LOG_NAME = "log.txt"
 EXIT_CODE_NAME = "exit_code"
+INLINE_PARAMS_LIMIT = 64 * 1024
+"""Params up to this many bytes of JSON are also handed over inline in MVCTL_PARAMS; larger
+ones only by file: Linux refuses to start a process with a variable over 128 KiB."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,8 @@ def run_step(
     if work_dir.exists():
         shutil.rmtree(work_dir)
     out_dir.mkdir(parents=True)
-    params_file = work_dir / "params.json"
-    params_file.write_text(json.dumps(step.params, sort_keys=True, indent=2), "utf-8")
     log_path = work_dir / LOG_NAME
-    env = _step_environment(step, params_file, out_dir, inputs, labels)
+    env = _step_environment(step, work_dir, out_dir, inputs, labels)
     started = time.perf_counter()
     command = step_command(step)
     with log_path.open("wb", buffering=0) as log:
@@ -112,24 +113,31 @@ def run_step(
 
 def _step_environment(
     step: ResolvedStep,
-    params_file: Path,
+    work_dir: Path,
     out_dir: Path,
     inputs: Mapping[str, Path],
     labels: Mapping[str, str],
 ) -> dict[str, str]:
+    """The step's environment; params and trainer settings are written beside it as files."""
     env = dict(os.environ)
     interpreter_dir = str(Path(sys.executable).parent)
     env["PATH"] = interpreter_dir + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"
+    params = json.dumps(step.params, sort_keys=True)
+    params_file = work_dir / "params.json"
+    params_file.write_text(params, "utf-8")
     env["MVCTL_PARAMS_FILE"] = str(params_file)
-    env["MVCTL_PARAMS"] = json.dumps(step.params, sort_keys=True)
+    if len(params.encode()) <= INLINE_PARAMS_LIMIT:
+        env["MVCTL_PARAMS"] = params
     env["MVCTL_OUTPUT_DIR"] = str(out_dir)
     env["MVCTL_INPUTS"] = json.dumps({name: str(path) for name, path in inputs.items()})
     env["MVCTL_STEP"] = step.name
     env["MVCTL_MODEL"] = labels["model"]
     env["MVCTL_VERSION"] = labels["version"]
     if "with" in step.definition:
-        env["MVCTL_WITH"] = json.dumps(step.definition["with"], sort_keys=True)
+        settings_file = work_dir / "with.json"
+        settings_file.write_text(json.dumps(step.definition["with"], sort_keys=True), "utf-8")
+        env["MVCTL_WITH_FILE"] = str(settings_file)
     return env
 
 

@@ -229,7 +229,7 @@ def main() -> None:
     root = str(Path.cwd())
     if root not in sys.path:
         sys.path.insert(0, root)  # steps run in the project root; its modules are importable
-    settings: dict[str, Any] = json.loads(os.environ.get("MVCTL_WITH", "{}"))
+    settings = step.settings()
     recipe = Recipe.from_step(
         settings,
         step.params(),

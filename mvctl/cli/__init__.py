@@ -1,6 +1,7 @@
 """The command line: click commands that parse options, call ops and render. The one place
-errors are caught: MvctlError -> its message and exit 1; Ctrl-C -> 130; anything else -> one
-'internal error' line naming a log file that holds the traceback (`--debug` re-raises).
+errors are caught: MvctlError and bad options -> the message and exit 1; Ctrl-C -> 130;
+anything else -> one 'internal error' line naming a log file that holds the traceback
+(`--debug` re-raises).
 
 Error messages and logged warnings quote user input (a file name, a key, a webhook's reply),
 so they reach stderr with their control characters escaped, as everything the Console writes.
@@ -77,10 +78,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Interrupted.\n")
         code = EXIT_INTERRUPTED
     except click.ClickException as error:
+        # click exits 2 on a bad option, but 2 means "changes" to `plan --detailed-exitcode`.
         shown = io.StringIO()
         error.show(file=shown)
         _write_error(shown.getvalue().rstrip("\n"))
-        code = error.exit_code
+        code = EXIT_ERROR
     except MvctlError as error:
         if debug:
             raise

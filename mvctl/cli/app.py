@@ -36,20 +36,57 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def write_output(path: Path, text: str, what: str) -> None:
+    """Write a file the user named (`--out`, `-o`); a folder that is missing, read-only or
+    full is a one-line error, not a crash."""
+    from mvctl.errors import UsageError
+
+    try:
+        path.write_text(text, "utf-8")
+    except OSError as error:
+        raise UsageError(
+            f"cannot write {what} to {path}: {error.strerror or error}",
+            fix="Check that its folder exists, is writable and has space, or choose another path.",
+        ) from error
+
+
 def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON (stable; see schemas/)."
     )(func)
 
 
+MAX_LOCK_TIMEOUT_S = 86_400.0
+"""A day: longer than any apply a CI job would wait on."""
+SQL_INT_MAX = 2**63 - 1
+"""The largest integer the state databases hold: larger ids and limits overflow, not miss."""
+APPLY_ID = click.IntRange(min=1, max=SQL_INT_MAX)
+
+
+class Duration(click.FloatRange):
+    """A finite duration from 0 to a maximum: NaN passes a plain range check."""
+
+    name = "number"
+
+    def __init__(self, maximum: float) -> None:
+        super().__init__(min=0.0, max=maximum)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
 def lock_timeout_option(func: F) -> F:
     return click.option(
         "--lock-timeout",
-        type=float,
+        type=Duration(MAX_LOCK_TIMEOUT_S),
         default=0.0,
         show_default=True,
         metavar="SECONDS",
-        help="Wait this long for another apply or revert to release the state lock.",
+        help="Wait this long for another apply or revert to release the state lock "
+        f"(0 to {MAX_LOCK_TIMEOUT_S:.0f}).",
     )(func)
 
 

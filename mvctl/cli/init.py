@@ -18,7 +18,6 @@ def init(app: AppContext, folder: Path, project: str | None) -> int:
     from mvctl.ops.init import init as scaffold
     from mvctl.render.markup import escape
 
-    folder.mkdir(parents=True, exist_ok=True)
     result = scaffold(folder, project)
     console = app.console()
     for name in result.created:

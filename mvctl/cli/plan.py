@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app, plan_options
+from mvctl.cli.app import AppContext, pass_app, plan_options, write_output
 
 EXIT_NO_CHANGES = 0
 EXIT_CHANGES = 2
@@ -49,7 +49,7 @@ def plan(
     from mvctl.core.planner import PlanOptions
     from mvctl.errors import UsageError
     from mvctl.ops.plan import make_plan
-    from mvctl.ops.saved_plan import save_plan
+    from mvctl.ops.saved_plan import plan_file_text
     from mvctl.render.markup import escape
     from mvctl.render.plan import format_plan_markdown, format_plan_text
 
@@ -62,7 +62,10 @@ def plan(
         metric_tables=markdown,
     )
     plan_value = result.plan
-    signed = out is not None and save_plan(plan_value, out)
+    signed = False
+    if out is not None:
+        text, signed = plan_file_text(plan_value)
+        write_output(out, text, "the plan")
     if as_json:
         console.json(plan_value.to_dict())
     elif markdown:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.app import SQL_INT_MAX, AppContext, pass_app, write_output
 
 
 @click.command()
@@ -21,7 +21,7 @@ from mvctl.cli.app import AppContext, pass_app
 @click.option(
     "--history",
     "history_limit",
-    type=int,
+    type=click.IntRange(min=0, max=SQL_INT_MAX),
     default=50,
     show_default=True,
     help="How many of the latest applies to list.",
@@ -36,7 +36,7 @@ def report(app: AppContext, output: Path, history_limit: int) -> int:
     from mvctl.render.report_html import format_report_html
 
     page = format_report_html(gather_report(app.workspace(), history_limit=history_limit))
-    output.write_text(page, "utf-8")
+    write_output(output, page, "the report")
     app.console().print(f"Wrote {escape(str(output))} ({len(page) // 1024} KiB).")
     return 0
 

@@ -6,16 +6,16 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import AppContext, lock_timeout_option, pass_app
+from mvctl.cli.app import APPLY_ID, AppContext, lock_timeout_option, pass_app
 from mvctl.cli.apply import confirm_on_terminal
 
 
 @click.command()
-@click.argument("apply_id", required=False, type=int)
+@click.argument("apply_id", required=False, type=APPLY_ID)
 @click.option(
     "--to",
     "to",
-    type=int,
+    type=APPLY_ID,
     metavar="APPLY_ID",
     help="Restore the state as it was right after this apply.",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, pass_app
+from mvctl.cli.app import SQL_INT_MAX, AppContext, json_option, pass_app
 
 
 @click.command()
@@ -30,7 +30,9 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
 @click.option(
     "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
 )
-@click.option("--limit", type=int, help="At most this many applies.")
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=SQL_INT_MAX), help="At most this many applies."
+)
 @json_option
 @pass_app
 def history(

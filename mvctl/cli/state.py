@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, pass_app
+from mvctl.cli.app import AppContext, Duration, json_option, pass_app
+
+MAX_STALE_AFTER_H = 24.0 * 365
+"""A year: a lock older than that on another host is stale whatever the setting."""
 
 
 @click.group()
@@ -66,7 +69,7 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
 @state.command()
 @click.option(
     "--stale-after",
-    type=float,
+    type=Duration(MAX_STALE_AFTER_H),
     default=6.0,
     show_default=True,
     metavar="HOURS",

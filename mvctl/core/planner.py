@@ -39,6 +39,7 @@ from mvctl.core.recorded import (
     RecordedVersion,
 )
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
+from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.spec.models import Config, ModelSpec
 
 __all__ = ["PlanOptions", "build_plan", "restored_step_keys"]
@@ -62,7 +63,9 @@ def build_plan(
     ``missing_step_outputs``: cache keys among ``restored_step_keys`` of this plan whose
     recorded outputs are not all in the store; those steps run again (apply could not restore
     them), so the plan says so.
+    A target naming no declared or recorded model or version raises (``check_targets``).
     """
+    check_targets(config, recorded, options.targets)
     if options.refresh_only:
         return refresh_plan(config, recorded, missing_artifacts, options)
     planner = _Planner(recorded, digests, env_digests or {}, options, missing_step_outputs)
@@ -396,6 +399,37 @@ def _describe_input_change(path: str) -> str:
     if parts[0] in ("run", "uses", "with"):
         return "command changed" if parts[0] == "run" else "trainer settings changed"
     return f"{path} changed"
+
+
+def check_targets(config: Config, recorded: RecordedState, targets: tuple[str, ...]) -> None:
+    """Every target names a model, and version, that is declared or recorded: a mistyped
+    target would otherwise plan nothing and pass CI as "No changes"."""
+    models = set(config.models) | recorded.models
+    for target in targets:
+        model, at, label = target.partition("@")
+        if not model or (at and not label):
+            raise UsageError(
+                f"--target '{target}' is not MODEL or MODEL@VERSION",
+                fix="For example: --target churn or --target churn@1.0.0.",
+            )
+        if model not in models:
+            raise NotFoundError(
+                f"--target '{target}': model '{model}' is neither declared nor recorded",
+                fix=did_you_mean(model, sorted(models), f"Models: {listing(sorted(models))}."),
+            )
+        if not at:
+            continue
+        spec = config.models.get(model)
+        labels = set(spec.versions if spec is not None else ())
+        labels.update(version for name, version in recorded.versions if name == model)
+        if label not in labels:
+            raise NotFoundError(
+                f"--target '{target}': version '{label}' of {model} is neither declared "
+                "nor recorded",
+                fix=did_you_mean(
+                    label, sorted(labels), f"Versions of {model}: {listing(sorted(labels))}."
+                ),
+            )
 
 
 def _apply_targets(

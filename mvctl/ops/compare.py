@@ -22,8 +22,9 @@ from mvctl.core.evaluation import ResolvedEvaluation, dataset_ref, resolve_evalu
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import NotFoundError, UsageError
+from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
-from mvctl.spec.models import Dataset
+from mvctl.spec.models import Config, Dataset
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import hash_file
 from mvctl.workspace import Workspace
@@ -63,7 +64,9 @@ def compare(
 ) -> CompareResult:
     (model_a, label_a), (model_b, label_b) = parse_reference(ref_a), parse_reference(ref_b)
     model = workspace.config.models.get(model_a)
-    if model is None or model.evaluation is None:
+    if model is None:
+        raise unknown_declared(workspace.config, model_a)
+    if model.evaluation is None:
         raise UsageError(
             f"model {model_a} declares no evaluation, so there is nothing to compare on",
             fix="Add an `evaluation:` with metrics and data to the model.",
@@ -85,7 +88,7 @@ def compare(
     work_dir = workspace.private_dir / "work" / "compare"
     try:
         artifacts = {
-            ref: _artifact(state, m, label)
+            ref: _artifact(state, workspace.config, m, label)
             for ref, m, label in ((ref_a, model_a, label_a), (ref_b, model_b, label_b))
         }
         compared = []
@@ -123,9 +126,11 @@ class _Artifact:
     """Registered from an `artifact:` file rather than trained by its pipeline."""
 
 
-def _artifact(state: StateDB, model: str, label: str) -> _Artifact:
+def _artifact(state: StateDB, config: Config, model: str, label: str) -> _Artifact:
     detail = state.version_detail(model, label)
-    if detail is None or not detail.artifact_digest:
+    if detail is None:
+        raise unrecorded_version(state, config, model, label)
+    if not detail.artifact_digest:
         raise NotFoundError(
             f"{model}@{label} is not a trained version in the state",
             fix="See `mvctl status` for the recorded versions.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mvctl.core.recorded import LoggedChange
+from mvctl.ops.lookup import unrecorded_model
 from mvctl.state.db import ApplyRecord
 from mvctl.workspace import Workspace
 
@@ -26,8 +27,15 @@ def history(
     try:
         applies = state.applies(model=model, since=since, limit=limit)
         changes = state.changes(apply_ids=[a.id for a in applies]) if applies else []
+        unknown = (
+            unrecorded_model(state, workspace.config, model)
+            if model is not None and not applies
+            else None
+        )
     finally:
         state.close()
+    if unknown is not None:
+        raise unknown
     by_apply: dict[int, list[LoggedChange]] = {}
     for change in changes:
         if model is None or change.change.target.model == model:

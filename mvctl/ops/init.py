@@ -20,6 +20,17 @@ class InitResult:
 
 
 def init(folder: Path, project: str | None = None) -> InitResult:
+    try:
+        return _scaffold(folder, project)
+    except OSError as error:
+        raise UsageError(
+            f"cannot create the project in {folder}: {error.strerror or error}",
+            fix="Choose a folder you can write, or create its parent folder first.",
+        ) from error
+
+
+def _scaffold(folder: Path, project: str | None) -> InitResult:
+    folder.mkdir(parents=True, exist_ok=True)
     name = (
         project or re.sub(r"[^A-Za-z0-9_.-]+", "-", folder.resolve().name).strip("-.") or "project"
     )

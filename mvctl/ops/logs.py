@@ -21,6 +21,7 @@ from mvctl.core.dag import topological_order
 from mvctl.core.hashing import step_cache_key
 from mvctl.core.resolve import resolve_version
 from mvctl.errors import NotFoundError
+from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
 from mvctl.state.db import StateDB, VersionDetail
 from mvctl.store.blobs import BlobStore
@@ -55,9 +56,10 @@ def recorded_logs(workspace: Workspace, reference: str, step: str | None) -> tup
     with workspace.open_state(create=False) as state:
         detail = state.version_detail(model, label)
         if detail is None:
+            unknown = unrecorded_version(state, workspace.config, model, label)
             raise NotFoundError(
-                f"{model}@{label} is not recorded in the state",
-                fix="See `mvctl status`; to watch a version being trained now, add --follow.",
+                unknown.what,
+                fix=f"{unknown.fix} To watch a version being trained now, add --follow.",
             )
         logs = _step_logs(state, detail, _declared_order(workspace, model))
     return _select(logs, step, reference)
@@ -129,9 +131,10 @@ def follow_logs(
     model, label = parse_reference(reference)
     spec = workspace.config.models.get(model)
     if spec is None or label not in spec.versions:
+        unknown = unknown_declared(workspace.config, model, label)
         raise NotFoundError(
-            f"{model}@{label} is not declared in the config, so it cannot be training now",
-            fix=f"Without --follow, `mvctl logs {reference}` prints its recorded logs.",
+            f"{unknown.what}, so it cannot be training now",
+            fix=f"{unknown.fix} Without --follow, `mvctl logs {reference}` prints recorded logs.",
         )
     digests, env_digests, _ = workspace.digests()
     version = resolve_version(model, spec, label, spec.versions[label], digests, env_digests)

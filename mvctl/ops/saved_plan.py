@@ -56,21 +56,14 @@ def plan_key() -> bytes | None:
     return value.encode("utf-8")
 
 
-def save_plan(plan: Plan, path: Path) -> bool:
-    """Write ``plan`` for `mvctl apply FILE`, signed when ``MVCTL_PLAN_KEY`` is set; whether
-    it was signed."""
+def plan_file_text(plan: Plan) -> tuple[str, bool]:
+    """The file `plan --out` writes for `mvctl apply FILE`, signed when ``MVCTL_PLAN_KEY`` is
+    set, and whether it was signed."""
     document = plan.to_dict()
     key = plan_key()
     if key is not None:
         document["signature"] = plan.signature(key)
-    try:
-        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", "utf-8")
-    except OSError as error:
-        raise UsageError(
-            f"cannot write the plan to {path}: {error.strerror or error}",
-            fix="Check that the folder exists and is writable, or pass another --out path.",
-        ) from error
-    return key is not None
+    return json.dumps(document, indent=2, sort_keys=True) + "\n", key is not None
 
 
 def load_saved_plan(path: Path) -> SavedPlan:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mvctl.errors import NotFoundError, UsageError
+from mvctl.errors import UsageError
+from mvctl.ops.lookup import unrecorded_version
 from mvctl.state.db import EvaluationRecord, VersionDetail
 from mvctl.workspace import Workspace
 
@@ -31,15 +32,12 @@ def show(workspace: Workspace, reference: str) -> ShowResult:
     state = workspace.open_state(create=False)
     try:
         detail = state.version_detail(model, label)
-        recorded = state.snapshot() if detail is not None else None
-        results = state.evaluations_of(model) if detail is not None else []
+        if detail is None:
+            raise unrecorded_version(state, workspace.config, model, label)
+        recorded = state.snapshot()
+        results = state.evaluations_of(model)
     finally:
         state.close()
-    if detail is None or recorded is None:
-        raise NotFoundError(
-            f"{model}@{label} is not recorded in the state",
-            fix="See `mvctl status` for recorded versions, or `mvctl apply` to train it.",
-        )
     aliases = tuple(
         sorted(
             alias for (m, alias), a in recorded.aliases.items() if m == model and a.version == label

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mvctl.core.recorded import RecordedState
+from mvctl.ops.lookup import unrecorded_model
 from mvctl.state.db import LockInfo
 from mvctl.workspace import Workspace
 
@@ -33,8 +34,11 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
     try:
         recorded = state.snapshot()
         lock = state.lock_holder()
+        unknown = None if model is None else unrecorded_model(state, workspace.config, model)
     finally:
         state.close()
+    if unknown is not None:
+        raise unknown
     names = sorted(recorded.models if model is None else {model} & recorded.models)
     return StatusResult(
         workspace.config.project,

@@ -3,8 +3,9 @@
 Pure functions over a validated ``Config`` (or one ``ModelSpec``) and its ``Positions``,
 each returning SpecErrors that name the place and the fix: steps that share a name or an
 output, deps in a cycle, overrides of steps or params that do not exist, aliases naming
-versions that are not declared, trainers missing their settings. They read no files; the one question about the disk ("is this
-bare word a file?") comes in as a function so tests can answer it.
+versions that are not declared, trainers missing their settings, paths that are absolute or
+climb out of the project with '..'. They read no files; the one question about the disk ("is
+this bare word a file?") comes in as a function so tests can answer it.
 
 The planner trusts what passes here: a step graph without cycles, overrides that land.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from mvctl.errors import SpecError
 from mvctl.spec.evaluation_checks import check_evaluation
 from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
+from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
 from mvctl.spec.trusted_types import refused_type
@@ -49,6 +51,7 @@ def check_model(
     _check_versions(name, model, at)
     _check_aliases(model, at)
     check_evaluation(model, at)
+    _check_paths(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):
             at.error(
@@ -243,6 +246,57 @@ def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
                 )
                 fix = "Give each step's outputs distinct names."
             at.error(("pipeline", index, "outputs", output_index), what, fix)
+
+
+def _check_paths(model: ModelSpec, at: _Reporter) -> None:
+    """Every path the model names stays inside the project; outputs inside their folder."""
+    names = {step.name for step in model.pipeline}
+    paths: list[tuple[NodePath, str]] = []
+    for index, step in enumerate(model.pipeline):
+        paths += [
+            (("pipeline", index, "deps", dep_index), dep)
+            for dep_index, dep in enumerate(step.deps)
+            if not is_step_reference(dep, names)
+        ]
+        for output_index, output in enumerate(step.outputs):
+            problem = output_name_problem(output)
+            if problem is not None:
+                at.error(
+                    ("pipeline", index, "outputs", output_index),
+                    f"output '{output}' {problem}",
+                    "Name a file inside the step's output folder, e.g. 'model.skops' or "
+                    "'reports/metrics.json'.",
+                    value=True,
+                )
+    paths += [
+        (("versions", label, "artifact"), version.artifact)
+        for label, version in model.versions.items()
+        if version.artifact is not None
+    ]
+    evaluation = model.evaluation
+    if evaluation is not None and evaluation.dataset is not None:
+        paths.append((("evaluation", "dataset"), evaluation.dataset))
+    for index, dataset in enumerate(evaluation.datasets if evaluation is not None else ()):
+        if dataset.path is not None:
+            paths.append((("evaluation", "datasets", index, "path"), dataset.path))
+        problem = None if dataset.file is None else output_name_problem(dataset.file)
+        if problem is not None:
+            at.error(
+                ("evaluation", "datasets", index, "file"),
+                f"dataset file '{dataset.file}' {problem}",
+                "Name one of the step's outputs.",
+                value=True,
+            )
+    for place, path in paths:
+        problem = project_path_problem(path)
+        if problem is not None:
+            at.error(
+                place,
+                f"'{path}' {problem}; paths must stay inside the project",
+                "Write the path relative to the project root, without '..', and copy "
+                "files from elsewhere into the project.",
+                value=True,
+            )
 
 
 # Versions and aliases --------------------------------------------------------------------

@@ -23,6 +23,7 @@ from mvctl.errors import Place, SpecError, SpecErrors
 from mvctl.spec.checks import check_config, check_model
 from mvctl.spec.messages import schema_errors
 from mvctl.spec.models import Config, ModelSpec
+from mvctl.spec.paths import is_inside, project_path_problem
 from mvctl.spec.positions import (
     CHILDREN,
     COLUMN,
@@ -190,10 +191,24 @@ class _Loader:
         else:
             return data, entry  # the schema reports that 'models' is not a mapping
         main = self.path.resolve()
+        real_root = self.root.resolve()
         seen: set[Path] = {main}
         for index, pattern in enumerate(patterns):
             if not isinstance(pattern, str):
                 continue  # the schema reports it
+            problem = project_path_problem(pattern)
+            if problem is not None:
+                self.errors.append(
+                    SpecError(
+                        f"include pattern '{pattern}' {problem}; included files must be "
+                        "inside the project",
+                        place=self.place_in(entry, ("include", index)),
+                        field=f"include[{index}]",
+                        fix=f"Write the pattern relative to the folder of {self.names[0]}, "
+                        "without '..'.",
+                    )
+                )
+                continue
             try:
                 found = glob.glob(pattern, root_dir=self.root, recursive=True)
             except (OSError, ValueError):  # e.g. a NUL byte written as "\0"
@@ -213,6 +228,18 @@ class _Loader:
                 continue
             for match in matches:
                 resolved = (self.root / match).resolve()
+                if not is_inside(resolved, real_root):
+                    # Never read: its lines would be quoted back in the errors.
+                    self.errors.append(
+                        SpecError(
+                            f"include pattern '{pattern}' matches '{match}', which leads "
+                            f"outside the project (to {resolved})",
+                            place=self.place_in(entry, ("include", index)),
+                            field=f"include[{index}]",
+                            fix="Copy the file into the project, or narrow the pattern.",
+                        )
+                    )
+                    continue
                 if resolved in seen:
                     continue
                 seen.add(resolved)

@@ -53,10 +53,14 @@ class Step(SpecModel):
         default_factory=dict, description="Parameters handed to the step; versions override them."
     )
     deps: list[str] = Field(
-        default_factory=list, description="Files, folders, globs, or names of upstream steps."
+        default_factory=list,
+        description="Files, folders or globs inside the project (relative to its root), or "
+        "names of upstream steps.",
     )
     outputs: list[str] = Field(
-        default_factory=list, description="Files the step writes into its output folder."
+        default_factory=list,
+        description="Files the step writes into its output folder; a name may hold "
+        "sub-folders ('reports/metrics.json'), never '..'.",
     )
     env: list[str] = Field(
         default_factory=list,

@@ -25,6 +25,7 @@ timestamps stay the text written, as YAML 1.2 and JSON Schema-aware editors read
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -584,7 +585,24 @@ class _Reader:
             node = ScalarNode(tag, text)
             try:
                 if tag == _INT:
-                    return self.constructor.construct_yaml_int(node), text
+                    limit = _max_int_digits()
+                    number = (
+                        int(self.constructor.construct_yaml_int(node))
+                        if len(text) <= limit
+                        else None
+                    )
+                    if number is None or abs(number) >= 10**limit:
+                        self.error(
+                            line,
+                            column,
+                            path,
+                            f"an integer of more than {limit} decimal digits cannot be hashed "
+                            "or written as JSON",
+                            "Quote it to hand it over as text.",
+                        )
+                        self.reported.add(path)
+                        return text[:32] + "...", None
+                    return number, text
                 return self.constructor.construct_yaml_float(node), text
             except (ValueError, IndexError):
                 pass
@@ -688,11 +706,19 @@ class _Reader:
             self.error(1, 1, (), f"YAML cannot read this file: {exc}")
 
 
+def _max_int_digits() -> int:
+    """Python turns integers of more digits into text only by raising (hashes, JSON)."""
+    return sys.get_int_max_str_digits() or _INT_DIGITS_DEFAULT
+
+
+_INT_DIGITS_DEFAULT = 4300
+
+
 def _fast_value(text: str, tag: str) -> Any:
     """Common numbers and booleans without PyYAML's constructor; ``_SLOW`` for the rest."""
     if tag is _INT:
         # A leading 0 means octal in YAML 1.1, and '_' or ':' need PyYAML's rules.
-        if text.isdigit() and (text[0] != "0" or text == "0"):
+        if text.isdigit() and (text[0] != "0" or text == "0") and len(text) < 20:
             return int(text)
         return _SLOW
     if tag is _FLOAT:

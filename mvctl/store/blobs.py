@@ -119,23 +119,25 @@ class LocalStore:
         hexdigest = hex_of(digest)
         return self.root / "objects" / hexdigest[:2] / hexdigest[2:]
 
-    def _staging(self) -> Path:
-        folder = self.root / "tmp"
+    def _temp_file(self, folder_name: str = "tmp") -> tuple[int, str]:
+        """A new file in a folder of the store (created if need be): (descriptor, path)."""
+        folder = self.root / folder_name
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=folder, prefix="put-")
         except OSError as error:
             raise StoreError(
-                f"cannot create the store folder {folder}: {error.strerror}",
-                fix="Check the path and its permissions, or set `store:` / MVCTL_STORE.",
+                f"cannot write in the store folder {folder}: {error.strerror or error}",
+                fix="Check the path, its permissions and free space, or set `store:` / "
+                "MVCTL_STORE to a folder you can write.",
             ) from error
-        return folder
 
     def put_file(self, path: Path) -> str:
         """Copy a file in, hashing while copying; returns its digest."""
         digest = hashlib.sha256()
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
-        handle, temp_name = tempfile.mkstemp(dir=self._staging(), prefix="put-")
+        handle, temp_name = self._temp_file()
         try:
             with os.fdopen(handle, "wb") as out, path.open("rb", buffering=0) as source:
                 while count := source.readinto(buffer):
@@ -152,7 +154,7 @@ class LocalStore:
         digest = DIGEST_PREFIX + hashlib.sha256(data).hexdigest()
         if self.has(digest):
             return digest
-        handle, temp_name = tempfile.mkstemp(dir=self._staging(), prefix="put-")
+        handle, temp_name = self._temp_file()
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
@@ -181,11 +183,9 @@ class LocalStore:
 
     def check_writable(self) -> None:
         """Create and remove a file where writes are staged and where blobs land."""
-        objects = self.root / "objects"
         try:
-            for folder in (self._staging(), objects):
-                folder.mkdir(parents=True, exist_ok=True)
-                handle, name = tempfile.mkstemp(dir=folder, prefix="write-check-")
+            for folder_name in ("tmp", "objects"):
+                handle, name = self._temp_file(folder_name)
                 os.close(handle)
                 os.unlink(name)
         except (OSError, StoreError) as error:

@@ -34,6 +34,7 @@ from mvctl.store.s3_errors import translate
 MIB = 1024 * 1024
 SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
 ENDPOINT_ENVS = ("MVCTL_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+WRITE_CHECK_KEY = "tmp/write-check"
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,11 @@ class S3Store:
         return f"s3://{self.bucket}/{self.key(digest)}"
 
     def check_writable(self) -> None:
-        """Write one small object beside the blobs (`tmp/write-check`, never listed as one)."""
-        key = f"{self.prefix}/tmp/write-check" if self.prefix else "tmp/write-check"
-        with self._errors("checking that apply can write to", key):
+        """Write one small object beside the blobs (always the same key, so nothing piles up,
+        and outside ``objects/``, so gc never sees it): credentials that may read but not
+        write fail here instead of after training."""
+        key = f"{self.prefix}/{WRITE_CHECK_KEY}" if self.prefix else WRITE_CHECK_KEY
+        with self._errors("writing", key):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=b"", **self._extra)
 
     def put_file(self, path: Path) -> str:

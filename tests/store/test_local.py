@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mvctl.errors import DigestMismatchError, NotFoundError
+from mvctl.errors import DigestMismatchError, NotFoundError, StoreError
 from mvctl.store.blobs import LocalStore, hash_file
-from mvctl.store.digests import DigestCache
+from mvctl.store.digests import DepOutsideError, DigestCache
 
 
 def test_round_trip_list_and_delete(tmp_path: Path) -> None:
@@ -138,3 +138,33 @@ def test_untouched_files_are_not_hashed_and_a_touched_one_once(tmp_path: Path) -
     data.write_text("a,b\n1,3\n")
     changed = DigestCache(cache_file)
     assert changed.dep_digest(tmp_path, "data.csv") != digest
+
+
+def test_check_writable_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.check_writable()
+    assert list(store.list()) == []
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+
+
+def test_check_writable_refuses_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    store = LocalStore(tmp_path / "file" / "store")
+    with pytest.raises(StoreError, match=r"cannot write in the store folder .*Not a directory"):
+        store.check_writable()
+
+
+def test_dep_digest_refuses_a_link_out_of_the_root_before_reading_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret")
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "in.csv").write_text("fine")
+    (root / "data" / "out.csv").symlink_to(outside)
+    cache = DigestCache(None)
+    for dep in ("data", "data/*.csv", "data/out.csv"):
+        with pytest.raises(DepOutsideError) as raised:
+            cache.dep_digest(root, dep)
+        assert (raised.value.found, raised.value.real) == ("data/out.csv", outside)
+    assert cache.hashed_files == 0
+    assert cache.dep_digest(root, "data/in.csv") == hash_file(root / "data" / "in.csv")

@@ -203,3 +203,12 @@ def _closed_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def test_check_writable_leaves_no_blob_behind(s3_endpoint: str, s3_bucket: str) -> None:
+    store = make_store(s3_endpoint, s3_bucket)
+    store.check_writable()
+    store.check_writable()
+    head = store.client.head_object(Bucket=s3_bucket, Key="team/models/tmp/write-check")
+    assert head["ContentLength"] == 0
+    assert list(store.list()) == []

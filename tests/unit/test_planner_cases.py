@@ -2,7 +2,8 @@
 
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
 recorded state (failed versions, pins, changes made outside mvctl, step outputs gone from the
-store), plans `after`, and compares the actions, conflicts and drift with what the case expects.
+store), plans `after`, and compares the actions, conflicts and drift with what the case expects
+(or the error message, for options the planner refuses).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mvctl.core.plan import MoveAlias
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
+from mvctl.errors import MvctlError
 from tests.unit.planner_support import config_of, describe_action, describe_conflict, recorded_from
 
 CASES = sorted((Path(__file__).parent.parent / "cases" / "plan").glob("*.yaml"))
@@ -47,6 +49,12 @@ def test_plan_case(path: Path) -> None:
     options = PlanOptions(**case.get("options", {}))
     after_digests = {**digests, **case.get("digests_after", {})}
     after = config_of(case["after"])
+    expected = case["expect"]
+    if "error" in expected:
+        with pytest.raises(MvctlError) as raised:
+            build_plan(after, recorded, after_digests, {}, options)
+        assert raised.value.message == expected["error"]
+        return
     missing = _step_keys(case.get("before"), digests, twists.get("missing_outputs", ()))
     if missing:  # what the I/O edge looks up: steps the plan would restore, no others
         restored = restored_step_keys(
@@ -54,7 +62,6 @@ def test_plan_case(path: Path) -> None:
         )
         assert missing <= restored
     plan = build_plan(after, recorded, after_digests, {}, options, frozenset(), missing)
-    expected = case["expect"]
     assert [describe_action(a) for a in plan.actions] == expected.get("actions", [])
     assert [f"{c.kind} {c.target}" for c in plan.conflicts] == expected.get("conflicts", [])
     described = " ".join(describe_conflict(c) for c in plan.conflicts)

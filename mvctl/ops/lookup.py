@@ -1,0 +1,66 @@
+"""Models and versions named on the command line, checked against the state or the config.
+
+A mistyped name must never read as "nothing recorded": when a lookup finds nothing, these
+say which name is unknown and list the near names (or all of them, when none is near).
+The recorded names are read only then, so a lookup that succeeds costs nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mvctl.errors import NotFoundError, did_you_mean, listing
+from mvctl.spec.models import Config
+from mvctl.state.db import StateDB
+
+
+def unrecorded_model(state: StateDB, config: Config, model: str) -> NotFoundError | None:
+    """The error for a model the state does not hold; None when it does."""
+    models = sorted(state.snapshot().models)
+    if model in models:
+        return None
+    if model in config.models:
+        return NotFoundError(
+            f"model '{model}' is declared but not recorded yet",
+            fix="Run `mvctl plan`, then `mvctl apply` to train and record it.",
+        )
+    return NotFoundError(
+        f"model '{model}' is not recorded in the state",
+        fix=_near(model, models, "Recorded models"),
+    )
+
+
+def unrecorded_version(state: StateDB, config: Config, model: str, label: str) -> NotFoundError:
+    """The error for ``model@label`` that the state does not hold."""
+    unknown = unrecorded_model(state, config, model)
+    if unknown is not None and model in config.models:
+        return NotFoundError(
+            f"{model}@{label} is not recorded in the state: no version of {model} is yet",
+            fix=unknown.fix,
+        )
+    if unknown is not None:
+        return unknown
+    labels = sorted(version.label for version in state.versions_of(model))
+    return NotFoundError(
+        f"{model}@{label} is not recorded in the state",
+        fix=_near(label, labels, f"Recorded versions of {model}"),
+    )
+
+
+def unknown_declared(config: Config, model: str, label: str | None = None) -> NotFoundError:
+    """The error for ``model`` (or ``model@label``) that the config does not declare."""
+    spec = config.models.get(model)
+    if spec is None:
+        return NotFoundError(
+            f"model '{model}' is not declared in the config",
+            fix=_near(model, sorted(config.models), "Declared models"),
+        )
+    return NotFoundError(
+        f"{model}@{label} is not declared in the config",
+        fix=_near(label or "", sorted(spec.versions), f"Declared versions of {model}"),
+    )
+
+
+def _near(word: str, names: Iterable[str], heading: str) -> str:
+    names = list(names)
+    return did_you_mean(word, names, f"{heading}: {listing(names)}.")
