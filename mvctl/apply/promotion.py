@@ -82,7 +82,8 @@ def promote_replacement(session: ApplySession, action: ReplaceServedVersion) -> 
     key = (action.model, action.label)
     target = f"{action.model}@{action.label}"
     serving = ", ".join(action.aliases)
-    kept = f"{serving} keep serving the old record of {target} (spec {action.replaces[:12]})"
+    verb = "keeps" if len(action.aliases) == 1 else "keep"
+    kept = f"{serving} {verb} serving the old record of {target} (spec {action.replaces[:12]})"
     candidate = session.candidates.pop(key, None)
     old = session.state.version_value(action.model, action.label)
     if candidate is None:
@@ -126,8 +127,7 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
             suffix=artifact_suffix(promotion.value),
         )
     except MvctlError as error:
-        fix = f" {error.fix}" if error.fix else ""
-        return ActionOutcome(action, "failed", f"{promotion.kept}: {error.message}.{fix}")
+        return ActionOutcome(action, "failed", f"{promotion.kept}: {error.message}")
     decisions: tuple[Change, ...] = ()
     if promotion.gates:
         checks = check_gates(
@@ -200,7 +200,7 @@ def verify_served_artifact(
 ) -> None:
     """The blob an alias is to serve is in the store, matches its digest and is a safe model
     format; otherwise raises naming the blob and the fix."""
-    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')[:16]}{suffix}"
+    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')}{suffix}"
     store.get_file(digest, path)
     try:
         check_safe_artifact(path, trusted_types, what=what)

@@ -141,7 +141,12 @@ def revert(
                 raise stopped from error
             raise
         forced = tuple(u.line for u in unverified)
-        message = f"forced (--force) past: {'; '.join(forced)}" if forced else None
+        message = (
+            "forced (--force) past a failed artifact check: "
+            + ", ".join(f"{u.model}:{u.alias} -> {u.version}" for u in unverified)
+            if unverified
+            else None
+        )
         state.finish_apply(apply_id, "succeeded", message)
         alerts.rollback(apply_id, outline, reverts, forced)
         return RevertResult(outline, "done", apply_id, forced)
@@ -156,11 +161,14 @@ def _verify_served(
     workspace: Workspace, state: StateDB, outline: RevertOutline, recorded: RecordedState
 ) -> list[_Unverified]:
     """Every artifact an alias is to serve once reverted: in the store, intact, a safe format."""
+    to_verify = served_changes(outline, recorded)
+    if not to_verify:
+        return []
     work_dir = workspace.private_dir / "work" / "revert"
     store = workspace.open_store()
     unverified = []
     try:
-        for served in served_changes(outline, recorded):
+        for served in to_verify:
             target = f"{served.model}@{served.version}"
             if not served.artifact_digest:
                 unverified.append(
@@ -189,7 +197,7 @@ def _verify_served(
             except MvctlError as error:
                 unverified.append(
                     _Unverified(
-                        served.model, served.alias, served.version, error.message, error.fix or ""
+                        served.model, served.alias, served.version, error.what, error.fix or ""
                     )
                 )
     finally:

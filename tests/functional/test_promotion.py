@@ -14,13 +14,15 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.projects import Project, Result, base_env
+from mvctl.render.evaluation import number
+from tests.functional.projects import Project, Result, base_env, make_tiny
 from tests.functional.scored_project import write_holdout
 from tests.functional.webhooks import Hook, webhook_server
 
@@ -152,6 +154,9 @@ def test_the_plan_shows_the_gates_of_an_overwrite_of_production(project: Project
         "(known once apply evaluates it)"
     ) in text.out
     markdown = project.mvctl("plan", "--on-conflict", "overwrite", "--markdown").out
+    served_f1 = shown(project)["evaluations"][0]["metrics"]["f1"]
+    assert "**`churn@1.0.0`** on `data/holdout.csv` vs production (1.0.0)" in markdown
+    assert f"| f1 | pending | {number(served_f1)} |" in markdown  # the record served now
     assert (
         "  - serves churn:production — gate roc_auc >= baseline(production) - 0.05 on "
         "data/holdout.csv: pending"
@@ -173,7 +178,7 @@ def test_an_overwrite_scoring_f1_zero_is_refused_and_production_keeps_its_artifa
     applied = overwrite(project, ZERO_F1)
     assert applied.code == 1, applied.text
     assert (
-        f"production keep serving the old record of churn@1.0.0 (spec {before['spec_hash'][:12]})"
+        f"production keeps serving the old record of churn@1.0.0 (spec {before['spec_hash'][:12]})"
         in applied.out
     )
     assert "gate 'f1 >= 0.6' fail on data/holdout.csv: f1 = 0, not >= 0.6" in applied.out
@@ -224,7 +229,7 @@ def test_a_refused_overwrite_also_stops_a_move_onto_it_in_the_same_plan(
     project.edit_config('staging: "1.1.0"', 'staging: "1.0.0"')
     applied = overwrite(project, ZERO_F1)
     assert applied.code == 1, applied.text
-    assert "production keep serving the old record" in applied.out
+    assert "production keeps serving the old record" in applied.out
     assert identity(shown(project)) == identity(before)
     assert aliases(project) == {"production": "1.0.0", "staging": "1.1.0"}
 
@@ -292,7 +297,7 @@ def test_a_retrained_version_that_fails_to_train_leaves_the_served_record(
     before = shown(project)
     applied = overwrite(project, '"1.0.0": {params: {prepare: {fail: true}}}')
     assert applied.code == 1, applied.text
-    assert "production keep serving the old record" in applied.out
+    assert "production keeps serving the old record" in applied.out
     assert identity(shown(project)) == identity(before)  # not a failed version under production
 
 
@@ -341,7 +346,7 @@ def test_revert_refuses_a_damaged_artifact_then_force_restores_and_says_so(
         old["artifact_digest"],
     )
     history = project.mvctl("history").out
-    assert "forced (--force) past: churn:production would serve churn@1.0.0" in history
+    assert "forced (--force) past a failed artifact check: churn:production -> 1.0.0" in history
     assert "restored to 1.0.0 by `revert --force` although its artifact failed" in history
 
 
@@ -356,11 +361,65 @@ def test_revert_of_a_move_refuses_an_artifact_swapped_for_a_pickle(project: Proj
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle_blob)
     with sqlite3.connect(project.root / ".mvctl" / "state.db") as conn:
-        conn.execute(
-            "UPDATE versions SET artifact_digest = ? WHERE label = '1.0.0'", (digest,)
-        )
+        conn.execute("UPDATE versions SET artifact_digest = ? WHERE label = '1.0.0'", (digest,))
     refused = project.mvctl("revert", "--auto-approve")
     assert refused.code == 1, refused.text
     assert "churn:production would serve churn@1.0.0" in refused.err
     assert "is a pickle" in refused.err
     assert aliases(project)["production"] == "1.1.0"
+    # The same check guards a move: production is not pointed back at the pickle either.
+    project.edit_config('production: "1.1.0"', 'production: "1.0.0"')
+    move = project.mvctl("apply", "--auto-approve")
+    assert move.code == 1, move.text
+    assert "production stays at 1.1.0: the artifact of churn@1.0.0" in move.out
+    assert "is a pickle" in move.out
+    assert aliases(project)["production"] == "1.1.0"
+
+
+def safetensors_file(path: Path, note: str) -> None:
+    header = json.dumps(
+        {
+            "__metadata__": {"note": note},
+            "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+        }
+    ).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + struct.pack("<f", 1.0))
+
+
+def test_an_overwrite_of_a_registered_artifact_takes_the_same_path(tmp_path: Path) -> None:
+    """A version registered from a file, replaced by a new file under its label: the
+    replacement is health-checked and rolled back like any promotion."""
+    project = make_tiny(tmp_path / "proj")
+    project.write(
+        "steps/health.py",
+        """\
+        import os, sys
+        if b"broken" in open(os.environ["MVCTL_ARTIFACT"], "rb").read():
+            print("the new model answers 500")
+            sys.exit(1)
+        """,
+    )
+    project.edit_config(
+        "    owners: [risk]\n", "    owners: [risk]\n    health_check: python steps/health.py\n"
+    )
+    project.edit_config(
+        '      "1.1.0"',
+        '      "2.0.0": {artifact: model.safetensors, on_conflict: overwrite}\n      "1.1.0"',
+    )
+    project.edit_config('production: "1.0.0"', 'production: "2.0.0"')
+    safetensors_file(project.root / "model.safetensors", "first")
+    first = project.mvctl("apply", "--auto-approve")
+    assert first.code == 0, first.text
+    before = shown(project, "churn@2.0.0")
+
+    safetensors_file(project.root / "model.safetensors", "broken")
+    planned = project.mvctl("plan")
+    assert (
+        "~ replace churn@2.0.0" in planned.out
+        and "serves churn:production — no gates" in planned.out
+    )
+    applied = project.mvctl("apply", "--auto-approve")
+    assert applied.code == 1, applied.text
+    assert "production rolled back to 2.0.0 as it was" in applied.out
+    assert "the new model answers 500" in applied.out
+    assert identity(shown(project, "churn@2.0.0")) == identity(before)
