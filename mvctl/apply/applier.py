@@ -100,7 +100,7 @@ class ApplySession:
     """Versions aliases serve that this apply retrains: recorded only through their gates."""
     candidates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """The retrained record of each held version, waiting for its ReplaceServedVersion."""
-    promoted: dict[Any, Any] = field(default_factory=dict)
+    promoted: dict[Action, Any] = field(default_factory=dict)
     """Action -> the ``promotion.Promotion`` it committed, for a later automatic rollback."""
 
 

@@ -87,8 +87,8 @@ def promote_replacement(session: ApplySession, action: ReplaceServedVersion) -> 
     candidate = session.candidates.pop(key, None)
     old = session.state.version_value(action.model, action.label)
     if candidate is None:
-        why = session.unusable.get(key, "it was not retrained")
-        return ActionOutcome(action, "skipped", f"{kept}: the retrained version failed: {why}")
+        why = session.unusable.get(key, "nothing was retrained")
+        return ActionOutcome(action, "skipped", f"{kept}: retraining it failed: {why}")
     if old is None or old["spec_hash"] != action.replaces:
         session.unusable[key] = "its record changed since the plan was made"
         return ActionOutcome(
