@@ -2,21 +2,22 @@
 
 A handler does its slow work first (train, copy into the store), then commits the state change
 with its change-log row in one transaction. A version that fails is recorded as failed with
-its log; alias moves that needed it are skipped; the other actions go on.
+its log; alias moves that needed it are skipped; the other actions go on. Everything that
+changes what an alias serves goes through ``apply.promotion``: a version aliases point at is
+retrained into a candidate, not recorded, until its ReplaceServedVersion passes the gates.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
-from mvctl.apply.health import check_health
 from mvctl.apply.pipeline import VersionFailed, run_steps
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import (
@@ -29,6 +30,7 @@ from mvctl.core.plan import (
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
+    ReplaceServedVersion,
     RestoreVersion,
     TrainVersion,
     UpdateMetadata,
@@ -69,6 +71,8 @@ class ActionOutcome:
     message: str = ""
     steps: tuple[tuple[str, str], ...] = ()
     """For a trained version: (step, 'run' or 'cached') in step order, as apply did it."""
+    gate_failed: bool = False
+    """A promotion a gate held back (what `gate_failed` is sent for)."""
 
 
 @dataclass
@@ -95,6 +99,12 @@ class ApplySession:
     """Each model's `health_check:` command, run after every promotion of one of its aliases."""
     torch_modules: Mapping[str, str | None] = field(default_factory=dict)
     """Each model's torch `with.module`: the only module its safetensors files may import."""
+    held: set[tuple[str, str]] = field(default_factory=set)
+    """Versions aliases serve that this apply retrains: recorded only through their gates."""
+    candidates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """The retrained record of each held version, waiting for its ReplaceServedVersion."""
+    promoted: dict[Action, Any] = field(default_factory=dict)
+    """Action -> the ``promotion.Promotion`` it committed, for a later automatic rollback."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
@@ -105,6 +115,7 @@ ROLLED_BACK = "rolled_back"
 
 def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:
     """Run every action in order; a failure stops only what depends on it."""
+    session.held.update((a.model, a.label) for a in actions if isinstance(a, ReplaceServedVersion))
     outcomes = []
     for action in actions:
         outcome = HANDLERS[type(action)](session, action)
@@ -135,7 +146,7 @@ def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome
         status, failure, message = VERSION_FAILED, failed.failure, str(failed)
         session.unusable[(action.model, action.label)] = message
     after = _version_value(session, version, status, artifact, lineage, failure)
-    _record(session, Change(Target("version", action.model, action.label), before, after))
+    _record_version(session, action.model, action.label, before, after)
     steps = tuple(
         (name, "cached" if info["cached"] else "run")
         for name, info in lineage.get("steps", {}).items()
@@ -197,12 +208,27 @@ def _register_artifact(session: ApplySession, action: RegisterArtifact) -> Actio
         session.unusable[(action.model, action.label)] = error.message
         failure = {"reason": "artifact refused", "detail": error.message}
         after = _version_value(session, version, VERSION_FAILED, None, {}, failure)
-        _record(session, Change(Target("version", action.model, action.label), before, after))
+        _record_version(session, action.model, action.label, before, after)
         return ActionOutcome(action, "failed", error.message)
     lineage = {"artifact": {"source": action.path}}
     after = _version_value(session, version, VERSION_TRAINED, digest, lineage, None)
-    _record(session, Change(Target("version", action.model, action.label), before, after))
+    _record_version(session, action.model, action.label, before, after)
     return ActionOutcome(action, "done")
+
+
+def _record_version(
+    session: ApplySession,
+    model: str,
+    label: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """Record a version as trained (or failed); one that aliases serve is held back instead,
+    so the old record keeps serving until ReplaceServedVersion lets the new one replace it."""
+    if (model, label) not in session.held:
+        _record(session, Change(Target("version", model, label), before, after))
+    elif after["status"] == VERSION_TRAINED:
+        session.candidates[(model, label)] = after
 
 
 def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) -> str:
@@ -299,91 +325,15 @@ def _archive_version(session: ApplySession, action: ArchiveVersion) -> ActionOut
 
 
 def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
-    why = session.unusable.get((action.model, action.to_version))
-    if why is not None:
-        return ActionOutcome(action, "skipped", f"{action.model}@{action.to_version} failed: {why}")
-    value = session.state.version_value(action.model, action.to_version)
-    if value is None or value["status"] != VERSION_TRAINED or not value["artifact_digest"]:
-        return ActionOutcome(
-            action, "skipped", f"{action.model}@{action.to_version} is not trained"
-        )
-    gate_decision: tuple[Change, ...] = ()
-    if action.gates:
-        from mvctl.apply.gating import check_alias_gates
+    from mvctl.apply.promotion import promote_move
 
-        decision, blocked = check_alias_gates(session, action)
-        if blocked is not None:
-            _record(session, decision)
-            return ActionOutcome(action, "failed", blocked)
-        gate_decision = (decision,)
-    session.store.verify(value["artifact_digest"])
-    faults.reached("alias_verified")
-    before = {"version": action.from_version} if action.from_version else None
-    _record(
-        session,
-        *gate_decision,
-        Change(Target("alias", action.model, action.alias), before, {"version": action.to_version}),
-    )
-    command = session.health_checks.get(action.model)
-    if command is None:
-        return ActionOutcome(action, "done")
-    failure = check_health(
-        command,
-        root=session.root,
-        work_dir=session.work_root,
-        store=session.store,
-        model=action.model,
-        alias=action.alias,
-        version=action.to_version,
-        artifact_digest=value["artifact_digest"],
-    )
-    if failure is None:
-        return ActionOutcome(action, "done")
-    return _roll_back(session, action, "health_check", failure)
+    return promote_move(session, action)
 
 
-def _roll_back(session: ApplySession, action: MoveAlias, check: str, reason: str) -> ActionOutcome:
-    """Move a promoted alias back to where it was, logging the automatic rollback and why."""
-    before = {"version": action.from_version} if action.from_version else None
-    rollback_record = Change(
-        Target("gate", action.model, action.alias),
-        None,
-        {
-            "version": action.to_version,
-            "passed": False,
-            "checks": [{"gate": check, "result": "fail", "message": reason}],
-            "rollback": {"automatic": True, "reason": reason, "restored": action.from_version},
-        },
-    )
-    promoted = {"version": action.to_version}
-    _record(
-        session,
-        rollback_record,
-        Change(Target("alias", action.model, action.alias), promoted, before),
-    )
-    restored = action.from_version or "nothing"
-    return ActionOutcome(
-        action, ROLLED_BACK, f"{action.alias} rolled back to {restored} automatically: {reason}"
-    )
+def _replace_served_version(session: ApplySession, action: ReplaceServedVersion) -> ActionOutcome:
+    from mvctl.apply.promotion import promote_replacement
 
-
-def roll_back_failed_models(
-    session: ApplySession, outcomes: Sequence[ActionOutcome], rollback_models: Collection[str]
-) -> tuple[ActionOutcome, ...]:
-    """`on_failure: rollback`: a model with any failed change in this apply has every alias
-    this apply promoted put back, so its aliases never mix old and new work."""
-    failed = {
-        o.action.model for o in outcomes if o.status != "done" and o.action.model in rollback_models
-    }
-    reason = "another change of this model failed in the same apply (on_failure: rollback)"
-    settled = []
-    for outcome in outcomes:
-        action = outcome.action
-        if isinstance(action, MoveAlias) and outcome.status == "done" and action.model in failed:
-            outcome = _roll_back(session, action, "on_failure", reason)
-            session.events.action_finished(outcome)
-        settled.append(outcome)
-    return tuple(settled)
+    return promote_replacement(session, action)
 
 
 def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:
@@ -426,6 +376,7 @@ HANDLERS: dict[type, Handler] = {
     RestoreVersion: _restore_version,
     EvaluateVersion: _evaluate_version,
     MoveAlias: _move_alias,
+    ReplaceServedVersion: _replace_served_version,
     RemoveAlias: _remove_alias,
     ArchiveVersion: _archive_version,
     ReleasePin: _release_pin,

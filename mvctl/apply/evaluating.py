@@ -122,7 +122,8 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
             f"the evaluation settings of {action.model} changed since "
             "the plan was made; run `mvctl plan` again",
         )
-    version = session.state.version_value(action.model, action.label)
+    # A retrained version aliases serve is judged on its new artifact before it is recorded.
+    version = session.candidates.get(key) or session.state.version_value(action.model, action.label)
     if version is None or version["status"] == VERSION_FAILED or not version["artifact_digest"]:
         return ActionOutcome(action, "skipped", f"{target} is not trained")
     work_dir = session.work_root / "evaluate" / f"{action.model}-{action.label}"

@@ -21,6 +21,12 @@ from mvctl.cli.apply import confirm_on_terminal
 )
 @click.option("--release", is_flag=True, help="Release every pin left by earlier reverts.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Restore even when an artifact to serve again is missing, corrupt or unsafe "
+    "(recorded in the history).",
+)
 @lock_timeout_option
 @pass_app
 def revert(
@@ -29,12 +35,14 @@ def revert(
     to: int | None,
     release: bool,
     auto_approve: bool,
+    force: bool,
     lock_timeout: float,
 ) -> int:
     """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
 
-    Moves aliases and statuses back; never retrains or deletes. Restored aliases are pinned
-    until the config agrees or `--release`."""
+    Moves aliases and statuses back; never retrains or deletes. Every artifact an alias is to
+    serve again is verified first (digest, safe format). Restored aliases are pinned until the
+    config agrees or `--release`."""
     from mvctl.ops.revert import RevertOptions
     from mvctl.ops.revert import revert as run_revert
     from mvctl.render.records import format_revert_outline, format_revert_result
@@ -45,7 +53,7 @@ def revert(
         console.print(format_revert_outline(outline))
         return confirm_on_terminal(console, "Revert?")
 
-    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout)
+    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout, force)
     result = run_revert(app.workspace(), options, confirm=confirm)
     if auto_approve and result.status == "done":
         console.print(format_revert_outline(result.outline))

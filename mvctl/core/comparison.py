@@ -15,7 +15,14 @@ from typing import Any, Literal
 
 from mvctl.core.gates import finite_number
 from mvctl.core.metrics import is_better
-from mvctl.core.plan import EvaluateVersion, MoveAlias, Plan, RegisterArtifact, TrainVersion
+from mvctl.core.plan import (
+    EvaluateVersion,
+    MoveAlias,
+    Plan,
+    RegisterArtifact,
+    ReplaceServedVersion,
+    TrainVersion,
+)
 from mvctl.core.recorded import RecordedState
 
 Verdict = Literal["better", "worse", "same", "n/a"]
@@ -75,6 +82,9 @@ def plan_metric_tables(
             references.setdefault(
                 (action.model, action.to_version), (action.alias, action.from_version)
             )
+        elif isinstance(action, ReplaceServedVersion):
+            # A retrained version is compared with the record its aliases serve until then.
+            references[(action.model, action.label)] = (action.aliases[0], action.label)
         elif isinstance(action, TrainVersion | RegisterArtifact):
             references.setdefault(
                 (action.model, action.label), _default_reference(recorded, action.model)
@@ -93,9 +103,17 @@ def plan_metric_tables(
         for dataset in evaluation.datasets.get(label, ()):
             found = [
                 _stored(
-                    recorded, pending, model, version, dataset.digest, evaluation.evaluation_hash
-                )
-                for version in (label, reference)
+                    recorded, pending, model, label, dataset.digest, evaluation.evaluation_hash
+                ),
+                # The recorded numbers of the label itself are its old record's: what serves now.
+                _stored(
+                    recorded,
+                    pending if reference != label else set(),
+                    model,
+                    reference,
+                    dataset.digest,
+                    evaluation.evaluation_hash,
+                ),
             ]
             rows = compare_metrics(evaluation.settings.metrics, found[0], found[1])
             tables.append(

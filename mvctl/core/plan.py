@@ -210,6 +210,26 @@ class MoveAlias:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceServedVersion:
+    """A version that aliases point at is trained again under its label: a promotion.
+
+    The new record replaces the one ``aliases`` serve only once the new artifact is verified
+    and passes the gates (checked on the new artifact's own evaluation); until then, and if
+    it fails, the old record keeps serving. A failed health check puts the old record back."""
+
+    kind: ClassVar[str] = "replace_served_version"
+    model: str
+    label: str
+    replaces: str
+    """Spec hash of the record the aliases serve now."""
+    spec_hash: str
+    """Spec hash of the record that replaces it."""
+    aliases: tuple[str, ...]
+    """Every alias that points at the version as the plan is made."""
+    gates: tuple[GateCheck, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RemoveAlias:
     """An alias gone from the config (or its model gone): it stops pointing anywhere."""
 
@@ -260,6 +280,7 @@ Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the acti
     RestoreVersion,
     EvaluateVersion,
     MoveAlias,
+    ReplaceServedVersion,
     RemoveAlias,
     ArchiveVersion,
     ReleasePin,

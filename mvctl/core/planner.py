@@ -27,6 +27,7 @@ from mvctl.core.plan import (
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
+    ReplaceServedVersion,
     RestoreVersion,
     StepPlan,
     TrainVersion,
@@ -133,11 +134,14 @@ class _Planner:
                 model.versions[label].on_conflict,
             )
         }
-        trained = {a.label for a in self.actions[first:] if isinstance(a, TRAINING_ACTIONS)}
+        trained = {
+            a.label: a.spec_hash for a in self.actions[first:] if isinstance(a, TRAINING_ACTIONS)
+        }
         self.evaluations = EvaluationPlanner(
-            name, model, resolved, live, trained, self.recorded, self.digests, self.env_digests
+            name, model, resolved, live, set(trained), self.recorded, self.digests, self.env_digests
         )
         aliases_at = len(self.actions)
+        self._plan_replacements(name, trained)
         self._plan_aliases(name, model, live)
         # Evaluations go before the alias moves whose gates need their numbers.
         self.actions[aliases_at:aliases_at] = self.evaluations.evaluate_actions()
@@ -243,6 +247,28 @@ class _Planner:
         return "; ".join(_describe_input_change(change.path) for change in changes[:3]) + (
             f" (+{len(changes) - 3} more)" if len(changes) > 3 else ""
         )
+
+    def _plan_replacements(self, model_name: str, trained: Mapping[str, str]) -> None:
+        """A version retrained under its label while aliases point at it changes what they
+        serve: a promotion, gated like a move, before the new record may serve."""
+        serving: dict[str, list[str]] = {}
+        for alias, recorded_alias in self.aliases_by_model.get(model_name, ()):
+            if recorded_alias.version in trained:
+                serving.setdefault(recorded_alias.version, []).append(alias)
+        for label, aliases in sorted(serving.items()):
+            recorded = self.recorded.versions.get((model_name, label))
+            if recorded is None:
+                continue
+            self.actions.append(
+                ReplaceServedVersion(
+                    model_name,
+                    label,
+                    recorded.spec_hash,
+                    trained[label],
+                    tuple(aliases),
+                    self.evaluations.gates_for(label),
+                )
+            )
 
     def _plan_aliases(self, model_name: str, model: ModelSpec, live: set[str]) -> None:
         for alias, label in sorted(model.aliases.items()):

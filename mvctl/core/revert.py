@@ -7,7 +7,8 @@ status alone changed gets its status back; one that was retrained under its labe
 overwrite, or a failed version trained again) gets its whole earlier record back — spec hash,
 artifact, params, lineage — since the old artifact is still in the store. Aliases restored to
 a version the config does not ask for are pinned, so the next plan does not silently undo
-the revert.
+the revert. ``served_changes`` lists each alias whose served artifact the revert changes, so
+its artifact can be verified before anything moves.
 """
 
 from __future__ import annotations
@@ -79,6 +80,47 @@ def _differs(target: Target, current: JSON, restored: JSON) -> bool:
     if target.kind == "version" and isinstance(current, dict) and isinstance(restored, dict):
         return any(restored.get(k, current.get(k)) != current.get(k) for k in IDENTITY)
     return bool(current != restored)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What an alias serves once a revert is done: the version and its artifact."""
+
+    model: str
+    alias: str
+    version: str
+    artifact_digest: str | None
+    record: JSON
+    """The version's record as the revert leaves it (restored whole, or as recorded now)."""
+
+
+def served_changes(outline: RevertOutline, recorded: RecordedState) -> tuple[Served, ...]:
+    """Each alias that serves another version or another artifact once the revert is done:
+    moved back to another version, or left on a version whose earlier record comes back."""
+    aliases: dict[tuple[str, str], str | None] = {
+        key: alias.version for key, alias in recorded.aliases.items()
+    }
+    records: dict[tuple[str, str], JSON] = {}
+    for restoration in outline.restorations:
+        key = (restoration.target.model, restoration.target.name)
+        restored = restoration.restored
+        if restoration.target.kind == "alias":
+            aliases[key] = None if restored is None else restored["version"]
+        elif restoration.target.kind == "version" and "artifact_digest" in (restored or {}):
+            records[key] = restored
+    served = []
+    for (model, alias), version in sorted(aliases.items(), key=lambda item: item[0]):
+        if version is None:
+            continue
+        now = recorded.aliases.get((model, alias))
+        row = recorded.versions.get((model, version))
+        artifact_now = row.artifact_digest if row is not None else None
+        record = records.get((model, version))
+        artifact = record["artifact_digest"] if record is not None else artifact_now
+        moved = now is None or now.version != version
+        if moved or artifact != artifact_now:
+            served.append(Served(model, alias, version, artifact, record))
+    return tuple(served)
 
 
 def outline_undo(

@@ -14,7 +14,7 @@ from typing import Any
 
 from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, now_utc
 from mvctl.apply.notify import Notifier
-from mvctl.core.plan import MoveAlias, Plan, action_to_dict
+from mvctl.core.plan import Plan, action_to_dict
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
 from mvctl.workspace import Workspace
@@ -45,20 +45,18 @@ class Alerts:
         self._send("apply_started", apply_id, plan_hash=plan.hash, summary=plan.summary())
 
     def finished(self, apply_id: int, status: str, outcomes: Sequence[ActionOutcome]) -> None:
-        """gate_failed for each promotion a gate held back, then how the apply ended.
-
-        A promotion ends 'failed' only when a gate held it back (one whose version is not
-        there to promote is 'skipped'); its message names the gates and why.
+        """gate_failed for each promotion a gate held back (an alias move or the replacement
+        of a version aliases serve), rollback for each one undone, then how the apply ended.
         """
         for outcome in outcomes:
-            if isinstance(outcome.action, MoveAlias) and outcome.status == "failed":
+            if outcome.gate_failed:
                 self._send(
                     "gate_failed",
                     apply_id,
                     action=action_to_dict(outcome.action),
                     message=outcome.message,
                 )
-            if isinstance(outcome.action, MoveAlias) and outcome.status == ROLLED_BACK:
+            if outcome.status == ROLLED_BACK:
                 self._send(
                     "rollback",
                     apply_id,
@@ -81,12 +79,19 @@ class Alerts:
         message = error.message if isinstance(error, MvctlError) else type(error).__name__
         self._send("apply_failed", apply_id, error=message, not_done=[])
 
-    def rollback(self, apply_id: int, outline: RevertOutline, reverts: int | None) -> None:
+    def rollback(
+        self,
+        apply_id: int,
+        outline: RevertOutline,
+        reverts: int | None,
+        forced: Sequence[str] = (),
+    ) -> None:
         self._send(
             "rollback",
             apply_id,
             automatic=False,
             reverts_apply_id=reverts,
+            forced=list(forced),
             description=outline.description,
             restored=[
                 {"target": str(r.target), "from": r.current, "to": r.restored}

@@ -14,14 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mvctl import faults
-from mvctl.apply.applier import (
-    ActionOutcome,
-    ApplyEvents,
-    ApplySession,
-    now_utc,
-    roll_back_failed_models,
-    run_actions,
-)
+from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl.apply.promotion import roll_back_failed_models
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions

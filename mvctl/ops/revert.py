@@ -2,18 +2,32 @@
 
 Only pointers and statuses move; nothing is retrained or deleted. Aliases put back to a
 version the config does not ask for are pinned, so the next plan shows a conflict instead of
-quietly re-promoting what was just reverted.
+quietly re-promoting what was just reverted. Gates are not checked again (what comes back
+passed them when it was promoted), but every artifact an alias is to serve again is verified
+first, digest and safe format: a missing, corrupt or unsafe one refuses the revert unless
+`--force`, which goes ahead and writes what it forced past into the change log.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from mvctl.apply.promotion import verify_served_artifact
 from mvctl.core.hashing import canonical_json, sha256_hex
-from mvctl.core.recorded import Change, Target
-from mvctl.core.revert import Restoration, RevertOutline, current_value, outline_to, outline_undo
-from mvctl.errors import NotFoundError, RevertError, UsageError
+from mvctl.core.recorded import Change, RecordedState, Target
+from mvctl.core.resolve import torch_module
+from mvctl.core.revert import (
+    Restoration,
+    RevertOutline,
+    current_value,
+    outline_to,
+    outline_undo,
+    served_changes,
+)
+from mvctl.errors import MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
 from mvctl.state.db import StateDB
@@ -27,6 +41,8 @@ class RevertOptions:
     release: bool = False
     auto_approve: bool = False
     lock_timeout_s: float = 0.0
+    force: bool = False
+    """Restore even where an artifact to serve again fails verification (and log that)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,23 @@ class RevertResult:
     status: str
     """'nothing', 'declined' or 'done'."""
     apply_id: int | None = None
+    forced: tuple[str, ...] = ()
+    """What `--force` went past: each alias restored to an artifact that failed verification."""
+
+
+@dataclass(frozen=True)
+class _Unverified:
+    model: str
+    alias: str
+    version: str
+    problem: str
+    fix: str
+
+    @property
+    def line(self) -> str:
+        return (
+            f"{self.model}:{self.alias} would serve {self.model}@{self.version}, but {self.problem}"
+        )
 
 
 def revert(
@@ -81,6 +114,14 @@ def revert(
                 outline = outline_undo(log, recorded, reverts, declared)
         if outline.is_empty:
             return RevertResult(outline, "nothing")
+        unverified = _verify_served(workspace, state, outline, recorded)
+        if unverified and not options.force:
+            raise RevertError(
+                "revert refused, nothing changed: " + "; ".join(u.line for u in unverified),
+                fix=" ".join(dict.fromkeys(u.fix for u in unverified))
+                + " To restore the pointers anyway, run the same revert with --force "
+                "(the change log records it).",
+            )
         if not options.auto_approve and not confirm(outline):
             return RevertResult(outline, "declined")
         apply_id = state.begin_apply(
@@ -91,21 +132,95 @@ def revert(
             reverts_apply_id=reverts,
         )
         try:
-            state.record(apply_id, _changes(state, outline, apply_id))
+            state.record(
+                apply_id, [*_forced_records(unverified), *_changes(state, outline, apply_id)]
+            )
         except BaseException as error:
             alerts.failed(apply_id, error)
             stopped = close_failed(state, apply_id, error, "revert")
             if stopped is not error:
                 raise stopped from error
             raise
-        state.finish_apply(apply_id, "succeeded")
-        alerts.rollback(apply_id, outline, reverts)
-        return RevertResult(outline, "done", apply_id)
+        forced = tuple(u.line for u in unverified)
+        message = (
+            "forced (--force) past a failed artifact check: "
+            + ", ".join(f"{u.model}:{u.alias} -> {u.version}" for u in unverified)
+            if unverified
+            else None
+        )
+        state.finish_apply(apply_id, "succeeded", message)
+        alerts.rollback(apply_id, outline, reverts, forced)
+        return RevertResult(outline, "done", apply_id, forced)
     finally:
         try:
             release_lock(state, lock_id)
         finally:
             alerts.close()
+
+
+def _verify_served(
+    workspace: Workspace, state: StateDB, outline: RevertOutline, recorded: RecordedState
+) -> list[_Unverified]:
+    """Every artifact an alias is to serve once reverted: in the store, intact, a safe format."""
+    to_verify = served_changes(outline, recorded)
+    if not to_verify:
+        return []
+    work_dir = workspace.private_dir / "work" / "revert"
+    store = workspace.open_store()
+    unverified = []
+    try:
+        for served in to_verify:
+            target = f"{served.model}@{served.version}"
+            if not served.artifact_digest:
+                unverified.append(
+                    _Unverified(
+                        served.model,
+                        served.alias,
+                        served.version,
+                        "it has no artifact (it is not trained)",
+                        f"Point {served.alias} at a trained version instead (`mvctl show {target}`).",
+                    )
+                )
+                continue
+            record: dict[str, Any] = (
+                served.record or state.version_value(served.model, served.version) or {}
+            )
+            model = workspace.config.models.get(served.model)
+            try:
+                verify_served_artifact(
+                    store,
+                    {**record, "artifact_digest": served.artifact_digest},
+                    tuple(model.trusted_types) if model else (),
+                    torch_module(model) if model else None,
+                    work_dir,
+                    what=f"the artifact of {target}",
+                )
+            except MvctlError as error:
+                unverified.append(
+                    _Unverified(
+                        served.model, served.alias, served.version, error.what, error.fix or ""
+                    )
+                )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return unverified
+
+
+def _forced_records(unverified: list[_Unverified]) -> list[Change]:
+    """The log's record of each alias `--force` restored past a failed artifact check."""
+    return [
+        Change(
+            Target("gate", u.model, u.alias),
+            None,
+            {
+                "version": u.version,
+                "passed": False,
+                "forced": True,
+                "checks": [{"gate": "artifact", "result": "fail", "reason": u.problem}],
+            },
+        )
+        for u in unverified
+    ]
 
 
 def _apply_to_undo(state: StateDB, apply_id: int | None) -> int:

@@ -98,13 +98,26 @@ def result_summary(kind: str, value: dict[str, object]) -> str:
             f"promotion to {value.get('version')} rolled back automatically to "
             f"{rollback.get('restored') or 'nothing'}: {rollback.get('reason')}"
         )
+    if kind == "gate" and value.get("forced"):
+        checks = value.get("checks")
+        problems = (
+            "; ".join(str(check.get("reason")) for check in checks if isinstance(check, dict))
+            if isinstance(checks, list)
+            else ""
+        )
+        return (
+            f"restored to {value.get('version')} by `revert --force` although its artifact "
+            f"failed verification: {problems}"
+        )
     if kind == "gate":
         checks = value.get("checks")
         failed = (
             [c for c in checks if c.get("result") != "pass"] if isinstance(checks, list) else []
         )
         verdict = "passed" if value.get("passed") else f"blocked ({len(failed)} gate(s) not passed)"
-        return f"gates for {value.get('version')} {verdict}"
+        spec = value.get("spec_hash")
+        retrained = f" retrained (spec {str(spec)[:12]})" if spec else ""
+        return f"gates for {value.get('version')}{retrained} {verdict}"
     if value.get("status") != "ok":
         return f"evaluation on {value.get('dataset')} failed: {value.get('message')}"
     metrics = value.get("metrics")

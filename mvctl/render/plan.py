@@ -23,6 +23,7 @@ from mvctl.core.plan import (
     RefreshAlias,
     RegisterArtifact,
     RemoveAlias,
+    ReplaceServedVersion,
     RestoreVersion,
     TrainVersion,
     UpdateMetadata,
@@ -81,6 +82,13 @@ def action_lines(action: Action) -> list[str]:
             f"{escape(before)} -> [bold]{escape(action.to_version)}[/]",
             *gate_lines(action.gates),
         ]
+    if isinstance(action, ReplaceServedVersion):
+        return [
+            f"[cyan]~ replace[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
+            f"spec {action.replaces[:12]} -> {action.spec_hash[:12]}; the old record serves "
+            "until the new one passes",
+            *(f"    {line}" for line in served_gate_lines(action)),
+        ]
     if isinstance(action, RemoveAlias):
         return [
             f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"
@@ -101,6 +109,16 @@ def action_lines(action: Action) -> list[str]:
     ]
 
 
+def served_gate_lines(action: ReplaceServedVersion) -> list[str]:
+    """What a replacement must pass before the aliases serve it, one gate per line."""
+    serves = "serves " + ", ".join(
+        f"{escape(action.model)}:{escape(alias)}" for alias in action.aliases
+    )
+    if not action.gates:
+        return [f"{serves} — no gates"]
+    return [f"{serves} — {gate_line(check)}" for check in action.gates]
+
+
 def conflict_lines(conflict: Conflict) -> list[str]:
     lines = [
         f"[red bold]! {conflict.kind}[/] [bold]{escape(conflict.target)}[/]: {escape(conflict.message)}"
@@ -118,6 +136,11 @@ def summary_line(plan: Plan) -> str:
     parts = [
         f"{trains} to train ({counts['steps_run']} steps to run, {counts['steps_cached']} cached)",
         f"{counts['move_alias']} alias moves",
+        *(
+            [f"{counts['replace_served_version']} served versions replaced"]
+            if counts["replace_served_version"]
+            else []
+        ),
         f"{counts['archive_version'] + counts['remove_alias']} removals",
     ]
     other = (
@@ -212,6 +235,8 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
                 ]
             if isinstance(action, MoveAlias):
                 lines += [f"  - {markdown.text(strip(gate_line(check)))}" for check in action.gates]
+            if isinstance(action, ReplaceServedVersion):
+                lines += [f"  - {markdown.text(strip(line))}" for line in served_gate_lines(action)]
     if metric_tables:
         lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
     if plan.drift:

@@ -236,6 +236,8 @@ def format_revert_result(result: RevertResult) -> str:
     if result.status == "declined":
         return "Revert cancelled; nothing changed."
     text = f"[green]Reverted[/] as apply #{result.apply_id}: {escape(result.outline.description)}."
+    for line in result.forced:
+        text += f"\n[yellow]Forced:[/] {escape(line)}"
     if result.outline.pins:
         text += (
             "\nPinned aliases stay put until the config agrees or `mvctl revert --release`; "

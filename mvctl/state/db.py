@@ -273,13 +273,21 @@ class StateDB:
             return reader.version_details(tx, model)
 
     def evaluation_result(
-        self, model: str, label: str, dataset_digest: str, evaluation_hash: str
+        self,
+        model: str,
+        label: str,
+        dataset_digest: str,
+        evaluation_hash: str,
+        spec_hash: str | None = None,
     ) -> RecordedEvaluation | None:
-        """The latest stored result of the version as trained now, on one dataset."""
+        """The latest stored result of the version as trained now (or, with ``spec_hash``, as
+        trained under that spec), on one dataset."""
         if not self._ready:
             return None
         with self._read("reading evaluations") as tx:
-            return evaluations.latest_result(tx, model, label, dataset_digest, evaluation_hash)
+            return evaluations.latest_result(
+                tx, model, label, dataset_digest, evaluation_hash, spec_hash
+            )
 
     def evaluations_of(self, model: str) -> list[EvaluationRecord]:
         """Every stored evaluation of ``model``, oldest first (reports, compare)."""

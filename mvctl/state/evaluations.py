@@ -29,6 +29,11 @@ ONE_RESULT = (
     "AND v.label = e.label AND v.spec_hash = e.spec_hash WHERE e.model = ? AND e.label = ? "
     "AND e.dataset_digest = ? AND e.evaluation_hash = ? ORDER BY e.id DESC LIMIT 1"
 )
+ONE_RESULT_OF_SPEC = (
+    "SELECT dataset, status, metrics_json, status_json, message, created_at, apply_id "
+    "FROM evaluations WHERE model = ? AND label = ? AND spec_hash = ? AND dataset_digest = ? "
+    "AND evaluation_hash = ? ORDER BY id DESC LIMIT 1"
+)
 ALL_OF_MODEL = (
     "SELECT id, model, label, spec_hash, dataset_digest, evaluation_hash, dataset, status, "
     "metrics_json, status_json, details_json, message, evaluator_version, created_at, apply_id "
@@ -73,10 +78,21 @@ def latest_evaluations(
 
 
 def latest_result(
-    tx: Tx, model: str, label: str, dataset_digest: str, evaluation_hash: str
+    tx: Tx,
+    model: str,
+    label: str,
+    dataset_digest: str,
+    evaluation_hash: str,
+    spec_hash: str | None = None,
 ) -> RecordedEvaluation | None:
-    """The latest result of the version as trained now on one dataset, under one hash."""
-    row = tx.first(ONE_RESULT, (model, label, dataset_digest, evaluation_hash))
+    """The latest result of the version as trained now on one dataset, under one hash; with
+    ``spec_hash``, of the version trained under that spec (a retrained one not recorded yet)."""
+    if spec_hash is None:
+        row = tx.first(ONE_RESULT, (model, label, dataset_digest, evaluation_hash))
+    else:
+        row = tx.first(
+            ONE_RESULT_OF_SPEC, (model, label, spec_hash, dataset_digest, evaluation_hash)
+        )
     if row is None:
         return None
     return RecordedEvaluation(model, label, dataset_digest, evaluation_hash, *row)

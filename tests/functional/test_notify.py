@@ -211,9 +211,15 @@ def test_a_promotion_held_back_by_a_gate_is_a_gate_failed_event(tmp_path: Path, 
         MoveAlias("churn", "production", "1.0.0", "1.1.0"),
         "failed",
         "production stays at 1.0.0: gate 'f1 >= 0.9' fail on holdout: f1 = 0.8",
+        gate_failed=True,
     )
     skipped = ActionOutcome(MoveAlias("churn", "staging", None, "1.1.0"), "skipped", "not trained")
-    alerts.finished(3, "failed", [held, skipped])
+    refused = ActionOutcome(
+        MoveAlias("churn", "canary", None, "1.1.0"),
+        "failed",
+        "canary stays at no version: blob sha256:… is missing from the store",
+    )
+    alerts.finished(3, "failed", [held, skipped, refused])
     alerts.close()
     assert hook.events() == ["gate_failed", "apply_failed"]
     gate = hook.delivered()[0]

@@ -69,6 +69,20 @@ def test_results_of_an_overwritten_spec_are_left_out(trained: StateDB) -> None:
     assert len(trained.evaluations_of("churn")) == 1  # history keeps it
 
 
+def test_results_of_a_retrained_spec_not_recorded_yet_are_read_by_that_spec(
+    trained: StateDB,
+) -> None:
+    """A retrained version waiting for its gates: its results are found by its own spec hash,
+    while the record aliases serve keeps reading its own."""
+    apply(trained, [evaluation(metrics={"f1": 0.9})])
+    apply(trained, [evaluation(spec_hash="spec-2", metrics={"f1": 0.0})])
+    served = trained.evaluation_result("churn", "1.0.0", "sha256:data", "eval-1")
+    retrained = trained.evaluation_result("churn", "1.0.0", "sha256:data", "eval-1", "spec-2")
+    assert served is not None and served.metric("f1") == 0.9
+    assert retrained is not None and retrained.metric("f1") == 0.0
+    assert trained.evaluation_result("churn", "1.0.0", "sha256:data", "eval-1", "spec-3") is None
+
+
 def test_non_finite_metrics_are_null_with_a_status_and_bare_nan_is_refused(
     trained: StateDB,
 ) -> None:

@@ -104,6 +104,9 @@ def describe_action(action: Action) -> str:
     if kind == "evaluate_version":
         names = ",".join(ref.name for ref in action.datasets)  # type: ignore[union-attr]
         return f"evaluate_version {action.model}@{action.label} {names}"  # type: ignore[union-attr]
+    if kind == "replace_served_version":
+        serving = ",".join(action.aliases)  # type: ignore[union-attr]
+        return f"replace_served_version {action.model}@{action.label} serves {serving}"  # type: ignore[union-attr]
     if kind == "remove_alias":
         return f"remove_alias {action.model}:{action.alias}"  # type: ignore[union-attr]
     if kind == "release_pin":

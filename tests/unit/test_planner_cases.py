@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mvctl.core.plan import MoveAlias
+from mvctl.core.plan import MoveAlias, ReplaceServedVersion
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
@@ -71,15 +71,18 @@ def test_plan_case(path: Path) -> None:
         assert field not in described
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
     gates = [
-        f"{a.model}:{a.alias} {g.gate} -> {g.result}"
+        f"{a.model}:{'+'.join(_aliases(a))} {g.gate} -> {g.result}"
         for a in plan.actions
-        if isinstance(a, MoveAlias)
+        if isinstance(a, MoveAlias | ReplaceServedVersion)
         for g in a.gates
     ]
     assert gates == expected.get("gates", gates)
     for fragment in expected.get("gate_reasons", []):
         assert any(
-            fragment in g.reason for a in plan.actions if isinstance(a, MoveAlias) for g in a.gates
+            fragment in g.reason
+            for a in plan.actions
+            if isinstance(a, MoveAlias | ReplaceServedVersion)
+            for g in a.gates
         ), fragment
     for step_reason in expected.get("reasons", []):
         assert any(
@@ -99,6 +102,10 @@ def _step_keys(
         resolved = resolve_model(model, spec, digests, {})[label]
         keys |= {s.key for s in resolved.steps if s.name == step}
     return frozenset(keys)
+
+
+def _aliases(action: MoveAlias | ReplaceServedVersion) -> tuple[str, ...]:
+    return (action.alias,) if isinstance(action, MoveAlias) else action.aliases
 
 
 def test_cases_exist() -> None:

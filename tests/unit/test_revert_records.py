@@ -14,7 +14,7 @@ from mvctl.core.recorded import (
     RecordedVersion,
     Target,
 )
-from mvctl.core.revert import outline_to, outline_undo
+from mvctl.core.revert import outline_to, outline_undo, served_changes
 from mvctl.errors import RevertError
 
 V1 = Target("version", "churn", "1.0.0")
@@ -133,3 +133,44 @@ def test_a_later_overwrite_blocks_undoing_the_earlier_alone() -> None:
     log = [*LOG, LoggedChange(3, 1, Change(V1, NEW, newer))]
     with pytest.raises(RevertError, match="changed again by apply 3"):
         outline_undo(log, recorded_with(newer), 2, {})
+
+
+def test_undoing_an_overwrite_of_a_served_version_names_the_old_artifact_to_verify() -> None:
+    outline = outline_undo(LOG, recorded_with(NEW, alias="1.0.0"), 2, {})
+    (served,) = served_changes(outline, recorded_with(NEW, alias="1.0.0"))
+    assert (served.alias, served.version, served.artifact_digest) == (
+        "production",
+        "1.0.0",
+        OLD["artifact_digest"],
+    )
+    assert served.record == OLD
+
+
+def test_an_overwrite_no_alias_serves_has_nothing_to_verify() -> None:
+    outline = outline_undo(LOG, recorded_with(NEW), 2, {})
+    assert served_changes(outline, recorded_with(NEW)) == ()
+
+
+def test_an_alias_moved_back_serves_its_earlier_version_as_recorded() -> None:
+    alias = Target("alias", "churn", "production")
+    log = [
+        LoggedChange(1, 1, Change(V1, None, OLD)),
+        LoggedChange(2, 1, Change(alias, {"version": "1.0.0"}, {"version": "1.1.0"})),
+    ]
+    recorded = recorded_with(OLD, alias="1.1.0")
+    (served,) = served_changes(outline_undo(log, recorded, 2, {}), recorded)
+    assert (served.version, served.artifact_digest, served.record) == (
+        "1.0.0",
+        OLD["artifact_digest"],
+        None,
+    )
+
+
+def test_an_alias_the_revert_removes_serves_nothing_to_verify() -> None:
+    alias = Target("alias", "churn", "production")
+    log = [
+        LoggedChange(1, 1, Change(V1, None, OLD)),
+        LoggedChange(2, 1, Change(alias, None, {"version": "1.0.0"})),
+    ]
+    recorded = recorded_with(OLD, alias="1.0.0")
+    assert served_changes(outline_undo(log, recorded, 2, {}), recorded) == ()
