@@ -25,6 +25,7 @@ from mvctl.core.resolve import ResolvedVersion, resolve_model
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
+from mvctl.state.db import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -34,6 +35,7 @@ class ApplyOptions:
     auto_approve: bool = False
     plan_options: PlanOptions = field(default_factory=PlanOptions)
     lock_timeout_s: float = 0.0
+    lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
     """Steps of one version run at once; None: one per CPU."""
 
@@ -63,6 +65,12 @@ def load_plan_file(path: Path) -> Plan:
         ) from error
 
 
+def work_folder(workspace: Workspace, apply_id: int) -> Path:
+    """Where apply ``apply_id`` runs its steps; removed when it ends, and by the next apply
+    if it was killed."""
+    return workspace.private_dir / "work" / f"apply-{apply_id}"
+
+
 def apply(
     workspace: Workspace,
     options: ApplyOptions,
@@ -79,12 +87,15 @@ def apply(
     digests, env_digests, _ = workspace.digests()
     actor = current_actor()
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
+    lock_id = state.acquire_lock(
+        "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    )
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)
     apply_id: int | None = None
     try:
-        state.close_interrupted_applies()
+        for interrupted in state.close_interrupted_applies():
+            shutil.rmtree(work_folder(workspace, interrupted), ignore_errors=True)
         recorded = state.snapshot()
         if saved is not None and saved.serial != recorded.serial:
             raise StaleStateError(
@@ -128,7 +139,7 @@ def apply(
             },
             events=events,
             clock=now_utc,
-            work_root=workspace.private_dir / "work" / f"apply-{apply_id}",
+            work_root=work_folder(workspace, apply_id),
             parallel=options.parallel or os.cpu_count() or 1,
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
             health_checks={

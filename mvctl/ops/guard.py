@@ -3,7 +3,7 @@
 When the state database itself is what failed (a full disk, a read-only file, a dropped
 server), closing the apply record and releasing the lock fail as well. Those second failures
 must not replace the error the user needs to read, and a lock left behind must be named with
-the command that breaks it, so every failure ends in a message that says how to recover.
+what frees it, so every failure ends in a message that says how to recover.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def release_lock(state: StateDB, lock_id: str) -> None:
         state.release_lock(lock_id)
     except MvctlError as failed:
         unlock = (
-            f"The state lock {lock_id} could not be released ({failed.what}); once the state "
-            f"database works again, break it with `mvctl state unlock --force {lock_id}`."
+            f"The state lock {lock_id} could not be released ({failed.what}); once this "
+            "process has ended and the state database works again, the next apply takes it "
+            f"over (or break it with `mvctl state unlock --force {lock_id}`)."
         )
         if isinstance(in_flight, MvctlError):
             raise StateError(

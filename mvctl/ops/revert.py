@@ -16,7 +16,7 @@ from mvctl.core.revert import Restoration, RevertOutline, current_value, outline
 from mvctl.errors import NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
-from mvctl.state.db import StateDB
+from mvctl.state.db import DEFAULT_LEASE_S, StateDB
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -27,6 +27,7 @@ class RevertOptions:
     release: bool = False
     auto_approve: bool = False
     lock_timeout_s: float = 0.0
+    lock_lease_s: float = DEFAULT_LEASE_S
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def revert(
     }
     actor = current_actor()
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock("revert", actor, timeout_s=options.lock_timeout_s)
+    lock_id = state.acquire_lock(
+        "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    )
     alerts = Alerts(workspace, "revert", actor, state.serial)
     try:
         state.close_interrupted_applies()

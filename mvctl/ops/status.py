@@ -26,6 +26,8 @@ class StatusResult:
     serial: int
     models: tuple[ModelStatus, ...]
     lock: LockInfo | None
+    lock_dead: str | None = None
+    """Why the lock's holder is provably dead (the next apply takes it over); None if alive."""
 
 
 def status(workspace: Workspace, model: str | None = None) -> StatusResult:
@@ -33,6 +35,7 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
     try:
         recorded = state.snapshot()
         lock = state.lock_holder()
+        dead = None if lock is None else state.dead_holder_reason(lock)
     finally:
         state.close()
     names = sorted(recorded.models if model is None else {model} & recorded.models)
@@ -42,6 +45,7 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
         recorded.serial,
         tuple(_model_status(recorded, name, name in workspace.config.models) for name in names),
         lock,
+        dead,
     )
 
 
