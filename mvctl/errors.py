@@ -20,10 +20,14 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     ├── RevertError            a revert cannot be done as asked
     ├── NotFoundError          a model, version or apply named on the command line does not exist
     └── UsageError             options that cannot be combined or a refused interactive action
+
+Apart from the tree, ``Interrupted`` (a ``KeyboardInterrupt``) is how SIGINT and SIGTERM stop
+a command: not a failure anything may catch and carry on from.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -143,3 +147,16 @@ class NotFoundError(MvctlError):
 
 class UsageError(MvctlError):
     """The command was called in a way that cannot work."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM asked mvctl to stop (Ctrl-C, a cancelled CI job).
+
+    A KeyboardInterrupt, so whatever stops cleanly on Ctrl-C stops the same way on SIGTERM:
+    apply stops its steps, closes its record and releases the lock on the way out. ``mvctl.cli``
+    installs the handlers that raise it and exits with 128 + the signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -17,6 +17,7 @@ from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
 from mvctl.apply.health import check_health
 from mvctl.apply.pipeline import VersionFailed, run_steps
+from mvctl.apply.processes import ProcessGroups
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import (
     Action,
@@ -92,6 +93,8 @@ class ApplySession:
     """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
     health_checks: Mapping[str, str] = field(default_factory=dict)
     """Each model's `health_check:` command, run after every promotion of one of its aliases."""
+    processes: ProcessGroups = field(default_factory=ProcessGroups)
+    """The running steps' process groups, stopped when the apply is interrupted or dies."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]

@@ -18,6 +18,7 @@ from mvctl.apply.applier import (
     roll_back_failed_models,
     run_actions,
 )
+from mvctl.apply.processes import ProcessGroups
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions, build_plan
@@ -66,8 +67,8 @@ def load_plan_file(path: Path) -> Plan:
 
 
 def work_folder(workspace: Workspace, apply_id: int) -> Path:
-    """Where apply ``apply_id`` runs its steps; removed when it ends, and by the next apply
-    if it was killed."""
+    """Where apply ``apply_id`` runs its steps; removed when it ends, even by a signal, and
+    by the next apply if it was killed."""
     return workspace.private_dir / "work" / f"apply-{apply_id}"
 
 
@@ -92,6 +93,7 @@ def apply(
     )
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)
+    processes = ProcessGroups()
     apply_id: int | None = None
     try:
         for interrupted in state.close_interrupted_applies():
@@ -147,6 +149,7 @@ def apply(
                 for name, m in workspace.config.models.items()
                 if m.health_check
             },
+            processes=processes,
         )
         outcomes = roll_back_failed_models(
             session,
@@ -161,7 +164,10 @@ def apply(
         alerts.finished(apply_id, status, outcomes)
         return ApplyResult(plan, status, apply_id, outcomes)
     except BaseException as error:
+        # Interrupted (SIGINT, SIGTERM) or failed: no step outlives the apply, nor its folder.
+        processes.stop()
         if apply_id is not None:
+            shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
             alerts.failed(apply_id, error)
             stopped = close_failed(state, apply_id, error)
             if stopped is not error:
@@ -169,6 +175,7 @@ def apply(
         raise
     finally:
         try:
+            processes.close()
             release_lock(state, lock_id)
         finally:
             alerts.close()
