@@ -33,6 +33,8 @@ from mvctl.state.lock import LockInfo
 
 PROC = Path("/proc")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_PID = 2**22
+"""Linux's highest possible pid (``pid_max`` cannot be set above it)."""
 
 
 @functools.cache
@@ -116,8 +118,10 @@ def _why_dead_here(holder: LockInfo) -> str | None:
     """Same machine: why its process is gone, or '' when it is running; None: another machine
     (or no /proc to look in), so the process proves nothing either way."""
     machine = _machine()
-    if holder.process is None or holder.host != this_host() or machine is None or holder.pid < 1:
+    if holder.process is None or holder.host != this_host() or machine is None:
         return None
+    if not 0 < holder.pid <= MAX_PID:
+        return None  # no process has that pid: the row was not written by an mvctl
     parts = holder.process.split(" ")
     if len(parts) != 3 or (parts[0], parts[1]) != machine:
         return None

@@ -292,3 +292,31 @@ def test_a_holder_whose_session_is_gone_is_taken_over(postgres_database_url: str
         while db.dead_holder_reason(planted) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert_taken_over(db, planted, f"its database session (backend pid {row[1]}) is gone")
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**22 + 1, 2**40])
+def test_a_lock_row_naming_an_impossible_pid_proves_nothing(pid: int) -> None:
+    """A row written by hand naming our own machine: no probe, no signal, no takeover until
+    its lease runs out."""
+    fresh = iso(datetime.now(UTC))
+    holder = LockInfo(
+        "0ld10ck5",
+        "mallory",
+        "apply",
+        pid,
+        socket.gethostname(),
+        fresh,
+        liveness.process_identity(os.getpid()),
+        fresh,
+        120.0,
+    )
+    assert liveness.why_dead(holder, now=datetime.now(UTC)) is None
+    expired = replace(holder, heartbeat_at=ago(minutes=5))
+    assert "past its 120 s lease" in (liveness.why_dead(expired, now=datetime.now(UTC)) or "")
+
+
+@pytest.mark.parametrize("lease", [float("nan"), float("inf")])
+def test_a_lease_that_never_runs_out_proves_nothing(lease: float) -> None:
+    holder = LockInfo("0ld10ck5", "mallory", "apply", 4242, "elsewhere", ago(days=9))
+    silent = replace(holder, heartbeat_at=ago(days=9), lease_s=lease)
+    assert liveness.why_dead(silent, now=datetime.now(UTC)) is None
