@@ -25,7 +25,7 @@ from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.resolve import ResolvedVersion, resolve_model
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, release_lock
+from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.state.db import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
@@ -66,12 +66,6 @@ def load_plan_file(path: Path) -> Plan:
         ) from error
 
 
-def work_folder(workspace: Workspace, apply_id: int) -> Path:
-    """Where apply ``apply_id`` runs its steps; removed when it ends, even by a signal, and
-    by the next apply if it was killed."""
-    return workspace.private_dir / "work" / f"apply-{apply_id}"
-
-
 def apply(
     workspace: Workspace,
     options: ApplyOptions,
@@ -96,8 +90,7 @@ def apply(
     processes = ProcessGroups()
     apply_id: int | None = None
     try:
-        for interrupted in state.close_interrupted_applies():
-            shutil.rmtree(work_folder(workspace, interrupted), ignore_errors=True)
+        close_interrupted(state, workspace)
         recorded = state.snapshot()
         if saved is not None and saved.serial != recorded.serial:
             raise StaleStateError(

@@ -8,17 +8,33 @@ what frees it, so every failure ends in a message that says how to recover.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from contextlib import suppress
+from pathlib import Path
 
 from mvctl.errors import MvctlError, StateError
 from mvctl.state.db import StateDB
+from mvctl.workspace import Workspace
 
 INTACT = "Everything recorded before the failure is intact (each change commits with its log row)."
 AGAIN = {
     "apply": "Check with `mvctl state check`, then run `mvctl apply` again: finished steps are cached.",
     "revert": "Check with `mvctl state check`, then run the `mvctl revert` again.",
 }
+
+
+def work_folder(workspace: Workspace, apply_id: int) -> Path:
+    """Where apply ``apply_id`` runs its steps; removed when it ends, even by a signal, and
+    by the next apply or revert if it was killed."""
+    return workspace.private_dir / "work" / f"apply-{apply_id}"
+
+
+def close_interrupted(state: StateDB, workspace: Workspace) -> None:
+    """Close the records of applies that died holding the lock, and remove their work
+    folders; call holding the lock."""
+    for apply_id in state.close_interrupted_applies():
+        shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
 
 
 def close_failed(

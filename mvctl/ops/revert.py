@@ -15,7 +15,7 @@ from mvctl.core.recorded import Change, Target
 from mvctl.core.revert import Restoration, RevertOutline, current_value, outline_to, outline_undo
 from mvctl.errors import NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, release_lock
+from mvctl.ops.guard import close_failed, close_interrupted, release_lock
 from mvctl.state.db import DEFAULT_LEASE_S, StateDB
 from mvctl.workspace import Workspace, current_actor
 
@@ -57,7 +57,7 @@ def revert(
     )
     alerts = Alerts(workspace, "revert", actor, state.serial)
     try:
-        state.close_interrupted_applies()
+        close_interrupted(state, workspace)
         recorded = state.snapshot()
         if options.release:
             outline = RevertOutline(

@@ -57,6 +57,7 @@ KILLS = [
     ("actions_done", 1),
     ("apply_finished", 1),
 ]
+NEW_VERSION = '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.3}}}'
 RANDOM_KILLS = 2
 KILLERS = 3
 """Killed applies run at once while the sweep is prepared."""
@@ -251,18 +252,23 @@ def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: P
 def test_a_revert_takes_over_the_lock_of_a_killed_apply(tmp_path: Path, template: Path) -> None:
     project = copy_of(template, tmp_path)
     assert project.mvctl("apply", "--auto-approve").code == 0
+    project.edit_config('"1.1.0": {params: {train: {lr: 0.2}}}', NEW_VERSION)
     victim = project.start(
-        "apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": "lock_taken:1"}
+        "apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": "step_running:1"}
     )
     assert victim.wait(timeout=120) == -signal.SIGKILL
+    assert (project.root / ".mvctl" / "work" / "apply-2").is_dir()
     reverted = project.mvctl("revert", "--auto-approve")
     assert reverted.code == 0, reverted.text
     assert f"took over the state lock of tester (apply, pid {victim.pid}" in reverted.err
+    assert not (project.root / ".mvctl" / "work" / "apply-2").exists()
     history = json.loads(project.mvctl("history", "--json").out)
     assert [(h["kind"], h["status"]) for h in history] == [
         ("revert", "succeeded"),
+        ("apply", "failed"),
         ("apply", "succeeded"),
     ]
+    assert "interrupted" in history[1]["message"] and "taken over" in history[1]["message"]
     assert json.loads(project.mvctl("status", "--json").out)["lock"] is None
 
 
