@@ -24,11 +24,15 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     └── UsageError             options that cannot be combined or a refused interactive action
 
 ``did_you_mean`` and ``listing`` word the fixes of errors about a name given by the user.
+
+Apart from the tree, ``Interrupted`` (a ``KeyboardInterrupt``) is how SIGINT and SIGTERM stop
+a command: not a failure anything may catch and carry on from.
 """
 
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -177,3 +181,16 @@ def listing(names: Iterable[str], limit: int = 8) -> str:
         return "none"
     more = len(shown) - limit
     return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM asked mvctl to stop (Ctrl-C, a cancelled CI job).
+
+    A KeyboardInterrupt, so whatever stops cleanly on Ctrl-C stops the same way on SIGTERM:
+    apply stops its steps, closes its record and releases the lock on the way out. ``mvctl.cli``
+    installs the handlers that raise it and exits with 128 + the signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
 from mvctl.apply.pipeline import VersionFailed, run_steps
+from mvctl.apply.processes import ProcessGroups
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import (
     Action,
@@ -105,6 +106,8 @@ class ApplySession:
     """The retrained record of each held version, waiting for its ReplaceServedVersion."""
     promoted: dict[Action, Any] = field(default_factory=dict)
     """Action -> the ``promotion.Promotion`` it committed, for a later automatic rollback."""
+    processes: ProcessGroups = field(default_factory=ProcessGroups)
+    """The running steps' process groups, stopped when the apply is interrupted or dies."""
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]

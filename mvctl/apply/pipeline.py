@@ -5,7 +5,9 @@ a small thread pool bounded by `mvctl apply --parallel N`. The threads only wait
 subprocesses and copy blobs into the store; the state database is written from the
 coordinating thread alone, so its writes stay in the order the steps finish. When a step fails
 no new step starts, the ones already running finish (their results are valid cache entries),
-and the version fails with the first failure.
+and the version fails with the first failure. When the apply is interrupted, no new step
+starts either, but the running ones are stopped (``apply/processes.py``); the steps that
+finished are recorded before the interruption goes on.
 
 Work folders are removed by a background thread while the next steps run: on some file
 systems removing a directory costs milliseconds, which would otherwise add up step by step.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +26,7 @@ from mvctl.apply.steps import StepResult, run_step
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+from mvctl.errors import MvctlError
 from mvctl.spec.paths import output_name_problem
 
 if TYPE_CHECKING:
@@ -58,6 +62,8 @@ class _Scheduler:
         self.running: dict[Future[StepResult], ResolvedStep] = {}
         self.outputs: dict[str, Mapping[str, str]] = {}
         self.lineage: dict[str, Any] = {}
+        self.unrecorded: list[tuple[ResolvedStep, StepResult]] = []
+        """Steps that finished and are waiting for their cache entry to be written."""
         self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvctl-cleanup")
 
     def run(self) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
@@ -73,28 +79,49 @@ class _Scheduler:
     def _run(self) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
         first_error: BaseException | None = None
         with ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mvctl-step") as pool:
-            while True:
-                if first_error is None:
-                    self._start_ready(pool)
-                if not self.running:
-                    break
-                done, _ = wait(self.running, return_when=FIRST_COMPLETED)
-                finished = []
-                for future in done:
-                    step = self.running.pop(future)
-                    try:
-                        finished.append((step, future.result()))
-                    except BaseException as error:  # kept until the running steps finish
-                        first_error = first_error or error
-                for step, result in finished:
-                    self._finished(step, result)
-                if first_error is None:
-                    self._start_ready(pool)  # the next steps run while the finished are recorded
-                for step, result in finished:
-                    self._record(step, result)
+            try:
+                while True:
+                    if first_error is None:
+                        self._start_ready(pool)
+                    if not self.running:
+                        break
+                    done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                    finished = []
+                    for future in done:
+                        step = self.running.pop(future)
+                        try:
+                            finished.append((step, future.result()))
+                        except BaseException as error:  # kept until the running steps finish
+                            first_error = first_error or error
+                    for step, result in finished:
+                        self._finished(step, result)
+                    self.unrecorded += finished
+                    if first_error is None:
+                        self._start_ready(pool)  # the next steps run while these are recorded
+                    self._record_finished()
+            except BaseException:
+                # Interrupted (or the state failed): no step starts and the running ones are
+                # stopped; those that finished are still cached for the next apply.
+                self.session.processes.stop()
+                pool.shutdown(wait=True)
+                self._record_finished_when_stopped()
+                raise
         if first_error is not None:
             raise first_error
         return self.outputs, {step.name: self.lineage[step.name] for step in self.version.steps}
+
+    def _record_finished(self) -> None:
+        while self.unrecorded:
+            self._record(*self.unrecorded.pop(0))
+
+    def _record_finished_when_stopped(self) -> None:
+        """Record the steps that finished but were not recorded yet; a failure here must not
+        hide the error that stopped the run."""
+        for future, step in self.running.items():
+            if future.exception() is None:
+                self.unrecorded.append((step, future.result()))
+        with suppress(MvctlError):
+            self._record_finished()
 
     def _start_ready(self, pool: ThreadPoolExecutor) -> None:
         """Restore cached steps and start runnable ones until nothing more is ready or the
@@ -182,6 +209,7 @@ def _run_one(
         on_progress=lambda fraction, fields: session.events.step_progress(
             target, step.name, fraction, fields
         ),
+        processes=session.processes,
     )
     scheduler.discard(in_dir)
     if result.succeeded:

@@ -1,6 +1,7 @@
 """Run one pipeline step as a subprocess and put its outputs and log into the store.
 
-The step runs in the project root (so `python steps/prepare.py` works as written) with its
+The step runs in the project root (so `python steps/prepare.py` works as written), in a
+process group of its own that never outlives the apply (``apply/processes.py``), with its
 params (a file, and inline when small), upstream inputs and an empty output folder handed
 over through environment variables (see ``mvctl.step``). Its stdout and stderr are kept as
 the run's log; JSON lines carrying `progress` are passed to the caller as they arrive.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import faults
+from mvctl.apply.processes import ProcessGroups
 from mvctl.core.resolve import ResolvedStep
 from mvctl.store.blobs import BlobStore
 
@@ -70,8 +72,11 @@ def run_step(
     store: BlobStore,
     labels: Mapping[str, str],
     on_progress: ProgressCallback,
+    processes: ProcessGroups,
 ) -> StepResult:
-    """Run the step to completion; never raises for a failing step, only for I/O errors."""
+    """Run the step to completion; never raises for a failing step, only for I/O errors
+    (and ``StepsStopped`` once its apply is stopping). A step stopped by a signal ends with
+    the negative signal number as its exit code, like any process killed by one."""
     out_dir = work_dir / "out"
     if work_dir.exists():
         shutil.rmtree(work_dir)
@@ -81,7 +86,7 @@ def run_step(
     started = time.perf_counter()
     command = step_command(step)
     with log_path.open("wb", buffering=0) as log:
-        process = subprocess.Popen(
+        process = processes.start(
             command,
             shell=isinstance(command, str),
             cwd=root,
@@ -90,13 +95,16 @@ def run_step(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        assert process.stdout is not None
-        faults.reached("step_running")
-        for raw in process.stdout:
-            log.write(raw)
-            _report_progress(raw, on_progress)
-        process.stdout.close()
-        exit_code = process.wait()
+        try:
+            assert process.stdout is not None
+            faults.reached("step_running")
+            for raw in process.stdout:
+                log.write(raw)
+                _report_progress(raw, on_progress)
+            process.stdout.close()
+            exit_code = process.wait()
+        finally:
+            processes.ended(process)
     (work_dir / EXIT_CODE_NAME).write_text(str(exit_code), "utf-8")
     faults.reached("step_exited")
     duration = time.perf_counter() - started

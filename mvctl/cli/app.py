@@ -90,6 +90,23 @@ def lock_timeout_option(func: F) -> F:
     )(func)
 
 
+def lock_options(func: F) -> F:
+    """How long to wait for the state lock, and how long this process's own hold on it may
+    go without a heartbeat before another apply may take it over."""
+    func = click.option(
+        "--lock-lease",
+        type=click.FloatRange(min=10.0),
+        default=120.0,
+        show_default=True,
+        envvar="MVCTL_LOCK_LEASE",
+        metavar="SECONDS",
+        help="While this runs, it refreshes a heartbeat on the state lock; silent this long, "
+        "it counts as dead and the next apply takes the lock over (where neither its pid "
+        "nor its PostgreSQL session can be checked). At least 10. Also MVCTL_LOCK_LEASE.",
+    )(func)
+    return lock_timeout_option(func)
+
+
 def plan_options(func: F) -> F:
     """Options that decide what a plan contains; shared by plan and apply."""
     func = click.option(

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, lock_timeout_option, pass_app, plan_options
+from mvctl.cli.app import AppContext, json_option, lock_options, pass_app, plan_options
 
 
 def confirm_on_terminal(console: Any, question: str) -> bool:
@@ -36,7 +36,7 @@ def confirm_on_terminal(console: Any, question: str) -> bool:
     metavar="N",
     help="Run at most N independent steps of a version at once (default: one per CPU).",
 )
-@lock_timeout_option
+@lock_options
 @json_option
 @pass_app
 def apply(
@@ -49,6 +49,7 @@ def apply(
     auto_approve: bool,
     parallel: int | None,
     lock_timeout: float,
+    lock_lease: float,
     as_json: bool,
 ) -> int:
     """Train, record and promote what the plan says (computes a plan if PLANFILE is not given)."""
@@ -70,6 +71,7 @@ def apply(
         auto_approve,
         PlanOptions(targets, on_conflict, retry_failed, refresh_only),
         lock_timeout,
+        lock_lease,
         parallel=parallel,
     )
     progress_console = app.console(stderr=True) if as_json else console

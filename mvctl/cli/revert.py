@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import APPLY_ID, AppContext, lock_timeout_option, pass_app
+from mvctl.cli.app import APPLY_ID, AppContext, lock_options, pass_app
 from mvctl.cli.apply import confirm_on_terminal
 
 
@@ -27,7 +27,7 @@ from mvctl.cli.apply import confirm_on_terminal
     help="Restore even when an artifact to serve again is missing, corrupt or unsafe "
     "(recorded in the history).",
 )
-@lock_timeout_option
+@lock_options
 @pass_app
 def revert(
     app: AppContext,
@@ -37,6 +37,7 @@ def revert(
     auto_approve: bool,
     force: bool,
     lock_timeout: float,
+    lock_lease: float,
 ) -> int:
     """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
 
@@ -53,7 +54,9 @@ def revert(
         console.print(format_revert_outline(outline))
         return confirm_on_terminal(console, "Revert?")
 
-    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout, force)
+    options = RevertOptions(
+        apply_id, to, release, auto_approve, lock_timeout, force=force, lock_lease_s=lock_lease
+    )
     result = run_revert(app.workspace(), options, confirm=confirm)
     if auto_approve and result.status == "done":
         console.print(format_revert_outline(result.outline))

@@ -73,7 +73,8 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
     default=6.0,
     show_default=True,
     metavar="HOURS",
-    help="Report a lock taken on another host this long ago as stale.",
+    help="Report a lock with no heartbeat (taken by hand, or by an older mvctl) from another "
+    "host this long ago as stale.",
 )
 @json_option
 @pass_app

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mvctl import faults
 from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
@@ -22,9 +23,10 @@ from mvctl.core.planner import PlanOptions
 from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, release_lock
+from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
+from mvctl.state.db import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -34,6 +36,7 @@ class ApplyOptions:
     auto_approve: bool = False
     plan_options: PlanOptions = field(default_factory=PlanOptions)
     lock_timeout_s: float = 0.0
+    lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
     """Steps of one version run at once; None: one per CPU."""
 
@@ -67,12 +70,15 @@ def apply(
     workspace.check_registered_artifacts(digests)
     actor = current_actor()
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
+    lock_id = state.acquire_lock(
+        "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    )
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)
+    processes = ProcessGroups()
     apply_id: int | None = None
     try:
-        state.close_interrupted_applies()
+        close_interrupted(state, workspace)
         recorded = state.snapshot()
         if saved is not None and saved.serial != recorded.serial:
             raise StaleStateError(
@@ -112,7 +118,7 @@ def apply(
             },
             events=events,
             clock=now_utc,
-            work_root=workspace.private_dir / "work" / f"apply-{apply_id}",
+            work_root=work_folder(workspace, apply_id),
             parallel=options.parallel or os.cpu_count() or 1,
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
             health_checks={
@@ -121,6 +127,7 @@ def apply(
                 if m.health_check
             },
             torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
+            processes=processes,
         )
         outcomes = roll_back_failed_models(
             session,
@@ -135,7 +142,10 @@ def apply(
         alerts.finished(apply_id, status, outcomes)
         return ApplyResult(plan, status, apply_id, outcomes)
     except BaseException as error:
+        # Interrupted (SIGINT, SIGTERM) or failed: no step outlives the apply, nor its folder.
+        processes.stop()
         if apply_id is not None:
+            shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
             alerts.failed(apply_id, error)
             stopped = close_failed(state, apply_id, error)
             if stopped is not error:
@@ -143,6 +153,7 @@ def apply(
         raise
     finally:
         try:
+            processes.close()
             release_lock(state, lock_id)
         finally:
             alerts.close()

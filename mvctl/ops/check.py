@@ -7,8 +7,10 @@ Four questions, each answered with findings that name the object and the fix:
 * the change log — replayed, it gives exactly the tables (``core.replay``), every apply's
   rows run 1..n without a gap, and applies follow one another serial by serial (two
   writers at once would fork the sequence);
-* the lock — a holder whose process is gone (same host: the pid is not running; another
-  host: older than ``stale_after_s``) is reported with its pid, host and the unlock command.
+* the lock — a holder that is provably dead (``state/liveness.py``) is reported as such:
+  the next apply or revert takes its lock over. A lock that records no proof of life (taken
+  by hand, or by an older mvctl) whose process is gone (same host: the pid is not running;
+  another host: older than ``stale_after_s``) is reported with the unlock command.
 
 Errors make the command exit 1; warnings (a step output that will be rebuilt, an apply that
 was interrupted and will be closed by the next one) do not. The check only reads.
@@ -36,6 +38,7 @@ STALE_AFTER_S = 6 * 3600.0
 
 Severity = Literal["error", "warning"]
 FINDING_KINDS = (
+    "dead_lock",
     "stale_lock",
     "lock_held",
     "log_mismatch",
@@ -74,14 +77,17 @@ def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> Chec
     state = workspace.open_state(create=False)
     try:
         found = state.inventory()
+        dead = None
+        if found is not None and found.lock is not None:
+            dead = state.dead_holder_reason(found.lock)
     finally:
         state.close()
     if found is None:
         return CheckResult(state.display_url, 0, (), {})
     store = workspace.open_store()
     findings = [
-        *_check_lock(found, stale_after_s),
-        *_check_log(found),
+        *_check_lock(found, dead, stale_after_s),
+        *_check_log(found, locked_by_live=_held_by_live(found.lock, dead, stale_after_s)),
         *_check_aliases(found),
         *_check_blobs(found, store),
     ]
@@ -95,12 +101,23 @@ def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> Chec
     return CheckResult(state.display_url, found.serial, tuple(findings), counts)
 
 
-def _check_lock(found: Inventory, stale_after_s: float) -> Iterator[Finding]:
+def _check_lock(found: Inventory, dead: str | None, stale_after_s: float) -> Iterator[Finding]:
+    """``dead``: why the holder is provably dead, if it is."""
     holder = found.lock
     if holder is None:
         return
     unlock = f"mvctl state unlock --force {holder.lock_id}"
-    stale = _stale_reason(holder, stale_after_s)
+    if dead is not None:
+        yield Finding(
+            "warning",
+            "dead_lock",
+            "lock",
+            f"held by {holder.describe()}, but its holder is dead: {dead}",
+            "Nothing to do: the next `mvctl apply` (or revert) takes the lock over and "
+            "resumes; finished steps are cached.",
+        )
+        return
+    stale = None if holder.provable else _stale_reason(holder, stale_after_s)
     if stale is None:
         yield Finding(
             "warning",
@@ -118,6 +135,12 @@ def _check_lock(found: Inventory, stale_after_s: float) -> Iterator[Finding]:
         f"held by {holder.describe()}, but {stale}, so the lock blocks every apply",
         f"Break it with `{unlock}`, then run `mvctl apply` again: finished steps are cached.",
     )
+
+
+def _held_by_live(holder: LockInfo | None, dead: str | None, stale_after_s: float) -> bool:
+    if holder is None or dead is not None:
+        return False
+    return holder.provable or _stale_reason(holder, stale_after_s) is None
 
 
 def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
@@ -142,7 +165,7 @@ def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
     return None
 
 
-def _check_log(found: Inventory) -> Iterator[Finding]:
+def _check_log(found: Inventory, *, locked_by_live: bool) -> Iterator[Finding]:
     for mismatch in compare(replay(found.changes), found.rows):
         yield _mismatch_finding(mismatch)
     seqs: dict[int, list[int]] = {}
@@ -157,7 +180,6 @@ def _check_log(found: Inventory) -> Iterator[Finding]:
                 f"its change-log rows are numbered {numbers}, not 1..{len(numbers)}",
                 "The log was edited outside mvctl; restore the state from a backup.",
             )
-    locked_by_live = found.lock is not None and _stale_reason(found.lock, STALE_AFTER_S) is None
     previous = None
     for record in found.applies:
         if (

@@ -3,22 +3,38 @@
 When the state database itself is what failed (a full disk, a read-only file, a dropped
 server), closing the apply record and releasing the lock fail as well. Those second failures
 must not replace the error the user needs to read, and a lock left behind must be named with
-the command that breaks it, so every failure ends in a message that says how to recover.
+what frees it, so every failure ends in a message that says how to recover.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from contextlib import suppress
+from pathlib import Path
 
 from mvctl.errors import MvctlError, StateError
 from mvctl.state.db import StateDB
+from mvctl.workspace import Workspace
 
 INTACT = "Everything recorded before the failure is intact (each change commits with its log row)."
 AGAIN = {
     "apply": "Check with `mvctl state check`, then run `mvctl apply` again: finished steps are cached.",
     "revert": "Check with `mvctl state check`, then run the `mvctl revert` again.",
 }
+
+
+def work_folder(workspace: Workspace, apply_id: int) -> Path:
+    """Where apply ``apply_id`` runs its steps; removed when it ends, even by a signal, and
+    by the next apply or revert if it was killed."""
+    return workspace.private_dir / "work" / f"apply-{apply_id}"
+
+
+def close_interrupted(state: StateDB, workspace: Workspace) -> None:
+    """Close the records of applies that died holding the lock, and remove their work
+    folders; call holding the lock."""
+    for apply_id in state.close_interrupted_applies():
+        shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
 
 
 def close_failed(
@@ -56,8 +72,9 @@ def release_lock(state: StateDB, lock_id: str) -> None:
         state.release_lock(lock_id)
     except MvctlError as failed:
         unlock = (
-            f"The state lock {lock_id} could not be released ({failed.what}); once the state "
-            f"database works again, break it with `mvctl state unlock --force {lock_id}`."
+            f"The state lock {lock_id} could not be released ({failed.what}); once this "
+            "process has ended and the state database works again, the next apply takes it "
+            f"over (or break it with `mvctl state unlock --force {lock_id}`)."
         )
         if isinstance(in_flight, MvctlError):
             raise StateError(

@@ -29,8 +29,8 @@ from mvctl.core.revert import (
 )
 from mvctl.errors import MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, release_lock
-from mvctl.state.db import StateDB
+from mvctl.ops.guard import close_failed, close_interrupted, release_lock
+from mvctl.state.db import DEFAULT_LEASE_S, StateDB
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -43,6 +43,7 @@ class RevertOptions:
     lock_timeout_s: float = 0.0
     force: bool = False
     """Restore even where an artifact to serve again fails verification (and log that)."""
+    lock_lease_s: float = DEFAULT_LEASE_S
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,12 @@ def revert(
     }
     actor = current_actor()
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock("revert", actor, timeout_s=options.lock_timeout_s)
+    lock_id = state.acquire_lock(
+        "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    )
     alerts = Alerts(workspace, "revert", actor, state.serial)
     try:
-        state.close_interrupted_applies()
+        close_interrupted(state, workspace)
         recorded = state.snapshot()
         if options.release:
             outline = RevertOutline(

@@ -18,7 +18,7 @@ def migrate(workspace: Workspace) -> tuple[str | None, str]:
 def take_lock(workspace: Workspace, reason: str) -> str:
     state = workspace.open_state(create=True)
     try:
-        return state.acquire_lock(reason, current_actor())
+        return state.acquire_lock(reason, current_actor(), lease_s=None)
     finally:
         state.close()
 

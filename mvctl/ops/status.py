@@ -27,6 +27,8 @@ class StatusResult:
     serial: int
     models: tuple[ModelStatus, ...]
     lock: LockInfo | None
+    lock_dead: str | None = None
+    """Why the lock's holder is provably dead (the next apply takes it over); None if alive."""
 
 
 def status(workspace: Workspace, model: str | None = None) -> StatusResult:
@@ -35,6 +37,7 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
         recorded = state.snapshot()
         lock = state.lock_holder()
         unknown = None if model is None else unrecorded_model(state, workspace.config, model)
+        dead = None if lock is None else state.dead_holder_reason(lock)
     finally:
         state.close()
     if unknown is not None:
@@ -46,6 +49,7 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
         recorded.serial,
         tuple(_model_status(recorded, name, name in workspace.config.models) for name in names),
         lock,
+        dead,
     )
 
 

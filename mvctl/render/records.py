@@ -85,8 +85,13 @@ def format_status(result: StatusResult) -> str:
         lock = result.lock
         lines.append(
             f"[yellow]Locked[/] by {escape(lock.actor)} ({escape(lock.operation)}, pid {lock.pid} on "
-            f"{escape(lock.host)}, since {lock.acquired_at}, lock {lock.lock_id})"
+            f"{escape(lock.host)}, since {escape(lock.acquired_at)}, lock {escape(lock.lock_id)})"
         )
+        if result.lock_dead is not None:
+            lines.append(
+                f"  [yellow]its holder is dead[/]: {escape(result.lock_dead)}; "
+                "the next `mvctl apply` (or revert) takes the lock over"
+            )
     if not result.models:
         lines.append("Nothing recorded yet. Run `mvctl plan`, then `mvctl apply`.")
     for model in result.models:
@@ -104,7 +109,9 @@ def status_json(result: StatusResult) -> dict[str, Any]:
     return {
         "project": result.project,
         "serial": result.serial,
-        "lock": dataclasses.asdict(result.lock) if result.lock else None,
+        "lock": (
+            {**dataclasses.asdict(result.lock), "dead": result.lock_dead} if result.lock else None
+        ),
         "models": [
             {
                 "name": m.name,

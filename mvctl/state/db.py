@@ -14,12 +14,11 @@ a plain value; no ORM object leaves this module.
 
 from __future__ import annotations
 
+import logging
 import os
-import socket
 import time
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import Change, LoggedChange, RecordedEvaluation, RecordedState, StepRun
-from mvctl.errors import NotFoundError, StateError, UsageError
-from mvctl.state import evaluations, inventory, reader, schema
+from mvctl.errors import LockHeldError, NotFoundError, StateError, UsageError
+from mvctl.state import evaluations, inventory, liveness, reader, schema
 from mvctl.state import lock as state_lock
 from mvctl.state.connection import Link, Tx
 from mvctl.state.evaluations import EvaluationRecord
 from mvctl.state.inventory import Inventory
-from mvctl.state.lock import LockInfo
+from mvctl.state.keeper import LockKeeper
+from mvctl.state.lock import LockInfo, Takeover
 from mvctl.state.reader import ApplyRecord, VersionDetail
 from mvctl.state.url import parse_state_url
 
@@ -45,6 +45,7 @@ __all__ = [
     "EvaluationRecord",
     "LockInfo",
     "StateDB",
+    "Takeover",
     "VersionDetail",
     "normalize_since",
     "utc_now",
@@ -54,6 +55,9 @@ APPLY_KINDS = ("apply", "revert")
 APPLY_END_STATUSES = ("succeeded", "failed", "partial")
 
 LOCK_POLL_S = 0.2
+DEFAULT_LEASE_S = 120.0
+"""How long an apply's heartbeat may stay silent before it counts as dead (`--lock-lease`)."""
+LOG = logging.getLogger("mvctl.lock")
 RUNNING_APPLIES = "SELECT id FROM applies WHERE status = 'running'"
 INTERRUPTED = "interrupted: its process ended while it held the lock (killed or crashed)"
 
@@ -86,6 +90,10 @@ class StateDB:
         self._writer: Writer | None = None
         self._ready = False
         self._found_revision: str | None = None
+        self._keeper: LockKeeper | None = None
+        self._held_lock_id: str | None = None
+        self.takeover: Takeover | None = None
+        """The dead holder whose lock ``acquire_lock`` took over, if it did."""
         self.display_url = link.target.display
 
     # -- opening -----------------------------------------------------------------------
@@ -143,6 +151,7 @@ class StateDB:
         self._ready = True
 
     def close(self) -> None:
+        self._stop_keeping()
         if self._writer is not None:
             self._writer.close()
         self._link.close()
@@ -305,41 +314,135 @@ class StateDB:
 
     # -- the lock ----------------------------------------------------------------------
 
-    def acquire_lock(self, operation: str, actor: str, *, timeout_s: float = 0.0) -> str:
-        """Take the state lock, waiting up to ``timeout_s`` for its holder; return its id."""
+    def acquire_lock(
+        self,
+        operation: str,
+        actor: str,
+        *,
+        timeout_s: float = 0.0,
+        lease_s: float | None = DEFAULT_LEASE_S,
+    ) -> str:
+        """Take the state lock, waiting up to ``timeout_s`` for its holder; return its id.
+
+        A holder that is provably dead (``state/liveness.py``) is taken over at once: a
+        warning names it and why, and ``takeover`` keeps it for the apply record. This
+        process keeps its own proofs of life while it holds the lock (``state/keeper.py``);
+        ``lease_s`` is how long its heartbeat may stay silent before it counts as dead. With
+        ``lease_s=None`` the lock is taken by hand: nothing proves it alive or dead, and it
+        stays until `mvctl state unlock`.
+        """
         self._require_ready()
-        info = LockInfo(
-            lock_id=state_lock.new_lock_id(),
-            actor=actor,
-            operation=operation,
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            acquired_at=utc_now(),
-        )
+        keeper = None if lease_s is None else LockKeeper(self._link, lease_s, utc_now)
+        try:
+            lock_id = self._take_lock(operation, actor, timeout_s, keeper)
+        except BaseException:
+            if keeper is not None:
+                keeper.close()
+            raise
+        if keeper is not None:
+            self._stop_keeping()  # a lock this object took before and lost
+            keeper.start(lock_id)
+            self._keeper, self._held_lock_id = keeper, lock_id
+        return lock_id
+
+    def _take_lock(
+        self, operation: str, actor: str, timeout_s: float, keeper: LockKeeper | None
+    ) -> str:
+        lock_id = state_lock.new_lock_id()
+        while keeper is not None and not keeper.claim(lock_id):
+            lock_id = state_lock.new_lock_id()
+        pid = os.getpid()
+        process = liveness.process_identity(pid) if keeper is not None else None
         started = time.monotonic()
         while True:
-            info = replace(info, acquired_at=utc_now())
+            now = utc_now()
+            info = LockInfo(
+                lock_id=lock_id,
+                actor=actor,
+                operation=operation,
+                pid=pid,
+                host=liveness.this_host(),
+                acquired_at=now,
+                process=process,
+                heartbeat_at=None if keeper is None else now,
+                lease_s=None if keeper is None else keeper.lease_s,
+                session=None if keeper is None else keeper.session,
+            )
             with self._lock_write("taking the state lock") as tx:
                 if state_lock.try_insert(tx, info):
-                    return info.lock_id
+                    return lock_id
                 holder = state_lock.read_holder(tx)
+                alive = self._session_alive(tx, holder)
+            if holder is None:
+                continue  # released between the insert and the read: try again at once
+            dead = liveness.why_dead(holder, now=datetime.now(UTC), session_alive=alive)
+            if dead is not None:
+                with self._lock_write("taking over the state lock") as tx:
+                    if state_lock.take_over(tx, holder, info):
+                        self.takeover = Takeover(holder, dead, now)
+                        LOG.warning("Warning: %s.", self.takeover.describe())
+                        return lock_id
+                continue  # someone else took it over first, or it was released
             waited = time.monotonic() - started
-            if holder is not None and waited >= timeout_s:
+            if waited >= timeout_s:
                 raise state_lock.held_error(holder, round(waited, 1))
-            if holder is not None:
-                time.sleep(min(LOCK_POLL_S, timeout_s - waited))
+            time.sleep(min(LOCK_POLL_S, timeout_s - waited))
+
+    def _session_alive(self, tx: Tx, holder: LockInfo | None) -> bool | None:
+        """PostgreSQL: whether ``holder``'s session still holds its advisory lock."""
+        if holder is None or holder.session is None or self._link.backend.name != "postgresql":
+            return None
+        return state_lock.session_alive(tx, holder)
+
+    def dead_holder_reason(self, holder: LockInfo) -> str | None:
+        """Why ``holder`` is provably dead, or None while it may be alive (status, check)."""
+        alive = None
+        if self._ready:
+            with self._read("reading the state lock") as tx:
+                alive = self._session_alive(tx, holder)
+        return liveness.why_dead(holder, now=datetime.now(UTC), session_alive=alive)
+
+    def _ensure_lock_held(self) -> None:
+        """Refuse a write once this process lost the lock it took: another apply may be
+        writing now, and two writers would fork the change log."""
+        if self._held_lock_id is None:
+            return
+        lost = None if self._keeper is None else self._keeper.lost
+        if lost is None:
+            with self._read("checking the state lock") as tx:
+                holder = state_lock.read_holder(tx)
+            if holder is not None and holder.lock_id == self._held_lock_id:
+                return
+            lost = (
+                f"it is held by {holder.describe()} now"
+                if holder is not None
+                else "it was broken with `mvctl state unlock --force`"
+            )
+        raise LockHeldError(
+            f"this process no longer holds the state lock {self._held_lock_id}: {lost}",
+            fix="Nothing more was written. Run `mvctl state check`, then the command again "
+            "once the other holder is done.",
+        )
 
     def release_lock(self, lock_id: str) -> None:
         """Release the lock if ``lock_id`` still holds it.
 
         A lock broken with ``unlock --force`` (and perhaps taken by someone else since) is
         not ours any more; releasing it must not remove the new holder's row, nor fail the
-        apply that is cleaning up.
+        apply that is cleaning up. The row goes first, the proofs of life after it.
         """
-        if not self._ready:
-            return
-        with self._lock_write("releasing the state lock") as tx:
-            state_lock.delete_if_held_by(tx, lock_id)
+        try:
+            if self._ready:
+                with self._lock_write("releasing the state lock") as tx:
+                    state_lock.delete_if_held_by(tx, lock_id)
+        finally:
+            if self._held_lock_id == lock_id:
+                self._stop_keeping()
+
+    def _stop_keeping(self) -> None:
+        keeper, self._keeper, self._held_lock_id = self._keeper, None, None
+        if keeper is not None:
+            keeper.close()
 
     def lock_holder(self) -> LockInfo | None:
         if not self._ready:
@@ -390,6 +493,7 @@ class StateDB:
         if kind not in APPLY_KINDS:
             raise ValueError(f"apply kind must be one of {APPLY_KINDS}, not {kind!r}")
         self._require_ready()
+        self._ensure_lock_held()
         return self._get_writer().begin_apply(
             kind=kind,
             actor=actor,
@@ -408,6 +512,7 @@ class StateDB:
         if not changes:
             return self.serial()
         self._require_ready()
+        self._ensure_lock_held()
         return self._get_writer().record(apply_id, changes, utc_now())
 
     def finish_apply(self, apply_id: int, status: str, message: str | None = None) -> None:
@@ -415,22 +520,32 @@ class StateDB:
         if status not in APPLY_END_STATUSES:
             raise ValueError(f"apply status must be one of {APPLY_END_STATUSES}, not {status!r}")
         self._require_ready()
+        self._ensure_lock_held()
         self._get_writer().finish_apply(apply_id, status, message, utc_now())
 
     def close_interrupted_applies(self) -> list[int]:
         """Close as failed every apply left 'running' by a killed process; call holding the
-        lock. A plain read first, so the usual case (none) writes nothing."""
+        lock. A plain read first, so the usual case (none) writes nothing. The message names
+        the takeover of the dead process's lock, if this process took it over."""
         self._require_ready()
         with self._read("reading the apply history") as tx:
             if not tx.rows(RUNNING_APPLIES):
                 return []
-        return self._get_writer().close_interrupted(INTERRUPTED, utc_now())
+        message = INTERRUPTED
+        if self.takeover is not None:
+            holder = self.takeover.holder
+            message += (
+                f"; its lock {holder.lock_id} ({holder.actor}, pid {holder.pid} on "
+                f"{holder.host}) was taken over at {self.takeover.at}: {self.takeover.reason}"
+            )
+        return self._get_writer().close_interrupted(message, utc_now())
 
     def record_step_run(self, run: StepRun) -> None:
         """Remember a finished step. A cache key already recorded keeps its record unless the
         outputs differ: the step ran again because those were gone from the store, and later
         restores must find the new ones."""
         self._require_ready()
+        self._ensure_lock_held()
         self._get_writer().record_step_run(
             {
                 "cache_key": run.cache_key,

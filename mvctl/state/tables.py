@@ -191,7 +191,11 @@ class EvaluationRow(StateTable, table=True):
 
 
 class LockRow(StateTable, table=True):
-    """At most one row (id 1): inserting it is taking the lock, so the database arbitrates."""
+    """At most one row (id 1): inserting it is taking the lock, so the database arbitrates.
+
+    ``process``, ``heartbeat_at``, ``lease_s`` and ``session`` are what proves the holder dead
+    (``state/liveness.py``); a lock taken by hand has none of them.
+    """
 
     __tablename__ = "lock"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -203,6 +207,10 @@ class LockRow(StateTable, table=True):
     pid: int
     host: str = Field(sa_type=String)
     acquired_at: str = Field(sa_type=String)
+    process: str | None = Field(default=None, sa_type=String)
+    heartbeat_at: str | None = Field(default=None, sa_type=String)
+    lease_s: float | None = None
+    session: int | None = None
 
 
 def _table(row: type[StateTable]) -> Table:

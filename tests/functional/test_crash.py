@@ -6,13 +6,16 @@ recording, between recording and the alias move, while a blob sits under its tem
 name, inside a state transaction. Every test asserts the process died by SIGKILL: none can
 pass by the kill not happening. After each kill:
 
-* `state check` finds nothing wrong but the stale lock, which names the dead pid;
-* breaking the lock and applying again finishes the job: the steps whose runs were recorded
-  before the kill are cache hits, the others run, and the result is the one an uninterrupted
-  apply gives (same artifacts, same aliases), with a clean check and nothing left to plan.
+* `state check` passes: it finds nothing wrong, and reports the lock as held by a dead
+  process (naming its pid) that the next apply takes over;
+* applying again, with nobody breaking the lock, finishes the job: the lock is taken over
+  (and the takeover written into the killed apply's record), the steps whose runs were
+  recorded before the kill are cache hits, the others run, and the result is the one an
+  uninterrupted apply gives (same artifacts, same aliases), with a clean check and nothing
+  left to plan.
 
-The tiny project trains in milliseconds; the check, unlock and resume run in-process to keep
-the whole sweep short.
+The tiny project trains in milliseconds; the check and resume run in-process to keep the
+whole sweep short.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from mvctl.core.planner import PlanOptions
 from mvctl.ops.apply import ApplyOptions, apply
 from mvctl.ops.check import CheckResult, check
 from mvctl.ops.plan import make_plan
-from mvctl.ops.state import release_lock
 from mvctl.workspace import Workspace, load_workspace
 from tests.functional.inprocess import StepRecorder, run_cli
 from tests.functional.projects import Project, base_env, make_tiny
@@ -55,6 +57,7 @@ KILLS = [
     ("actions_done", 1),
     ("apply_finished", 1),
 ]
+NEW_VERSION = '"1.1.0": {params: {train: {lr: 0.2}}}\n      "1.2.0": {params: {train: {lr: 0.3}}}'
 RANDOM_KILLS = 2
 KILLERS = 3
 """Killed applies run at once while the sweep is prepared."""
@@ -114,30 +117,26 @@ def recorded_step_keys(workspace: Workspace) -> set[str]:
         state.close()
 
 
-def stale_lock_only(result: CheckResult, pid: int) -> str | None:
-    """The check after a kill: nothing wrong but the dead holder's lock; its lock id (None:
-    the process died before it took the lock)."""
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert [f.kind for f in errors] in ([], ["stale_lock"]), result.findings
-    warnings = {f.kind for f in result.findings if f.severity == "warning"}
-    assert warnings <= {"interrupted_apply"}, result.findings
-    if not errors:
+def dead_lock_only(result: CheckResult, pid: int) -> str | None:
+    """The check after a kill: it passes, and names the dead holder's lock, which the next
+    apply takes over; its lock id (None: the process died before it took the lock)."""
+    assert result.ok, result.findings
+    assert {f.kind for f in result.findings} <= {"dead_lock", "interrupted_apply"}, result.findings
+    dead = [f for f in result.findings if f.kind == "dead_lock"]
+    if not dead:
         return None
-    assert f"pid {pid} is not running" in errors[0].message
-    assert "mvctl state unlock --force" in errors[0].fix
-    return errors[0].fix.split("--force ")[1].split("`")[0]
+    assert f"but its holder is dead: pid {pid} is not running" in dead[0].message
+    assert "takes the lock over" in dead[0].fix
+    return dead[0].message.split("lock id ")[1].split(",")[0]
 
 
 def recover_and_finish(
     project: Project, pid: int, reference: dict[str, Any], *, locked: bool = True
 ) -> None:
-    """Check, break the lock, apply again; the job finishes with finished steps cached."""
+    """Check, apply again: the lock is taken over, the job finishes with finished steps cached."""
     workspace = workspace_of(project)
-    lock_id = stale_lock_only(check(workspace), pid)
+    lock_id = dead_lock_only(check(workspace), pid)
     assert lock_id is not None or not locked, "the lock was taken before the kill"
-    if lock_id is not None:
-        broken = release_lock(workspace, lock_id, force=True)
-        assert broken.pid == pid
     cached_before = recorded_step_keys(workspace)
     recorder = StepRecorder()
     result = apply(
@@ -149,10 +148,21 @@ def recover_and_finish(
     assert len(recorder.ran) == 3 - len(cached_before), (recorder.ran, cached_before)
     assert recorded_step_keys(workspace) >= cached_before
     assert final_state(workspace) == {k: reference[k] for k in ("versions", "aliases")}
+    for record in interrupted_records(workspace):
+        assert lock_id is not None and f"its lock {lock_id} (tester, pid {pid}" in record
     clean = check(workspace)
     assert clean.ok and clean.findings == (), clean.findings
     replanned = make_plan(workspace, PlanOptions()).plan
     assert not replanned.has_changes and not replanned.drift, replanned
+
+
+def interrupted_records(workspace: Workspace) -> list[str]:
+    """The messages of the apply records closed as interrupted."""
+    state = workspace.open_state(create=False)
+    try:
+        return [a.message or "" for a in state.applies() if "interrupted" in (a.message or "")]
+    finally:
+        state.close()
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +219,7 @@ def test_kill_at_a_random_time_then_resume(
 
 
 def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: Path) -> None:
-    """The README's steps for a killed apply, as a user types them."""
+    """The README's steps for a killed apply, as a user types them: none breaks the lock."""
     project = copy_of(template, tmp_path)
     victim = project.start(
         "apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": "version_trained:2"}
@@ -217,23 +227,49 @@ def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: P
     assert victim.wait(timeout=120) == -signal.SIGKILL
     config = str(project.root / "mvctl.yaml")
     checked = run_cli("-c", config, "state", "check", "--json")
-    assert checked.code == 1, checked.text
+    assert checked.code == 0, checked.text
     report = json.loads(checked.out)
-    assert not report["ok"]
-    (stale,) = [f for f in report["findings"] if f["severity"] == "error"]
-    assert stale["kind"] == "stale_lock" and f"pid {victim.pid}" in stale["message"]
+    assert report["ok"]
+    (dead,) = [f for f in report["findings"] if f["kind"] == "dead_lock"]
+    assert f"pid {victim.pid} is not running" in dead["message"]
+    assert "the next `mvctl apply` (or revert) takes the lock over" in dead["fix"]
     assert "interrupted" in checked.out  # the open apply record, a warning
+    status = run_cli("-c", config, "status")
+    assert f"its holder is dead: pid {victim.pid} is not running" in status.out, status.text
     lock_id = json.loads(run_cli("-c", config, "status", "--json").out)["lock"]["lock_id"]
-    assert lock_id in stale["fix"]
-    assert run_cli("-c", config, "state", "unlock", "--force", lock_id).code == 0
+    assert lock_id in dead["message"]
     resumed = project.mvctl("apply", "--auto-approve")
     assert resumed.code == 0, resumed.text
+    assert f"took over the state lock of tester (apply, pid {victim.pid}" in resumed.err
     assert "prepare: cached" in resumed.out
     final = run_cli("-c", config, "state", "check")
     assert final.code == 0 and "The state is consistent." in final.out, final.text
     history = json.loads(run_cli("-c", config, "history", "--json").out)
-    assert [(h["status"], h["message"] or "") for h in history][-1][0] == "failed"
-    assert "interrupted" in history[-1]["message"]
+    assert history[-1]["status"] == "failed"
+    assert "interrupted" in history[-1]["message"] and lock_id in history[-1]["message"]
+
+
+def test_a_revert_takes_over_the_lock_of_a_killed_apply(tmp_path: Path, template: Path) -> None:
+    project = copy_of(template, tmp_path)
+    assert project.mvctl("apply", "--auto-approve").code == 0
+    project.edit_config('"1.1.0": {params: {train: {lr: 0.2}}}', NEW_VERSION)
+    victim = project.start(
+        "apply", "--auto-approve", extra_env={"MVCTL_TEST_KILL_AT": "step_running:1"}
+    )
+    assert victim.wait(timeout=120) == -signal.SIGKILL
+    assert (project.root / ".mvctl" / "work" / "apply-2").is_dir()
+    reverted = project.mvctl("revert", "--auto-approve")
+    assert reverted.code == 0, reverted.text
+    assert f"took over the state lock of tester (apply, pid {victim.pid}" in reverted.err
+    assert not (project.root / ".mvctl" / "work" / "apply-2").exists()
+    history = json.loads(project.mvctl("history", "--json").out)
+    assert [(h["kind"], h["status"]) for h in history] == [
+        ("revert", "succeeded"),
+        ("apply", "failed"),
+        ("apply", "succeeded"),
+    ]
+    assert "interrupted" in history[1]["message"] and "taken over" in history[1]["message"]
+    assert json.loads(project.mvctl("status", "--json").out)["lock"] is None
 
 
 @pytest.mark.postgres

@@ -160,6 +160,7 @@ def test_second_apply_fails_fast_naming_the_holder(tiny: Project) -> None:
         assert time.monotonic() - started < 10
         assert second.code == 1
         assert "locked by alice" in second.err and "mvctl state unlock --force" in second.err
+        assert "took over" not in second.err
     finally:
         slow.wait(timeout=120)
     assert slow.returncode == 0
@@ -190,7 +191,7 @@ def test_failed_step_marks_version_failed_and_leaves_alias(tiny: Project) -> Non
     assert blocked.code == 3 and "alias_failed_version" in blocked.out
 
 
-def test_killed_apply_resumes_with_finished_steps_cached(tiny: Project) -> None:
+def test_killed_apply_is_taken_over_and_resumes_with_finished_steps_cached(tiny: Project) -> None:
     victim = tiny.start("apply", "--auto-approve", extra_env={"SLOW_TRAIN": "30"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -200,14 +201,21 @@ def test_killed_apply_resumes_with_finished_steps_cached(tiny: Project) -> None:
         time.sleep(0.3)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    status = json.loads(tiny.mvctl("status", "--json").out)
-    lock_id = status["lock"]["lock_id"]
-    stuck = tiny.mvctl("apply", "--auto-approve")
-    assert stuck.code == 1 and lock_id in stuck.err
-    assert tiny.mvctl("state", "unlock", "--force", lock_id).code == 0
+    lock = json.loads(tiny.mvctl("status", "--json").out)["lock"]
+    assert lock["pid"] == victim.pid
+    assert lock["dead"] == f"pid {victim.pid} is not running on {lock['host']}"
     resumed = plan_json(tiny)
     train = [a for a in resumed["actions"] if a["kind"] == "train_version"]
     assert [s["status"] for s in train[0]["steps"]] == ["cached", "run"]
     finished = tiny.mvctl("apply", "--auto-approve")
     assert finished.code == 0, finished.text
     assert "prepare: cached" in finished.out
+    assert (
+        f"Warning: took over the state lock of tester (apply, pid {victim.pid} on {lock['host']})"
+        in finished.err
+    )
+    assert f"lock id {lock['lock_id']}: pid {victim.pid} is not running" in finished.err
+    killed = json.loads(tiny.mvctl("history", "--json").out)[-1]
+    assert killed["status"] == "failed" and "interrupted" in killed["message"]
+    assert f"its lock {lock['lock_id']} (tester, pid {victim.pid}" in killed["message"]
+    assert json.loads(tiny.mvctl("status", "--json").out)["lock"] is None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.applier import ActionOutcome
+from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.steps import EXIT_CODE_NAME, LOG_NAME, run_step
 from mvctl.core.plan import CreateModel
 from mvctl.core.resolve import ResolvedStep
@@ -45,15 +46,20 @@ def run(
     store = LocalStore(tmp_path / "store")
     progress: list[tuple[float, dict[str, Any]]] = []
     work = tmp_path / "work" / "step"
-    result = run_step(
-        make_step(tmp_path, exit_code),
-        root=tmp_path,
-        work_dir=work,
-        inputs={},
-        store=store,
-        labels={"model": "m", "version": "1"},
-        on_progress=lambda fraction, fields: progress.append((fraction, fields)),
-    )
+    processes = ProcessGroups()
+    try:
+        result = run_step(
+            make_step(tmp_path, exit_code),
+            root=tmp_path,
+            work_dir=work,
+            inputs={},
+            store=store,
+            labels={"model": "m", "version": "1"},
+            on_progress=lambda fraction, fields: progress.append((fraction, fields)),
+            processes=processes,
+        )
+    finally:
+        processes.close()
     return result, progress, work, store
 
 
