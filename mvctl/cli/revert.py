@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import AppContext, lock_timeout_option, pass_app
+from mvctl.cli.app import AppContext, actor_option, lock_timeout_option, pass_app
 from mvctl.cli.apply import confirm_on_terminal
 
 
@@ -21,6 +21,7 @@ from mvctl.cli.apply import confirm_on_terminal
 )
 @click.option("--release", is_flag=True, help="Release every pin left by earlier reverts.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@actor_option
 @lock_timeout_option
 @pass_app
 def revert(
@@ -29,6 +30,7 @@ def revert(
     to: int | None,
     release: bool,
     auto_approve: bool,
+    actor: str | None,
     lock_timeout: float,
 ) -> int:
     """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
@@ -45,7 +47,7 @@ def revert(
         console.print(format_revert_outline(outline))
         return confirm_on_terminal(console, "Revert?")
 
-    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout)
+    options = RevertOptions(apply_id, to, release, auto_approve, lock_timeout, actor)
     result = run_revert(app.workspace(), options, confirm=confirm)
     if auto_approve and result.status == "done":
         console.print(format_revert_outline(result.outline))

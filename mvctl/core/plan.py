@@ -216,6 +216,23 @@ class RefreshAlias:
     """What it points at now (None: nothing)."""
 
 
+@dataclass(frozen=True, slots=True)
+class RecordPolicy:
+    """Record the config's policy (admins, protected aliases, model owners) as the one in force.
+
+    It differs from the recorded one and is enforced from the next apply on: this plan was
+    checked against the policy in force, so a change cannot grant rights to the apply making it.
+    """
+
+    kind: ClassVar[str] = "record_policy"
+    model: ClassVar[str] = ""
+    """The policy belongs to no model, so a plan limited by --target leaves it out."""
+    policy: JSONValue
+    """The policy to record, in the state's shape (``core.policy.declared_policy``)."""
+    changes: tuple[FieldChange, ...]
+    """What differs from the policy in force."""
+
+
 Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the action types
     CreateModel,
     TrainVersion,
@@ -228,6 +245,7 @@ Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the acti
     ArchiveVersion,
     ReleasePin,
     RefreshAlias,
+    RecordPolicy,
 ]
 ACTION_TYPES: tuple[Any, ...] = typing.get_args(Action)
 ACTIONS_BY_KIND: dict[str, Any] = {cls.kind: cls for cls in ACTION_TYPES}
@@ -237,6 +255,7 @@ ConflictKind = Literal[
     "alias_unknown_version",
     "alias_failed_version",
     "pinned",
+    "not_allowed",
 ]
 
 

@@ -23,6 +23,7 @@ from mvctl.core.plan import (
     FieldChange,
     MoveAlias,
     Plan,
+    RecordPolicy,
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
@@ -31,6 +32,7 @@ from mvctl.core.plan import (
     TrainVersion,
     UpdateMetadata,
 )
+from mvctl.core.policy import declared_policy, plan_denials, policy_changes
 from mvctl.core.recorded import (
     VERSION_ARCHIVED,
     VERSION_FAILED,
@@ -53,6 +55,9 @@ class PlanOptions:
     retry_failed: bool = False
     refresh_only: bool = False
     """Accept the recorded state (aliases changed outside mvctl) instead of applying the config."""
+    actor: str | None = None
+    """Who will apply the plan; the policy in force decides what they may do. None: an unnamed
+    actor, whom no rule names (the ops resolve the real one: --actor, env, CI, login)."""
 
 
 def build_plan(
@@ -66,15 +71,25 @@ def build_plan(
     """What apply must do to make the recorded state match the config.
 
     ``missing_artifacts``: digests among ``drift.artifacts_to_check`` that the store lacks.
+    Whatever the policy in force forbids ``options.actor`` is a ``not_allowed`` conflict.
     """
     if options.refresh_only:
-        return refresh_plan(config, recorded, missing_artifacts)
+        refresh = refresh_plan(config, recorded, missing_artifacts)
+        return Plan(
+            project=refresh.project,
+            serial=refresh.serial,
+            actions=refresh.actions,
+            conflicts=tuple(plan_denials(refresh.actions, recorded, options.actor)),
+            drift=refresh.drift,
+        )
     planner = _Planner(recorded, digests, env_digests or {}, options)
+    planner.plan_policy(config)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
     for name in sorted(recorded.models - set(config.models)):
         planner.plan_removed_model(name)
     actions, conflicts = _apply_targets(planner.actions, planner.conflicts, options.targets)
+    conflicts += plan_denials(actions, recorded, options.actor)
     return Plan(
         project=config.project,
         serial=recorded.serial,
@@ -104,6 +119,14 @@ class _Planner:
         self.versions_by_model = _group_by_model(recorded.versions)
         self.aliases_by_model = _group_by_model(recorded.aliases)
         """Recorded rows per model, sorted once: a per-model scan of the whole state is quadratic."""
+
+    def plan_policy(self, config: Config) -> None:
+        """Record the config's policy when it differs from the one in force."""
+        declared = declared_policy(config)
+        recorded = self.recorded.policy
+        changes = policy_changes(recorded.value if recorded else None, declared)
+        if changes:
+            self.actions.append(RecordPolicy(declared, tuple(changes)))
 
     def plan_model(self, name: str, model: ModelSpec) -> None:
         if name not in self.recorded.models:

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvctl import faults
@@ -21,6 +21,7 @@ from mvctl.apply.applier import (
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions, build_plan
+from mvctl.core.policy import plan_denials
 from mvctl.core.resolve import ResolvedVersion, resolve_model
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
@@ -76,8 +77,8 @@ def apply(
             f"the plan is for project {saved.project!r}, not {workspace.config.project!r}",
             fix="Run apply in the project the plan was made for.",
         )
+    actor = current_actor(options.plan_options.actor)
     digests, env_digests, _ = workspace.digests()
-    actor = current_actor()
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("apply", actor, timeout_s=options.lock_timeout_s)
     faults.reached("lock_taken")
@@ -99,13 +100,20 @@ def apply(
             recorded,
             digests,
             env_digests,
-            options.plan_options,
+            replace(options.plan_options, actor=actor),
             workspace.missing_artifacts(recorded),
         )
-        if plan.conflicts:
-            alerts.conflict(plan)
+        conflicts = plan.conflicts
+        if saved is not None:
+            # A saved plan was checked for whoever made it; this apply's actor is checked here.
+            denials = plan_denials(saved.actions, recorded, actor)
+            conflicts = (*conflicts, *(d for d in denials if d not in conflicts))
+        if conflicts:
+            alerts.conflicts(conflicts)
             raise ConflictError(
-                f"the plan has {len(plan.conflicts)} conflict(s), so nothing was applied",
+                f"the plan has {len(conflicts)} conflict(s), so nothing was applied: "
+                + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in conflicts[:3])
+                + (f" (+{len(conflicts) - 3} more)" if len(conflicts) > 3 else ""),
                 fix="Run `mvctl plan` to see each conflict and how to resolve it.",
             )
         if not plan.has_changes:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.resolve import resolve_model
-from mvctl.workspace import Workspace
+from mvctl.workspace import Workspace, current_actor
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class PlanResult:
 def make_plan(
     workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False
 ) -> PlanResult:
+    """The plan for ``options.actor`` (None: the actor from the environment, as apply finds it)."""
+    options = replace(options, actor=current_actor(options.actor))
     digests, env_digests, hashed = workspace.digests()
     state = workspace.open_state(create=False)
     try:

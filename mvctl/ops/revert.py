@@ -2,7 +2,8 @@
 
 Only pointers and statuses move; nothing is retrained or deleted. Aliases put back to a
 version the config does not ask for are pinned, so the next plan shows a conflict instead of
-quietly re-promoting what was just reverted.
+quietly re-promoting what was just reverted. The policy in force decides who may revert what
+(a protected alias, a model's versions, the policy itself), before anything changes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mvctl.core.hashing import canonical_json, sha256_hex
+from mvctl.core.policy import revert_denials
 from mvctl.core.recorded import Change, Target
 from mvctl.core.revert import Restoration, RevertOutline, current_value, outline_to, outline_undo
-from mvctl.errors import NotFoundError, RevertError, UsageError
+from mvctl.errors import ConflictError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, release_lock
 from mvctl.state.db import StateDB
@@ -27,6 +29,8 @@ class RevertOptions:
     release: bool = False
     auto_approve: bool = False
     lock_timeout_s: float = 0.0
+    actor: str | None = None
+    """Who reverts (--actor); None: from the environment, as `current_actor` finds it."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def revert(
         for name, model in workspace.config.models.items()
         for alias, label in model.aliases.items()
     }
-    actor = current_actor()
+    actor = current_actor(options.actor)
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("revert", actor, timeout_s=options.lock_timeout_s)
     alerts = Alerts(workspace, "revert", actor, state.serial)
@@ -81,6 +85,15 @@ def revert(
                 outline = outline_undo(log, recorded, reverts, declared)
         if outline.is_empty:
             return RevertResult(outline, "nothing")
+        denials = revert_denials(outline.restorations, recorded, actor)
+        if denials:
+            alerts.conflicts(denials)
+            raise ConflictError(
+                "the policy in force does not allow this revert, so nothing was changed: "
+                + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in denials),
+                fix="Revert as an allowed actor (--actor, MVCTL_ACTOR or the CI's user), or "
+                "have an admin apply a policy change that allows it first.",
+            )
         if not options.auto_approve and not confirm(outline):
             return RevertResult(outline, "declined")
         apply_id = state.begin_apply(

@@ -1,8 +1,9 @@
 """Every planner case under tests/cases/plan/ as data: config before, config after, expected plan.
 
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
-recorded state (failed versions, pins, changes made outside mvctl), plans `after`, and
-compares the actions, conflicts and drift with what the case expects.
+recorded state (failed versions, pins, changes made outside mvctl, another recorded policy),
+plans `after` (as `options.actor`, if given), and compares the actions, conflicts and drift
+with what the case expects.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def test_plan_case(path: Path) -> None:
             outside=twists.get("outside"),
             archived=tuple(twists.get("archived", ())),
             evaluations=twists.get("evaluations"),
+            policy=twists.get("policy"),
         )
     else:
         recorded = RecordedState()
@@ -54,6 +56,9 @@ def test_plan_case(path: Path) -> None:
         assert field in described
     for field in expected.get("conflict_fields_absent", []):
         assert field not in described
+    messages = " ".join(c.message for c in plan.conflicts)
+    for fragment in expected.get("conflict_messages", []):
+        assert fragment in messages, fragment
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
     gates = [
         f"{a.model}:{a.alias} {g.gate} -> {g.result}"
