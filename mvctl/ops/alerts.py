@@ -32,10 +32,7 @@ class Alerts:
         self._actor = actor
         self._serial = serial
 
-    def conflict(self, plan: Plan) -> None:
-        self.conflicts(plan.conflicts)
-
-    def conflicts(self, conflicts: Sequence[Conflict]) -> None:
+    def conflict(self, conflicts: Sequence[Conflict]) -> None:
         """The operation was refused before any change: conflicts, or policy denials."""
         self._send(
             "conflict",

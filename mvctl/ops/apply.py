@@ -109,7 +109,7 @@ def apply(
             denials = plan_denials(saved.actions, recorded, actor)
             conflicts = (*conflicts, *(d for d in denials if d not in conflicts))
         if conflicts:
-            alerts.conflicts(conflicts)
+            alerts.conflict(conflicts)
             raise ConflictError(
                 f"the plan has {len(conflicts)} conflict(s), so nothing was applied: "
                 + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in conflicts[:3])

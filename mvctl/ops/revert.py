@@ -87,7 +87,7 @@ def revert(
             return RevertResult(outline, "nothing")
         denials = revert_denials(outline.restorations, recorded, actor)
         if denials:
-            alerts.conflicts(denials)
+            alerts.conflict(denials)
             raise ConflictError(
                 "the policy in force does not allow this revert, so nothing was changed: "
                 + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in denials),
