@@ -141,6 +141,17 @@ class _Checker:
         rule = f"policy.protected_aliases.{alias}.actors"
         return [self._deny(f"{model}:{alias}", doing, rule, allowed)]
 
+    def serving(
+        self, recorded: RecordedState, model: str, label: str, doing: str
+    ) -> list[Conflict]:
+        """Denials of replacing what ``model@label`` is, for each protected alias serving it."""
+        return [
+            denial
+            for (owner, alias), row in sorted(recorded.aliases.items())
+            if owner == model and row.version == label
+            for denial in self.alias(model, alias, f"{doing}, which {model}:{alias} points at")
+        ]
+
     def owners(self, model: str, label: str, doing: str) -> list[Conflict]:
         allowed = self.rules.owners.get(model)
         if not allowed or self.actor in allowed:
@@ -213,11 +224,7 @@ def plan_denials(
                 denials += check.owners(action.model, action.label, f"train {target}")
                 continue
             denials += check.owners(action.model, action.label, f"overwrite {target}")
-            for (model, alias), row in sorted(recorded.aliases.items()):
-                if model == action.model and row.version == action.label:
-                    denials += check.alias(
-                        model, alias, f"overwrite {target}, which {model}:{alias} points at"
-                    )
+            denials += check.serving(recorded, action.model, action.label, f"overwrite {target}")
         elif isinstance(action, ArchiveVersion):
             target = f"{action.model}@{action.label}"
             denials += check.owners(action.model, action.label, f"archive {target}")
@@ -269,6 +276,9 @@ def revert_denials(
             denials += check.owners(
                 target.model, target.name, f"revert {target} to its earlier record"
             )
+            if isinstance(restoration.restored, dict) and "artifact_digest" in restoration.restored:
+                # A whole earlier record (an overwrite undone) changes what its aliases serve.
+                denials += check.serving(recorded, target.model, target.name, f"revert {target}")
         elif target.kind == "policy":
             restored = restoration.restored
             denials += check.policy(

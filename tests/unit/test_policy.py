@@ -12,7 +12,13 @@ import yaml
 from mvctl.core.plan import Plan, RecordPolicy
 from mvctl.core.planner import PlanOptions, build_plan
 from mvctl.core.policy import EMPTY_POLICY, declared_policy, policy_shape_problem, revert_denials
-from mvctl.core.recorded import POLICY_TARGET, RecordedPolicy, RecordedState, Target
+from mvctl.core.recorded import (
+    POLICY_TARGET,
+    RecordedAlias,
+    RecordedPolicy,
+    RecordedState,
+    Target,
+)
 from mvctl.core.revert import Restoration
 from tests.unit.planner_support import config_of, recorded_from
 
@@ -101,3 +107,19 @@ def test_a_revert_meets_the_rules_of_each_target_it_restores() -> None:
         "m@2",
     ]
     assert revert_denials(restorations(), RecordedState(), "mallory") == []
+
+
+def test_undoing_an_overwrite_of_what_production_serves_needs_production_s_actors() -> None:
+    recorded = RecordedState(
+        policy=RecordedPolicy({**IN_FORCE, "owners": {}}, 4),
+        aliases={("m", "production"): RecordedAlias("m", "production", "1", 5)},
+    )
+    earlier = {"status": "trained", "spec_hash": "old", "artifact_digest": "sha256:old"}
+    now = {"status": "trained", "spec_hash": "new", "artifact_digest": "sha256:new"}
+    whole_record = [Restoration(Target("version", "m", "1"), now, earlier)]
+    (denied,) = revert_denials(whole_record, recorded, "ml-team")
+    assert denied.target == "m:production"
+    assert "'ml-team' may not revert m@1, which m:production points at" in denied.message
+    assert revert_denials(whole_record, recorded, "release-bot") == []
+    status_only = [Restoration(Target("version", "m", "1"), now, {"status": "archived"})]
+    assert revert_denials(status_only, recorded, "ml-team") == []
