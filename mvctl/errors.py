@@ -105,7 +105,7 @@ class SpecErrors(SpecError):
 
 
 class ConflictError(MvctlError):
-    """The plan holds conflicts, so apply will not start."""
+    """The plan holds conflicts (a policy denial among them), so apply or revert will not start."""
 
 
 class StaleStateError(MvctlError):

@@ -27,6 +27,7 @@ from mvctl.core.plan import (
     CreateModel,
     EvaluateVersion,
     MoveAlias,
+    RecordPolicy,
     RefreshAlias,
     RegisterArtifact,
     ReleasePin,
@@ -37,6 +38,7 @@ from mvctl.core.plan import (
     UpdateMetadata,
 )
 from mvctl.core.recorded import (
+    POLICY_TARGET,
     VERSION_ARCHIVED,
     VERSION_FAILED,
     VERSION_TRAINED,
@@ -371,6 +373,13 @@ def _refresh_alias(session: ApplySession, action: RefreshAlias) -> ActionOutcome
     return ActionOutcome(action, "done")
 
 
+def _record_policy(session: ApplySession, action: RecordPolicy) -> ActionOutcome:
+    """Record the config's policy; it is in force from the next apply on."""
+    before = session.state.policy_value()
+    _record(session, Change(POLICY_TARGET, before, action.policy))
+    return ActionOutcome(action, "done")
+
+
 HANDLERS: dict[type, Handler] = {
     CreateModel: _create_model,
     TrainVersion: _train_version,
@@ -384,6 +393,7 @@ HANDLERS: dict[type, Handler] = {
     ArchiveVersion: _archive_version,
     ReleasePin: _release_pin,
     RefreshAlias: _refresh_alias,
+    RecordPolicy: _record_policy,
 }
 
 

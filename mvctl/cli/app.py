@@ -107,6 +107,17 @@ def lock_options(func: F) -> F:
     return lock_timeout_option(func)
 
 
+def actor_option(func: F) -> F:
+    """--actor: who plans, applies or reverts, for the policy and the history."""
+    return click.option(
+        "--actor",
+        default=None,
+        metavar="NAME",
+        help="Act as NAME (default: MVCTL_ACTOR, else the CI's user, e.g. GITHUB_ACTOR, "
+        "else the login name). The policy decides what NAME may do; history records it.",
+    )(func)
+
+
 def plan_options(func: F) -> F:
     """Options that decide what a plan contains; shared by plan and apply."""
     func = click.option(

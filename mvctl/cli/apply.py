@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, lock_options, pass_app, plan_options
+from mvctl.cli.app import (
+    AppContext,
+    actor_option,
+    json_option,
+    lock_options,
+    pass_app,
+    plan_options,
+)
 
 
 def confirm_on_terminal(console: Any, question: str) -> bool:
@@ -28,6 +35,7 @@ def confirm_on_terminal(console: Any, question: str) -> bool:
     "planfile", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True)
 )
 @plan_options
+@actor_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--parallel",
@@ -46,6 +54,7 @@ def apply(
     on_conflict: str | None,
     retry_failed: bool,
     refresh_only: bool,
+    actor: str | None,
     auto_approve: bool,
     parallel: int | None,
     lock_timeout: float,
@@ -69,7 +78,7 @@ def apply(
     options = ApplyOptions(
         planfile,
         auto_approve,
-        PlanOptions(targets, on_conflict, retry_failed, refresh_only),
+        PlanOptions(targets, on_conflict, retry_failed, refresh_only, actor),
         lock_timeout,
         lock_lease,
         parallel=parallel,

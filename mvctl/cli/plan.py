@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app, plan_options, write_output
+from mvctl.cli.app import AppContext, actor_option, pass_app, plan_options, write_output
 
 EXIT_NO_CHANGES = 0
 EXIT_CHANGES = 2
@@ -15,6 +15,7 @@ EXIT_CONFLICTS = 3
 
 @click.command()
 @plan_options
+@actor_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json)."
 )
@@ -39,6 +40,7 @@ def plan(
     on_conflict: str | None,
     retry_failed: bool,
     refresh_only: bool,
+    actor: str | None,
     as_json: bool,
     markdown: bool,
     out: Path | None,
@@ -58,7 +60,7 @@ def plan(
     console = app.console()
     result = make_plan(
         app.workspace(),
-        PlanOptions(targets, on_conflict, retry_failed, refresh_only),
+        PlanOptions(targets, on_conflict, retry_failed, refresh_only, actor),
         metric_tables=markdown,
     )
     plan_value = result.plan

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import APPLY_ID, AppContext, lock_options, pass_app
+from mvctl.cli.app import APPLY_ID, AppContext, actor_option, lock_options, pass_app
 from mvctl.cli.apply import confirm_on_terminal
 
 
@@ -27,6 +27,7 @@ from mvctl.cli.apply import confirm_on_terminal
     help="Restore even when an artifact to serve again is missing, corrupt or unsafe "
     "(recorded in the history).",
 )
+@actor_option
 @lock_options
 @pass_app
 def revert(
@@ -36,6 +37,7 @@ def revert(
     release: bool,
     auto_approve: bool,
     force: bool,
+    actor: str | None,
     lock_timeout: float,
     lock_lease: float,
 ) -> int:
@@ -55,7 +57,14 @@ def revert(
         return confirm_on_terminal(console, "Revert?")
 
     options = RevertOptions(
-        apply_id, to, release, auto_approve, lock_timeout, force=force, lock_lease_s=lock_lease
+        apply_id,
+        to,
+        release,
+        auto_approve,
+        lock_timeout,
+        actor=actor,
+        force=force,
+        lock_lease_s=lock_lease,
     )
     result = run_revert(app.workspace(), options, confirm=confirm)
     if auto_approve and result.status == "done":

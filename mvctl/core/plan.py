@@ -37,11 +37,24 @@ class PlanOptions:
     retry_failed: bool = False
     refresh_only: bool = False
     """Accept the recorded state (aliases changed outside mvctl) instead of applying the config."""
+    actor: str | None = field(default=None, compare=False)
+    """Who will apply the plan; the policy in force decides what they may do. None: an unnamed
+    actor, whom no rule names (the ops resolve the real one: --actor, env, CI, login). Never
+    saved, nor compared: a saved plan is recomputed for whoever applies it."""
+
+    def saved(self) -> dict[str, Any]:
+        """The options a plan file records: everything but the actor."""
+        return {
+            "targets": list(self.targets),
+            "on_conflict": self.on_conflict,
+            "retry_failed": self.retry_failed,
+            "refresh_only": self.refresh_only,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> PlanOptions:
         """The options of a saved plan; raises ValueError on anything mvctl would not write."""
-        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
+        if not isinstance(data, dict) or set(data) != set(EVERYTHING_SAVED):
             raise ValueError("its options are not targets, on_conflict, retry_failed, refresh_only")
         targets = data["targets"]
         if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
@@ -55,6 +68,7 @@ class PlanOptions:
 
 EVERYTHING = PlanOptions()
 """The default options: plan every model and version, as the config says."""
+EVERYTHING_SAVED = EVERYTHING.saved()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +286,23 @@ class RefreshAlias:
     """What it points at now (None: nothing)."""
 
 
+@dataclass(frozen=True, slots=True)
+class RecordPolicy:
+    """Record the config's policy (admins, protected aliases, model owners) as the one in force.
+
+    It differs from the recorded one and is enforced from the next apply on: this plan was
+    checked against the policy in force, so a change cannot grant rights to the apply making it.
+    """
+
+    kind: ClassVar[str] = "record_policy"
+    model: ClassVar[str] = ""
+    """The policy belongs to no model, so a plan limited by --target leaves it out."""
+    policy: JSONValue
+    """The policy to record, in the state's shape (``core.policy.declared_policy``)."""
+    changes: tuple[FieldChange, ...]
+    """What differs from the policy in force."""
+
+
 Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the action types
     CreateModel,
     TrainVersion,
@@ -285,6 +316,7 @@ Action = Union[  # noqa: UP007 - a runtime union: typing.get_args lists the acti
     ArchiveVersion,
     ReleasePin,
     RefreshAlias,
+    RecordPolicy,
 ]
 ACTION_TYPES: tuple[Any, ...] = typing.get_args(Action)
 ACTIONS_BY_KIND: dict[str, Any] = {cls.kind: cls for cls in ACTION_TYPES}
@@ -294,6 +326,7 @@ ConflictKind = Literal[
     "alias_unknown_version",
     "alias_failed_version",
     "pinned",
+    "not_allowed",
 ]
 
 
@@ -362,7 +395,7 @@ class Plan:
             "format": self.format,
             "project": self.project,
             "serial": self.serial,
-            "options": _to_json(self.options),
+            "options": self.options.saved(),
             "actions": [action_to_dict(action) for action in self.actions],
             "conflicts": [_to_json(conflict) for conflict in self.conflicts],
             "drift": [_to_json(drift) for drift in self.drift],

@@ -24,6 +24,7 @@ from mvctl.core.plan import (
     MoveAlias,
     Plan,
     PlanOptions,
+    RecordPolicy,
     RegisterArtifact,
     ReleasePin,
     RemoveAlias,
@@ -33,6 +34,7 @@ from mvctl.core.plan import (
     TrainVersion,
     UpdateMetadata,
 )
+from mvctl.core.policy import declared_policy, plan_denials, policy_changes
 from mvctl.core.recorded import (
     VERSION_ARCHIVED,
     VERSION_FAILED,
@@ -65,16 +67,27 @@ def build_plan(
     recorded outputs are not all in the store; those steps run again (apply could not restore
     them), so the plan says so.
     A target naming no declared or recorded model or version raises (``check_targets``).
+    Whatever the policy in force forbids ``options.actor`` is a ``not_allowed`` conflict.
     """
     check_targets(config, recorded, options.targets)
     if options.refresh_only:
-        return refresh_plan(config, recorded, missing_artifacts, options)
+        refresh = refresh_plan(config, recorded, missing_artifacts, options)
+        return Plan(
+            project=refresh.project,
+            serial=refresh.serial,
+            actions=refresh.actions,
+            conflicts=tuple(plan_denials(refresh.actions, recorded, options.actor)),
+            drift=refresh.drift,
+            options=refresh.options,
+        )
     planner = _Planner(recorded, digests, env_digests or {}, options, missing_step_outputs)
+    planner.plan_policy(config)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
     for name in sorted(recorded.models - set(config.models)):
         planner.plan_removed_model(name)
     actions, conflicts = _apply_targets(planner.actions, planner.conflicts, options.targets)
+    conflicts += plan_denials(actions, recorded, options.actor)
     return Plan(
         project=config.project,
         serial=recorded.serial,
@@ -119,6 +132,14 @@ class _Planner:
         self.versions_by_model = _group_by_model(recorded.versions)
         self.aliases_by_model = _group_by_model(recorded.aliases)
         """Recorded rows per model, sorted once: a per-model scan of the whole state is quadratic."""
+
+    def plan_policy(self, config: Config) -> None:
+        """Record the config's policy when it differs from the one in force."""
+        declared = declared_policy(config)
+        recorded = self.recorded.policy
+        changes = policy_changes(recorded.value if recorded else None, declared)
+        if changes:
+            self.actions.append(RecordPolicy(declared, tuple(changes)))
 
     def plan_model(self, name: str, model: ModelSpec) -> None:
         if name not in self.recorded.models:

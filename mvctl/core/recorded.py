@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 JSON = Any
-TargetKind = Literal["model", "version", "alias", "pin", "evaluation", "gate"]
+TargetKind = Literal["model", "version", "alias", "pin", "evaluation", "gate", "policy"]
 RESULT_KINDS = frozenset({"evaluation", "gate"})
 """Targets that record a result (metrics, a gate decision) rather than move state: written
 once, logged, never changed or undone by revert."""
@@ -92,6 +92,18 @@ class RecordedEvaluation:
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedPolicy:
+    """The policy in force: what the last apply that changed it recorded.
+
+    ``value`` is the recorded JSON: {"admins": [...], "protected_aliases": {alias: {"actors":
+    [...]}}, "owners": {model: [...]}} (see ``core.policy``).
+    """
+
+    value: Mapping[str, Any]
+    apply_id: int | None
+
+
 NON_FINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 """How a metric that is not a finite number is stored: null, plus this word as its status."""
 
@@ -115,11 +127,14 @@ class RecordedState:
     )
     """(model, label, dataset digest, evaluation hash) -> the latest result for the version
     as it is trained now (results of an overwritten spec are left out)."""
+    policy: RecordedPolicy | None = None
+    """The policy in force; None until an apply first records one (then nothing is enforced)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a change touches: a model, a version (name=label), an alias or a pin (name=alias)."""
+    """What a change touches: a model, a version (name=label), an alias or a pin (name=alias),
+    or the project's policy (``POLICY_TARGET``: no model, no name)."""
 
     kind: TargetKind
     model: str
@@ -136,7 +151,12 @@ class Target:
             return f"{self.model}@{self.name} (evaluation)"
         if self.kind == "gate":
             return f"{self.model}:{self.name} (gate)"
+        if self.kind == "policy":
+            return "policy"
         return f"{self.model}:{self.name} (pin)"
+
+
+POLICY_TARGET = Target("policy", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +175,8 @@ class LoggedChange:
     apply_id: int
     seq: int
     change: Change
+    actor: str | None = None
+    """Who made it (the apply's actor); None in rows built without the log."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ in log order must give exactly what the tables hold. A difference means a row wa
 without mvctl (an alias moved by another tool, a hand edit) or a write was half-done — the
 thing a killed apply must never leave. Pure: rows and log come in as values.
 
-Only the targets the log keeps as state (models, versions, aliases, pins) are compared;
-results written once (evaluations, gate decisions) have no table row to replay into.
+Only the targets the log keeps as state (models, versions, aliases, pins, the policy) are
+compared; results written once (evaluations, gate decisions) have no table row to replay into.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mvctl.core.diff import diff_values
 from mvctl.core.plan import FieldChange
 from mvctl.core.recorded import LoggedChange, Target
 
-STATE_KINDS = frozenset({"model", "version", "alias", "pin"})
+STATE_KINDS = frozenset({"model", "version", "alias", "pin", "policy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,11 @@ def compare(replayed: Mapping[Target, Any], stored: Mapping[Target, Any]) -> lis
         if logged is None or row is None:
             mismatches.append(Mismatch(target, logged, row, ()))
             continue
-        seen = {key: row.get(key) for key in logged} if isinstance(logged, dict) else row
+        seen = (
+            {key: row.get(key) for key in logged}
+            if isinstance(logged, dict) and isinstance(row, dict)
+            else row
+        )
         changes = diff_values(logged, seen)
         if changes:
             mismatches.append(Mismatch(target, logged, row, changes))

@@ -2,13 +2,15 @@
 
 Revert reads the change log: undoing apply N restores each target N touched to its value
 before N; `--to N` restores every target touched after N to its value right after N. Only
-aliases, pins and version records move; nothing is retrained or deleted. A version whose
-status alone changed gets its status back; one that was retrained under its label (an
-overwrite, or a failed version trained again) gets its whole earlier record back — spec hash,
-artifact, params, lineage — since the old artifact is still in the store. Aliases restored to
-a version the config does not ask for are pinned, so the next plan does not silently undo
-the revert. ``served_changes`` lists each alias whose served artifact the revert changes, so
-its artifact can be verified before anything moves.
+aliases, pins, version records and the policy move; nothing is retrained or deleted. A
+version whose status alone changed gets its status back; one that was retrained under its
+label (an overwrite, or a failed version trained again) gets its whole earlier record back —
+spec hash, artifact, params, lineage — since the old artifact is still in the store. Aliases
+restored to a version the config does not ask for are pinned, so the next plan does not
+silently undo the revert. A restored policy is not pinned: while the config still declares
+the newer one, the next plan proposes it again, for an admin to apply. ``served_changes``
+lists each alias whose served artifact the revert changes, so its artifact can be verified
+before anything moves.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def current_value(recorded: RecordedState, target: Target) -> JSON:
     if target.kind == "pin":
         pin = recorded.pins.get(key)
         return {"version": pin.version, "revert_apply_id": pin.revert_apply_id} if pin else None
+    if target.kind == "policy":
+        return dict(recorded.policy.value) if recorded.policy is not None else None
     if target.kind == "version":
         version = recorded.versions.get(key)
         if version is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, now_utc
 from mvctl.apply.notify import Notifier
-from mvctl.core.plan import Plan, action_to_dict
+from mvctl.core.plan import Conflict, Plan, action_to_dict
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
 from mvctl.workspace import Workspace
@@ -32,12 +32,13 @@ class Alerts:
         self._actor = actor
         self._serial = serial
 
-    def conflict(self, plan: Plan) -> None:
+    def conflict(self, conflicts: Sequence[Conflict]) -> None:
+        """The operation was refused before any change: conflicts, or policy denials."""
         self._send(
             "conflict",
             None,
             conflicts=[
-                {"kind": c.kind, "target": c.target, "message": c.message} for c in plan.conflicts
+                {"kind": c.kind, "target": c.target, "message": c.message} for c in conflicts
             ],
         )
 

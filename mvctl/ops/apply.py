@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvctl import faults
@@ -68,7 +68,7 @@ def apply(
         plan_options = saved.options
     digests, env_digests, _ = workspace.digests()
     workspace.check_registered_artifacts(digests)
-    actor = current_actor()
+    actor = current_actor(options.plan_options.actor)
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock(
         "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
@@ -86,15 +86,20 @@ def apply(
                 fix="Run `mvctl plan` again and review the new plan.",
             )
         resolved = _resolve_all(workspace, digests, env_digests)
-        plan = plan_against(workspace, state, recorded, digests, env_digests, plan_options)
-        if saved is not None:
-            check_promise(saved, plan)
-        if plan.conflicts:
-            alerts.conflict(plan)
+        plan = plan_against(
+            workspace, state, recorded, digests, env_digests, replace(plan_options, actor=actor)
+        )
+        conflicts = plan.conflicts
+        if conflicts:
+            alerts.conflict(conflicts)
             raise ConflictError(
-                f"the plan has {len(plan.conflicts)} conflict(s), so nothing was applied",
+                f"the plan has {len(conflicts)} conflict(s), so nothing was applied: "
+                + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in conflicts[:3])
+                + (f" (+{len(conflicts) - 3} more)" if len(conflicts) > 3 else ""),
                 fix="Run `mvctl plan` to see each conflict and how to resolve it.",
             )
+        if saved is not None:
+            check_promise(saved, plan)
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
         store = workspace.open_store()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
@@ -12,7 +12,7 @@ from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
 from mvctl.state.db import StateDB
-from mvctl.workspace import Workspace
+from mvctl.workspace import Workspace, current_actor
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class PlanResult:
 def make_plan(
     workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False
 ) -> PlanResult:
+    """The plan for ``options.actor`` (None: the actor from the environment, as apply finds it)."""
+    options = replace(options, actor=current_actor(options.actor))
     digests, env_digests, hashed = workspace.digests()
     workspace.check_registered_artifacts(digests)
     state = workspace.open_state(create=False)

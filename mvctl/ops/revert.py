@@ -6,6 +6,8 @@ quietly re-promoting what was just reverted. Gates are not checked again (what c
 passed them when it was promoted), but every artifact an alias is to serve again is verified
 first, digest and safe format: a missing, corrupt or unsafe one refuses the revert unless
 `--force`, which goes ahead and writes what it forced past into the change log.
+The policy in force decides who may revert what
+(a protected alias, a model's versions, the policy itself), before anything changes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from mvctl.apply.promotion import verify_served_artifact
 from mvctl.core.hashing import canonical_json, sha256_hex
+from mvctl.core.policy import revert_denials
 from mvctl.core.recorded import Change, RecordedState, Target
 from mvctl.core.resolve import torch_module
 from mvctl.core.revert import (
@@ -27,7 +30,7 @@ from mvctl.core.revert import (
     outline_undo,
     served_changes,
 )
-from mvctl.errors import MvctlError, NotFoundError, RevertError, UsageError
+from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock
 from mvctl.state.db import DEFAULT_LEASE_S, StateDB
@@ -44,6 +47,8 @@ class RevertOptions:
     force: bool = False
     """Restore even where an artifact to serve again fails verification (and log that)."""
     lock_lease_s: float = DEFAULT_LEASE_S
+    actor: str | None = None
+    """Who reverts (--actor); None: from the environment, as `current_actor` finds it."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def revert(
         for name, model in workspace.config.models.items()
         for alias, label in model.aliases.items()
     }
-    actor = current_actor()
+    actor = current_actor(options.actor)
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock(
         "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
@@ -117,6 +122,15 @@ def revert(
                 outline = outline_undo(log, recorded, reverts, declared)
         if outline.is_empty:
             return RevertResult(outline, "nothing")
+        denials = revert_denials(outline.restorations, recorded, actor)
+        if denials:
+            alerts.conflict(denials)
+            raise ConflictError(
+                "the policy in force does not allow this revert, so nothing was changed: "
+                + "; ".join(f"{c.kind} {c.target}: {c.message}" for c in denials),
+                fix="Revert as an allowed actor (--actor, MVCTL_ACTOR or the CI's user), or "
+                "have an admin apply a policy change that allows it first.",
+            )
         unverified = _verify_served(workspace, state, outline, recorded)
         if unverified and not options.force:
             raise RevertError(

@@ -20,6 +20,7 @@ from mvctl.core.plan import (
     FieldChange,
     MoveAlias,
     Plan,
+    RecordPolicy,
     RefreshAlias,
     RegisterArtifact,
     RemoveAlias,
@@ -103,6 +104,10 @@ def action_lines(action: Action) -> list[str]:
             f"{escape(action.current or '(none)')} as it is (mvctl last set "
             f"{escape(action.logged or '(none)')}); nothing moves"
         ]
+    if isinstance(action, RecordPolicy):
+        return [
+            "[magenta bold]~ policy[/]  record the config's policy (in force from the next apply)"
+        ] + [f"      {escape(_change_line(change))}" for change in action.changes]
     return [
         f"[cyan]~ release pin[/] {escape(action.model)}:{escape(action.alias)}  "
         f"(the config agrees with {escape(action.version)})"
@@ -151,6 +156,8 @@ def summary_line(plan: Plan) -> str:
     )
     if other:
         parts.append(f"{other} other changes")
+    if counts["record_policy"]:
+        parts.append("policy change")
     if counts["refresh_alias"]:
         parts.append(f"{counts['refresh_alias']} refreshed")
     if counts["evaluate_version"]:
@@ -237,6 +244,8 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
                 lines += [f"  - {markdown.text(strip(gate_line(check)))}" for check in action.gates]
             if isinstance(action, ReplaceServedVersion):
                 lines += [f"  - {markdown.text(strip(line))}" for line in served_gate_lines(action)]
+            if isinstance(action, RecordPolicy):
+                lines += [f"  - {markdown.text(_change_line(change))}" for change in action.changes]
     if metric_tables:
         lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
     if plan.drift:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mvctl.core.plan import action_to_dict
+from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
 from mvctl.core.recorded import RESULT_KINDS, Change
 from mvctl.core.revert import RevertOutline
 from mvctl.ops.apply import ApplyResult
@@ -74,6 +75,14 @@ def change_line(change: Change) -> str:
         )
     if target.kind in RESULT_KINDS:
         return f"{target}: {result_summary(target.kind, change.after or {})}"
+    if target.kind == "policy" and not any(
+        value is not None and policy_shape_problem(value) for value in (change.before, change.after)
+    ):
+        changed = policy_changes(change.before, change.after or EMPTY_POLICY)
+        return "policy: " + (
+            "; ".join(f"{c.path} {_short(c.before)} -> {_short(c.after)}" for c in changed)
+            or "unchanged"
+        )
     return f"{target}: {_short(change.before)} -> {_short(change.after)}"
 
 
@@ -156,6 +165,7 @@ def history_json(entries: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
                     "kind": c.change.target.kind,
                     "before": c.change.before,
                     "after": c.change.after,
+                    "actor": c.actor,
                 }
                 for c in entry.changes
             ],

@@ -71,12 +71,22 @@ def _object_schema(cls: type, extra: dict[str, Any] | None = None) -> dict[str, 
     return schema
 
 
+def _saved_options_schema() -> dict[str, Any]:
+    """The options a plan file records: PlanOptions but the actor, who is never saved."""
+    schema = _object_schema(PlanOptions)
+    saved = list(PlanOptions().saved())
+    schema["properties"] = {name: schema["properties"][name] for name in saved}
+    schema["required"] = saved
+    return schema
+
+
 def plan_json_schema() -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for cls in ACTION_TYPES:
         definitions[cls.__name__] = _object_schema(cls, {"kind": {"const": cls.kind}})
-    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck, PlanOptions):
+    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck):
         definitions[helper.__name__] = _object_schema(helper)
+    definitions["PlanOptions"] = _saved_options_schema()
     summary_keys = [cls.kind for cls in ACTION_TYPES] + [
         "steps_run",
         "steps_cached",

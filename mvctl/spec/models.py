@@ -8,9 +8,17 @@ value the planner can read without fear of it changing underneath.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from mvctl.core.metrics import MetricName
 
@@ -18,6 +26,38 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=128)]
 ParamValue = Any
+
+ACTOR_MAX_LENGTH = 256
+
+
+def actor_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an actor, or None when it can.
+
+    Actors are compared exactly, so a name must show as what it is: not empty, no leading or
+    trailing blanks, no control or invisible formatting characters (a zero-width space or a
+    right-to-left override would make two different names print alike).
+    """
+    if not name:
+        return "it is empty"
+    if len(name) > ACTOR_MAX_LENGTH:
+        return f"it is longer than {ACTOR_MAX_LENGTH} characters"
+    odd = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    if odd:
+        return f"it holds the invisible or control character U+{ord(odd[0]):04X}"
+    if name != name.strip():
+        return "it starts or ends with a blank"
+    return None
+
+
+def _actor_name(name: str) -> str:
+    problem = actor_name_problem(name)
+    if problem is not None:
+        raise ValueError(f"{name!r} is not a valid actor name: {problem}")
+    return name
+
+
+ActorName = Annotated[str, AfterValidator(_actor_name)]
+"""Who runs mvctl, as `--actor`, MVCTL_ACTOR or the CI names them; compared exactly."""
 
 
 class SpecModel(BaseModel):
@@ -238,7 +278,12 @@ class ModelSpec(SpecModel):
     """A named line of work with its pipeline, versions and aliases."""
 
     description: str | None = None
-    owners: list[str] = Field(default_factory=list)
+    owners: list[ActorName] = Field(
+        default_factory=list,
+        description="Actors who may train, overwrite, archive or restore this model's versions "
+        "and change its owners; empty: anyone. Enforced as recorded by the last apply that "
+        "changed them, never as proposed.",
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     task: Literal["binary-classification", "multiclass-classification", "regression", "other"] = (
         "other"
@@ -316,14 +361,24 @@ class Notification(SpecModel):
 class ProtectedAlias(SpecModel):
     """Who may move a protected alias."""
 
-    actors: list[str] = Field(default_factory=list, description="Actors allowed to move it.")
+    actors: list[ActorName] = Field(
+        default_factory=list,
+        description="Actors allowed to move it (apply, revert, refresh-only, overwriting the "
+        "version it points at); empty: nobody.",
+    )
 
 
 class Policy(SpecModel):
-    """Rules an apply must respect."""
+    """Who may do what; the one in force is the recorded one, never the config being planned."""
 
+    admins: list[ActorName] = Field(
+        default_factory=list,
+        description="Actors who may change the policy (admins, protected aliases) and any "
+        "model's owners; empty: anyone.",
+    )
     protected_aliases: dict[Name, ProtectedAlias] = Field(
-        default_factory=dict, description="Aliases only the listed actors may move."
+        default_factory=dict,
+        description="Aliases (of every model) only the listed actors may move.",
     )
 
 

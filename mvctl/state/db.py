@@ -274,6 +274,14 @@ class StateDB:
         with self._read("reading a pin") as tx:
             return reader.pin_value(tx, model, alias)
 
+    def policy_value(self) -> dict[str, Any] | None:
+        """The policy in force as a ``Change`` value, or None while none is recorded."""
+        if not self._ready:
+            return None
+        with self._read("reading the policy") as tx:
+            recorded = reader.recorded_policy(tx)
+        return None if recorded is None else dict(recorded.value)
+
     def versions_of(self, model: str) -> list[VersionDetail]:
         """Every recorded version of ``model``, in the order they were recorded."""
         if not self._ready:

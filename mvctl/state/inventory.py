@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mvctl.core.recorded import LoggedChange, Target
+from mvctl.core.recorded import POLICY_TARGET, LoggedChange, Target
 from mvctl.state import lock as state_lock
 from mvctl.state import reader
 from mvctl.state.connection import Tx
@@ -43,7 +43,8 @@ class StepRunBlobs:
 class Inventory:
     serial: int
     rows: Mapping[Target, Any]
-    """Model, version, alias and pin rows as Change values (what the log's `after` holds)."""
+    """Model, version, alias, pin and policy rows as Change values (what the log's `after`
+    holds)."""
     step_runs: Sequence[StepRunBlobs]
     changes: Sequence[LoggedChange]
     applies: Sequence[ApplyRecord]
@@ -63,6 +64,9 @@ def inventory(tx: Tx) -> Inventory:
         rows[Target("alias", model, name)] = {"version": version}
     for model, alias, version, revert_apply_id in tx.rows(PINS):
         rows[Target("pin", model, alias)] = {"version": version, "revert_apply_id": revert_apply_id}
+    policy = reader.recorded_policy_value(tx)
+    if policy is not None:
+        rows[POLICY_TARGET] = policy
     step_runs = [
         StepRunBlobs(key, model, step, json.loads(outputs), log_digest)
         for key, model, step, outputs, log_digest in tx.rows(STEP_RUNS)

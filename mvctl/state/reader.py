@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from mvctl.core.policy import policy_shape_problem
 from mvctl.core.recorded import (
     RESULT_KINDS,
     Change,
     LoggedChange,
     RecordedAlias,
     RecordedPin,
+    RecordedPolicy,
     RecordedState,
     RecordedVersion,
     StepRun,
@@ -54,6 +56,8 @@ LOGGED_ALIASES = (
     "(SELECT max(id) FROM changes WHERE target_kind = 'alias' GROUP BY model, name)"
 )
 
+POLICY = "SELECT value_json, apply_id FROM policy WHERE id = 1"
+
 STEP_RUN = (
     "SELECT cache_key, model, step, outputs_json, inputs_json, log_digest, duration_s, "
     "apply_id FROM step_runs WHERE cache_key = ?"
@@ -72,7 +76,9 @@ APPLIES = (
     "ON n.apply_id = a.id"
 )
 LAST_APPLY_ID = "SELECT max(id) FROM applies"
-CHANGES = "SELECT apply_id, seq, target_kind, model, name, before_json, after_json FROM changes"
+CHANGES = (
+    "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,7 @@ def snapshot(tx: Tx) -> RecordedState:
                 for model, name, after in tx.rows(LOGGED_ALIASES)
             },
             evaluations=latest_evaluations(tx, versions),
+            policy=recorded_policy(tx),
         )
 
 
@@ -179,6 +186,40 @@ def step_outputs(tx: Tx, cache_keys: Collection[str]) -> dict[str, dict[str, str
         for key, outputs_json in tx.rows(sql, chunk):
             found[key] = json.loads(outputs_json)
     return found
+
+
+def recorded_policy(tx: Tx) -> RecordedPolicy | None:
+    """The policy in force, or None when none was ever recorded.
+
+    Refused when it is not what mvctl writes: a policy misread could allow what it forbids.
+    """
+    row = tx.first(POLICY)
+    if row is None:
+        return None
+    value, apply_id = _stored_json(row[0]), row[1]
+    problem = policy_shape_problem(value)
+    if problem is not None:
+        raise StateError(
+            f"the policy recorded in the state database {tx.display} is malformed: {problem}",
+            fix="It was changed by something other than mvctl; restore it from a backup, or "
+            "check the change log with `mvctl state check`.",
+        )
+    return RecordedPolicy(value, apply_id)
+
+
+def recorded_policy_value(tx: Tx) -> Any:
+    """The policy row's value as stored, whatever its shape (what `state check` compares with
+    the log); None when there is no row."""
+    row = tx.first(POLICY)
+    return None if row is None else _stored_json(row[0])
+
+
+def _stored_json(text: str) -> Any:
+    """Stored JSON text as a value; text that is not JSON stays the text it is."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def step_run(tx: Tx, cache_key: str) -> StepRun | None:
@@ -264,8 +305,9 @@ def changes(
                 before=_loads(before),
                 after=_loads(after),
             ),
+            actor=actor,
         )
-        for apply_id, seq, kind, model, name, before, after in rows
+        for apply_id, seq, kind, model, name, before, after, actor in rows
     ]
 
 

@@ -134,6 +134,8 @@ class ChangeRow(StateTable, table=True):
     before_json: str | None = Field(default=None, sa_type=Text)
     after_json: str | None = Field(default=None, sa_type=Text)
     at: str = Field(sa_type=String)
+    actor: str = Field(sa_type=String)
+    """Who made the change: the actor of its apply, kept on the row itself."""
 
 
 class StepRunRow(StateTable, table=True):
@@ -190,6 +192,19 @@ class EvaluationRow(StateTable, table=True):
     apply_id: int | None = None
 
 
+class PolicyRow(StateTable, table=True):
+    """The policy in force (at most one row, id 1): admins, protected aliases and model owners
+    as the last apply that changed them recorded, as canonical JSON; absent until then."""
+
+    __tablename__ = "policy"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    value_json: str = Field(sa_type=Text)
+    apply_id: int | None = None
+    updated_at: str = Field(sa_type=String)
+
+
 class LockRow(StateTable, table=True):
     """At most one row (id 1): inserting it is taking the lock, so the database arbitrates.
 
@@ -227,3 +242,4 @@ changes = _table(ChangeRow)
 step_runs = _table(StepRunRow)
 lock = _table(LockRow)
 evaluations = _table(EvaluationRow)
+policy = _table(PolicyRow)

@@ -111,13 +111,16 @@ class Writer:
         return apply_id
 
     def record(self, apply_id: int, changes: Sequence[Change], now: str) -> int:
-        """Write ``changes``, their change-log rows and the serial bump; the new serial."""
+        """Write ``changes``, their change-log rows and the serial bump; the new serial.
+
+        Each log row names its apply's actor, so who made a change is on the change itself.
+        """
         with self._write("recording changes") as conn:
             serial = _serial(conn, for_update=True)
-            if (
-                conn.execute(select(t.applies.c.id).where(t.applies.c.id == apply_id)).first()
-                is None
-            ):
+            actor = conn.execute(
+                select(t.applies.c.actor).where(t.applies.c.id == apply_id)
+            ).scalar_one_or_none()
+            if actor is None:
                 raise ValueError(f"apply #{apply_id} does not exist; call begin_apply first")
             last_seq: int = conn.execute(
                 select(func.coalesce(func.max(t.changes.c.seq), 0)).where(
@@ -137,6 +140,7 @@ class Writer:
                         "before_json": _dumps(change.before),
                         "after_json": _dumps(change.after),
                         "at": now,
+                        "actor": actor,
                     }
                 )
             conn.execute(insert(t.changes), log_rows)
@@ -380,6 +384,16 @@ def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> N
             insert(t.evaluations).values(
                 model=target.model, label=target.name, apply_id=apply_id, **row
             )
+        )
+    elif target.kind == "policy":
+        if after is None:
+            conn.execute(delete(t.policy))
+            return
+        _upsert(
+            conn,
+            t.policy,
+            ["id"],
+            {"id": 1, "value_json": canonical_json(after), "apply_id": apply_id, "updated_at": now},
         )
     elif target.kind == "gate":
         return  # a gate's decision is kept in the change log alone

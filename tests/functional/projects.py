@@ -44,11 +44,14 @@ with open(step.output("model.safetensors"), "wb") as out:
     out.write(struct.pack("<Q", len(header)) + header + payload)
 """
 
+TEST_ACTOR = "tester"
+"""Who the tests act as (MVCTL_ACTOR): the tiny project's owner."""
+
 TINY_CONFIG = """\
 project: tiny
 models:
   churn:
-    owners: [risk]
+    owners: [tester]
     pipeline:
       - name: prepare
         run: python steps/prepare.py
@@ -133,7 +136,7 @@ class Project:
 def base_env(state_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MVCTL_")}
     env["NO_COLOR"] = "1"
-    env["MVCTL_ACTOR"] = "tester"
+    env["MVCTL_ACTOR"] = TEST_ACTOR
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     if state_url:
         env["MVCTL_STATE"] = state_url

@@ -25,7 +25,7 @@ def guarded(tmp_path: Path) -> Project:
     project = make_tiny(tmp_path / "proj")
     project.write("steps/health.py", HEALTH)
     project.edit_config(
-        "    owners: [risk]\n", "    owners: [risk]\n    health_check: python steps/health.py\n"
+        "    owners: [tester]\n", "    owners: [tester]\n    health_check: python steps/health.py\n"
     )
     return project
 
@@ -81,7 +81,9 @@ def test_on_failure_rollback_puts_back_every_alias_the_apply_promoted(tmp_path: 
         .read_text()
         .replace('if os.environ.get("FAIL_STEP") == "train"', 'if p["lr"] > 0.15'),
     )
-    project.edit_config("    owners: [risk]\n", "    owners: [risk]\n    on_failure: rollback\n")
+    project.edit_config(
+        "    owners: [tester]\n", "    owners: [tester]\n    on_failure: rollback\n"
+    )
     applied = project.mvctl("apply", "--auto-approve")
     assert applied.code == 1, applied.text
     assert "production rolled back to nothing automatically" in applied.out

@@ -56,7 +56,8 @@ def test_events_of_apply_revert_failure_and_conflict(
     started, succeeded = hook.delivered()
     assert started["apply_id"] == succeeded["apply_id"] == applied.apply_id
     assert started["details"]["summary"]["train_version"] == 2
-    assert succeeded["serial"] == 5 and succeeded["project"] == "tiny"
+    # The policy (the model's owners), the model, two versions, two aliases: six changes.
+    assert succeeded["serial"] == 6 and succeeded["project"] == "tiny"
     assert started["id"] != succeeded["id"]
     assert {r.headers["X-Mvctl-Event-Id"] for r in hook.received} == {
         started["id"],

@@ -48,7 +48,7 @@ def project(tmp_path: Path) -> Project:
     project.write(
         "data/holdout.csv", "x,target\n" + "".join(f"{x:.2f},{1.5 * x:.4f}\n" for x in xs)
     )
-    project.edit_config("    owners: [risk]\n", "    owners: [risk]\n" + EVALUATION)
+    project.edit_config("    owners: [tester]\n", "    owners: [tester]\n" + EVALUATION)
     return project
 
 

@@ -104,6 +104,7 @@ def populate(
                 "before_json": None,
                 "after_json": after,
                 "at": NOW,
+                "actor": "ci",
             }
         )
     engine = create_engine(url)

@@ -23,6 +23,7 @@ STATE_TABLES = {
     "step_runs",
     "lock",
     "evaluations",
+    "policy",
 }
 
 

@@ -2,8 +2,11 @@
 
 ``frozen/state-0001.db`` was written by mvctl at schema revision 0001 (before evaluations
 existed): the tiny test project applied (two versions, two aliases), a failed third version,
-a promotion, and a revert of it that left a pin. It must never be regenerated: it stands for
-the databases users already have.
+a promotion, and a revert of it that left a pin. ``frozen/state-0002.db`` was written at
+revision 0002 (before the recorded policy and the change log's actor column) by the scored
+test project, all applied by 'tester': two versions trained and evaluated on two datasets with
+their gates, a failed third version, a promotion, and its revert that left a pin. They must
+never be regenerated: they stand for the databases users already have.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mvctl.core.recorded import Change, Target
+from mvctl.core.recorded import POLICY_TARGET, Change, Target
 from mvctl.errors import StateError
 from mvctl.state import schema
 from mvctl.state.db import StateDB
@@ -26,6 +29,13 @@ FROZEN = Path(__file__).parent / "frozen"
 def state_0001(tmp_path: Path) -> Path:
     copy = tmp_path / "state.db"
     shutil.copy(FROZEN / "state-0001.db", copy)
+    return copy
+
+
+@pytest.fixture
+def state_0002(tmp_path: Path) -> Path:
+    copy = tmp_path / "state.db"
+    shutil.copy(FROZEN / "state-0002.db", copy)
     return copy
 
 
@@ -105,3 +115,93 @@ def test_a_migrated_0001_database_stores_evaluations(state_0001: Path) -> None:
         db.finish_apply(apply_id, "succeeded")
         stored = db.snapshot().evaluations[("churn", "1.0.0", "sha256:d", "h")]
         assert stored.metric("f1") == 0.9
+
+
+def test_the_frozen_0002_file_is_at_revision_0002(state_0002: Path) -> None:
+    assert revision(state_0002) == "0002"
+
+
+def test_revision_0002_migrates_to_head_and_reads_as_it_was(state_0002: Path) -> None:
+    with StateDB.open(f"sqlite:///{state_0002}", create=True) as db:
+        recorded = db.snapshot()
+        assert recorded.serial == 10
+        assert {label: v.status for (_, label), v in recorded.versions.items()} == {
+            "1.0.0": "trained",
+            "1.1.0": "trained",
+            "1.2.0": "failed",
+        }
+        assert {alias: a.version for (_, alias), a in recorded.aliases.items()} == {
+            "production": "1.0.0",
+            "staging": "1.1.0",
+        }
+        (pin,) = recorded.pins.values()
+        assert (pin.alias, pin.version, pin.revert_apply_id) == ("production", "1.0.0", 4)
+        # Two versions on two datasets each, all under one evaluation hash.
+        assert len(recorded.evaluations) == 4
+        assert {(e.label, e.status) for e in recorded.evaluations.values()} == {
+            ("1.0.0", "ok"),
+            ("1.1.0", "ok"),
+        }
+        assert recorded.policy is None
+        assert [(a.id, a.kind, a.status) for a in db.applies()] == [
+            (4, "revert", "succeeded"),
+            (3, "apply", "succeeded"),
+            (2, "apply", "failed"),
+            (1, "apply", "succeeded"),
+        ]
+    assert revision(state_0002) == schema.HEAD_REVISION
+
+
+def test_migration_gives_every_logged_change_the_actor_of_its_apply(state_0002: Path) -> None:
+    with sqlite3.connect(state_0002) as conn:
+        conn.execute("UPDATE applies SET actor = 'carol' WHERE id = 3")
+    with StateDB.open(f"sqlite:///{state_0002}", create=True) as db:
+        log = db.changes()
+    assert len(log) == 16
+    assert {(entry.apply_id, entry.actor) for entry in log} == {
+        (1, "tester"),
+        (2, "tester"),
+        (3, "carol"),
+        (4, "tester"),
+    }
+
+
+def test_a_migrated_0002_database_records_a_policy_and_each_change_s_actor(
+    state_0002: Path,
+) -> None:
+    policy = {"admins": ["admin"], "protected_aliases": {}, "owners": {"churn": ["dana"]}}
+    with StateDB.open(f"sqlite:///{state_0002}", create=True) as db:
+        apply_id = db.begin_apply(kind="apply", actor="admin", plan_hash="p", expected_serial=10)
+        db.record(apply_id, [Change(POLICY_TARGET, None, policy)])
+        db.finish_apply(apply_id, "succeeded")
+        recorded = db.snapshot().policy
+        (logged,) = db.changes(apply_ids=[apply_id])
+    assert recorded is not None and (recorded.value, recorded.apply_id) == (policy, apply_id)
+    assert (logged.actor, logged.change.after) == ("admin", policy)
+
+
+@pytest.mark.parametrize("frozen", ["state-0001.db", "state-0002.db"])
+def test_a_migrated_frozen_database_has_the_schema_the_tables_declare(
+    frozen: str, tmp_path: Path
+) -> None:
+    """The migrations rebuild ``changes`` on SQLite (to make ``actor`` required): its keys,
+    unique constraint and index must come through as ``tables.py`` declares them."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from mvctl.state.tables import metadata
+
+    copy = tmp_path / "state.db"
+    shutil.copy(FROZEN / frozen, copy)
+    StateDB.open(f"sqlite:///{copy}", create=True).close()
+    engine = create_engine(f"sqlite:///{copy}")
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+    with sqlite3.connect(copy) as conn:
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list('changes')")}
+    assert "ix_changes_target" in indexes

@@ -7,10 +7,12 @@ from typing import Any
 from mvctl.core.evaluation import resolve_evaluation
 from mvctl.core.hashing import canonical_json
 from mvctl.core.plan import Action, Conflict
+from mvctl.core.policy import EMPTY_POLICY, declared_policy
 from mvctl.core.recorded import (
     RecordedAlias,
     RecordedEvaluation,
     RecordedPin,
+    RecordedPolicy,
     RecordedState,
     RecordedVersion,
 )
@@ -32,8 +34,12 @@ def recorded_from(
     outside: dict[str, str] | None = None,
     archived: tuple[str, ...] = (),
     evaluations: list[dict[str, Any]] | None = None,
+    policy: dict[str, Any] | None = None,
 ) -> RecordedState:
     """The state a successful apply of ``config`` would leave, with optional twists.
+
+    The config's policy is recorded as that apply would record it (none while it is empty);
+    ``policy`` records another one instead: {admins, protected_aliases, owners}, each optional.
 
     ``evaluations`` are stored results: {version: "m@1.0.0", metrics: {...}} on every dataset
     the config's evaluation gives that version, with optional ``status`` ('error') and
@@ -76,7 +82,9 @@ def recorded_from(
         recorded_pins[(model, alias)] = RecordedPin(model, alias, label, 7)
         aliases[(model, alias)] = RecordedAlias(model, alias, label, 7)
         logged[(model, alias)] = label
+    value = declared_policy(config) if policy is None else {**EMPTY_POLICY, **policy}
     return RecordedState(
+        policy=None if value == EMPTY_POLICY else RecordedPolicy(value, 1),
         evaluations=_evaluations(config, digests, evaluations or []),
         serial=serial,
         models=frozenset(config.models),
@@ -111,6 +119,10 @@ def describe_action(action: Action) -> str:
         return f"remove_alias {action.model}:{action.alias}"  # type: ignore[union-attr]
     if kind == "release_pin":
         return f"release_pin {action.model}:{action.alias}"  # type: ignore[union-attr]
+    if kind == "record_policy":
+        return "record_policy " + " ".join(c.path for c in action.changes)  # type: ignore[union-attr]
+    if kind == "refresh_alias":
+        return f"refresh_alias {action.model}:{action.alias}"  # type: ignore[union-attr]
     return f"{kind} {action.model}@{action.label}"  # type: ignore[union-attr]
 
 

@@ -2,8 +2,9 @@
 
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
 recorded state (failed versions, pins, changes made outside mvctl, step outputs gone from the
-store), plans `after`, and compares the actions, conflicts and drift with what the case expects
-(or the error message, for options the planner refuses).
+store, another recorded policy), plans `after` (as `options.actor`, if given), and compares
+the actions, conflicts and drift with what the case expects (or the error message, for
+options the planner refuses).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def test_plan_case(path: Path) -> None:
             outside=twists.get("outside"),
             archived=tuple(twists.get("archived", ())),
             evaluations=twists.get("evaluations"),
+            policy=twists.get("policy"),
         )
     else:
         recorded = RecordedState()
@@ -69,6 +71,9 @@ def test_plan_case(path: Path) -> None:
         assert field in described
     for field in expected.get("conflict_fields_absent", []):
         assert field not in described
+    messages = " ".join(c.message for c in plan.conflicts)
+    for fragment in expected.get("conflict_messages", []):
+        assert fragment in messages, fragment
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
     gates = [
         f"{a.model}:{'+'.join(_aliases(a))} {g.gate} -> {g.result}"

@@ -23,7 +23,7 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json")
 
 def overwrite_plan() -> Plan:
     case = yaml.safe_load(
-        (CASES / "34_overwrite_of_a_served_version_is_gated_like_a_move.yaml").read_text("utf-8")
+        (CASES / "39_overwrite_of_a_served_version_is_gated_like_a_move.yaml").read_text("utf-8")
     )
     recorded = recorded_from(
         config_of(case["before"]),
