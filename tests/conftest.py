@@ -146,3 +146,16 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+
+
+# ------------------------------------------------------------------------------------------
+# The actor (mvctl/workspace.py): every command a test runs in this process acts as the test
+# projects' owner, as the subprocess ones do (``tests.functional.projects.base_env``),
+# whoever runs the tests and whatever CI's variables say.
+
+
+@pytest.fixture(autouse=True)
+def _in_process_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.functional.projects import TEST_ACTOR
+
+    monkeypatch.setenv("MVCTL_ACTOR", TEST_ACTOR)

@@ -90,6 +90,8 @@ def apply(
             workspace, state, recorded, digests, env_digests, replace(plan_options, actor=actor)
         )
         conflicts = plan.conflicts
+        if saved is not None and not any(c.kind == "not_allowed" for c in conflicts):
+            check_promise(saved, plan)
         if conflicts:
             alerts.conflict(conflicts)
             raise ConflictError(
@@ -98,8 +100,6 @@ def apply(
                 + (f" (+{len(conflicts) - 3} more)" if len(conflicts) > 3 else ""),
                 fix="Run `mvctl plan` to see each conflict and how to resolve it.",
             )
-        if saved is not None:
-            check_promise(saved, plan)
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
         store = workspace.open_store()

@@ -27,7 +27,7 @@ CONFIG = """\
 project: stopping
 models:
   m:
-    owners: [ops]
+    owners: [tester]
     pipeline:
       - name: quick
         run: python steps/quick.py

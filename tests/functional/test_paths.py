@@ -133,17 +133,6 @@ def test_evaluation_data_outside_the_project_is_refused(
     assert_refused(tiny, outside, "mvctl.yaml:16:", f"'{data}' is absolute")
 
 
-def test_trigger_data_path_outside_the_project_is_refused(tiny: Project, outside: Path) -> None:
-    edit(
-        tiny,
-        "    versions:\n",
-        "    triggers:\n"
-        "      - {name: fresh, data_changed: ['../outside/secret.csv'], retrain: {from: '1.0.0'}}\n"
-        "    versions:\n",
-    )
-    assert_refused(tiny, outside, "mvctl.yaml:17:", "'../outside/secret.csv' climbs out")
-
-
 @pytest.mark.parametrize("pattern", ["../outside/*.yaml", "/etc/passwd", "{outside}/secret.yaml"])
 def test_include_outside_the_project_is_refused_unread(
     tiny: Project, outside: Path, pattern: str

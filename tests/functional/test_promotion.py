@@ -400,7 +400,7 @@ def test_an_overwrite_of_a_registered_artifact_takes_the_same_path(tmp_path: Pat
         """,
     )
     project.edit_config(
-        "    owners: [risk]\n", "    owners: [risk]\n    health_check: python steps/health.py\n"
+        "    owners: [tester]\n", "    owners: [tester]\n    health_check: python steps/health.py\n"
     )
     project.edit_config(
         '      "1.1.0"',

@@ -40,7 +40,8 @@ with open(step.output("model.safetensors"), "wb") as out:
 HOSTILE_YAML = r"\e[2J\e]0;pwned\a [bold red]styled[/] [/] \u202eevil \x9b31m \x7f <img src=x>"
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07 [bold red]styled[/] [/] \u202eevil \x9b31m \x7f <img src=x>"
 SHOWN = "\\x1b[2J\\x1b]0;pwned\\x07 [bold red]styled[/] [/] \\u202eevil \\x9b31m \\x7f <img src=x>"
-ACTOR = "bob\x1b]0;pwned\x07"
+ACTOR = "bob[bold red]styled[/] <b>"
+"""Actors with control characters are refused outright (tests/unit/test_actor.py); markup is not."""
 RAW = ("\x1b[2J", "\x1b]0;", "\x1b[31m", "\x07", "\x9b", "\x7f", "\u202e")
 """What must never reach an output raw (on a colour terminal rich writes its own ESC codes)."""
 
@@ -121,12 +122,12 @@ def test_show_status_and_history_show_hostile_values_escaped(project: Project) -
     assert show.code == 0, show.text
     assert f"  description:  version {SHOWN}" in show.out
     assert f"team=team {SHOWN} [link=http://evil]click[/link]" in show.out
-    assert "by bob\\x1b]0;pwned\\x07 in apply 1" in show.out
+    assert "by bob[bold red]styled[/] <b> in apply 1" in show.out
     failed = cli(project, "show", "churn@1.1.0")
     assert "    \\x1b[2J\\x1b]0;pwned\\x07 [bold red]styled[/] \\u202eevil\\x9b31m" in failed.out
     assert "    failing \\x1b[31mred\\x1b[0m" in failed.out
     history = cli(project, "history")
-    assert "#1 apply by bob\\x1b]0;pwned\\x07 at" in history.out
+    assert "#1 apply by bob[bold red]styled[/] <b> at" in history.out
     for result in (show, failed, history, cli(project, "status")):
         assert_shown_not_obeyed(result.text)
 
@@ -192,7 +193,7 @@ def test_the_html_report_is_escaped(project: Project, tmp_path: Path) -> None:
     assert_shown_not_obeyed(page)
     assert "<img src=x>" not in page
     assert "model \\x1b[2J\\x1b]0;pwned\\x07 [bold red]styled[/] [/] \\u202eevil" in page
-    assert "&lt;img src=x&gt;" in page and "<td>bob\\x1b]0;pwned\\x07</td>" in page
+    assert "&lt;img src=x&gt;" in page and "<td>bob[bold red]styled[/] &lt;b&gt;</td>" in page
 
 
 def test_validate_errors_show_hostile_keys_and_file_names_escaped(tmp_path: Path) -> None:

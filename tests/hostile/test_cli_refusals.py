@@ -83,7 +83,7 @@ def test_validate_plan_and_apply_refuse_a_hostile_artifact(
 
 def test_validate_refuses_a_dangerous_name_in_trusted_types(project: Project) -> None:
     project.edit_config(
-        "    owners: [risk]\n", "    owners: [risk]\n    trusted_types: [builtins.eval]\n"
+        "    owners: [tester]\n", "    owners: [tester]\n    trusted_types: [builtins.eval]\n"
     )
     result = run_cli("-c", str(project.root / "mvctl.yaml"), "validate")
     assert result.code == 1
@@ -96,7 +96,8 @@ def test_a_registered_forest_is_accepted_once_its_tree_is_listed(project: Projec
     config = str(project.root / "mvctl.yaml")
     assert run_cli("-c", config, "validate").code == 1
     project.edit_config(
-        "    owners: [risk]\n", "    owners: [risk]\n    trusted_types: [sklearn.tree._tree.Tree]\n"
+        "    owners: [tester]\n",
+        "    owners: [tester]\n    trusted_types: [sklearn.tree._tree.Tree]\n",
     )
     assert run_cli("-c", config, "validate").code == 0
     assert run_cli("-c", config, "plan").code == 0
@@ -122,7 +123,8 @@ def test_a_registered_file_that_passed_is_not_checked_again_by_the_next_plan(
     file = skops_forest(project.root, project.root / "CANARY")
     register(project, file)
     project.edit_config(
-        "    owners: [risk]\n", "    owners: [risk]\n    trusted_types: [sklearn.tree._tree.Tree]\n"
+        "    owners: [tester]\n",
+        "    owners: [tester]\n    trusted_types: [sklearn.tree._tree.Tree]\n",
     )
 
     def plan() -> tuple[int, str]:
