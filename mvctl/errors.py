@@ -17,7 +17,8 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     ├── StoreError             the blob store cannot be read or written
     │   └── DigestMismatchError  a blob or file does not hash to its recorded digest
     ├── UnsafeArtifactError    a model file is not a safe format (skops, safetensors)
-    ├── StepFailedError        a training step exited non-zero
+    ├── StepFailedError        a version could not be trained: a step failed, or its model
+    │                          is missing or unsafe (apply records it failed and goes on)
     ├── EvaluationError        a version cannot be scored: its data, its model or its predictions
     ├── RevertError            a revert cannot be done as asked
     ├── NotFoundError          a model, version or apply named on the command line does not exist
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 import difflib
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,13 @@ class UnsafeArtifactError(MvctlError):
 
 
 class StepFailedError(MvctlError):
-    """A training step exited with an error."""
+    """A version could not be trained: a step exited non-zero or left out its outputs, or the
+    model it made is missing or unsafe. Apply records the version as failed, keeping
+    ``failure`` (what its record says about why), and goes on with what does not need it."""
+
+    def __init__(self, what: str, failure: Mapping[str, Any], *, fix: str | None = None) -> None:
+        super().__init__(what, fix=fix)
+        self.failure = failure
 
 
 class EvaluationError(MvctlError):

@@ -13,16 +13,21 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
+from mvctl.apply.registration import check_registered_artifacts
 from mvctl.core.drift import artifacts_to_check
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import Config, actor_name_problem, is_step_reference
+from mvctl.state import StateReader, StateWriter
 from mvctl.state.db import StateDB
+from mvctl.state.reading import ReadOnlyStateDB
 from mvctl.store.blobs import BlobStore, LocalStore
 from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
+from mvctl.store.s3 import S3Store
 
 CONFIG_NAME = "mvctl.yaml"
 DEFAULT_STATE = "sqlite:///.mvctl/state.db"
@@ -48,14 +53,20 @@ class Workspace:
         """`.mvctl/` in the project: default state, store, caches and work folders."""
         return self.root / ".mvctl"
 
-    def open_state(self, *, create: bool) -> StateDB:
-        return StateDB.open(self.state_url, create=create)
+    @overload
+    def open_state(self, *, create: Literal[False]) -> StateReader: ...
+    @overload
+    def open_state(self, *, create: Literal[True]) -> StateWriter: ...
+    def open_state(self, *, create: bool) -> StateReader:
+        """The state to read (``create=False``: writes nothing, a missing database reads as
+        empty), or to write (``create=True``: created and migrated as needed)."""
+        if create:
+            return StateDB.open(self.state_url, create=True)
+        return ReadOnlyStateDB.open(self.state_url)
 
     def open_store(self) -> BlobStore:
         """The local folder store, or the S3 store for `s3://bucket/prefix` (checked reachable)."""
         if self.store_url.startswith("s3://"):
-            from mvctl.store.s3 import S3Store
-
             store = S3Store(self.store_url)
             store.check()
             return store
@@ -127,8 +138,6 @@ class Workspace:
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
         types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
         ``digests``: the files' digests when already computed (plan, apply)."""
-        from mvctl.apply.registration import check_registered_artifacts
-
         cache = DigestCache(self.private_dir / "cache" / "digests.json")
 
         def digest_of(artifact: str) -> str:

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mvctl.core.recorded import Change, StepRun, Target  # noqa: E402
+from mvctl.core.records import AliasRecord, ModelRecord, VersionRecord  # noqa: E402
 from mvctl.core.resolve import resolve_model  # noqa: E402
 from mvctl.spec.loader import load_config  # noqa: E402
 from mvctl.state.db import StateDB  # noqa: E402
@@ -71,27 +72,27 @@ def populate_state(root: Path) -> None:
     runs: list[StepRun] = []
     now = "2026-01-01T00:00:00Z"
     for name, model in loaded.config.models.items():
-        changes.append(Change(Target("model", name), None, {"archived": False, "created_at": now}))
+        changes.append(Change(Target("model", name), None, ModelRecord(False, now)))
         for label, resolved in resolve_model(name, model, digests, {}).items():
             changes.append(
                 Change(
                     Target("version", name, label),
                     None,
-                    {
-                        "status": "trained",
-                        "spec_hash": resolved.spec_hash,
-                        "metadata_hash": resolved.metadata_hash,
-                        "artifact_digest": "sha256:" + "1" * 64,
-                        "spec": resolved.record_spec(),
-                        "params": resolved.params(),
-                        "lineage": {},
-                        "failure": None,
-                        "description": None,
-                        "tags": {},
-                        "created_by": "bench",
-                        "created_at": now,
-                        "apply_id": apply_id,
-                    },
+                    VersionRecord(
+                        status="trained",
+                        spec_hash=resolved.spec_hash,
+                        metadata_hash=resolved.metadata_hash,
+                        artifact_digest="sha256:" + "1" * 64,
+                        spec=resolved.record_spec(),
+                        params=resolved.params(),
+                        lineage={},
+                        failure=None,
+                        description=None,
+                        tags={},
+                        created_by="bench",
+                        created_at=now,
+                        apply_id=apply_id,
+                    ),
                 )
             )
             for step in resolved.steps:
@@ -108,7 +109,7 @@ def populate_state(root: Path) -> None:
                     )
                 )
         for alias, label in model.aliases.items():
-            changes.append(Change(Target("alias", name, alias), None, {"version": label}))
+            changes.append(Change(Target("alias", name, alias), None, AliasRecord(label)))
     state.record(apply_id, changes)
     for run in runs:
         state.record_step_run(run)

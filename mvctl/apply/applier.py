@@ -10,17 +10,17 @@ retrained into a candidate, not recorded, until its ReplaceServedVersion passes 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
-from mvctl.apply.pipeline import VersionFailed, run_steps
-from mvctl.apply.processes import ProcessGroups
-from mvctl.core.evaluation import ResolvedEvaluation
+from mvctl.apply.evaluating import evaluate_version
+from mvctl.apply.pipeline import run_steps
+from mvctl.apply.promotion import promote_move, promote_replacement
+from mvctl.apply.session import ActionOutcome, ApplySession
 from mvctl.core.plan import (
     Action,
     ArchiveVersion,
@@ -37,85 +37,28 @@ from mvctl.core.plan import (
     TrainVersion,
     UpdateMetadata,
 )
-from mvctl.core.recorded import (
-    POLICY_TARGET,
+from mvctl.core.recorded import POLICY_TARGET, Change, Target
+from mvctl.core.records import (
     VERSION_ARCHIVED,
     VERSION_FAILED,
     VERSION_TRAINED,
-    Change,
-    Target,
+    AliasRecord,
+    ModelRecord,
+    PolicyRecord,
+    VersionRecord,
+    VersionStatus,
 )
 from mvctl.core.resolve import ResolvedVersion
-from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError, UnsafeArtifactError
-from mvctl.state.db import StateDB
-from mvctl.store.blobs import BlobStore, hash_file
-
-
-class ApplyEvents(Protocol):
-    """What apply tells the person watching; the CLI renders it, tests record it.
-
-    The step events come from the threads that run a version's independent steps at once, so
-    an implementation must be safe to call from several threads.
-    """
-
-    def step_started(self, target: str, step: str, status: str) -> None: ...
-    def step_progress(
-        self, target: str, step: str, fraction: float, fields: dict[str, Any]
-    ) -> None: ...
-    def step_finished(self, target: str, step: str, status: str, seconds: float) -> None: ...
-    def action_finished(self, outcome: ActionOutcome) -> None: ...
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    action: Action
-    status: str
-    """'done', 'failed' or 'skipped'."""
-    message: str = ""
-    steps: tuple[tuple[str, str], ...] = ()
-    """For a trained version: (step, 'run' or 'cached') in step order, as apply did it."""
-    gate_failed: bool = False
-    """A promotion a gate held back (what `gate_failed` is sent for)."""
-
-
-@dataclass
-class ApplySession:
-    """Everything the handlers share during one apply."""
-
-    root: Path
-    store: BlobStore
-    state: StateDB
-    apply_id: int
-    actor: str
-    resolved: Mapping[tuple[str, str], ResolvedVersion]
-    trusted_types: Mapping[str, tuple[str, ...]]
-    events: ApplyEvents
-    clock: Callable[[], str]
-    work_root: Path
-    unusable: dict[tuple[str, str], str] = field(default_factory=dict)
-    """Versions that failed in this apply -> why; aliases needing them stay put."""
-    parallel: int = 1
-    """How many independent steps of a version may run at once (`apply --parallel`)."""
-    evaluations: Mapping[str, ResolvedEvaluation] = field(default_factory=dict)
-    """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
-    health_checks: Mapping[str, str] = field(default_factory=dict)
-    """Each model's `health_check:` command, run after every promotion of one of its aliases."""
-    torch_modules: Mapping[str, str | None] = field(default_factory=dict)
-    """Each model's torch `with.module`: the only module its safetensors files may import."""
-    held: set[tuple[str, str]] = field(default_factory=set)
-    """Versions aliases serve that this apply retrains: recorded only through their gates."""
-    candidates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    """The retrained record of each held version, waiting for its ReplaceServedVersion."""
-    promoted: dict[Action, Any] = field(default_factory=dict)
-    """Action -> the ``promotion.Promotion`` it committed, for a later automatic rollback."""
-    processes: ProcessGroups = field(default_factory=ProcessGroups)
-    """The running steps' process groups, stopped when the apply is interrupted or dies."""
-
+from mvctl.errors import (
+    DigestMismatchError,
+    MvctlError,
+    NotFoundError,
+    StepFailedError,
+    UnsafeArtifactError,
+)
+from mvctl.store.blobs import hash_file
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
-
-ROLLED_BACK = "rolled_back"
-"""Outcome of a promotion whose health check failed: the alias is back where it was."""
 
 
 def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:
@@ -134,7 +77,7 @@ def _record(session: ApplySession, *changes: Change) -> None:
 
 
 def _create_model(session: ApplySession, action: CreateModel) -> ActionOutcome:
-    after = {"archived": False, "created_at": session.clock()}
+    after = ModelRecord(archived=False, created_at=session.clock())
     _record(session, Change(Target("model", action.model), None, after))
     return ActionOutcome(action, "done")
 
@@ -146,9 +89,9 @@ def _train_version(session: ApplySession, action: TrainVersion) -> ActionOutcome
         lineage, artifact = _run_pipeline(session, version, action)
         faults.reached("version_trained")
         status, failure, message = VERSION_TRAINED, None, ""
-    except VersionFailed as failed:
+    except StepFailedError as failed:
         lineage, artifact = {}, None
-        status, failure, message = VERSION_FAILED, failed.failure, str(failed)
+        status, failure, message = VERSION_FAILED, failed.failure, failed.what
         session.unusable[(action.model, action.label)] = message
     after = _version_value(session, version, status, artifact, lineage, failure)
     _record_version(session, action.model, action.label, before, after)
@@ -166,14 +109,14 @@ def _run_pipeline(
     planned = {step.name: step for step in action.steps}
     for step in version.steps:
         if planned[step.name].cache_key != step.key:
-            raise VersionFailed(
+            raise StepFailedError(
                 f"step {step.name} no longer matches the plan",
                 {"step": step.name, "reason": "plan mismatch"},
             )
     outputs, lineage = run_steps(session, version)
     artifact_at = version.artifact_output()
     if artifact_at is None:
-        raise VersionFailed(
+        raise StepFailedError(
             "the last step declares no output to use as the model", {"reason": "no artifact"}
         )
     step_name, file_name = artifact_at
@@ -191,7 +134,7 @@ def _check_stored_artifact(
     try:
         check_safe_artifact(path, session.trusted_types.get(version.model, ()), what=what)
     except MvctlError as error:
-        raise VersionFailed(
+        raise StepFailedError(
             error.message, {"reason": "unsafe artifact", "detail": error.message}
         ) from error
     finally:
@@ -225,14 +168,14 @@ def _record_version(
     session: ApplySession,
     model: str,
     label: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any],
+    before: VersionRecord | None,
+    after: VersionRecord,
 ) -> None:
     """Record a version as trained (or failed); one that aliases serve is held back instead,
     so the old record keeps serving until ReplaceServedVersion lets the new one replace it."""
     if (model, label) not in session.held:
         _record(session, Change(Target("version", model, label), before, after))
-    elif after["status"] == VERSION_TRAINED:
+    elif after.status == VERSION_TRAINED:
         session.candidates[(model, label)] = after
 
 
@@ -270,89 +213,69 @@ def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) 
 def _version_value(
     session: ApplySession,
     version: ResolvedVersion,
-    status: str,
+    status: VersionStatus,
     artifact: str | None,
-    lineage: dict[str, Any],
-    failure: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "spec_hash": version.spec_hash,
-        "metadata_hash": version.metadata_hash,
-        "artifact_digest": artifact,
-        "spec": version.record_spec(),
-        "params": version.params(),
-        "lineage": lineage,
-        "failure": failure,
-        "description": version.description,
-        "tags": dict(version.tags),
-        "created_by": session.actor,
-        "created_at": session.clock(),
-        "apply_id": session.apply_id,
-    }
+    lineage: Mapping[str, Any],
+    failure: Mapping[str, Any] | None,
+) -> VersionRecord:
+    return VersionRecord(
+        status=status,
+        spec_hash=version.spec_hash,
+        metadata_hash=version.metadata_hash,
+        artifact_digest=artifact,
+        spec=version.record_spec(),
+        params=version.params(),
+        lineage=lineage,
+        failure=failure,
+        description=version.description,
+        tags=dict(version.tags),
+        created_by=session.actor,
+        created_at=session.clock(),
+        apply_id=session.apply_id,
+    )
 
 
-def _change_version(session: ApplySession, model: str, label: str, **fields: Any) -> Change:
+def _recorded_version(session: ApplySession, model: str, label: str) -> VersionRecord:
     before = session.state.version_value(model, label)
     if before is None:
         raise NotFoundError(
             f"version {model}@{label} is not recorded", fix="Run `mvctl plan` again."
         )
-    return Change(Target("version", model, label), before, {**before, **fields})
+    return before
 
 
 def _update_metadata(session: ApplySession, action: UpdateMetadata) -> ActionOutcome:
     version = session.resolved[(action.model, action.label)]
-    before = session.state.version_value(action.model, action.label)
-    spec = dict(before["spec"]) if before else {}
-    spec["metadata"] = version.metadata()
-    change = _change_version(
-        session,
-        action.model,
-        action.label,
+    before = _recorded_version(session, action.model, action.label)
+    after = replace(
+        before,
         metadata_hash=action.metadata_hash,
-        spec=spec,
+        spec={**before.spec, "metadata": version.metadata()},
         description=version.description,
         tags=dict(version.tags),
     )
-    _record(session, change)
+    _record(session, Change(Target("version", action.model, action.label), before, after))
     return ActionOutcome(action, "done")
 
 
 def _restore_version(session: ApplySession, action: RestoreVersion) -> ActionOutcome:
-    _record(session, _change_version(session, action.model, action.label, status=VERSION_TRAINED))
+    _record(session, _status_change(session, action.model, action.label, VERSION_TRAINED))
     return ActionOutcome(action, "done")
 
 
 def _archive_version(session: ApplySession, action: ArchiveVersion) -> ActionOutcome:
-    _record(session, _change_version(session, action.model, action.label, status=VERSION_ARCHIVED))
+    _record(session, _status_change(session, action.model, action.label, VERSION_ARCHIVED))
     return ActionOutcome(action, "done")
 
 
-def _move_alias(session: ApplySession, action: MoveAlias) -> ActionOutcome:
-    from mvctl.apply.promotion import promote_move
-
-    return promote_move(session, action)
-
-
-def _replace_served_version(session: ApplySession, action: ReplaceServedVersion) -> ActionOutcome:
-    from mvctl.apply.promotion import promote_replacement
-
-    return promote_replacement(session, action)
-
-
-def _evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOutcome:
-    # Imported here: scoring pulls in numpy and scikit-learn, which most applies never need.
-    from mvctl.apply.evaluating import evaluate_version
-
-    return evaluate_version(session, action)
+def _status_change(session: ApplySession, model: str, label: str, status: VersionStatus) -> Change:
+    before = _recorded_version(session, model, label)
+    return Change(Target("version", model, label), before, replace(before, status=status))
 
 
 def _remove_alias(session: ApplySession, action: RemoveAlias) -> ActionOutcome:
-    _record(
-        session,
-        Change(Target("alias", action.model, action.alias), {"version": action.from_version}, None),
-    )
+    before = AliasRecord(action.from_version)
+    _record(session, Change(Target("alias", action.model, action.alias), before, None))
     return ActionOutcome(action, "done")
 
 
@@ -365,8 +288,8 @@ def _release_pin(session: ApplySession, action: ReleasePin) -> ActionOutcome:
 def _refresh_alias(session: ApplySession, action: RefreshAlias) -> ActionOutcome:
     """Log the alias as it is, so the log agrees with the state; the row keeps its value."""
 
-    def value(version: str | None) -> dict[str, str] | None:
-        return None if version is None else {"version": version}
+    def value(version: str | None) -> AliasRecord | None:
+        return None if version is None else AliasRecord(version)
 
     target = Target("alias", action.model, action.alias)
     _record(session, Change(target, value(action.logged), value(action.current)))
@@ -376,7 +299,7 @@ def _refresh_alias(session: ApplySession, action: RefreshAlias) -> ActionOutcome
 def _record_policy(session: ApplySession, action: RecordPolicy) -> ActionOutcome:
     """Record the config's policy; it is in force from the next apply on."""
     before = session.state.policy_value()
-    _record(session, Change(POLICY_TARGET, before, action.policy))
+    _record(session, Change(POLICY_TARGET, before, PolicyRecord.from_json(action.policy)))
     return ActionOutcome(action, "done")
 
 
@@ -386,16 +309,12 @@ HANDLERS: dict[type, Handler] = {
     RegisterArtifact: _register_artifact,
     UpdateMetadata: _update_metadata,
     RestoreVersion: _restore_version,
-    EvaluateVersion: _evaluate_version,
-    MoveAlias: _move_alias,
-    ReplaceServedVersion: _replace_served_version,
+    EvaluateVersion: evaluate_version,
+    MoveAlias: promote_move,
+    ReplaceServedVersion: promote_replacement,
     RemoveAlias: _remove_alias,
     ArchiveVersion: _archive_version,
     ReleasePin: _release_pin,
     RefreshAlias: _refresh_alias,
     RecordPolicy: _record_policy,
 }
-
-
-def now_utc() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

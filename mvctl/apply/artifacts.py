@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.safetensors_header import looks_like_safetensors, read_header
+from mvctl.apply.skops_trust import audit_skops
 from mvctl.errors import UnsafeArtifactError
 
 PICKLE_PROTOCOL_MARK = 0x80
@@ -42,8 +43,6 @@ def check_safe_artifact(
     shown = shown or path
     kind = artifact_format(path, what, shown)
     if kind == "skops":
-        from mvctl.apply.skops_trust import audit_skops
-
         audit_skops(path, trusted_types, registered=registered, what=what, shown=shown)
         return kind
     read_header(path, what, shown)

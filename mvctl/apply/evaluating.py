@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
-from mvctl.apply.applier import ActionOutcome, ApplySession
 from mvctl.apply.artifacts import registered_file
 from mvctl.apply.datasets import DataProblem, load_dataset
 from mvctl.apply.evaluator import EvaluationOutcome, evaluator_version, score
 from mvctl.apply.predictors import Predictor, open_predictor
+from mvctl.apply.session import ActionOutcome, ApplySession
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import DatasetRef, EvaluateVersion
-from mvctl.core.recorded import VERSION_FAILED, Change, Target
+from mvctl.core.recorded import Change, Target
+from mvctl.core.records import VERSION_FAILED, EvaluationResult, VersionRecord
 from mvctl.errors import DigestMismatchError, EvaluationError, MvctlError
-from mvctl.state.db import StateDB
+from mvctl.state import StateReader
 from mvctl.store.blobs import BlobStore, hash_file
 
 
 def fetch_dataset(
-    ref: DatasetRef, *, root: Path, store: BlobStore, state: StateDB, work_dir: Path
+    ref: DatasetRef, *, root: Path, store: BlobStore, state: StateReader, work_dir: Path
 ) -> Path:
     """Where the data of ``ref`` can be read: the project's file, or a step output from the store."""
     if ref.path is not None:
@@ -96,7 +96,7 @@ def evaluate_on(
     *,
     root: Path,
     store: BlobStore,
-    state: StateDB,
+    state: StateReader,
     work_dir: Path,
     target: str,
 ) -> EvaluationOutcome:
@@ -124,7 +124,7 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
         )
     # A retrained version aliases serve is judged on its new artifact before it is recorded.
     version = session.candidates.get(key) or session.state.version_value(action.model, action.label)
-    if version is None or version["status"] == VERSION_FAILED or not version["artifact_digest"]:
+    if version is None or version.status == VERSION_FAILED or not version.artifact_digest:
         return ActionOutcome(action, "skipped", f"{target} is not trained")
     work_dir = session.work_root / "evaluate" / f"{action.model}-{action.label}"
     changes: list[Change] = []
@@ -134,13 +134,13 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
         predictor = load_version_model(
             session.root,
             session.store,
-            version["artifact_digest"],
+            version.artifact_digest,
             evaluation,
             session.trusted_types.get(action.model, ()),
             work_dir,
             action.model,
             action.label,
-            registered=registered_file(version["lineage"] or {}),
+            registered=registered_file(version.lineage),
             torch_module=session.torch_modules.get(action.model),
         )
     except MvctlError as error:
@@ -177,25 +177,25 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
 
 def _result(
     session: ApplySession,
-    version: dict[str, Any],
+    version: VersionRecord,
     action: EvaluateVersion,
     ref: DatasetRef,
     outcome: EvaluationOutcome | None,
     error: str | None,
 ) -> Change:
-    value = {
-        "spec_hash": version["spec_hash"],
-        "dataset_digest": ref.digest,
-        "dataset": ref.name,
-        "evaluation_hash": action.evaluation_hash,
-        "status": "ok" if outcome is not None else "error",
-        "metrics": outcome.metrics if outcome else {},
-        "metric_status": outcome.metric_status if outcome else {},
-        "details": outcome.details if outcome else {},
-        "message": error,
-        "evaluator_version": evaluator_version(),
-        "created_at": session.clock(),
-    }
+    value = EvaluationResult(
+        spec_hash=version.spec_hash,
+        dataset_digest=ref.digest,
+        dataset=ref.name,
+        evaluation_hash=action.evaluation_hash,
+        status="ok" if outcome is not None else "error",
+        metrics=outcome.metrics if outcome else {},
+        metric_status=outcome.metric_status if outcome else {},
+        details=outcome.details if outcome else {},
+        message=error,
+        evaluator_version=evaluator_version(),
+        created_at=session.clock(),
+    )
     return Change(Target("evaluation", action.model, action.label), None, value)
 
 

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from mvctl import __version__
 from mvctl.apply.datasets import DataProblem, LoadedData
 from mvctl.apply.predictors import Predictions, Predictor
 from mvctl.apply.scoring import quality_metrics
@@ -27,8 +28,6 @@ MAX_STORED_LATENCIES = 1000
 def evaluator_version() -> str:
     """What computed a result: this mvctl and the scikit-learn whose functions it called."""
     import sklearn
-
-    from mvctl import __version__
 
     return f"mvctl {__version__}; scikit-learn {sklearn.__version__}"
 

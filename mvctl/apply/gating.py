@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mvctl.apply.applier import ApplySession
+from mvctl.apply.session import ApplySession
 from mvctl.core.gates import GateOutcome, check_gate, parse_gate
 from mvctl.core.plan import GateCheck
 

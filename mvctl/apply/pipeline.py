@@ -20,25 +20,15 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mvctl.apply.session import ApplySession
 from mvctl.apply.steps import StepResult, run_step
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
-from mvctl.errors import MvctlError
+from mvctl.errors import MvctlError, StepFailedError
 from mvctl.spec.paths import output_name_problem
-
-if TYPE_CHECKING:
-    from mvctl.apply.applier import ApplySession
-
-
-class VersionFailed(Exception):
-    """A version could not be trained; ``failure`` is what its record keeps about why."""
-
-    def __init__(self, message: str, failure: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.failure = failure
 
 
 def run_steps(
@@ -188,7 +178,7 @@ class _Scheduler:
 def _run_one(
     scheduler: _Scheduler, step: ResolvedStep, inputs: Mapping[str, Mapping[str, str]]
 ) -> StepResult:
-    """Fetch the upstream outputs, run the step; raises VersionFailed when it fails."""
+    """Fetch the upstream outputs, run the step; raises StepFailedError when it fails."""
     session, version, target = scheduler.session, scheduler.version, scheduler.target
     work_dir = session.work_root / step.key[:20]
     in_dir = work_dir.with_name(f"{step.key[:20]}-in")
@@ -223,7 +213,7 @@ def _run_one(
             if result.exit_code
             else f"did not write its declared outputs {', '.join(result.missing_outputs)}"
         )
-        raise VersionFailed(
+        raise StepFailedError(
             f"step {step.name} {why}",
             {
                 "step": step.name,
@@ -244,7 +234,7 @@ def _restore_path(folder: Path, step: str, name: str) -> Path:
     """
     problem = output_name_problem(name)
     if problem is not None:
-        raise VersionFailed(
+        raise StepFailedError(
             f"the state records an output of step {step} named '{name}', which {problem}",
             {"step": step, "reason": "hostile output name", "output": name},
         )

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mvctl.apply.artifacts import check_safe_artifact, check_torch_module
+from mvctl.apply.datasets import parse_labels
+from mvctl.apply.skops_trust import load_skops
 from mvctl.errors import EvaluationError, MvctlError
 
 LOG_TAIL_CHARS = 2000
@@ -112,8 +114,6 @@ def open_predictor(
             what=what,
         )
     if kind == "skops":
-        from mvctl.apply.skops_trust import load_skops
-
         return EstimatorPredictor(load_skops(path, trusted_types, registered=registered, what=what))
     check_torch_module(path, what, torch_module)
     return load_safetensors(path, what, torch_module, root)
@@ -218,8 +218,6 @@ class CommandPredictor:
         self.what = what
 
     def predictions(self, x: Any, features: Sequence[str], *, want_scores: bool) -> Predictions:
-        from mvctl.apply.datasets import parse_labels
-
         self.work_dir.mkdir(parents=True, exist_ok=True)
         source, target = self.work_dir / "predict-input.csv", self.work_dir / "predict-output.csv"
         names = list(features) or [f"x{i}" for i in range(x.shape[1])]

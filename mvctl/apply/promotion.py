@@ -14,41 +14,20 @@ when they were promoted, so it only makes sure their artifacts are still there a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mvctl import faults
-from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, ApplySession
 from mvctl.apply.artifacts import check_safe_artifact, registered_file
 from mvctl.apply.gating import blocked_reasons, check_gates
 from mvctl.apply.health import check_health
-from mvctl.core.plan import Action, GateCheck, MoveAlias, ReplaceServedVersion
-from mvctl.core.recorded import VERSION_TRAINED, Change, Target
+from mvctl.apply.session import ROLLED_BACK, ActionOutcome, ApplySession, Promotion
+from mvctl.core.plan import Action, MoveAlias, ReplaceServedVersion
+from mvctl.core.recorded import Change, Target
+from mvctl.core.records import VERSION_TRAINED, AliasRecord, GateDecision, Rollback
 from mvctl.errors import MvctlError
 from mvctl.store.blobs import BlobStore
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """One change of what aliases serve, and the change that puts the old back."""
-
-    model: str
-    label: str
-    """The version the aliases serve once it is done."""
-    aliases: tuple[str, ...]
-    value: dict[str, Any]
-    """The version record they will serve (its artifact is verified, its numbers gated)."""
-    gates: tuple[GateCheck, ...]
-    changes: tuple[Change, ...]
-    undo: tuple[Change, ...]
-    kept: str
-    """What stays when it is held back, in words ('production stays at 1.0.0')."""
-    restored: str | None
-    """The version a rollback returns to (None: nothing), for the log."""
-    candidate_spec: str | None = None
-    """Set for a retrained version not recorded yet: its gates read this apply's results."""
 
 
 def promote_move(session: ApplySession, action: MoveAlias) -> ActionOutcome:
@@ -58,16 +37,17 @@ def promote_move(session: ApplySession, action: MoveAlias) -> ActionOutcome:
     if why is not None:
         return ActionOutcome(action, "skipped", f"{target} failed: {why}")
     value = session.state.version_value(action.model, action.to_version)
-    if value is None or value["status"] != VERSION_TRAINED or not value["artifact_digest"]:
+    if value is None or value.status != VERSION_TRAINED or not value.artifact_digest:
         return ActionOutcome(action, "skipped", f"{target} is not trained")
     alias = Target("alias", action.model, action.alias)
-    before = {"version": action.from_version} if action.from_version else None
-    after = {"version": action.to_version}
+    before = AliasRecord(action.from_version) if action.from_version else None
+    after = AliasRecord(action.to_version)
     promotion = Promotion(
         action.model,
         action.to_version,
         (action.alias,),
         value,
+        value.artifact_digest,
         action.gates,
         (Change(alias, before, after),),
         (Change(alias, after, before),),
@@ -86,10 +66,10 @@ def promote_replacement(session: ApplySession, action: ReplaceServedVersion) -> 
     kept = f"{serving} {verb} serving the old record of {target} (spec {action.replaces[:12]})"
     candidate = session.candidates.pop(key, None)
     old = session.state.version_value(action.model, action.label)
-    if candidate is None:
+    if candidate is None or not candidate.artifact_digest:
         why = session.unusable.get(key, "nothing was retrained")
         return ActionOutcome(action, "skipped", f"{kept}: retraining it failed: {why}")
-    if old is None or old["spec_hash"] != action.replaces:
+    if old is None or old.spec_hash != action.replaces:
         session.unusable[key] = "its record changed since the plan was made"
         return ActionOutcome(
             action,
@@ -102,12 +82,13 @@ def promote_replacement(session: ApplySession, action: ReplaceServedVersion) -> 
         action.label,
         action.aliases,
         candidate,
+        candidate.artifact_digest,
         action.gates,
         (Change(version, old, candidate),),
         (Change(version, candidate, old),),
         kept,
         f"{action.label} as it was (spec {action.replaces[:12]})",
-        candidate_spec=candidate["spec_hash"],
+        candidate_spec=candidate.spec_hash,
     )
     outcome = promote(session, action, promotion)
     if outcome.status != "done":
@@ -120,7 +101,8 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
     try:
         verify_served_artifact(
             session.store,
-            promotion.value,
+            promotion.artifact,
+            promotion.value.lineage,
             session.trusted_types.get(promotion.model, ()),
             session.torch_modules.get(promotion.model),
             session.work_root,
@@ -134,7 +116,7 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
             session, promotion.model, promotion.label, promotion.gates, promotion.candidate_spec
         )
         blocked = blocked_reasons(checks)
-        decisions = _decisions(promotion, {"passed": not blocked, "checks": checks})
+        decisions = _decisions(promotion, passed=not blocked, checks=tuple(checks))
         if blocked:
             session.state.record(session.apply_id, list(decisions))
             return ActionOutcome(action, "failed", f"{promotion.kept}: {blocked}", gate_failed=True)
@@ -153,7 +135,7 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
             model=promotion.model,
             alias=alias,
             version=promotion.label,
-            artifact_digest=promotion.value["artifact_digest"],
+            artifact_digest=promotion.artifact,
         )
         if failure is not None:
             return roll_back(session, action, "health_check", failure)
@@ -163,12 +145,13 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
 def roll_back(session: ApplySession, action: Action, check: str, reason: str) -> ActionOutcome:
     """Put back what a promotion changed, logging the automatic rollback and why."""
     promotion = session.promoted.pop(action)
-    rollback = {
-        "passed": False,
-        "checks": [{"gate": check, "result": "fail", "message": reason}],
-        "rollback": {"automatic": True, "reason": reason, "restored": promotion.restored},
-    }
-    session.state.record(session.apply_id, [*_decisions(promotion, rollback), *promotion.undo])
+    decisions = _decisions(
+        promotion,
+        passed=False,
+        checks=({"gate": check, "result": "fail", "message": reason},),
+        rollback=Rollback(reason, promotion.restored),
+    )
+    session.state.record(session.apply_id, [*decisions, *promotion.undo])
     aliases = ", ".join(promotion.aliases)
     restored = promotion.restored or "nothing"
     return ActionOutcome(
@@ -176,50 +159,54 @@ def roll_back(session: ApplySession, action: Action, check: str, reason: str) ->
     )
 
 
-def _decisions(promotion: Promotion, value: dict[str, Any]) -> tuple[Change, ...]:
+def _decisions(
+    promotion: Promotion,
+    *,
+    passed: bool,
+    checks: tuple[Mapping[str, Any], ...],
+    rollback: Rollback | None = None,
+) -> tuple[Change, ...]:
     """One gate-log row per alias the promotion changes."""
-    spec = {"spec_hash": promotion.candidate_spec} if promotion.candidate_spec else {}
+    decision = GateDecision(
+        promotion.label, passed, checks, spec_hash=promotion.candidate_spec, rollback=rollback
+    )
     return tuple(
-        Change(
-            Target("gate", promotion.model, alias),
-            None,
-            {"version": promotion.label, **spec, **value},
-        )
+        Change(Target("gate", promotion.model, alias), None, decision)
         for alias in promotion.aliases
     )
 
 
 def verify_served_artifact(
     store: BlobStore,
-    value: dict[str, Any],
+    digest: str,
+    lineage: Mapping[str, Any],
     trusted_types: Sequence[str],
     torch_module: str | None,
     work_dir: Path,
     *,
     what: str,
 ) -> None:
-    """The model of the version record ``value``, which an alias is to serve, is in the store,
-    matches its digest and is a safe model format, checked as strictly as when it entered
-    (a registered file's unchecked types must be listed); otherwise raises naming the blob
-    and the fix."""
-    digest = value["artifact_digest"]
-    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')}{artifact_suffix(value)}"
+    """The model ``digest`` of a version with ``lineage``, which an alias is to serve, is in
+    the store, matches its digest and is a safe model format, checked as strictly as when it
+    entered (a registered file's unchecked types must be listed); otherwise raises naming the
+    blob and the fix."""
+    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')}{artifact_suffix(lineage)}"
     store.get_file(digest, path)
     try:
         check_safe_artifact(
             path,
             trusted_types,
             what=what,
-            registered=registered_file(value.get("lineage") or {}),
+            registered=registered_file(lineage),
             torch_module=torch_module,
         )
     finally:
         path.unlink(missing_ok=True)
 
 
-def artifact_suffix(value: dict[str, Any]) -> str:
-    """The model file's extension as recorded in its lineage ('' when unknown)."""
-    artifact = (value.get("lineage") or {}).get("artifact") or {}
+def artifact_suffix(lineage: Mapping[str, Any]) -> str:
+    """The model file's extension as recorded in the version's lineage ('' when unknown)."""
+    artifact = lineage.get("artifact") or {}
     name = artifact.get("file") or artifact.get("source") or ""
     return Path(str(name)).suffix
 

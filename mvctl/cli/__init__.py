@@ -17,7 +17,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import Any
 
 import click
 
+from mvctl import clock
 from mvctl.errors import Interrupted, MvctlError, SpecError, SpecErrors
 
 EXIT_ERROR = 1
@@ -140,7 +140,7 @@ def _signals_stop_the_command() -> Iterator[None]:
 
 def _report_internal_error() -> int:
     handle, path = tempfile.mkstemp(
-        prefix=f"mvctl-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
+        prefix=f"mvctl-crash-{clock.now().strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
     with os.fdopen(handle, "w") as log:
         traceback.print_exc(file=log)

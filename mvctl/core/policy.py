@@ -34,11 +34,11 @@ from mvctl.core.plan import (
     RestoreVersion,
     TrainVersion,
 )
-from mvctl.core.recorded import JSON, RecordedPolicy, RecordedState
-from mvctl.core.revert import Restoration
+from mvctl.core.recorded import RecordedPolicy, RecordedState
+from mvctl.core.records import AliasRecord, PolicyRecord, RecordShapeError, VersionRecord
+from mvctl.core.revert import Restoration, VersionRestoration
 from mvctl.spec.models import Config
 
-POLICY_KEYS = ("admins", "protected_aliases", "owners")
 EMPTY_POLICY: Mapping[str, Any] = {"admins": [], "protected_aliases": {}, "owners": {}}
 """What no recorded policy means: no admins, nothing protected, no owners — anyone may do
 anything."""
@@ -63,22 +63,10 @@ def declared_policy(config: Config) -> dict[str, Any]:
 
 def policy_shape_problem(value: Any) -> str | None:
     """Why a recorded policy value is not one mvctl wrote, or None when it is."""
-
-    def names(item: Any) -> bool:
-        return isinstance(item, list) and all(isinstance(name, str) for name in item)
-
-    if not isinstance(value, dict) or set(value) != set(POLICY_KEYS):
-        return f"it must be an object with exactly the keys {', '.join(POLICY_KEYS)}"
-    protected, owners = value["protected_aliases"], value["owners"]
-    if not names(value["admins"]):
-        return "'admins' must be a list of names"
-    if not isinstance(protected, dict) or not all(
-        isinstance(rule, dict) and set(rule) == {"actors"} and names(rule["actors"])
-        for rule in protected.values()
-    ):
-        return "'protected_aliases' must map aliases to {actors: [names]}"
-    if not isinstance(owners, dict) or not all(names(item) for item in owners.values()):
-        return "'owners' must map models to lists of names"
+    try:
+        PolicyRecord.from_json(value)
+    except RecordShapeError as problem:
+        return str(problem)
     return None
 
 
@@ -255,7 +243,9 @@ def plan_denials(
 
 
 def revert_denials(
-    restorations: Iterable[Restoration], recorded: RecordedState, actor: str | None
+    restorations: Iterable[Restoration | VersionRestoration],
+    recorded: RecordedState,
+    actor: str | None,
 ) -> list[Conflict]:
     """What the policy in force forbids ``actor`` among a revert's restorations.
 
@@ -267,25 +257,22 @@ def revert_denials(
     denials: list[Conflict] = []
     for restoration in restorations:
         target = restoration.target
+        restored = restoration.restored
         if target.kind == "alias":
-            back_to = _version_of(restoration.restored)
+            back_to = restored.version if isinstance(restored, AliasRecord) else "nothing"
             denials += check.alias(
                 target.model, target.name, f"move {target} back to {back_to} by revert"
             )
-        elif target.kind == "version":
+        elif isinstance(restoration, VersionRestoration):
             denials += check.owners(
                 target.model, target.name, f"revert {target} to its earlier record"
             )
-            if isinstance(restoration.restored, dict) and "artifact_digest" in restoration.restored:
+            if isinstance(restored, VersionRecord):
                 # A whole earlier record (an overwrite undone) changes what its aliases serve.
                 denials += check.serving(recorded, target.model, target.name, f"revert {target}")
         elif target.kind == "policy":
-            restored = restoration.restored
             denials += check.policy(
-                recorded.policy.value, restored if isinstance(restored, dict) else EMPTY_POLICY
+                recorded.policy.value,
+                restored.to_json() if isinstance(restored, PolicyRecord) else EMPTY_POLICY,
             )
     return denials
-
-
-def _version_of(value: JSON) -> str:
-    return str(value["version"]) if isinstance(value, dict) and "version" in value else "nothing"

@@ -2,7 +2,8 @@
 
 ``mvctl.state`` reads the database into a ``RecordedState`` snapshot and hands it to the pure
 middle; nothing here knows SQL. ``Change`` is the other direction: the one shape in which
-every state write is described, applied and logged (before and after, as JSON values).
+every state write is described, applied and logged (before and after, as the typed values of
+``core.records``).
 """
 
 from __future__ import annotations
@@ -10,18 +11,31 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-JSON = Any
-TargetKind = Literal["model", "version", "alias", "pin", "evaluation", "gate", "policy"]
+from mvctl.core.records import (
+    JSON,
+    RECORD_TYPES,
+    VERSION_ARCHIVED,
+    VERSION_FAILED,
+    VERSION_STATUSES,
+    VERSION_TRAINED,
+    RecordValue,
+    TargetKind,
+)
+
+__all__ = [
+    "JSON",
+    "VERSION_ARCHIVED",
+    "VERSION_FAILED",
+    "VERSION_STATUSES",
+    "VERSION_TRAINED",
+    "TargetKind",
+]
+
 RESULT_KINDS = frozenset({"evaluation", "gate"})
 """Targets that record a result (metrics, a gate decision) rather than move state: written
 once, logged, never changed or undone by revert."""
-
-VERSION_TRAINED = "trained"
-VERSION_FAILED = "failed"
-VERSION_ARCHIVED = "archived"
-VERSION_STATUSES = (VERSION_TRAINED, VERSION_FAILED, VERSION_ARCHIVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +175,21 @@ POLICY_TARGET = Target("policy", "")
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One state change: the target's value before and after (None: absent)."""
+    """One state change: the target's value before and after (None: absent), each of the
+    type its kind takes (``records.RECORD_TYPES``)."""
 
     target: Target
-    before: JSON
-    after: JSON
+    before: RecordValue | None
+    after: RecordValue | None
+
+    def __post_init__(self) -> None:
+        expected = RECORD_TYPES[self.target.kind]
+        for value in (self.before, self.after):
+            if value is not None and not isinstance(value, expected):
+                raise TypeError(
+                    f"a change to {self.target} takes {expected.__name__} values, "
+                    f"not {type(value).__name__}"
+                )
 
 
 @dataclass(frozen=True, slots=True)

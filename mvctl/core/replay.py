@@ -17,9 +17,33 @@ from typing import Any
 
 from mvctl.core.diff import diff_values
 from mvctl.core.plan import FieldChange
-from mvctl.core.recorded import LoggedChange, Target
+from mvctl.core.recorded import Target
+from mvctl.core.records import JSON, RecordShapeError, target_kind
 
 STATE_KINDS = frozenset({"model", "version", "alias", "pin", "policy"})
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """A change-log row as stored: its values JSON whatever their shape, its kind perhaps one
+    mvctl does not record (a hand edit). What the check replays; revert reads typed changes."""
+
+    apply_id: int
+    seq: int
+    kind: str
+    model: str
+    name: str
+    before: JSON
+    after: JSON
+    actor: str | None = None
+
+    @property
+    def target(self) -> Target | None:
+        """What the row changed; None for a kind mvctl does not record."""
+        try:
+            return Target(target_kind(self.kind), self.model, self.name)
+        except RecordShapeError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +57,13 @@ class Mismatch:
     """Field by field, before = logged, after = stored; empty when a whole row is missing."""
 
 
-def replay(log: Iterable[LoggedChange]) -> dict[Target, Any]:
+def replay(log: Iterable[LogRow]) -> dict[Target, Any]:
     """Each state target's value after the last change to it (None where it was removed)."""
     values: dict[Target, Any] = {}
     for entry in log:
-        if entry.change.target.kind in STATE_KINDS:
-            values[entry.change.target] = entry.change.after
+        target = entry.target
+        if target is not None and target.kind in STATE_KINDS:
+            values[target] = entry.after
     return values
 
 

@@ -18,23 +18,69 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mvctl.core.recorded import JSON, RESULT_KINDS, LoggedChange, RecordedState, Target
+from mvctl.core.recorded import RESULT_KINDS, LoggedChange, RecordedState, Target
+from mvctl.core.records import (
+    JSON,
+    AliasRecord,
+    PinRecord,
+    PolicyRecord,
+    RecordValue,
+    VersionRecord,
+    VersionStatus,
+)
 from mvctl.errors import RevertError
 
 
 @dataclass(frozen=True, slots=True)
+class VersionIdentity:
+    """A version by what revert compares: its status, and what it was trained from and into."""
+
+    status: str
+    spec_hash: str
+    artifact_digest: str | None
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "status": self.status,
+            "spec_hash": self.spec_hash,
+            "artifact_digest": self.artifact_digest,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOnly:
+    """A version getting its earlier status back, the rest of its record as it is now."""
+
+    status: VersionStatus
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
 class Restoration:
-    """One target going back: its value now and the value it returns to (None: absent)."""
+    """One alias, pin or the policy going back: its value now and the value it returns to
+    (None: absent)."""
 
     target: Target
-    current: JSON
-    restored: JSON
+    current: RecordValue | None
+    restored: RecordValue | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRestoration:
+    """A version going back: its status alone, or its whole earlier record when it was
+    retrained since."""
+
+    target: Target
+    current: VersionIdentity | None
+    restored: VersionRecord | StatusOnly
 
 
 @dataclass(frozen=True)
 class RevertOutline:
     description: str
-    restorations: tuple[Restoration, ...]
+    restorations: tuple[Restoration | VersionRestoration, ...]
     pins: tuple[tuple[str, str, str], ...]
     """(model, alias, version) pinned by this revert."""
 
@@ -43,47 +89,41 @@ class RevertOutline:
         return not self.restorations and not self.pins
 
 
-IDENTITY = ("status", "spec_hash", "artifact_digest")
-"""What revert compares of a version: its status, and what it was trained from and into."""
-
-
-def current_value(recorded: RecordedState, target: Target) -> JSON:
-    """A target's value now, in the change log's shape (versions: ``IDENTITY`` only)."""
+def current_value(recorded: RecordedState, target: Target) -> RecordValue | None:
+    """An alias's, a pin's or the policy's value now (None: absent)."""
     key = (target.model, target.name)
     if target.kind == "alias":
         alias = recorded.aliases.get(key)
-        return {"version": alias.version} if alias else None
+        return AliasRecord(alias.version) if alias else None
     if target.kind == "pin":
         pin = recorded.pins.get(key)
-        return {"version": pin.version, "revert_apply_id": pin.revert_apply_id} if pin else None
+        return PinRecord(pin.version, pin.revert_apply_id) if pin else None
     if target.kind == "policy":
-        return dict(recorded.policy.value) if recorded.policy is not None else None
-    if target.kind == "version":
-        version = recorded.versions.get(key)
-        if version is None:
-            return None
-        return {
-            "status": version.status,
-            "spec_hash": version.spec_hash,
-            "artifact_digest": version.artifact_digest,
-        }
+        policy = recorded.policy
+        return PolicyRecord.from_json(dict(policy.value)) if policy is not None else None
     return None
 
 
-def _restored(target: Target, current: JSON, before: JSON) -> JSON:
-    """The value to restore: a version's whole earlier record when it was retrained since,
-    its status alone otherwise; any other target's whole value."""
-    if target.kind != "version" or not isinstance(before, dict):
-        return before
-    if isinstance(current, dict) and any(before.get(k) != current.get(k) for k in IDENTITY[1:]):
-        return before
-    return {"status": before.get("status")}
+def current_identity(recorded: RecordedState, target: Target) -> VersionIdentity | None:
+    """A version's identity now (None: not recorded)."""
+    version = recorded.versions.get((target.model, target.name))
+    if version is None:
+        return None
+    return VersionIdentity(version.status, version.spec_hash, version.artifact_digest)
 
 
-def _differs(target: Target, current: JSON, restored: JSON) -> bool:
-    if target.kind == "version" and isinstance(current, dict) and isinstance(restored, dict):
-        return any(restored.get(k, current.get(k)) != current.get(k) for k in IDENTITY)
-    return bool(current != restored)
+def _version_restoration(
+    target: Target, current: VersionIdentity | None, before: VersionRecord
+) -> VersionRestoration | None:
+    """Where a version goes back to: its whole earlier record when it was retrained since,
+    its status alone otherwise; None when it is that already."""
+    if current is not None and (
+        before.spec_hash != current.spec_hash or before.artifact_digest != current.artifact_digest
+    ):
+        return VersionRestoration(target, current, before)
+    if current is not None and before.status == current.status:
+        return None
+    return VersionRestoration(target, current, StatusOnly(before.status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +134,8 @@ class Served:
     alias: str
     version: str
     artifact_digest: str | None
-    record: JSON
-    """The version's record as the revert leaves it (restored whole, or as recorded now)."""
+    record: VersionRecord | None
+    """The version's earlier record, when the revert restores it whole (None: as it is)."""
 
 
 def served_changes(outline: RevertOutline, recorded: RecordedState) -> tuple[Served, ...]:
@@ -104,13 +144,13 @@ def served_changes(outline: RevertOutline, recorded: RecordedState) -> tuple[Ser
     aliases: dict[tuple[str, str], str | None] = {
         key: alias.version for key, alias in recorded.aliases.items()
     }
-    records: dict[tuple[str, str], JSON] = {}
+    records: dict[tuple[str, str], VersionRecord] = {}
     for restoration in outline.restorations:
         key = (restoration.target.model, restoration.target.name)
         restored = restoration.restored
         if restoration.target.kind == "alias":
-            aliases[key] = None if restored is None else restored["version"]
-        elif restoration.target.kind == "version" and "artifact_digest" in (restored or {}):
+            aliases[key] = restored.version if isinstance(restored, AliasRecord) else None
+        elif isinstance(restored, VersionRecord):
             records[key] = restored
     served = []
     for (model, alias), version in sorted(aliases.items(), key=lambda item: item[0]):
@@ -120,7 +160,7 @@ def served_changes(outline: RevertOutline, recorded: RecordedState) -> tuple[Ser
         row = recorded.versions.get((model, version))
         artifact_now = row.artifact_digest if row is not None else None
         record = records.get((model, version))
-        artifact = record["artifact_digest"] if record is not None else artifact_now
+        artifact = record.artifact_digest if record is not None else artifact_now
         moved = now is None or now.version != version
         if moved or artifact != artifact_now:
             served.append(Served(model, alias, version, artifact, record))
@@ -175,24 +215,30 @@ def _outline(
     declared_aliases: Mapping[tuple[str, str], str],
     description: str,
 ) -> RevertOutline:
-    first_before: dict[Target, JSON] = {}
+    first_before: dict[Target, RecordValue | None] = {}
     for entry in entries:
         first_before.setdefault(entry.change.target, entry.change.before)
-    restorations = []
+    restorations: list[Restoration | VersionRestoration] = []
     for target, before in first_before.items():
-        if target.kind == "model" or (target.kind == "version" and before is None):
+        if target.kind == "model":
+            continue
+        if target.kind == "version":
+            if isinstance(before, VersionRecord):
+                restoration = _version_restoration(
+                    target, current_identity(recorded, target), before
+                )
+                if restoration is not None:
+                    restorations.append(restoration)
             continue
         current = current_value(recorded, target)
-        restored = _restored(target, current, before)
-        if _differs(target, current, restored):
-            restorations.append(Restoration(target, current, restored))
+        if current != before:
+            restorations.append(Restoration(target, current, before))
     pinned_targets = {r.target for r in restorations if r.target.kind == "pin"}
     pins = tuple(
-        (r.target.model, r.target.name, r.restored["version"])
+        (r.target.model, r.target.name, r.restored.version)
         for r in restorations
-        if r.target.kind == "alias"
-        and r.restored is not None
-        and declared_aliases.get((r.target.model, r.target.name)) != r.restored["version"]
+        if isinstance(r.restored, AliasRecord)
+        and declared_aliases.get((r.target.model, r.target.name)) != r.restored.version
         and Target("pin", r.target.model, r.target.name) not in pinned_targets
     )
     return RevertOutline(description, tuple(restorations), pins)

@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, now_utc
+from mvctl import clock
 from mvctl.apply.notify import Notifier
+from mvctl.apply.session import ROLLED_BACK, ActionOutcome
 from mvctl.core.plan import Conflict, Plan, action_to_dict
+from mvctl.core.records import value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
 from mvctl.workspace import Workspace
@@ -95,7 +97,11 @@ class Alerts:
             forced=list(forced),
             description=outline.description,
             restored=[
-                {"target": str(r.target), "from": r.current, "to": r.restored}
+                {
+                    "target": str(r.target),
+                    "from": value_json(r.current),
+                    "to": value_json(r.restored),
+                }
                 for r in outline.restorations
             ],
         )
@@ -117,7 +123,7 @@ class Alerts:
                 "project": self._project,
                 "operation": self._operation,
                 "actor": self._actor,
-                "time": now_utc(),
+                "time": clock.now_stamp(),
                 "apply_id": apply_id,
                 "serial": serial,
                 "details": details,

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mvctl import faults
-from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl import clock, faults
+from mvctl.apply.applier import run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
+from mvctl.apply.session import ActionOutcome, ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions
@@ -26,7 +27,7 @@ from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
-from mvctl.state.db import DEFAULT_LEASE_S
+from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -122,7 +123,7 @@ def apply(
                 name: tuple(m.trusted_types) for name, m in workspace.config.models.items()
             },
             events=events,
-            clock=now_utc,
+            clock=clock.now_stamp,
             work_root=work_folder(workspace, apply_id),
             parallel=options.parallel or os.cpu_count() or 1,
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),

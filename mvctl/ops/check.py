@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from mvctl import clock
 from mvctl.core.recorded import VERSION_ARCHIVED, VERSION_TRAINED, Target
 from mvctl.core.replay import Mismatch, compare, replay
 from mvctl.errors import DigestMismatchError, MvctlError
-from mvctl.state.db import LockInfo
 from mvctl.state.inventory import Inventory
+from mvctl.state.lock import LockInfo
 from mvctl.store.blobs import BlobStore
 from mvctl.workspace import Workspace
 
@@ -154,12 +155,12 @@ def _stale_reason(holder: LockInfo, stale_after_s: float) -> str | None:
             return None  # it exists, under another user
         return None
     try:
-        taken = datetime.strptime(holder.acquired_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        taken = datetime.strptime(holder.acquired_at, clock.STAMP).replace(tzinfo=UTC)
     except ValueError:
         return (
             f"its time {holder.acquired_at!r} is unreadable and its host ({holder.host}) is another"
         )
-    age = (datetime.now(UTC) - taken).total_seconds()
+    age = (clock.now() - taken).total_seconds()
     if age > stale_after_s:
         return f"it was taken {age / 3600:.1f} h ago on another host ({holder.host})"
     return None
@@ -233,7 +234,7 @@ def _mismatch_finding(mismatch: Mismatch) -> Finding:
 
 
 def _check_aliases(found: Inventory) -> Iterator[Finding]:
-    last_apply = {entry.change.target: entry.apply_id for entry in found.changes}
+    last_apply = {entry.target: entry.apply_id for entry in found.changes}
     for target, value in sorted(found.rows.items(), key=lambda item: str(item[0])):
         if target.kind != "alias":
             continue

@@ -25,7 +25,7 @@ from mvctl.errors import NotFoundError, UsageError
 from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
 from mvctl.spec.models import Config, Dataset
-from mvctl.state.db import StateDB
+from mvctl.state import StateReader
 from mvctl.store.blobs import hash_file
 from mvctl.workspace import Workspace
 
@@ -126,7 +126,7 @@ class _Artifact:
     """Registered from an `artifact:` file rather than trained by its pipeline."""
 
 
-def _artifact(state: StateDB, config: Config, model: str, label: str) -> _Artifact:
+def _artifact(state: StateReader, config: Config, model: str, label: str) -> _Artifact:
     detail = state.version_detail(model, label)
     if detail is None:
         raise unrecorded_version(state, config, model, label)
@@ -140,7 +140,7 @@ def _artifact(state: StateDB, config: Config, model: str, label: str) -> _Artifa
 
 def _scores(
     workspace: Workspace,
-    state: StateDB,
+    state: StateReader,
     evaluation: ResolvedEvaluation,
     version: tuple[str, str],
     artifact: _Artifact,

@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from mvctl.errors import MvctlError, StateError
-from mvctl.state.db import StateDB
+from mvctl.state import StateWriter
 from mvctl.workspace import Workspace
 
 INTACT = "Everything recorded before the failure is intact (each change commits with its log row)."
@@ -30,7 +30,7 @@ def work_folder(workspace: Workspace, apply_id: int) -> Path:
     return workspace.private_dir / "work" / f"apply-{apply_id}"
 
 
-def close_interrupted(state: StateDB, workspace: Workspace) -> None:
+def close_interrupted(state: StateWriter, workspace: Workspace) -> None:
     """Close the records of applies that died holding the lock, and remove their work
     folders; call holding the lock."""
     for apply_id in state.close_interrupted_applies():
@@ -38,7 +38,7 @@ def close_interrupted(state: StateDB, workspace: Workspace) -> None:
 
 
 def close_failed(
-    state: StateDB, apply_id: int, error: BaseException, kind: str = "apply"
+    state: StateWriter, apply_id: int, error: BaseException, kind: str = "apply"
 ) -> BaseException:
     """Close the apply record as failed; the error to raise in place of ``error``.
 
@@ -61,7 +61,7 @@ def close_failed(
     return error
 
 
-def release_lock(state: StateDB, lock_id: str) -> None:
+def release_lock(state: StateWriter, lock_id: str) -> None:
     """Release the lock and close the state; for a ``finally`` block.
 
     If releasing fails, the error raised keeps the message of the error in flight (read

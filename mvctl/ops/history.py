@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mvctl.core.recorded import LoggedChange
 from mvctl.ops.lookup import unrecorded_model
-from mvctl.state.db import ApplyRecord
+from mvctl.state.reader import ApplyRecord
 from mvctl.workspace import Workspace
 
 

@@ -23,7 +23,8 @@ from mvctl.core.resolve import resolve_version
 from mvctl.errors import NotFoundError
 from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
-from mvctl.state.db import StateDB, VersionDetail
+from mvctl.state import StateReader
+from mvctl.state.reader import VersionDetail
 from mvctl.store.blobs import BlobStore
 from mvctl.workspace import Workspace
 
@@ -69,7 +70,7 @@ def read_log(store: BlobStore, digest: str) -> str:
     return store.get_bytes(digest).decode("utf-8", errors="replace")
 
 
-def _step_logs(state: StateDB, detail: VersionDetail, declared: Sequence[str]) -> list[StepLog]:
+def _step_logs(state: StateReader, detail: VersionDetail, declared: Sequence[str]) -> list[StepLog]:
     definitions: Mapping[str, Mapping[str, Any]] = detail.spec.get("steps", {})
     if not definitions:
         raise NotFoundError(

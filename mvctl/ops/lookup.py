@@ -11,10 +11,10 @@ from collections.abc import Iterable
 
 from mvctl.errors import NotFoundError, did_you_mean, listing
 from mvctl.spec.models import Config
-from mvctl.state.db import StateDB
+from mvctl.state import StateReader
 
 
-def unrecorded_model(state: StateDB, config: Config, model: str) -> NotFoundError | None:
+def unrecorded_model(state: StateReader, config: Config, model: str) -> NotFoundError | None:
     """The error for a model the state does not hold; None when it does."""
     models = sorted(state.snapshot().models)
     if model in models:
@@ -30,7 +30,7 @@ def unrecorded_model(state: StateDB, config: Config, model: str) -> NotFoundErro
     )
 
 
-def unrecorded_version(state: StateDB, config: Config, model: str, label: str) -> NotFoundError:
+def unrecorded_version(state: StateReader, config: Config, model: str, label: str) -> NotFoundError:
     """The error for ``model@label`` that the state does not hold."""
     unknown = unrecorded_model(state, config, model)
     if unknown is not None and model in config.models:

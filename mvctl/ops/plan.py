@@ -11,7 +11,7 @@ from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
-from mvctl.state.db import StateDB
+from mvctl.state import StateReader
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -51,7 +51,7 @@ def make_plan(
 
 def plan_against(
     workspace: Workspace,
-    state: StateDB,
+    state: StateReader,
     recorded: RecordedState,
     digests: Mapping[str, str],
     env_digests: Mapping[str, str],

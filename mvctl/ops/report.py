@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mvctl import clock
 from mvctl.core.evaluation import scoring_settings
 from mvctl.ops.history import HistoryEntry, history
-from mvctl.state.db import EvaluationRecord, VersionDetail, utc_now
+from mvctl.state.evaluations import EvaluationRecord
+from mvctl.state.reader import VersionDetail
 from mvctl.workspace import Workspace
 
 
@@ -84,7 +86,7 @@ def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportDat
         workspace.config.project,
         state.display_url,
         serial,
-        utc_now(),
+        clock.now_stamp(),
         tuple(models),
         history(workspace, limit=history_limit),
     )

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from mvctl.apply.promotion import verify_served_artifact
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.policy import revert_denials
 from mvctl.core.recorded import Change, RecordedState, Target
+from mvctl.core.records import GateDecision, PinRecord
 from mvctl.core.resolve import torch_module
 from mvctl.core.revert import (
     Restoration,
     RevertOutline,
+    StatusOnly,
+    VersionRestoration,
     current_value,
     outline_to,
     outline_undo,
@@ -33,7 +35,8 @@ from mvctl.core.revert import (
 from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock
-from mvctl.state.db import DEFAULT_LEASE_S, StateDB
+from mvctl.state import StateReader, StateWriter
+from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
 
@@ -176,7 +179,7 @@ def revert(
 
 
 def _verify_served(
-    workspace: Workspace, state: StateDB, outline: RevertOutline, recorded: RecordedState
+    workspace: Workspace, state: StateReader, outline: RevertOutline, recorded: RecordedState
 ) -> list[_Unverified]:
     """Every artifact an alias is to serve once reverted: in the store, intact, a safe format."""
     to_verify = served_changes(outline, recorded)
@@ -199,14 +202,13 @@ def _verify_served(
                     )
                 )
                 continue
-            record: dict[str, Any] = (
-                served.record or state.version_value(served.model, served.version) or {}
-            )
+            record = served.record or state.version_value(served.model, served.version)
             model = workspace.config.models.get(served.model)
             try:
                 verify_served_artifact(
                     store,
-                    {**record, "artifact_digest": served.artifact_digest},
+                    served.artifact_digest,
+                    record.lineage if record is not None else {},
                     tuple(model.trusted_types) if model else (),
                     torch_module(model) if model else None,
                     work_dir,
@@ -229,18 +231,18 @@ def _forced_records(unverified: list[_Unverified]) -> list[Change]:
         Change(
             Target("gate", u.model, u.alias),
             None,
-            {
-                "version": u.version,
-                "passed": False,
-                "forced": True,
-                "checks": [{"gate": "artifact", "result": "fail", "reason": u.problem}],
-            },
+            GateDecision(
+                u.version,
+                passed=False,
+                checks=({"gate": "artifact", "result": "fail", "reason": u.problem},),
+                forced=True,
+            ),
         )
         for u in unverified
     ]
 
 
-def _apply_to_undo(state: StateDB, apply_id: int | None) -> int:
+def _apply_to_undo(state: StateReader, apply_id: int | None) -> int:
     if apply_id is not None:
         return apply_id
     last = state.last_apply_id(with_changes=True)
@@ -249,22 +251,31 @@ def _apply_to_undo(state: StateDB, apply_id: int | None) -> int:
     return last
 
 
-def _changes(state: StateDB, outline: RevertOutline, apply_id: int) -> list[Change]:
+def _changes(state: StateWriter, outline: RevertOutline, apply_id: int) -> list[Change]:
     changes = []
     for restoration in outline.restorations:
         target = restoration.target
-        if target.kind == "version":
-            full = state.version_value(target.model, target.name)
-            changes.append(Change(target, full, {**(full or {}), **restoration.restored}))
+        if isinstance(restoration, VersionRestoration):
+            changes.append(_version_change(state, restoration))
         else:
             changes.append(Change(target, restoration.current, restoration.restored))
     for model, alias, version in outline.pins:
         target = Target("pin", model, alias)
-        changes.append(
-            Change(
-                target,
-                state.pin_value(model, alias),
-                {"version": version, "revert_apply_id": apply_id},
-            )
-        )
+        pin = PinRecord(version, revert_apply_id=apply_id)
+        changes.append(Change(target, state.pin_value(model, alias), pin))
     return changes
+
+
+def _version_change(state: StateReader, restoration: VersionRestoration) -> Change:
+    """The version's record now, and the one it returns to: its earlier record whole, or the
+    record now with its earlier status."""
+    target, restored = restoration.target, restoration.restored
+    now = state.version_value(target.model, target.name)
+    if isinstance(restored, StatusOnly):
+        if now is None:
+            raise NotFoundError(
+                f"version {target} is not recorded any more, so its status cannot go back",
+                fix="Run `mvctl state check`, then the revert again.",
+            )
+        return Change(target, now, replace(now, status=restored.status))
+    return Change(target, now, restored)

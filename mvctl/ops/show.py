@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from mvctl.errors import UsageError
 from mvctl.ops.lookup import unrecorded_version
-from mvctl.state.db import EvaluationRecord, VersionDetail
+from mvctl.state.evaluations import EvaluationRecord
+from mvctl.state.reader import VersionDetail
 from mvctl.workspace import Workspace
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mvctl.core.recorded import RecordedState
 from mvctl.ops.lookup import unrecorded_model
-from mvctl.state.db import LockInfo
+from mvctl.state.lock import LockInfo
 from mvctl.workspace import Workspace
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from mvctl.apply.applier import ActionOutcome
+from mvctl.apply.session import ActionOutcome
 from mvctl.render.console import Console
 from mvctl.render.markup import escape
 from mvctl.render.plan import action_lines

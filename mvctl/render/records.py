@@ -9,6 +9,7 @@ from typing import Any
 from mvctl.core.plan import action_to_dict
 from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
 from mvctl.core.recorded import RESULT_KINDS, Change
+from mvctl.core.records import VersionRecord, value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.ops.apply import ApplyResult
 from mvctl.ops.history import HistoryEntry
@@ -63,27 +64,27 @@ def _retrained(before: Any, after: Any) -> bool:
 
 def change_line(change: Change) -> str:
     target = change.target
-    if target.kind == "version" and change.before is None:
-        status = (change.after or {}).get("status", "?")
+    before, after = value_json(change.before), value_json(change.after)
+    if target.kind == "version" and before is None:
+        status = (after or {}).get("status", "?")
         return f"{target}: recorded as {status}"
-    if target.kind == "version" and _retrained(change.before, change.after):
-        before, after = change.before, change.after
+    if target.kind == "version" and _retrained(before, after):
         return (
             f"overwrote {target} (old spec {_digest(before.get('spec_hash'))}, artifact "
             f"{_digest(before.get('artifact_digest'))}; now spec {_digest(after.get('spec_hash'))}, "
             f"artifact {_digest(after.get('artifact_digest'))})"
         )
     if target.kind in RESULT_KINDS:
-        return f"{target}: {result_summary(target.kind, change.after or {})}"
+        return f"{target}: {result_summary(target.kind, after or {})}"
     if target.kind == "policy" and not any(
-        value is not None and policy_shape_problem(value) for value in (change.before, change.after)
+        value is not None and policy_shape_problem(value) for value in (before, after)
     ):
-        changed = policy_changes(change.before, change.after or EMPTY_POLICY)
+        changed = policy_changes(before, after or EMPTY_POLICY)
         return "policy: " + (
             "; ".join(f"{c.path} {_short(c.before)} -> {_short(c.after)}" for c in changed)
             or "unchanged"
         )
-    return f"{target}: {_short(change.before)} -> {_short(change.after)}"
+    return f"{target}: {_short(before)} -> {_short(after)}"
 
 
 def format_status(result: StatusResult) -> str:
@@ -163,8 +164,8 @@ def history_json(entries: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
                     "seq": c.seq,
                     "target": str(c.change.target),
                     "kind": c.change.target.kind,
-                    "before": c.change.before,
-                    "after": c.change.after,
+                    "before": value_json(c.change.before),
+                    "after": value_json(c.change.after),
                     "actor": c.actor,
                 }
                 for c in entry.changes
@@ -224,19 +225,16 @@ def show_json(result: ShowResult) -> dict[str, Any]:
 def format_revert_outline(outline: RevertOutline) -> str:
     lines = [f"Revert will {escape(outline.description)}:"]
     for r in outline.restorations:
-        if (
-            r.target.kind == "version"
-            and isinstance(r.restored, dict)
-            and "spec_hash" in r.restored
-        ):
+        current, restored = value_json(r.current), value_json(r.restored)
+        if isinstance(r.restored, VersionRecord):
             lines.append(
                 f"  [cyan]~[/] {escape(str(r.target))}: the whole earlier record: "
-                f"{escape(_identity(r.current))} -> {escape(_identity(r.restored))}"
+                f"{escape(_identity(current))} -> {escape(_identity(restored))}"
             )
             continue
         lines.append(
-            f"  [cyan]~[/] {escape(str(r.target))}: {escape(_short(r.current))} -> "
-            f"{escape(_short(r.restored))}"
+            f"  [cyan]~[/] {escape(str(r.target))}: {escape(_short(current))} -> "
+            f"{escape(_short(restored))}"
         )
     for model, alias, version in outline.pins:
         lines.append(

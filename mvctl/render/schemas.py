@@ -26,6 +26,7 @@ from mvctl.core.plan import (
     PlanOptions,
     StepPlan,
 )
+from mvctl.render.check import check_json_schema
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -152,8 +153,6 @@ def render_schema(schema: dict[str, Any]) -> str:
 
 
 def write_output_schemas(folder: Path) -> list[Path]:
-    from mvctl.render.check import check_json_schema
-
     path = folder / "plan.schema.json"
     path.write_text(render_schema(plan_json_schema()), "utf-8")
     check = folder / "check.schema.json"

@@ -2,9 +2,9 @@
 
 The check compares the tables with the change log replayed, so both must come from one
 snapshot: a concurrent apply committing between two SELECTs would look like corruption. Rows
-come back in the change log's own value shapes (what ``writer.apply_change`` writes from),
-so replaying the log and reading the tables give directly comparable values. Plain SQL on the
-shared read path: a check imports no SQLAlchemy.
+come back as the change log's JSON values (what ``records`` values become), and the log's
+values stay JSON too, whatever their shape: a check must report a hand-edited row, not stop
+at it. Plain SQL on the shared read path: a check imports no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mvctl.core.recorded import POLICY_TARGET, LoggedChange, Target
+from mvctl.core.recorded import POLICY_TARGET, Target
+from mvctl.core.replay import LogRow
 from mvctl.state import lock as state_lock
 from mvctl.state import reader
 from mvctl.state.connection import Tx
@@ -43,10 +44,10 @@ class StepRunBlobs:
 class Inventory:
     serial: int
     rows: Mapping[Target, Any]
-    """Model, version, alias, pin and policy rows as Change values (what the log's `after`
-    holds)."""
+    """Model, version, alias, pin and policy rows as change-log JSON values (what the log's
+    `after` holds)."""
     step_runs: Sequence[StepRunBlobs]
-    changes: Sequence[LoggedChange]
+    changes: Sequence[LogRow]
     applies: Sequence[ApplyRecord]
     """Oldest first."""
     lock: LockInfo | None
@@ -58,8 +59,8 @@ def inventory(tx: Tx) -> Inventory:
         rows[Target("model", name)] = {"archived": bool(archived), "created_at": created_at}
     model_names = {name for (name,) in tx.rows(VERSION_MODELS)}
     for model in sorted(model_names):
-        for detail in reader.version_details(tx, model):
-            rows[Target("version", model, detail.label)] = detail.value()
+        for label, value in reader.version_values(tx, model):
+            rows[Target("version", model, label)] = value
     for model, name, version in tx.rows(ALIASES):
         rows[Target("alias", model, name)] = {"version": version}
     for model, alias, version, revert_apply_id in tx.rows(PINS):
@@ -75,7 +76,7 @@ def inventory(tx: Tx) -> Inventory:
         serial=reader.serial(tx),
         rows=rows,
         step_runs=step_runs,
-        changes=reader.changes(tx, apply_ids=None, after_apply_id=None),
+        changes=reader.log_rows(tx, apply_ids=None, after_apply_id=None),
         applies=list(reversed(reader.applies(tx, model=None, since=None, limit=None))),
         lock=state_lock.read_holder(tx),
     )

@@ -29,10 +29,10 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mvctl import clock
 from mvctl.state.lock import LockInfo
 
 PROC = Path("/proc")
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_PID = 2**22
 """Linux's highest possible pid (``pid_max`` cannot be set above it)."""
 
@@ -143,7 +143,7 @@ def _lease_ran_out(holder: LockInfo, now: datetime) -> str | None:
     if holder.heartbeat_at is None or holder.lease_s is None or not math.isfinite(holder.lease_s):
         return None
     try:
-        beat = datetime.strptime(holder.heartbeat_at, TIME_FORMAT).replace(tzinfo=UTC)
+        beat = datetime.strptime(holder.heartbeat_at, clock.STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None  # unreadable: nothing is proven by it
     silent = (now - beat).total_seconds()

@@ -1,6 +1,6 @@
 """The read half of the state: SQL text shared by SQLite and PostgreSQL, rows into values.
 
-Each function runs inside a read transaction ``StateDB`` opened (a ``Tx``), so several
+Each function runs inside a read transaction the state opened (a ``Tx``), so several
 SELECTs see one snapshot. Only the columns needed are selected and unpacked straight into
 frozen dataclasses: a snapshot of 10,000 versions must cost milliseconds. The SQL names the
 tables and columns ``tables.py`` declares; the state tests run every statement on both
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,17 @@ from mvctl.core.recorded import (
     StepRun,
     Target,
 )
+from mvctl.core.records import (
+    JSON,
+    VERSION_FIELDS,
+    PinRecord,
+    RecordShapeError,
+    VersionRecord,
+    record_from_json,
+    target_kind,
+    version_status,
+)
+from mvctl.core.replay import LogRow
 from mvctl.errors import StateError
 from mvctl.state.connection import Row, Tx
 from mvctl.state.evaluations import latest_evaluations
@@ -63,11 +74,14 @@ STEP_RUN = (
     "apply_id FROM step_runs WHERE cache_key = ?"
 )
 PIN = "SELECT version, revert_apply_id FROM pins WHERE model = ? AND alias = ?"
-VERSION_DETAILS = (
-    "SELECT model, label, status, spec_hash, metadata_hash, artifact_digest, spec_json, "
-    "params_json, lineage_json, failure_json, description, tags_json, created_by, created_at, "
-    "apply_id FROM versions"
+VERSION_JSON_FIELDS = frozenset({"spec", "params", "lineage", "failure", "tags"})
+"""The fields of a ``VersionRecord`` stored as JSON text, each in a column named
+``<field>_json``; the others have a column of their own name."""
+VERSION_COLUMNS = tuple(
+    f"{name}_json" if name in VERSION_JSON_FIELDS else name for name in VERSION_FIELDS
 )
+"""The ``versions`` columns that hold a record, in ``VersionRecord`` field order."""
+VERSION_DETAILS = f"SELECT model, label, {', '.join(VERSION_COLUMNS)} FROM versions"
 APPLIES = (
     "SELECT a.id, a.kind, a.actor, a.started_at, a.finished_at, a.plan_hash, a.status, "
     "a.message, a.serial_before, a.serial_after, a.reverts_apply_id, coalesce(n.changes, 0) "
@@ -99,43 +113,12 @@ class ApplyRecord:
     change_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class VersionDetail:
-    """Everything recorded about one version, JSON decoded (for show, export and revert)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionDetail(VersionRecord):
+    """A recorded version with its model and label (for show, logs, reports and revert)."""
 
     model: str
     label: str
-    status: str
-    spec_hash: str
-    metadata_hash: str
-    artifact_digest: str | None
-    spec: Mapping[str, Any]
-    params: Mapping[str, Any]
-    lineage: Mapping[str, Any]
-    failure: Mapping[str, Any] | None
-    description: str | None
-    tags: Mapping[str, Any]
-    created_by: str
-    created_at: str
-    apply_id: int | None
-
-    def value(self) -> dict[str, Any]:
-        """The version as a ``Change`` before/after value, the shape ``record`` writes."""
-        return {
-            "status": self.status,
-            "spec_hash": self.spec_hash,
-            "metadata_hash": self.metadata_hash,
-            "artifact_digest": self.artifact_digest,
-            "spec": self.spec,
-            "params": self.params,
-            "lineage": self.lineage,
-            "failure": self.failure,
-            "description": self.description,
-            "tags": self.tags,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "apply_id": self.apply_id,
-        }
 
 
 def serial(tx: Tx) -> int:
@@ -282,10 +265,11 @@ def last_apply_id(
     return None if row is None else row[0]
 
 
-def changes(
+def log_rows(
     tx: Tx, *, apply_ids: Collection[int] | None, after_apply_id: int | None
-) -> list[LoggedChange]:
-    """Change-log rows in the order they were made (apply id, then seq)."""
+) -> list[LogRow]:
+    """Change-log rows as stored, their values left as JSON whatever their shape (what `state
+    check` replays), in the order they were made (apply id, then seq)."""
     where: list[str] = []
     params: list[Any] = []
     if apply_ids is not None:
@@ -297,24 +281,46 @@ def changes(
         params.append(after_apply_id)
     rows = tx.rows(CHANGES + _where(where) + " ORDER BY apply_id, seq", params)
     return [
-        LoggedChange(
-            apply_id=apply_id,
-            seq=seq,
-            change=Change(
-                target=Target(kind=kind, model=model, name=name),
-                before=_loads(before),
-                after=_loads(after),
-            ),
-            actor=actor,
-        )
+        LogRow(apply_id, seq, kind, model, name, _loads(before), _loads(after), actor)
         for apply_id, seq, kind, model, name, before, after, actor in rows
     ]
 
 
-def pin_value(tx: Tx, model: str, alias: str) -> dict[str, Any] | None:
-    """The pin as a ``Change`` value: {"version", "revert_apply_id"}, or None."""
+def changes(
+    tx: Tx, *, apply_ids: Collection[int] | None, after_apply_id: int | None
+) -> list[LoggedChange]:
+    """Change-log rows as typed changes, in the order they were made (apply id, then seq).
+
+    A row mvctl did not write (a hand edit, a foreign database) is refused, naming it: revert
+    and history must not act on a value they misread.
+    """
+    return [
+        _logged_change(tx, row)
+        for row in log_rows(tx, apply_ids=apply_ids, after_apply_id=after_apply_id)
+    ]
+
+
+def _logged_change(tx: Tx, row: LogRow) -> LoggedChange:
+    try:
+        kind = target_kind(row.kind)
+        change = Change(
+            Target(kind, row.model, row.name),
+            record_from_json(kind, row.before),
+            record_from_json(kind, row.after),
+        )
+    except RecordShapeError as error:
+        raise StateError(
+            f"change {row.seq} of apply #{row.apply_id} in the change log of {tx.display} "
+            f"({row.kind} {row.model}:{row.name}) is not one mvctl writes: {error}",
+            fix="It was changed by something other than mvctl; run `mvctl state check`, and "
+            "restore the state database from a backup.",
+        ) from error
+    return LoggedChange(row.apply_id, row.seq, change, row.actor)
+
+
+def pin_value(tx: Tx, model: str, alias: str) -> PinRecord | None:
     row = tx.first(PIN, (model, alias))
-    return None if row is None else {"version": row[0], "revert_apply_id": row[1]}
+    return None if row is None else PinRecord(row[0], row[1])
 
 
 def version_details(tx: Tx, model: str, label: str | None = None) -> list[VersionDetail]:
@@ -327,40 +333,32 @@ def version_details(tx: Tx, model: str, label: str | None = None) -> list[Versio
 
 
 def _version_detail(row: Row) -> VersionDetail:
-    (
-        model,
-        label,
-        status,
-        spec_hash,
-        metadata_hash,
-        artifact_digest,
-        spec_json,
-        params_json,
-        lineage_json,
-        failure_json,
-        description,
-        tags_json,
-        created_by,
-        created_at,
-        apply_id,
-    ) = row
-    return VersionDetail(
-        model=model,
-        label=label,
-        status=status,
-        spec_hash=spec_hash,
-        metadata_hash=metadata_hash,
-        artifact_digest=artifact_digest,
-        spec=json.loads(spec_json),
-        params=json.loads(params_json),
-        lineage=json.loads(lineage_json),
-        failure=_loads(failure_json),
-        description=description,
-        tags=json.loads(tags_json),
-        created_by=created_by,
-        created_at=created_at,
-        apply_id=apply_id,
-    )
+    model, label, *stored = row
+    value = _version_json(stored)
+    try:
+        value["status"] = version_status(value["status"])
+    except RecordShapeError as error:
+        raise StateError(
+            f"version {model}@{label} in the state database is not one mvctl writes: {error}",
+            fix="It was changed by something other than mvctl; run `mvctl state check`, and "
+            "restore the state database from a backup.",
+        ) from error
+    return VersionDetail(model=model, label=label, **value)
+
+
+def version_values(tx: Tx, model: str) -> list[tuple[str, dict[str, JSON]]]:
+    """(label, the row as a version's change-log JSON) for each version of ``model``, whatever
+    the row holds: what `state check` compares with the log."""
+    rows = tx.rows(VERSION_DETAILS + " WHERE model = ? ORDER BY id", (model,))
+    return [(label, _version_json(stored)) for _, label, *stored in rows]
+
+
+def _version_json(stored: Sequence[Any]) -> dict[str, JSON]:
+    """A ``versions`` row's record columns as a version's change-log JSON."""
+    return {
+        name: _loads(text) if name in VERSION_JSON_FIELDS else text
+        for name, text in zip(VERSION_FIELDS, stored, strict=True)
+    }
 
 
 # Blobs the state names (`mvctl store gc`): versions as they are, every version value the

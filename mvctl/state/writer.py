@@ -6,28 +6,43 @@ SQLAlchemy. Every write is one short transaction that takes the writer's lock up
 change-log row and the serial bump commit together or not at all, and concurrent writers
 queue instead of interleaving.
 
-A ``Change`` becomes rows in ``apply_change``: its ``after`` value is made true in its table
-(None removes the row). A malformed change is a bug in the caller, reported as a ValueError
-naming the target and the missing key, and rolls back the whole record.
+A ``Change`` becomes rows in ``apply_change``: the writer its target kind has in
+``ROW_WRITERS`` makes its ``after`` value true in its table (None removes the row). A
+malformed change is a bug in the caller, reported as a ValueError naming the target, and
+rolls back the whole record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mvctl import faults
 from mvctl.core.hashing import canonical_json
-from mvctl.core.recorded import VERSION_STATUSES, Change
+from mvctl.core.recorded import Change
+from mvctl.core.records import (
+    VERSION_FIELDS,
+    VERSION_STATUSES,
+    AliasRecord,
+    EvaluationResult,
+    GateDecision,
+    ModelRecord,
+    PinRecord,
+    PolicyRecord,
+    RecordValue,
+    TargetKind,
+    VersionRecord,
+)
 from mvctl.errors import StaleStateError, StateError
 from mvctl.state import schema
 from mvctl.state import tables as t
 from mvctl.state.connection import Link
 from mvctl.state.engine import DriverQueries, create_state_engine, translated_errors
+from mvctl.state.reader import VERSION_COLUMNS, VERSION_JSON_FIELDS
 
 APPLY_RUNNING = "running"
 STEP_RUN_REPLACED = (
@@ -203,43 +218,154 @@ def _serial(conn: Connection, *, for_update: bool = False) -> int:
     return int(value)
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else canonical_json(value)
+def _dumps(value: RecordValue | None) -> str | None:
+    return None if value is None else canonical_json(value.to_json())
 
 
-VERSION_KEYS = (
-    "status",
-    "spec_hash",
-    "metadata_hash",
-    "artifact_digest",
-    "spec",
-    "params",
-    "lineage",
-    "failure",
-    "description",
-    "tags",
-    "created_by",
-    "created_at",
-    "apply_id",
-)
-"""Every key of a version's Change value; all are required, None where allowed."""
-
-EVALUATION_KEYS = (
-    "spec_hash",
-    "dataset_digest",
-    "dataset",
-    "evaluation_hash",
-    "status",
-    "message",
-    "evaluator_version",
-    "created_at",
-)
-EVALUATION_JSON_KEYS = {
+EVALUATION_JSON_COLUMNS = {
     "metrics": "metrics_json",
     "metric_status": "status_json",
     "details": "details_json",
 }
-"""An evaluation's Change value: the plain keys, and JSON values by their column."""
+"""The fields of an ``EvaluationResult`` stored as JSON text, by column; the others have a
+column of their own name."""
+
+R = TypeVar("R")
+RowWriter = Callable[[Connection, int, Change, str], None]
+"""Makes one kind of change true in its table: (connection, apply id, change, now)."""
+
+
+def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    """Make ``change.after`` true in its table (None: remove the row)."""
+    ROW_WRITERS[change.target.kind](conn, apply_id, change, now)
+
+
+def _after(change: Change, kind: type[R]) -> R | None:
+    """The change's new value as the type its kind takes (``Change`` already checks it)."""
+    after = change.after
+    if after is None or isinstance(after, kind):
+        return after
+    raise ValueError(f"malformed change to {change.target}: its value is not a {kind.__name__}")
+
+
+def _write_model(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    target, after = change.target, _after(change, ModelRecord)
+    if after is None:
+        conn.execute(delete(t.models).where(t.models.c.name == target.model))
+        return
+    values = {
+        "name": target.model,
+        "created_at": after.created_at,
+        "archived": after.archived,
+        "apply_id": apply_id,
+    }
+    # The apply that created the model stays its apply; archiving does not move it.
+    _upsert(conn, t.models, ["name"], values, keep=["apply_id"])
+
+
+def _write_version(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    target, after = change.target, _after(change, VersionRecord)
+    v = t.versions.c
+    if after is None:
+        conn.execute(delete(t.versions).where(v.model == target.model, v.label == target.name))
+        return
+    if after.status not in VERSION_STATUSES:
+        raise ValueError(f"malformed change to {target}: status {after.status!r} is unknown")
+    record = after.to_json()
+    values = {
+        column: _json_column(record[name]) if name in VERSION_JSON_FIELDS else record[name]
+        for name, column in zip(VERSION_FIELDS, VERSION_COLUMNS, strict=True)
+    }
+    _upsert(
+        conn,
+        t.versions,
+        ["model", "label"],
+        {"model": target.model, "label": target.name, **values},
+    )
+
+
+def _write_alias(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    target, after = change.target, _after(change, AliasRecord)
+    a = t.aliases.c
+    if after is None:
+        conn.execute(delete(t.aliases).where(a.model == target.model, a.name == target.name))
+        return
+    values = {
+        "model": target.model,
+        "name": target.name,
+        "version": after.version,
+        "apply_id": apply_id,
+        "updated_at": now,
+    }
+    _upsert(conn, t.aliases, ["model", "name"], values)
+
+
+def _write_pin(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    target, after = change.target, _after(change, PinRecord)
+    p = t.pins.c
+    if after is None:
+        conn.execute(delete(t.pins).where(p.model == target.model, p.alias == target.name))
+        return
+    values = {
+        "model": target.model,
+        "alias": target.name,
+        "version": after.version,
+        "revert_apply_id": after.revert_apply_id,
+    }
+    _upsert(conn, t.pins, ["model", "alias"], values)
+
+
+def _write_evaluation(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    target, after = change.target, _after(change, EvaluationResult)
+    if after is None or change.before is not None:
+        raise ValueError(f"malformed change to {target}: evaluation results are only ever added")
+    result = after.to_json()
+    row = {
+        EVALUATION_JSON_COLUMNS.get(name, name): (
+            canonical_json(value) if name in EVALUATION_JSON_COLUMNS else value
+        )
+        for name, value in result.items()
+    }
+    conn.execute(
+        insert(t.evaluations).values(
+            model=target.model, label=target.name, apply_id=apply_id, **row
+        )
+    )
+
+
+def _write_gate(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    """A gate's decision is kept in the change log alone."""
+    _after(change, GateDecision)
+
+
+def _write_policy(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+    after = _after(change, PolicyRecord)
+    if after is None:
+        conn.execute(delete(t.policy))
+        return
+    values = {
+        "id": 1,
+        "value_json": canonical_json(after.to_json()),
+        "apply_id": apply_id,
+        "updated_at": now,
+    }
+    _upsert(conn, t.policy, ["id"], values)
+
+
+ROW_WRITERS: Mapping[TargetKind, RowWriter] = {
+    "model": _write_model,
+    "version": _write_version,
+    "alias": _write_alias,
+    "pin": _write_pin,
+    "evaluation": _write_evaluation,
+    "gate": _write_gate,
+    "policy": _write_policy,
+}
+"""How each kind of change reaches its table; a test checks that every kind has one."""
+
+
+def _json_column(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
 
 
 def _upsert(
@@ -263,139 +389,3 @@ def _upsert(
             index_elements=list(keys), set_={name: lite.excluded[name] for name in changed}
         )
         conn.execute(lite)
-
-
-def _field(change: Change, key: str) -> Any:
-    try:
-        return change.after[key]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(
-            f"malformed change to {change.target} ({change.target.kind}): its 'after' value "
-            f"has no '{key}'"
-        ) from exc
-
-
-def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> None:
-    """Make ``change.after`` true in its table (None: remove the row)."""
-    target = change.target
-    after = change.after
-    if target.kind == "model":
-        if after is None:
-            conn.execute(delete(t.models).where(t.models.c.name == target.model))
-            return
-        _upsert(
-            conn,
-            t.models,
-            ["name"],
-            {
-                "name": target.model,
-                "created_at": _field(change, "created_at"),
-                "archived": bool(_field(change, "archived")),
-                "apply_id": apply_id,
-            },
-            # The apply that created the model stays its apply; archiving does not move it.
-            keep=["apply_id"],
-        )
-    elif target.kind == "version":
-        v = t.versions.c
-        if after is None:
-            conn.execute(delete(t.versions).where(v.model == target.model, v.label == target.name))
-            return
-        fields = {key: _field(change, key) for key in VERSION_KEYS}
-        if fields["status"] not in VERSION_STATUSES:
-            raise ValueError(
-                f"malformed change to {target}: status {fields['status']!r} is not one of "
-                f"{VERSION_STATUSES}"
-            )
-        _upsert(
-            conn,
-            t.versions,
-            ["model", "label"],
-            {
-                "model": target.model,
-                "label": target.name,
-                "status": fields["status"],
-                "spec_hash": fields["spec_hash"],
-                "metadata_hash": fields["metadata_hash"],
-                "artifact_digest": fields["artifact_digest"],
-                "spec_json": canonical_json(fields["spec"]),
-                "params_json": canonical_json(fields["params"]),
-                "lineage_json": canonical_json(fields["lineage"]),
-                "failure_json": None
-                if fields["failure"] is None
-                else canonical_json(fields["failure"]),
-                "description": fields["description"],
-                "tags_json": canonical_json(fields["tags"]),
-                "created_by": fields["created_by"],
-                "created_at": fields["created_at"],
-                "apply_id": fields["apply_id"],
-            },
-        )
-    elif target.kind == "alias":
-        if after is None:
-            conn.execute(
-                delete(t.aliases).where(
-                    t.aliases.c.model == target.model, t.aliases.c.name == target.name
-                )
-            )
-            return
-        _upsert(
-            conn,
-            t.aliases,
-            ["model", "name"],
-            {
-                "model": target.model,
-                "name": target.name,
-                "version": _field(change, "version"),
-                "apply_id": apply_id,
-                "updated_at": now,
-            },
-        )
-    elif target.kind == "pin":
-        if after is None:
-            conn.execute(
-                delete(t.pins).where(t.pins.c.model == target.model, t.pins.c.alias == target.name)
-            )
-            return
-        _upsert(
-            conn,
-            t.pins,
-            ["model", "alias"],
-            {
-                "model": target.model,
-                "alias": target.name,
-                "version": _field(change, "version"),
-                "revert_apply_id": _field(change, "revert_apply_id"),
-            },
-        )
-    elif target.kind == "evaluation":
-        if after is None or change.before is not None:
-            raise ValueError(
-                f"malformed change to {target}: evaluation results are only ever added"
-            )
-        row = {key: _field(change, key) for key in EVALUATION_KEYS}
-        row.update(
-            {
-                column: canonical_json(_field(change, key))
-                for key, column in EVALUATION_JSON_KEYS.items()
-            }
-        )
-        conn.execute(
-            insert(t.evaluations).values(
-                model=target.model, label=target.name, apply_id=apply_id, **row
-            )
-        )
-    elif target.kind == "policy":
-        if after is None:
-            conn.execute(delete(t.policy))
-            return
-        _upsert(
-            conn,
-            t.policy,
-            ["id"],
-            {"id": 1, "value_json": canonical_json(after), "apply_id": apply_id, "updated_at": now},
-        )
-    elif target.kind == "gate":
-        return  # a gate's decision is kept in the change log alone
-    else:
-        raise ValueError(f"unknown change target kind {target.kind!r}")

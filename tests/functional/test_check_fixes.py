@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import time
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,7 @@ def make_production_untrained(project: Project) -> int:
         apply_id = state.begin_apply(
             kind="apply", actor="tester", plan_hash="p", expected_serial=state.serial()
         )
-        after = {**before, "status": "failed", "artifact_digest": None, "apply_id": apply_id}
+        after = replace(before, status="failed", artifact_digest=None, apply_id=apply_id)
         state.record(apply_id, [Change(Target("version", "churn", "1.0.0"), before, after)])
         state.finish_apply(apply_id, "failed")
     return apply_id

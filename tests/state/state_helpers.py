@@ -1,15 +1,16 @@
-"""Helpers shared by the state tests: Change values shaped as apply writes them, whole
-applies, and looks at the database from outside StateDB (through SQLAlchemy, which tests may
+"""Helpers shared by the state tests: Change values as apply writes them, whole applies, and looks at the database from outside StateDB (through SQLAlchemy, which tests may
 import freely)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 
 from mvctl.core.recorded import Change, StepRun, Target
+from mvctl.core.records import AliasRecord, ModelRecord, VersionRecord
 from mvctl.state.db import StateDB
 
 STATE_TABLES = {
@@ -27,43 +28,45 @@ STATE_TABLES = {
 }
 
 
-def version_value(
-    *, status: str = "trained", spec_hash: str = "spec-1", apply_id: int | None = 1, **extra: Any
-) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "status": status,
-        "spec_hash": spec_hash,
-        "metadata_hash": "meta-1",
-        "artifact_digest": "sha256:" + "a" * 64,
-        "spec": {"steps": [{"name": "train", "params": {"n_estimators": 100}}]},
-        "params": {"train": {"n_estimators": 100}},
-        "lineage": {"data": {"customers.csv": "sha256:" + "b" * 64}},
-        "failure": None,
-        "description": "Ünïcode description",
-        "tags": {"team": "risk"},
-        "created_by": "alice",
-        "created_at": "2026-11-29T08:30:00Z",
-        "apply_id": apply_id,
-    }
-    value.update(extra)
-    return value
+def version_value(**fields: Any) -> VersionRecord:
+    """A trained version's record; ``fields`` replace any of its values."""
+    value = VersionRecord(
+        status="trained",
+        spec_hash="spec-1",
+        metadata_hash="meta-1",
+        artifact_digest="sha256:" + "a" * 64,
+        spec={"steps": [{"name": "train", "params": {"n_estimators": 100}}]},
+        params={"train": {"n_estimators": 100}},
+        lineage={"data": {"customers.csv": "sha256:" + "b" * 64}},
+        failure=None,
+        description="Ünïcode description",
+        tags={"team": "risk"},
+        created_by="alice",
+        created_at="2026-11-29T08:30:00Z",
+        apply_id=1,
+    )
+    return replace(value, **fields)
 
 
-def model_change(model: str, after: Any = None, before: Any = None) -> Change:
+def model_change(
+    model: str, after: ModelRecord | None = None, before: ModelRecord | None = None
+) -> Change:
     if after is None and before is None:
-        after = {"archived": False, "created_at": "2026-11-29T08:30:00Z"}
+        after = ModelRecord(archived=False, created_at="2026-11-29T08:30:00Z")
     return Change(Target("model", model), before, after)
 
 
-def version_change(model: str, label: str, after: Any, before: Any = None) -> Change:
+def version_change(
+    model: str, label: str, after: VersionRecord | None, before: VersionRecord | None = None
+) -> Change:
     return Change(Target("version", model, label), before, after)
 
 
 def alias_change(model: str, alias: str, version: str | None, before: str | None = None) -> Change:
     return Change(
         Target("alias", model, alias),
-        None if before is None else {"version": before},
-        None if version is None else {"version": version},
+        None if before is None else AliasRecord(before),
+        None if version is None else AliasRecord(version),
     )
 
 

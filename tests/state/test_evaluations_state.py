@@ -4,12 +4,14 @@ trained now, stored as strict JSON, and left alone by revert."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from state_helpers import apply, model_change, version_change, version_value
 
 from mvctl.core.recorded import Change, Target
+from mvctl.core.records import AliasRecord, EvaluationResult, GateDecision
 from mvctl.core.revert import outline_undo
 from mvctl.state.db import StateDB
 
@@ -22,21 +24,20 @@ def evaluation(
     metrics: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Change:
-    value = {
-        "spec_hash": spec_hash,
-        "dataset_digest": digest,
-        "dataset": "holdout",
-        "evaluation_hash": "eval-1",
-        "status": "ok",
-        "metrics": metrics or {"f1": 0.9},
-        "metric_status": {},
-        "details": {"rows": 10, "roc": {"fpr": [0, 1], "tpr": [0, 1]}},
-        "message": None,
-        "evaluator_version": "mvctl test",
-        "created_at": "2026-11-29T08:30:00Z",
-    }
-    value.update(extra)
-    return Change(Target("evaluation", "churn", label), None, value)
+    value = EvaluationResult(
+        spec_hash=spec_hash,
+        dataset_digest=digest,
+        dataset="holdout",
+        evaluation_hash="eval-1",
+        status="ok",
+        metrics=metrics or {"f1": 0.9},
+        metric_status={},
+        details={"rows": 10, "roc": {"fpr": [0, 1], "tpr": [0, 1]}},
+        message=None,
+        evaluator_version="mvctl test",
+        created_at="2026-11-29T08:30:00Z",
+    )
+    return Change(Target("evaluation", "churn", label), None, replace(value, **extra))
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_non_finite_metrics_are_null_with_a_status_and_bare_nan_is_refused(
 
 def test_results_are_facts_revert_leaves_alone(trained: StateDB) -> None:
     promoted = apply(
-        trained, [Change(Target("alias", "churn", "production"), None, {"version": "1.0.0"})]
+        trained, [Change(Target("alias", "churn", "production"), None, AliasRecord("1.0.0"))]
     )
     scored = apply(
         trained,
@@ -110,7 +111,7 @@ def test_results_are_facts_revert_leaves_alone(trained: StateDB) -> None:
             Change(
                 Target("gate", "churn", "production"),
                 None,
-                {"version": "1.0.0", "passed": True, "checks": []},
+                GateDecision("1.0.0", passed=True, checks=()),
             ),
         ],
     )

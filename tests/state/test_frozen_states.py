@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import POLICY_TARGET, Change, Target
+from mvctl.core.records import EvaluationResult, PolicyRecord, value_json
+from mvctl.core.revert import Restoration, outline_undo
 from mvctl.errors import StateError
 from mvctl.state import schema
 from mvctl.state.db import StateDB
@@ -96,19 +99,19 @@ def test_a_migrated_0001_database_stores_evaluations(state_0001: Path) -> None:
                 Change(
                     Target("evaluation", "churn", "1.0.0"),
                     None,
-                    {
-                        "spec_hash": spec_hash,
-                        "dataset_digest": "sha256:d",
-                        "dataset": "holdout",
-                        "evaluation_hash": "h",
-                        "status": "ok",
-                        "metrics": {"f1": 0.9},
-                        "metric_status": {},
-                        "details": {"rows": 3},
-                        "message": None,
-                        "evaluator_version": "test",
-                        "created_at": "2026-11-29T00:00:00Z",
-                    },
+                    EvaluationResult(
+                        spec_hash=spec_hash,
+                        dataset_digest="sha256:d",
+                        dataset="holdout",
+                        evaluation_hash="h",
+                        status="ok",
+                        metrics={"f1": 0.9},
+                        metric_status={},
+                        details={"rows": 3},
+                        message=None,
+                        evaluator_version="test",
+                        created_at="2026-11-29T00:00:00Z",
+                    ),
                 )
             ],
         )
@@ -172,12 +175,12 @@ def test_a_migrated_0002_database_records_a_policy_and_each_change_s_actor(
     policy = {"admins": ["admin"], "protected_aliases": {}, "owners": {"churn": ["dana"]}}
     with StateDB.open(f"sqlite:///{state_0002}", create=True) as db:
         apply_id = db.begin_apply(kind="apply", actor="admin", plan_hash="p", expected_serial=10)
-        db.record(apply_id, [Change(POLICY_TARGET, None, policy)])
+        db.record(apply_id, [Change(POLICY_TARGET, None, PolicyRecord.from_json(policy))])
         db.finish_apply(apply_id, "succeeded")
         recorded = db.snapshot().policy
         (logged,) = db.changes(apply_ids=[apply_id])
     assert recorded is not None and (recorded.value, recorded.apply_id) == (policy, apply_id)
-    assert (logged.actor, logged.change.after) == ("admin", policy)
+    assert (logged.actor, value_json(logged.change.after)) == ("admin", policy)
 
 
 @pytest.mark.parametrize("frozen", ["state-0001.db", "state-0002.db"])
@@ -205,3 +208,50 @@ def test_a_migrated_frozen_database_has_the_schema_the_tables_declare(
     with sqlite3.connect(copy) as conn:
         indexes = {row[1] for row in conn.execute("PRAGMA index_list('changes')")}
     assert "ix_changes_target" in indexes
+
+
+@pytest.mark.parametrize("frozen", ["state-0001.db", "state-0002.db"])
+def test_every_logged_value_of_a_frozen_database_reads_typed_and_writes_back_the_same_json(
+    frozen: str, tmp_path: Path
+) -> None:
+    copy = tmp_path / "state.db"
+    shutil.copy(FROZEN / frozen, copy)
+    with sqlite3.connect(copy) as conn:
+        stored = conn.execute("SELECT before_json, after_json FROM changes ORDER BY id").fetchall()
+    with StateDB.open(f"sqlite:///{copy}", create=True) as db:
+        log = db.changes()
+    assert len(log) == len(stored)
+    kinds = {entry.change.target.kind for entry in log}
+    assert {"model", "version", "alias", "pin"} <= kinds
+    for entry, (before, after) in zip(log, stored, strict=True):
+        for value, text in ((entry.change.before, before), (entry.change.after, after)):
+            assert (None if value is None else canonical_json(value_json(value))) == text
+
+
+@pytest.mark.parametrize("frozen", ["state-0001.db", "state-0002.db"])
+def test_a_frozen_database_reverts_the_revert_it_recorded(frozen: str, tmp_path: Path) -> None:
+    """Apply 4 of each frozen database moved production back to 1.0.0 and pinned it: undoing
+    it from the old log rows puts production on 1.1.0 again and releases the pin."""
+    copy = tmp_path / "state.db"
+    shutil.copy(FROZEN / frozen, copy)
+    with StateDB.open(f"sqlite:///{copy}", create=True) as db:
+        recorded = db.snapshot()
+        outline = outline_undo(db.changes(), recorded, 4, {("churn", "production"): "1.0.0"})
+        changes = [
+            Change(r.target, r.current, r.restored)
+            for r in outline.restorations
+            if isinstance(r, Restoration)
+        ]
+        assert len(changes) == len(outline.restorations) == 2
+        apply_id = db.begin_apply(
+            kind="revert",
+            actor="tester",
+            plan_hash="p",
+            expected_serial=recorded.serial,
+            reverts_apply_id=4,
+        )
+        db.record(apply_id, changes)
+        db.finish_apply(apply_id, "succeeded")
+        after = db.snapshot()
+    assert after.aliases[("churn", "production")].version == "1.1.0"
+    assert after.pins == {}

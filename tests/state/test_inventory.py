@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from state_helpers import (
     alias_change,
     apply,
@@ -13,7 +14,9 @@ from state_helpers import (
 )
 
 from mvctl.core.recorded import Change, Target
+from mvctl.core.records import PinRecord
 from mvctl.core.replay import compare, replay
+from mvctl.errors import StateError
 from mvctl.state.db import StateDB
 
 
@@ -29,11 +32,7 @@ def test_inventory_rows_are_the_replayed_log(db: StateDB) -> None:
     apply(
         db,
         [
-            Change(
-                Target("pin", "churn", "production"),
-                None,
-                {"version": "1.0.0", "revert_apply_id": first},
-            ),
+            Change(Target("pin", "churn", "production"), None, PinRecord("1.0.0", first)),
             version_change(
                 "churn", "1.0.0", version_value(status="archived"), before=version_value()
             ),
@@ -65,6 +64,21 @@ def test_a_row_written_outside_mvctl_shows_in_the_comparison(db: StateDB, state_
     (mismatch,) = compare(replay(found.changes), found.rows)
     assert mismatch.target == Target("alias", "churn", "production")
     assert mismatch.stored == {"version": "6.6.6"}
+
+
+def test_a_log_value_mvctl_never_wrote_is_compared_by_the_check_and_refused_by_revert(
+    db: StateDB, state_url: str
+) -> None:
+    """`state check` replays the log as stored, so a hand edit shows as a difference; history
+    and revert read typed values, and refuse the row naming it rather than misread it."""
+    apply(db, [model_change("churn"), alias_change("churn", "production", "1.0.0")])
+    execute(state_url, """UPDATE changes SET after_json = '{"version": 5}' WHERE seq = 2""")
+    found = db.inventory()
+    assert found is not None
+    (mismatch,) = compare(replay(found.changes), found.rows)
+    assert (mismatch.logged, mismatch.stored) == ({"version": 5}, {"version": "1.0.0"})
+    with pytest.raises(StateError, match=r"change 2 of apply #1 .*'version' must be text"):
+        db.changes()
 
 
 def test_interrupted_applies_are_closed_with_the_serial_they_left(db: StateDB) -> None:

@@ -26,6 +26,7 @@ from mvctl.core.recorded import (
     RecordedVersion,
     Target,
 )
+from mvctl.core.records import ModelRecord, PinRecord
 from mvctl.errors import StaleStateError
 from mvctl.state.db import StateDB
 
@@ -60,12 +61,8 @@ def test_snapshot_holds_what_was_recorded(db: StateDB) -> None:
         revert,
         [
             alias_change("churn", "staging", None, before="1.1.0"),
-            Change(
-                Target("pin", "churn", "production"),
-                None,
-                {"version": "1.0.0", "revert_apply_id": revert},
-            ),
-            model_change("fraud", {"archived": True, "created_at": "2026-11-29T08:30:00Z"}),
+            Change(Target("pin", "churn", "production"), None, PinRecord("1.0.0", revert)),
+            model_change("fraud", ModelRecord(archived=True, created_at="2026-11-29T08:30:00Z")),
         ],
     )
     db.record_step_run(step_run("key-1"))
@@ -173,7 +170,7 @@ def test_change_log_keeps_order_and_values(db: StateDB) -> None:
     db.record(first, [model_change("churn"), version_change("churn", "1.0.0", v1)])
     db.record(first, [alias_change("churn", "production", "1.0.0")])
     db.finish_apply(first, "succeeded")
-    v1_archived = {**v1, "status": "archived"}
+    v1_archived = replace(v1, status="archived")
     second = apply(
         db,
         [
@@ -201,7 +198,7 @@ def test_change_log_keeps_order_and_values(db: StateDB) -> None:
     assert [row.apply_id for row in db.changes(after_apply_id=first)] == [second, second]
     assert db.changes(apply_ids=[]) == []
     detail = db.version_detail("churn", "1.0.0")
-    assert detail is not None and detail.value() == v1_archived
+    assert detail is not None and detail.record() == v1_archived
 
 
 def test_version_rows_round_trip_and_can_be_removed(db: StateDB) -> None:
@@ -218,7 +215,7 @@ def test_version_rows_round_trip_and_can_be_removed(db: StateDB) -> None:
     assert [d.label for d in db.versions_of("churn")] == ["2.0.0", "1.0.0"]
     detail = db.version_detail("churn", "2.0.0")
     assert detail is not None
-    assert detail.value() == failed
+    assert detail.record() == failed
     assert detail.failure == {"step": "train", "log": "sha256:ff"}
     apply(db, [version_change("churn", "2.0.0", None, before=failed)])
     assert db.version_detail("churn", "2.0.0") is None
@@ -231,16 +228,12 @@ def test_version_and_pin_values_are_change_shaped(db: StateDB) -> None:
         db,
         [
             version_change("churn", "1.0.0", value),
-            Change(
-                Target("pin", "churn", "production"),
-                None,
-                {"version": "1.0.0", "revert_apply_id": 7},
-            ),
+            Change(Target("pin", "churn", "production"), None, PinRecord("1.0.0", 7)),
         ],
     )
     assert db.version_value("churn", "1.0.0") == value
     assert db.version_value("churn", "9.9.9") is None
-    assert db.pin_value("churn", "production") == {"version": "1.0.0", "revert_apply_id": 7}
+    assert db.pin_value("churn", "production") == PinRecord("1.0.0", 7)
     assert db.pin_value("churn", "staging") is None
     apply(
         db,
@@ -312,9 +305,8 @@ def test_failed_record_leaves_nothing_behind(db: StateDB) -> None:
     apply(db, [model_change("churn"), alias_change("churn", "production", "1.0.0")])
     before_state, before_log = db.snapshot(), db.changes()
     apply_id = db.begin_apply(kind="apply", actor="alice", plan_hash="p", expected_serial=1)
-    broken = version_value()
-    del broken["spec_hash"]
-    with pytest.raises(ValueError, match="spec_hash"):
+    broken = version_value(status="bogus")
+    with pytest.raises(ValueError, match="status 'bogus' is unknown"):
         db.record(
             apply_id,
             [
@@ -373,7 +365,9 @@ def test_apply_history_queries(db: StateDB, state_url: str) -> None:
 
 def test_archiving_a_model_keeps_the_apply_that_created_it(db: StateDB, state_url: str) -> None:
     created = apply(db, [model_change("churn")])
-    apply(db, [model_change("churn", {"archived": True, "created_at": "2026-11-29T08:30:00Z"})])
+    apply(
+        db, [model_change("churn", ModelRecord(archived=True, created_at="2026-11-29T08:30:00Z"))]
+    )
     engine = create_engine(state_url)
     try:
         with engine.connect() as conn:

@@ -1,12 +1,31 @@
-"""The shape of the package, enforced: a pure middle, a handler per action, a light CLI."""
+"""The shape of the package, enforced: a pure middle, a handler per action, a writer per target
+kind, imports at the top of each module, the read path on the reader, one clock, a light CLI."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import textwrap
+import typing
 from pathlib import Path
+
+import pytest
 
 from mvctl.apply.applier import HANDLERS
 from mvctl.core.plan import ACTION_TYPES
+from mvctl.core.recorded import Change, Target
+from mvctl.core.records import (
+    RECORD_TYPES,
+    TARGET_KINDS,
+    AliasRecord,
+    ModelRecord,
+    TargetKind,
+)
+from mvctl.state import StateReader, StateWriter
+from mvctl.state.db import StateDB
+from mvctl.state.reading import ReadOnlyStateDB
+from mvctl.state.writer import ROW_WRITERS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mvctl"
 IO_MODULES = {
@@ -39,6 +58,54 @@ OUTER_LAYERS = (
     "mvctl.workspace",
 )
 
+LAZY_IMPORTS = {
+    ("state/db.py", "mvctl.state.writer"): "SQLAlchemy, which a no-op plan or apply never loads",
+    ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
+}
+"""The function-level imports of mvctl modules allowed outside the CLI, each keeping a heavy
+library out of start-up. Anything else imports at the top of its module."""
+LAZY_IMPORT_FOLDERS = {
+    "cli/": "a command imports its ops and render modules when it runs, so `mvctl --help` and "
+    "every other command start without them",
+}
+
+IMPORTED_FIRST_FAILS = {
+    f"mvctl.cli.{name}": "the command modules import their shared options from cli/app.py, "
+    "which imports the command modules to register them"
+    for name in (
+        "apply",
+        "compare",
+        "init",
+        "logs",
+        "plan",
+        "report",
+        "revert",
+        "show",
+        "state",
+        "store",
+        "validate",
+    )
+}
+"""Modules that cannot be imported first in a fresh interpreter, and why. An entry that can
+be fails the test, so the list only ever shrinks."""
+NOT_IMPORTABLE = {"mvctl.__main__": "runs the command line when imported"}
+
+READ_ONLY_OPS = ("plan", "status", "show", "history", "report", "compare", "logs", "check")
+"""The ops that only read the state: they open it with create=False and take a StateReader."""
+STATE_TYPES = {"StateReader", "StateWriter", "StateDB", "LockingStateDB", "ReadOnlyStateDB"}
+
+CLOCK_READS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today")} | {
+    ("time", name) for name in ("time", "gmtime", "localtime", "strftime", "ctime")
+}
+"""Calls that read the wall clock; durations (``time.monotonic``) are not the clock."""
+
+INTERNAL_SIGNALS = {
+    "StepsStopped": "tells a step's thread its apply is stopping; the apply is interrupted",
+    "_Retry": "a delivery to try again, caught in the notifier",
+    "_GiveUp": "a delivery not to try again, caught and logged in the notifier",
+}
+"""Exception classes of ``mvctl/apply`` outside the error tree: signals caught inside it."""
+
 
 def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"))
@@ -49,6 +116,19 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def python_files() -> list[tuple[str, Path]]:
+    return [
+        (path.relative_to(PACKAGE).as_posix(), path)
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not {"migrations", "init_template"} & set(path.relative_to(PACKAGE).parts)
+    ]
+
+
+def module_name(relative: str) -> str:
+    parts = ["mvctl", *relative.removesuffix(".py").split("/")]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def test_core_imports_no_io_and_no_outer_layer() -> None:
@@ -64,6 +144,23 @@ def test_every_action_kind_has_a_handler() -> None:
     assert set(HANDLERS) == set(ACTION_TYPES)
 
 
+def test_every_target_kind_has_a_record_type_and_a_row_writer() -> None:
+    kinds = set(typing.get_args(TargetKind))
+    assert set(TARGET_KINDS) == kinds
+    assert set(RECORD_TYPES) == kinds
+    assert set(ROW_WRITERS) == kinds
+
+
+def test_a_change_takes_only_the_value_type_of_its_kind() -> None:
+    created = ModelRecord(archived=False, created_at="2026-11-29T08:30:00Z")
+    assert Change(Target("model", "churn"), None, created).after == created
+    with pytest.raises(TypeError, match="takes AliasRecord values, not ModelRecord"):
+        Change(Target("alias", "churn", "production"), None, created)
+    with pytest.raises(TypeError, match="takes ModelRecord values, not dict"):
+        Change(Target("model", "churn"), None, {"archived": False})  # type: ignore[arg-type]
+    assert Change(Target("alias", "churn", "a"), AliasRecord("1"), None).before == AliasRecord("1")
+
+
 def test_only_apply_runs_subprocesses_and_only_cli_uses_click() -> None:
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -76,3 +173,149 @@ def test_only_apply_runs_subprocesses_and_only_cli_uses_click() -> None:
         if names & {"sqlmodel", "sqlalchemy", "alembic"} and not relative.startswith("state/"):
             offenders.append(f"{relative}: database")
     assert offenders == []
+
+
+def test_mvctl_modules_are_imported_at_the_top_unless_a_heavy_library_waits() -> None:
+    """An import inside a function hides a cycle; the shared types move instead. Only the
+    imports that keep a heavy library out of start-up wait, each listed with its reason."""
+    found = set()
+    for relative, path in python_files():
+        if any(relative.startswith(folder) for folder in LAZY_IMPORT_FOLDERS):
+            continue
+        for function in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mvctl"):
+                    found.add((relative, node.module or ""))
+                elif isinstance(node, ast.Import):
+                    found |= {(relative, a.name) for a in node.names if a.name.startswith("mvctl")}
+    assert found == set(LAZY_IMPORTS)
+
+
+IMPORT_EACH_FIRST = textwrap.dedent(
+    """
+    import importlib, os, sys
+    # Third-party modules mvctl needs at import are loaded once, before any mvctl module; each
+    # mvctl module is then imported first in a fork of this clean interpreter.
+    for name in sys.argv[2].split(","):
+        importlib.import_module(name)
+    assert not any(m == "mvctl" or m.startswith("mvctl.") for m in sys.modules)
+    for module in sys.argv[1].split(","):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                importlib.import_module(module)
+            except BaseException as error:
+                print(f"{module}: {type(error).__name__}: {error}")
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        if status == 0:
+            print(f"{module}: ok")
+    """
+)
+
+
+def third_party_imported_at_top() -> set[str]:
+    """The libraries mvctl modules import at their top (not inside a function)."""
+    found = set()
+    for _, path in python_files():
+        for node in ast.parse(path.read_text("utf-8")).body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            found |= {name for name in names if name.split(".")[0] != "mvctl"}
+    return {name for name in found if name != "__future__"}
+
+
+def test_every_mvctl_module_can_be_imported_first_in_a_fresh_interpreter() -> None:
+    """Imported first, in any order, no module meets a half-initialised other one: there is no
+    import cycle for a function-level import to dodge."""
+    modules = sorted(
+        name
+        for name in map(module_name, (r for r, _ in python_files()))
+        if name not in NOT_IMPORTABLE
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            IMPORT_EACH_FIRST,
+            ",".join(modules),
+            ",".join(sorted(third_party_imported_at_top())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    failed = {module: why for module, why in results.items() if why != "ok"}
+    assert set(results) == set(modules)
+    assert set(failed) == set(IMPORTED_FIRST_FAILS), failed
+
+
+def test_the_read_only_ops_open_and_take_the_state_reader() -> None:
+    offenders = []
+    for name in READ_ONLY_OPS:
+        relative = f"ops/{name}.py"
+        tree = ast.parse((PACKAGE / relative).read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "open_state":
+                create = [k.value for k in node.keywords if k.arg == "create"]
+                if not (
+                    len(create) == 1
+                    and isinstance(create[0], ast.Constant)
+                    and create[0].value is False
+                ):
+                    offenders.append(f"{relative}:{node.lineno}: open_state without create=False")
+            elif isinstance(node, ast.Name) and node.id in STATE_TYPES - {"StateReader"}:
+                offenders.append(f"{relative}:{node.lineno}: {node.id}")
+            elif isinstance(node, ast.alias) and node.name in STATE_TYPES - {"StateReader"}:
+                offenders.append(f"{relative}: imports {node.name}")
+            elif isinstance(node, ast.arg) and node.arg == "state":
+                annotation = ast.unparse(node.annotation) if node.annotation else None
+                if annotation != "StateReader":
+                    offenders.append(f"{relative}:{node.lineno}: state: {annotation}")
+    assert offenders == []
+
+
+def test_the_state_opened_to_read_has_no_write_and_no_lock() -> None:
+    writes = {
+        name
+        for name, value in vars(StateWriter).items()
+        if callable(value) and not name.startswith("_")
+    } - set(vars(StateReader))
+    assert writes >= {"record", "begin_apply", "acquire_lock", "migrate"}
+    assert {name for name in writes if hasattr(ReadOnlyStateDB, name)} == set()
+    assert all(callable(getattr(StateDB, name)) for name in writes)
+
+
+def test_only_the_clock_module_reads_the_clock() -> None:
+    offenders = []
+    for relative, path in python_files():
+        if relative == "clock.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and (node.func.value.id, node.func.attr) in CLOCK_READS
+            ):
+                offenders.append(f"{relative}:{node.lineno}: {ast.unparse(node.func)}")
+    assert offenders == []
+
+
+def test_apply_raises_only_errors_of_the_tree_but_its_internal_signals() -> None:
+    found = {}
+    for path in sorted((PACKAGE / "apply").glob("*.py")):
+        for node in ast.parse(path.read_text("utf-8")).body:
+            bases = {ast.unparse(base) for base in getattr(node, "bases", [])}
+            if isinstance(node, ast.ClassDef) and bases & {"Exception", "BaseException"}:
+                found[node.name] = path.name
+    assert set(found) == set(INTERNAL_SIGNALS)

@@ -19,7 +19,9 @@ from mvctl.core.recorded import (
     RecordedState,
     Target,
 )
-from mvctl.core.revert import Restoration
+from mvctl.core.records import AliasRecord, PinRecord, PolicyRecord
+from mvctl.core.revert import Restoration, StatusOnly, VersionIdentity, VersionRestoration
+from tests.state.state_helpers import version_value
 from tests.unit.planner_support import config_of, recorded_from
 
 CASES = Path(__file__).parent.parent / "cases" / "plan"
@@ -81,13 +83,14 @@ def test_a_recorded_value_mvctl_could_not_have_written_is_named() -> None:
     )
 
 
-def restorations() -> list[Restoration]:
+def restorations() -> list[Restoration | VersionRestoration]:
+    archived = VersionIdentity("archived", "spec", None)
     return [
-        Restoration(Target("alias", "m", "production"), {"version": "2"}, {"version": "1"}),
-        Restoration(Target("alias", "m", "staging"), {"version": "2"}, {"version": "1"}),
-        Restoration(Target("pin", "m", "production"), None, {"version": "1"}),
-        Restoration(Target("version", "m", "2"), {"status": "archived"}, {"status": "trained"}),
-        Restoration(POLICY_TARGET, IN_FORCE, None),
+        Restoration(Target("alias", "m", "production"), AliasRecord("2"), AliasRecord("1")),
+        Restoration(Target("alias", "m", "staging"), AliasRecord("2"), AliasRecord("1")),
+        Restoration(Target("pin", "m", "production"), None, PinRecord("1", 3)),
+        VersionRestoration(Target("version", "m", "2"), archived, StatusOnly("trained")),
+        Restoration(POLICY_TARGET, PolicyRecord.from_json(IN_FORCE), None),
     ]
 
 
@@ -114,12 +117,12 @@ def test_undoing_an_overwrite_of_what_production_serves_needs_production_s_actor
         policy=RecordedPolicy({**IN_FORCE, "owners": {}}, 4),
         aliases={("m", "production"): RecordedAlias("m", "production", "1", 5)},
     )
-    earlier = {"status": "trained", "spec_hash": "old", "artifact_digest": "sha256:old"}
-    now = {"status": "trained", "spec_hash": "new", "artifact_digest": "sha256:new"}
-    whole_record = [Restoration(Target("version", "m", "1"), now, earlier)]
+    earlier = version_value(spec_hash="old", artifact_digest="sha256:old")
+    now = VersionIdentity("trained", "new", "sha256:new")
+    whole_record = [VersionRestoration(Target("version", "m", "1"), now, earlier)]
     (denied,) = revert_denials(whole_record, recorded, "ml-team")
     assert denied.target == "m:production"
     assert "'ml-team' may not revert m@1, which m:production points at" in denied.message
     assert revert_denials(whole_record, recorded, "release-bot") == []
-    status_only = [Restoration(Target("version", "m", "1"), now, {"status": "archived"})]
+    status_only = [VersionRestoration(Target("version", "m", "1"), now, StatusOnly("archived"))]
     assert revert_denials(status_only, recorded, "ml-team") == []

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from mvctl.core.recorded import Change, LoggedChange, Target
-from mvctl.core.replay import compare, replay
+from mvctl.core.recorded import Target
+from mvctl.core.replay import LogRow, compare, replay
 
 ALIAS = Target("alias", "churn", "production")
 MODEL = Target("model", "churn")
 EVALUATION = Target("evaluation", "churn", "1.0.0")
 
 
-def logged(*changes: tuple[Target, object, object]) -> list[LoggedChange]:
-    return [LoggedChange(1, n, Change(t, b, a)) for n, (t, b, a) in enumerate(changes, start=1)]
+def logged(*changes: tuple[Target, object, object]) -> list[LogRow]:
+    return [
+        LogRow(1, n, t.kind, t.model, t.name, b, a) for n, (t, b, a) in enumerate(changes, start=1)
+    ]
 
 
 LOG = logged(

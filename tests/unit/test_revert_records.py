@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,43 +15,48 @@ from mvctl.core.recorded import (
     RecordedVersion,
     Target,
 )
-from mvctl.core.revert import outline_to, outline_undo, served_changes
+from mvctl.core.records import AliasRecord, VersionRecord
+from mvctl.core.revert import (
+    StatusOnly,
+    VersionIdentity,
+    outline_to,
+    outline_undo,
+    served_changes,
+)
 from mvctl.errors import RevertError
 
 V1 = Target("version", "churn", "1.0.0")
 
 
-def record(
-    spec: str, artifact: str | None, status: str = "trained", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "spec_hash": spec,
-        "metadata_hash": "meta",
-        "artifact_digest": artifact,
-        "spec": {"steps": [{"name": "train", "params": {"lr": spec}}]},
-        "params": {"train": {"lr": spec}},
-        "lineage": {"steps": {"train": {"key": f"key-{spec}"}}},
-        "failure": None,
-        "description": None,
-        "tags": {},
-        "created_by": "alice",
-        "created_at": "2026-01-01T00:00:00Z",
-        "apply_id": 1,
-        **extra,
-    }
+def record(spec: str, artifact: str | None, status: Any = "trained", **extra: Any) -> VersionRecord:
+    value = VersionRecord(
+        status=status,
+        spec_hash=spec,
+        metadata_hash="meta",
+        artifact_digest=artifact,
+        spec={"steps": [{"name": "train", "params": {"lr": spec}}]},
+        params={"train": {"lr": spec}},
+        lineage={"steps": {"train": {"key": f"key-{spec}"}}},
+        failure=None,
+        description=None,
+        tags={},
+        created_by="alice",
+        created_at="2026-01-01T00:00:00Z",
+        apply_id=1,
+    )
+    return replace(value, **extra)
 
 
-def recorded_with(value: dict[str, Any], alias: str | None = None) -> RecordedState:
+def recorded_with(value: VersionRecord, alias: str | None = None) -> RecordedState:
     version = RecordedVersion(
         "churn",
         "1.0.0",
-        value["status"],
-        value["spec_hash"],
+        value.status,
+        value.spec_hash,
         "meta",
-        value["artifact_digest"],
+        value.artifact_digest,
         "{}",
-        value["apply_id"],
+        value.apply_id,
         "alice",
         "t",
     )
@@ -79,11 +85,7 @@ def test_undoing_an_overwrite_restores_the_whole_earlier_record() -> None:
     outline = outline_undo(LOG, recorded_with(NEW), 2, {})
     (restoration,) = outline.restorations
     assert restoration.target == V1
-    assert restoration.current == {
-        "status": "trained",
-        "spec_hash": "spec-new",
-        "artifact_digest": NEW["artifact_digest"],
-    }
+    assert restoration.current == VersionIdentity("trained", "spec-new", NEW.artifact_digest)
     assert restoration.restored == OLD  # spec hash, artifact, params, lineage: all of it
     assert outline.pins == ()
 
@@ -94,14 +96,14 @@ def test_restoring_the_state_after_an_apply_brings_back_that_record() -> None:
 
 
 def test_a_status_change_reverts_by_status_alone() -> None:
-    archived = {**OLD, "status": "archived", "created_at": "later"}
+    archived = replace(OLD, status="archived", created_at="later")
     log = [LoggedChange(1, 1, Change(V1, None, OLD)), LoggedChange(2, 1, Change(V1, OLD, archived))]
     (restoration,) = outline_undo(log, recorded_with(archived), 2, {}).restorations
-    assert restoration.restored == {"status": "trained"}
+    assert restoration.restored == StatusOnly("trained")
 
 
 def test_a_metadata_update_has_nothing_to_revert() -> None:
-    described = {**OLD, "description": "better words", "metadata_hash": "meta-2"}
+    described = replace(OLD, description="better words", metadata_hash="meta-2")
     log = [
         LoggedChange(1, 1, Change(V1, None, OLD)),
         LoggedChange(2, 1, Change(V1, OLD, described)),
@@ -121,7 +123,7 @@ def test_a_retried_failure_goes_back_to_the_failed_record() -> None:
 
 def test_an_overwrite_and_its_promotion_are_undone_together() -> None:
     alias = Target("alias", "churn", "production")
-    log = [*LOG, LoggedChange(2, 2, Change(alias, None, {"version": "1.0.0"}))]
+    log = [*LOG, LoggedChange(2, 2, Change(alias, None, AliasRecord("1.0.0")))]
     outline = outline_undo(
         log, recorded_with(NEW, alias="1.0.0"), 2, {("churn", "production"): "1.0.0"}
     )
@@ -141,7 +143,7 @@ def test_undoing_an_overwrite_of_a_served_version_names_the_old_artifact_to_veri
     assert (served.alias, served.version, served.artifact_digest) == (
         "production",
         "1.0.0",
-        OLD["artifact_digest"],
+        OLD.artifact_digest,
     )
     assert served.record == OLD
 
@@ -155,13 +157,13 @@ def test_an_alias_moved_back_serves_its_earlier_version_as_recorded() -> None:
     alias = Target("alias", "churn", "production")
     log = [
         LoggedChange(1, 1, Change(V1, None, OLD)),
-        LoggedChange(2, 1, Change(alias, {"version": "1.0.0"}, {"version": "1.1.0"})),
+        LoggedChange(2, 1, Change(alias, AliasRecord("1.0.0"), AliasRecord("1.1.0"))),
     ]
     recorded = recorded_with(OLD, alias="1.1.0")
     (served,) = served_changes(outline_undo(log, recorded, 2, {}), recorded)
     assert (served.version, served.artifact_digest, served.record) == (
         "1.0.0",
-        OLD["artifact_digest"],
+        OLD.artifact_digest,
         None,
     )
 
@@ -170,7 +172,7 @@ def test_an_alias_the_revert_removes_serves_nothing_to_verify() -> None:
     alias = Target("alias", "churn", "production")
     log = [
         LoggedChange(1, 1, Change(V1, None, OLD)),
-        LoggedChange(2, 1, Change(alias, None, {"version": "1.0.0"})),
+        LoggedChange(2, 1, Change(alias, None, AliasRecord("1.0.0"))),
     ]
     recorded = recorded_with(OLD, alias="1.0.0")
     assert served_changes(outline_undo(log, recorded, 2, {}), recorded) == ()

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mvctl.apply.applier import ActionOutcome
 from mvctl.apply.processes import ProcessGroups
+from mvctl.apply.session import ActionOutcome
 from mvctl.apply.steps import EXIT_CODE_NAME, LOG_NAME, run_step
 from mvctl.core.plan import CreateModel
 from mvctl.core.resolve import ResolvedStep
