@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mvctl.errors import SpecError
 from mvctl.spec.writeback import Remove, SetValue, edit_text, quoted, replace_file, unified_diff
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
