@@ -123,7 +123,7 @@ def test_labels_that_look_like_numbers_stay_strings() -> None:
 
 
 def test_a_value_under_a_scalar_is_refused_naming_the_place() -> None:
-    with pytest.raises(SpecError, match="'project.x' is not a mapping"):
+    with pytest.raises(SpecError, match=r"'project\.x' is not a mapping"):
         edit_text(HAND_WRITTEN, [SetValue(("project", "x", "y"), 1)], file="mvctl.yaml")
 
 
