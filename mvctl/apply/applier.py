@@ -47,6 +47,7 @@ from mvctl.core.recorded import (
 )
 from mvctl.core.resolve import ResolvedVersion
 from mvctl.errors import DigestMismatchError, MvctlError, NotFoundError, UnsafeArtifactError
+from mvctl.results.apply import ActionOutcome
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, hash_file
 
@@ -64,18 +65,6 @@ class ApplyEvents(Protocol):
     ) -> None: ...
     def step_finished(self, target: str, step: str, status: str, seconds: float) -> None: ...
     def action_finished(self, outcome: ActionOutcome) -> None: ...
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    action: Action
-    status: str
-    """'done', 'failed' or 'skipped'."""
-    message: str = ""
-    steps: tuple[tuple[str, str], ...] = ()
-    """For a trained version: (step, 'run' or 'cached') in step order, as apply did it."""
-    gate_failed: bool = False
-    """A promotion a gate held back (what `gate_failed` is sent for)."""
 
 
 @dataclass
@@ -113,9 +102,6 @@ class ApplySession:
 
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]
-
-ROLLED_BACK = "rolled_back"
-"""Outcome of a promotion whose health check failed: the alias is back where it was."""
 
 
 def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:

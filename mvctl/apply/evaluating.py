@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mvctl.apply.applier import ActionOutcome, ApplySession
+from mvctl.apply.applier import ApplySession
 from mvctl.apply.artifacts import registered_file
 from mvctl.apply.datasets import DataProblem, load_dataset
 from mvctl.apply.evaluator import EvaluationOutcome, evaluator_version, score
@@ -21,6 +21,7 @@ from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import DatasetRef, EvaluateVersion
 from mvctl.core.recorded import VERSION_FAILED, Change, Target
 from mvctl.errors import DigestMismatchError, EvaluationError, MvctlError
+from mvctl.results.apply import ActionOutcome
 from mvctl.state.db import StateDB
 from mvctl.store.blobs import BlobStore, hash_file
 

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import faults
-from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, ApplySession
+from mvctl.apply.applier import ApplySession
 from mvctl.apply.artifacts import check_safe_artifact, registered_file
 from mvctl.apply.gating import blocked_reasons, check_gates
 from mvctl.apply.health import check_health
 from mvctl.core.plan import Action, GateCheck, MoveAlias, ReplaceServedVersion
 from mvctl.core.recorded import VERSION_TRAINED, Change, Target
 from mvctl.errors import MvctlError
+from mvctl.results.apply import ROLLED_BACK, ActionOutcome
 from mvctl.store.blobs import BlobStore
 
 

@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mvctl.apply.applier import ROLLED_BACK, ActionOutcome, now_utc
+from mvctl.apply.applier import now_utc
 from mvctl.apply.notify import Notifier
 from mvctl.core.plan import Conflict, Plan, action_to_dict
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
+from mvctl.results.apply import ROLLED_BACK, ActionOutcome
 from mvctl.workspace import Workspace
 
 

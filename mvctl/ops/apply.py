@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvctl import faults
-from mvctl.apply.applier import ActionOutcome, ApplyEvents, ApplySession, now_utc, run_actions
+from mvctl.apply.applier import ApplyEvents, ApplySession, now_utc, run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
 from mvctl.core.evaluation import resolve_evaluations
@@ -26,6 +26,7 @@ from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
+from mvctl.results.apply import ApplyResult
 from mvctl.state.db import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
@@ -39,19 +40,6 @@ class ApplyOptions:
     lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
     """Steps of one version run at once; None: one per CPU."""
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    plan: Plan
-    status: str
-    """'no_changes', 'declined', 'succeeded' or 'failed'."""
-    apply_id: int | None = None
-    outcomes: tuple[ActionOutcome, ...] = ()
-
-    @property
-    def failed(self) -> tuple[ActionOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.status != "done")
 
 
 def apply(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
@@ -11,17 +11,9 @@ from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
+from mvctl.results.plan import PlanResult
 from mvctl.state.db import StateDB
 from mvctl.workspace import Workspace, current_actor
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    plan: Plan
-    state_url: str
-    files_hashed: int
-    metric_tables: tuple[MetricTable, ...] = ()
-    """With ``metric_tables=True``: each version trained or promoted against its alias's now."""
 
 
 def make_plan(

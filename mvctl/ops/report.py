@@ -8,36 +8,12 @@ settings; versions without one are listed without numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mvctl.core.evaluation import scoring_settings
-from mvctl.ops.history import HistoryEntry, history
-from mvctl.state.db import EvaluationRecord, VersionDetail, utc_now
+from mvctl.ops.history import history
+from mvctl.results.records import EvaluationRecord
+from mvctl.results.report import ModelReport, ReportData
+from mvctl.state.db import utc_now
 from mvctl.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class ModelReport:
-    name: str
-    task: str
-    description: str | None
-    metrics: tuple[str, ...]
-    versions: tuple[VersionDetail, ...]
-    """In the order they were recorded (the x axis of the trends)."""
-    aliases: tuple[tuple[str, str], ...]
-    """(alias, version), by alias."""
-    results: tuple[EvaluationRecord, ...]
-    """The latest successful result per (version, dataset), current settings only."""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    project: str
-    state_url: str
-    serial: int
-    generated_at: str
-    models: tuple[ModelReport, ...]
-    history: tuple[HistoryEntry, ...]
 
 
 def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportData:

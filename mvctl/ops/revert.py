@@ -33,6 +33,7 @@ from mvctl.core.revert import (
 from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock
+from mvctl.results.revert import RevertResult
 from mvctl.state.db import DEFAULT_LEASE_S, StateDB
 from mvctl.workspace import Workspace, current_actor
 
@@ -49,16 +50,6 @@ class RevertOptions:
     lock_lease_s: float = DEFAULT_LEASE_S
     actor: str | None = None
     """Who reverts (--actor); None: from the environment, as `current_actor` finds it."""
-
-
-@dataclass(frozen=True)
-class RevertResult:
-    outline: RevertOutline
-    status: str
-    """'nothing', 'declined' or 'done'."""
-    apply_id: int | None = None
-    forced: tuple[str, ...] = ()
-    """What `--force` went past: each alias restored to an artifact that failed verification."""
 
 
 @dataclass(frozen=True)

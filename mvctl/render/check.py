@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from mvctl.ops.check import FINDING_KINDS, CheckResult
 from mvctl.render.markup import escape
+from mvctl.results.check import FINDING_KINDS, CheckResult
 
 
 def format_check(result: CheckResult) -> str:

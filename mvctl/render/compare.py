@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvctl.ops.compare import CompareResult
 from mvctl.render.evaluation import delta_markup, number
 from mvctl.render.markup import escape
+from mvctl.results.compare import CompareResult
 
 
 def format_compare(result: CompareResult) -> str:

@@ -10,13 +10,13 @@ from mvctl.core.plan import action_to_dict
 from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
 from mvctl.core.recorded import RESULT_KINDS, Change
 from mvctl.core.revert import RevertOutline
-from mvctl.ops.apply import ApplyResult
-from mvctl.ops.history import HistoryEntry
-from mvctl.ops.revert import RevertResult
-from mvctl.ops.show import ShowResult
-from mvctl.ops.status import StatusResult
 from mvctl.render.evaluation import record_line, result_summary
 from mvctl.render.markup import escape
+from mvctl.results.apply import ApplyResult
+from mvctl.results.history import HistoryEntry
+from mvctl.results.revert import RevertResult
+from mvctl.results.show import ShowResult
+from mvctl.results.status import StatusResult
 
 STATUS_COLOURS = {
     "trained": "green",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvctl.ops.store import GcResult
 from mvctl.render.markup import escape
+from mvctl.results.store import GcResult
 
 LISTED = 50
 

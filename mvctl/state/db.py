@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING, Any
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import Change, LoggedChange, RecordedEvaluation, RecordedState, StepRun
 from mvctl.errors import LockHeldError, NotFoundError, StateError, UsageError
+from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import evaluations, inventory, liveness, reader, schema
 from mvctl.state import lock as state_lock
 from mvctl.state.connection import Link, Tx
-from mvctl.state.evaluations import EvaluationRecord
 from mvctl.state.inventory import Inventory
 from mvctl.state.keeper import LockKeeper
-from mvctl.state.lock import LockInfo, Takeover
-from mvctl.state.reader import ApplyRecord, VersionDetail
+from mvctl.state.lock import Takeover
 from mvctl.state.url import parse_state_url
 
 if TYPE_CHECKING:

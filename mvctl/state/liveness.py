@@ -29,7 +29,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mvctl.state.lock import LockInfo
+from mvctl.results.records import LockInfo
 
 PROC = Path("/proc")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

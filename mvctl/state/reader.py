@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from mvctl.core.policy import policy_shape_problem
@@ -30,6 +29,7 @@ from mvctl.core.recorded import (
     Target,
 )
 from mvctl.errors import StateError
+from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
 from mvctl.state.evaluations import latest_evaluations
 
@@ -79,63 +79,6 @@ LAST_APPLY_ID = "SELECT max(id) FROM applies"
 CHANGES = (
     "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyRecord:
-    """One apply or revert as history shows it."""
-
-    id: int
-    kind: str
-    actor: str
-    started_at: str
-    finished_at: str | None
-    plan_hash: str
-    status: str
-    message: str | None
-    serial_before: int
-    serial_after: int | None
-    reverts_apply_id: int | None
-    change_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class VersionDetail:
-    """Everything recorded about one version, JSON decoded (for show, export and revert)."""
-
-    model: str
-    label: str
-    status: str
-    spec_hash: str
-    metadata_hash: str
-    artifact_digest: str | None
-    spec: Mapping[str, Any]
-    params: Mapping[str, Any]
-    lineage: Mapping[str, Any]
-    failure: Mapping[str, Any] | None
-    description: str | None
-    tags: Mapping[str, Any]
-    created_by: str
-    created_at: str
-    apply_id: int | None
-
-    def value(self) -> dict[str, Any]:
-        """The version as a ``Change`` before/after value, the shape ``record`` writes."""
-        return {
-            "status": self.status,
-            "spec_hash": self.spec_hash,
-            "metadata_hash": self.metadata_hash,
-            "artifact_digest": self.artifact_digest,
-            "spec": self.spec,
-            "params": self.params,
-            "lineage": self.lineage,
-            "failure": self.failure,
-            "description": self.description,
-            "tags": self.tags,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "apply_id": self.apply_id,
-        }
 
 
 def serial(tx: Tx) -> int:

@@ -34,8 +34,9 @@ import pytest
 
 from mvctl.core.planner import PlanOptions
 from mvctl.ops.apply import ApplyOptions, apply
-from mvctl.ops.check import CheckResult, check
+from mvctl.ops.check import check
 from mvctl.ops.plan import make_plan
+from mvctl.results.check import CheckResult
 from mvctl.workspace import Workspace, load_workspace
 from tests.functional.inprocess import StepRecorder, run_cli
 from tests.functional.projects import Project, base_env, make_tiny
