@@ -26,7 +26,7 @@ from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
-from mvctl.results.apply import ApplyResult
+from mvctl.results.apply import ApplyResult, ApplyStatus
 from mvctl.state.db import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
@@ -129,7 +129,7 @@ def apply(
         )
         faults.reached("actions_done")
         shutil.rmtree(session.work_root, ignore_errors=True)
-        status = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
+        status: ApplyStatus = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
         state.finish_apply(apply_id, status)
         faults.reached("apply_finished")
         alerts.finished(apply_id, status, outcomes)

@@ -1,4 +1,5 @@
-"""mvctl report: gather what the HTML report shows, from the state (read-only) and the config.
+"""mvctl report: gather what the HTML report shows, from the state (read-only) and the config,
+and write the page the renderer makes of it.
 
 Per model: its versions and aliases, and for each version and dataset the latest result of the
 version as trained now; plus the apply history. Only results under the model's current
@@ -8,12 +9,29 @@ settings; versions without one are listed without numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from mvctl.core.evaluation import scoring_settings
+from mvctl.ops.files import write_user_file
 from mvctl.ops.history import history
 from mvctl.results.records import EvaluationRecord
-from mvctl.results.report import ModelReport, ReportData
+from mvctl.results.report import ModelReport, ReportData, ReportResult
 from mvctl.state.db import utc_now
 from mvctl.workspace import Workspace
+
+
+def report(
+    workspace: Workspace,
+    output: Path,
+    *,
+    history_limit: int = 50,
+    page: Callable[[ReportData], str],
+) -> ReportResult:
+    """Write ``page`` of the gathered report to ``output``."""
+    data = gather_report(workspace, history_limit=history_limit)
+    size = write_user_file(output, page(data), "the report")
+    return ReportResult(data, output, size)
 
 
 def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportData:

@@ -33,6 +33,7 @@ from mvctl.core.plan import (
 from mvctl.render import markdown
 from mvctl.render.evaluation import evaluate_lines, gate_line, gate_lines, metric_tables_markdown
 from mvctl.render.markup import escape, strip
+from mvctl.results.plan import PlanResult
 
 
 def _value(value: Any) -> str:
@@ -238,6 +239,25 @@ def format_plan_text(plan: Plan) -> str:
         ]
     lines += ["", summary_line(plan), f"[dim]plan hash {plan.hash[:16]}[/]"]
     return "\n".join(lines)
+
+
+def format_plan_result(result: PlanResult) -> str:
+    """`mvctl plan`'s text: the plan, and where it was saved."""
+    text = format_plan_text(result.plan)
+    if result.saved_to is None:
+        return text
+    saved = escape(str(result.saved_to))
+    how = " (signed with MVCTL_PLAN_KEY)" if result.signed else ""
+    return f"{text}\n\nSaved to {saved}{how}; apply it with `mvctl apply {saved}`."
+
+
+def plan_json(result: PlanResult) -> dict[str, Any]:
+    """`mvctl plan --json`: the plan as a saved plan file holds it (schemas/plan.schema.json)."""
+    return result.plan.to_dict()
+
+
+def plan_markdown(result: PlanResult) -> str:
+    return format_plan_markdown(result.plan, result.metric_tables)
 
 
 def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) -> str:

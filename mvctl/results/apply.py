@@ -9,9 +9,11 @@ crashed, an artifact missing) by the exit code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from mvctl.core.plan import Action, Plan
 
+ApplyStatus = Literal["no_changes", "declined", "succeeded", "failed"]
 ROLLED_BACK = "rolled_back"
 """Outcome of a promotion whose health check failed: the alias is back where it was."""
 
@@ -36,8 +38,7 @@ class ActionOutcome:
 @dataclass(frozen=True)
 class ApplyResult:
     plan: Plan
-    status: str
-    """'no_changes', 'declined', 'succeeded' or 'failed'."""
+    status: ApplyStatus
     apply_id: int | None = None
     outcomes: tuple[ActionOutcome, ...] = ()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning"]
-FINDING_KINDS = (
+FindingKind = Literal[
     "dead_lock",
     "stale_lock",
     "lock_held",
@@ -17,13 +18,14 @@ FINDING_KINDS = (
     "alias_untrained",
     "blob_missing",
     "blob_corrupt",
-)
+]
+FINDING_KINDS: tuple[FindingKind, ...] = typing.get_args(FindingKind)
 
 
 @dataclass(frozen=True)
 class Finding:
     severity: Severity
-    kind: str
+    kind: FindingKind
     obj: str
     message: str
     fix: str

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from mvctl.core.revert import RevertOutline
+
+RevertStatus = Literal["nothing", "declined", "done"]
 
 
 @dataclass(frozen=True)
 class RevertResult:
     outline: RevertOutline
-    status: str
-    """'nothing', 'declined' or 'done'."""
+    status: RevertStatus
     apply_id: int | None = None
     forced: tuple[str, ...] = ()
     """What `--force` went past: each alias restored to an artifact that failed verification."""

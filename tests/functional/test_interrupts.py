@@ -145,7 +145,7 @@ def test_sigkill_stops_the_step_tree_and_the_next_apply_takes_over(project: Proj
     assert f"took over the state lock of tester (apply, pid {victim.pid}" in resumed.err
     assert "quick: cached" in resumed.out and "long: ok" in resumed.out
     assert not (project.root / ".mvctl" / "work" / "apply-1").exists()
-    history = json.loads(project.mvctl("history", "--json").out)
+    history = json.loads(project.mvctl("history", "--json").out)["applies"]
     assert [h["status"] for h in history] == ["succeeded", "failed"]
     assert f"its lock {lock['lock_id']} (tester, pid {victim.pid}" in history[1]["message"]
     checked = project.mvctl("state", "check")
@@ -170,7 +170,7 @@ def test_a_stop_signal_stops_the_steps_and_cleans_up(
     status = json.loads(project.mvctl("status", "--json").out)
     assert status["lock"] is None
     assert [(m["name"], m["versions"]) for m in status["models"]] == [("m", [])]
-    (record,) = json.loads(project.mvctl("history", "--json").out)
+    (record,) = json.loads(project.mvctl("history", "--json").out)["applies"]
     assert (record["status"], record["message"]) == ("failed", f"interrupted by {signum.name}")
     plan = json.loads(project.mvctl("plan", "--json").out)
     (train,) = [a for a in plan["actions"] if a["kind"] == "train_version"]
