@@ -323,7 +323,7 @@ class InitJson(TypedDict):
     """`mvctl init --json`."""
 
     format_version: FormatVersion
-    folder: str
+    folder: Annotated[str, "As given on the command line."]
     project: str
     created: Annotated[list[str], "Files written, relative to the folder."]
 
@@ -332,7 +332,7 @@ class ReportJson(TypedDict):
     """`mvctl report --json`: the page written, and what it covers."""
 
     format_version: FormatVersion
-    output: str
+    output: Annotated[str, "The page's path, as given on the command line."]
     bytes: int
     project: str
     serial: int

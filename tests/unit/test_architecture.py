@@ -206,3 +206,14 @@ def test_only_the_cli_ends_the_process() -> None:
             ):
                 offenders.append(relative)
     assert offenders == []
+
+
+def test_jsonschema_stays_a_test_dependency() -> None:
+    """The schemas are the contract for users and tests; mvctl itself never validates with
+    them, so `jsonschema` is in the `test` extra only and nothing in mvctl imports it."""
+    offenders = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(name.split(".")[0] == "jsonschema" for name in imported_modules(path))
+    ]
+    assert offenders == []
