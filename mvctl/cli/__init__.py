@@ -2,8 +2,8 @@
 errors are caught: an MvctlError -> its message and exit 1 (3 for conflicts), a bad option ->
 click's message and exit 1; SIGINT (Ctrl-C) -> 130 and SIGTERM -> 143, after apply stopped
 its steps, closed its record and released the lock; anything else -> one 'internal error'
-line naming a log file that holds the traceback (`--debug` re-raises). The codes are
-``mvctl.exit_codes``'.
+line naming a log file that holds the traceback (`--debug` re-raises). The codes come from
+``mvctl.exit_codes``.
 
 Under `--json` a failure is JSON too: the same message goes to stderr, and stdout holds one
 error document (``schemas/error.schema.json``) with the fix and the exit code, so stdout

@@ -217,3 +217,23 @@ def test_jsonschema_stays_a_test_dependency() -> None:
         if any(name.split(".")[0] == "jsonschema" for name in imported_modules(path))
     ]
     assert offenders == []
+
+
+def direct_imports_into(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    graph = import_graph()
+    return [
+        f"{name} -> {imported}"
+        for name in modules_of(graph, layer)
+        for imported in sorted(graph[name])
+        if layer_of(imported) in forbidden
+    ]
+
+
+def test_the_cli_reaches_the_edges_only_through_ops() -> None:
+    """A command parses options, calls its ops function and renders: it opens no state or
+    store and runs no step itself."""
+    assert direct_imports_into("cli", ("state", "store", "apply")) == []
+
+
+def test_ops_return_results_and_never_format_or_print() -> None:
+    assert direct_imports_into("ops", ("render", "cli")) == []
