@@ -162,3 +162,11 @@ def test_json_after_a_double_dash_is_an_argument_not_the_flag(tiny: Project) -> 
     shown = tiny.mvctl("show", "--", "--json")
     assert shown.code == 1 and shown.out == ""
     assert "'--json' is not MODEL@VERSION" in shown.err
+
+
+def test_a_hostile_name_in_an_error_document_is_escaped_and_parses_back(tiny: Project) -> None:
+    name = "\x1b[2Jev\u202eil"
+    failed = tiny.mvctl("show", f"{name}@1", "--json")
+    assert failed.code == 1
+    assert "\x1b" not in failed.text and "\u202e" not in failed.text
+    assert f"model '{name}' is not recorded" in json.loads(failed.out)["error"]
