@@ -75,7 +75,8 @@ class MvctlError(Exception):
         super().__init__(self.message)
 
     @property
-    def message(self) -> str:
+    def problem(self) -> str:
+        """What went wrong and where, without the fix (`--json` gives the fix apart)."""
         where = []
         if self.place is not None:
             where.append(str(self.place))
@@ -83,7 +84,11 @@ class MvctlError(Exception):
             where.append(f"'{self.field}'")
         elif self.obj:
             where.append(self.obj)
-        head = ": ".join([*where, self.what]) if where else self.what
+        return ": ".join([*where, self.what]) if where else self.what
+
+    @property
+    def message(self) -> str:
+        head = self.problem
         if self.fix:
             return f"{head}. {self.fix}"
         return head if head.endswith(".") else f"{head}."

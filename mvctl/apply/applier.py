@@ -20,7 +20,7 @@ from mvctl.apply.artifacts import check_safe_artifact
 from mvctl.apply.evaluating import evaluate_version
 from mvctl.apply.pipeline import run_steps
 from mvctl.apply.promotion import promote_move, promote_replacement
-from mvctl.apply.session import ActionOutcome, ApplySession
+from mvctl.apply.session import ApplySession
 from mvctl.core.plan import (
     Action,
     ArchiveVersion,
@@ -56,6 +56,7 @@ from mvctl.errors import (
     StepFailedError,
     UnsafeArtifactError,
 )
+from mvctl.results.apply import ActionOutcome
 from mvctl.store.blobs import hash_file
 
 Handler = Callable[[ApplySession, Any], ActionOutcome]

@@ -15,12 +15,13 @@ from mvctl.apply.artifacts import registered_file
 from mvctl.apply.datasets import DataProblem, load_dataset
 from mvctl.apply.evaluator import EvaluationOutcome, evaluator_version, score
 from mvctl.apply.predictors import Predictor, open_predictor
-from mvctl.apply.session import ActionOutcome, ApplySession
+from mvctl.apply.session import ApplySession
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import DatasetRef, EvaluateVersion
 from mvctl.core.recorded import Change, Target
 from mvctl.core.records import VERSION_FAILED, EvaluationResult, VersionRecord
 from mvctl.errors import DigestMismatchError, EvaluationError, MvctlError
+from mvctl.results.apply import ActionOutcome
 from mvctl.state import StateReader
 from mvctl.store.blobs import BlobStore, hash_file
 

@@ -19,8 +19,8 @@ from mvctl.apply.predictors import Predictions, Predictor
 from mvctl.apply.scoring import quality_metrics
 from mvctl.apply.speed import measure_speed
 from mvctl.core.evaluation import ScoringSettings
-from mvctl.core.metrics import METRICS
 from mvctl.errors import EvaluationError
+from mvctl.spec.metrics import METRICS
 
 MAX_STORED_LATENCIES = 1000
 

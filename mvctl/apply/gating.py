@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from mvctl.apply.session import ApplySession
-from mvctl.core.gates import GateOutcome, check_gate, parse_gate
+from mvctl.core.gates import GateOutcome, check_gate
 from mvctl.core.plan import GateCheck
+from mvctl.spec.gates import parse_gate
 
 
 def check_gates(

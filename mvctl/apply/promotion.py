@@ -22,11 +22,12 @@ from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact, registered_file
 from mvctl.apply.gating import blocked_reasons, check_gates
 from mvctl.apply.health import check_health
-from mvctl.apply.session import ROLLED_BACK, ActionOutcome, ApplySession, Promotion
+from mvctl.apply.session import ApplySession, Promotion
 from mvctl.core.plan import Action, MoveAlias, ReplaceServedVersion
 from mvctl.core.recorded import Change, Target
 from mvctl.core.records import VERSION_TRAINED, AliasRecord, GateDecision, Rollback
 from mvctl.errors import MvctlError
+from mvctl.results.apply import ROLLED_BACK, ActionOutcome
 from mvctl.store.blobs import BlobStore
 
 

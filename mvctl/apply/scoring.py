@@ -17,8 +17,8 @@ from typing import Any
 
 from mvctl.apply.predictors import Predictions
 from mvctl.core.evaluation import ScoringSettings
-from mvctl.core.metrics import METRICS
 from mvctl.errors import EvaluationError
+from mvctl.spec.metrics import METRICS
 
 ROC_POINTS = 101
 """At most this many points of a ROC curve are stored (enough to draw it)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from mvctl.apply.processes import ProcessGroups
 from mvctl.core.evaluation import ResolvedEvaluation
@@ -18,24 +18,9 @@ from mvctl.core.plan import Action, GateCheck
 from mvctl.core.recorded import Change
 from mvctl.core.records import VersionRecord
 from mvctl.core.resolve import ResolvedVersion
+from mvctl.results.apply import ActionOutcome
 from mvctl.state import StateWriter
 from mvctl.store.blobs import BlobStore
-
-OutcomeStatus = Literal["done", "failed", "skipped", "rolled_back"]
-"""How an action ended: 'rolled_back' is a promotion whose health check failed (or whose
-model failed elsewhere under `on_failure: rollback`): the aliases are back where they were."""
-ROLLED_BACK: OutcomeStatus = "rolled_back"
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    action: Action
-    status: OutcomeStatus
-    message: str = ""
-    steps: tuple[tuple[str, str], ...] = ()
-    """For a trained version: (step, 'run' or 'cached') in step order, as apply did it."""
-    gate_failed: bool = False
-    """A promotion a gate held back (what `gate_failed` is sent for)."""
 
 
 class ApplyEvents(Protocol):

@@ -1,8 +1,14 @@
 """The command line: click commands that parse options, call ops and render. The one place
-errors are caught: MvctlError and bad options -> the message and exit 1; SIGINT (Ctrl-C) ->
-130 and SIGTERM -> 143, after apply stopped its steps, closed its record and released the
-lock; anything else -> one 'internal error' line naming a log file that holds the traceback
-(`--debug` re-raises).
+errors are caught: an MvctlError -> its message and exit 1 (3 for conflicts), a bad option ->
+click's message and exit 1; SIGINT (Ctrl-C) -> 130 and SIGTERM -> 143, after apply stopped
+its steps, closed its record and released the lock; anything else -> one 'internal error'
+line naming a log file that holds the traceback (`--debug` re-raises). The codes come from
+``mvctl.exit_codes``.
+
+Under `--json` a failure is JSON too: the same message goes to stderr, and stdout holds one
+error document (``schemas/error.schema.json``) with the fix and the exit code, so stdout
+always parses. Whether `--json` was asked is read from the command line before click parses
+it, so that a bad option is reported as JSON as well.
 
 Error messages and logged warnings quote user input (a file name, a key, a webhook's reply),
 so they reach stderr with their control characters escaped, as everything the Console writes.
@@ -21,15 +27,17 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mvctl import clock
 from mvctl.errors import Interrupted, MvctlError, SpecError, SpecErrors
+from mvctl.exit_codes import ExitCode, for_error
 
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 128 + signal.SIGINT
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ErrorJson
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -71,12 +79,41 @@ def _show_warnings() -> None:
         logger.addHandler(_WarningsOnStderr())
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for `--json` (before a `--`, after which all is data)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _json_of_error(error: MvctlError, code: ExitCode) -> None:
+    from mvctl.render.errors import mvctl_error_json
+
+    _print_json(mvctl_error_json(error, code))
+
+
+def _json_of_failure(
+    kind: str, message: str, fix: str | None, code: ExitCode, *, log: str | None = None
+) -> None:
+    from mvctl.render.errors import error_json
+
+    _print_json(error_json(kind, message, fix, code, log=log))
+
+
+def _print_json(document: ErrorJson) -> None:
+    """The error document on stdout (the renderers are imported only when one is needed)."""
+    from mvctl.render.terminal import json_text
+
+    sys.stdout.write(json_text(document) + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     from mvctl.cli.app import cli
 
     _show_warnings()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("MVCTL_DEBUG") == "1"
+    as_json = _wants_json(args)
+    code: Any
     with _signals_stop_the_command():
         try:
             code = cli.main(args=args, prog_name="mvctl", standalone_mode=False)
@@ -84,27 +121,41 @@ def main(argv: list[str] | None = None) -> None:
             # click turns a KeyboardInterrupt (Interrupted is one) into Abort.
             stopped = aborted.__cause__
             if isinstance(stopped, Interrupted):
-                sys.stderr.write(f"Stopped: {stopped}.\n")
-                code = 128 + stopped.signum
+                code = _stopped(as_json, f"Stopped: {stopped}.", for_error(stopped))
             else:
-                sys.stderr.write("Aborted.\n")
-                code = EXIT_INTERRUPTED
+                code = _stopped(as_json, "Aborted.", ExitCode.INTERRUPTED)
         except click.ClickException as error:
             # click exits 2 on a bad option, but 2 means "changes" to `plan --detailed-exitcode`.
             shown = io.StringIO()
             error.show(file=shown)
             _write_error(shown.getvalue().rstrip("\n"))
-            code = EXIT_ERROR
+            if as_json:
+                fix = (
+                    f"Run `{error.ctx.command_path} --help` for its options."
+                    if isinstance(error, click.UsageError) and error.ctx is not None
+                    else None
+                )
+                _json_of_failure("UsageError", error.format_message(), fix, ExitCode.ERROR)
+            code = ExitCode.ERROR
         except MvctlError as error:
             if debug:
                 raise
+            code = for_error(error)
             _write_error(f"Error: {_error_message(error)}")
-            code = EXIT_ERROR
+            if as_json:
+                _json_of_error(error, code)
         except Exception:
             if debug:
                 raise
-            code = _report_internal_error()
-    sys.exit(code if isinstance(code, int) else 0)
+            code = _report_internal_error(as_json)
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
+
+
+def _stopped(as_json: bool, message: str, code: ExitCode) -> ExitCode:
+    sys.stderr.write(message + "\n")
+    if as_json:
+        _json_of_failure("Interrupted", message, None, code)
+    return code
 
 
 @contextmanager
@@ -138,15 +189,21 @@ def _signals_stop_the_command() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _report_internal_error() -> int:
+def _report_internal_error(as_json: bool) -> ExitCode:
     handle, path = tempfile.mkstemp(
         prefix=f"mvctl-crash-{clock.now().strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
     with os.fdopen(handle, "w") as log:
         traceback.print_exc(file=log)
     kind = type(sys.exc_info()[1]).__name__
-    sys.stderr.write(
-        f"Internal error ({kind}): this is a bug in mvctl. The traceback is in {path}; "
-        "please include it in a bug report, or re-run with --debug.\n"
-    )
-    return EXIT_ERROR
+    fix = f"The traceback is in {path}; please include it in a bug report, or re-run with --debug."
+    sys.stderr.write(f"Internal error ({kind}): this is a bug in mvctl. {fix}\n")
+    if as_json:
+        _json_of_failure(
+            "InternalError",
+            f"internal error ({kind}): this is a bug in mvctl",
+            fix,
+            ExitCode.ERROR,
+            log=path,
+        )
+    return ExitCode.ERROR

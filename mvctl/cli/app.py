@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +12,7 @@ import click
 from mvctl import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 @dataclass
@@ -36,18 +37,30 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def write_output(path: Path, text: str, what: str) -> None:
-    """Write a file the user named (`--out`, `-o`); a folder that is missing, read-only or
-    full is a one-line error, not a crash."""
-    from mvctl.errors import UsageError
-
-    try:
-        path.write_text(text, "utf-8")
-    except OSError as error:
-        raise UsageError(
-            f"cannot write {what} to {path}: {error.strerror or error}",
-            fix="Check that its folder exists, is writable and has space, or choose another path.",
-        ) from error
+def emit(
+    app: AppContext,
+    result: R,
+    *,
+    as_json: bool,
+    json: Callable[[R], Mapping[str, Any]],
+    text: Callable[[R], str] | None = None,
+    markup: bool = True,
+    write: Callable[[Any, R], None] | None = None,
+) -> None:
+    """How every command ends: its result as JSON on stdout (`--json`, documented in
+    schemas/), else as ``text`` (rich markup, or as it is with ``markup=False``), or through
+    ``write`` for output that is more than one text (the steps' own logs)."""
+    console = app.console()
+    if as_json:
+        console.json(json(result))
+    elif write is not None:
+        write(console, result)
+    elif text is None:
+        raise TypeError("emit needs text or write")
+    elif markup:
+        console.print(text(result))
+    else:
+        console.raw(text(result))
 
 
 def json_option(func: F) -> F:

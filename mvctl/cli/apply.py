@@ -11,6 +11,7 @@ import click
 from mvctl.cli.app import (
     AppContext,
     actor_option,
+    emit,
     json_option,
     lock_options,
     pass_app,
@@ -18,8 +19,9 @@ from mvctl.cli.app import (
 )
 
 
-def confirm_on_terminal(console: Any, question: str) -> bool:
-    """Ask on the terminal; with no terminal to ask on, refuse rather than guess."""
+def confirm_on_terminal(question: str, *, err: bool) -> bool:
+    """Ask on the terminal (on stderr with ``err``, beside JSON on stdout); with no terminal
+    to ask on, refuse rather than guess."""
     from mvctl.errors import UsageError
 
     if not sys.stdin.isatty():
@@ -27,7 +29,7 @@ def confirm_on_terminal(console: Any, question: str) -> bool:
             "there is no terminal to confirm on",
             fix="Review the plan and re-run with --auto-approve (as CI does after the merge approved it).",
         )
-    return click.confirm(question, default=False)
+    return click.confirm(question, default=False, err=err)
 
 
 @click.command()
@@ -63,17 +65,19 @@ def apply(
 ) -> int:
     """Train, record and promote what the plan says (computes a plan if PLANFILE is not given)."""
     from mvctl.core.planner import PlanOptions
+    from mvctl.exit_codes import for_apply
     from mvctl.ops.apply import ApplyOptions
     from mvctl.ops.apply import apply as run_apply
     from mvctl.render.plan import format_plan_text
     from mvctl.render.progress import ApplyReporter
     from mvctl.render.records import apply_json, format_apply_result
 
-    console = app.console()
+    # Progress and the plan to confirm go where people read: stderr under --json.
+    console = app.console(stderr=as_json)
 
     def confirm(plan: Any) -> bool:
         console.print(format_plan_text(plan))
-        return confirm_on_terminal(console, "Apply these changes?")
+        return confirm_on_terminal("Apply these changes?", err=as_json)
 
     options = ApplyOptions(
         planfile,
@@ -83,15 +87,9 @@ def apply(
         lock_lease,
         parallel=parallel,
     )
-    progress_console = app.console(stderr=True) if as_json else console
-    result = run_apply(
-        app.workspace(), options, confirm=confirm, events=ApplyReporter(progress_console)
-    )
-    if as_json:
-        console.json(apply_json(result))
-    else:
-        console.print(format_apply_result(result))
-    return 1 if result.failed else 0
+    result = run_apply(app.workspace(), options, confirm=confirm, events=ApplyReporter(console))
+    emit(app, result, as_json=as_json, json=apply_json, text=format_apply_result)
+    return for_apply(result)
 
 
 COMMANDS = [apply]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, pass_app
+from mvctl.cli.app import AppContext, emit, json_option, pass_app
 
 
 @click.command()
@@ -35,16 +35,13 @@ def compare(
 ) -> int:
     """Metrics of two versions side by side on the same data, with absolute and relative
     deltas (B against A), coloured by whether each metric got better or worse."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.compare import compare as run_compare
     from mvctl.render.compare import compare_json, format_compare
 
-    console = app.console()
     result = run_compare(app.workspace(), version_a, version_b, data, label_column)
-    if as_json:
-        console.json(compare_json(result))
-    else:
-        console.print(format_compare(result))
-    return 0
+    emit(app, result, as_json=as_json, json=compare_json, text=format_compare)
+    return ExitCode.OK
 
 
 COMMANDS = [compare]

@@ -6,24 +6,22 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.app import AppContext, emit, json_option, pass_app
 
 
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--project", help="Project name (default: the folder's name).")
+@json_option
 @pass_app
-def init(app: AppContext, folder: Path, project: str | None) -> int:
+def init(app: AppContext, folder: Path, project: str | None, as_json: bool) -> int:
     """Create a project that validates, plans and applies as it stands."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.init import init as scaffold
-    from mvctl.render.markup import escape
+    from mvctl.render.init import format_init, init_json
 
-    result = scaffold(folder, project)
-    console = app.console()
-    for name in result.created:
-        console.print(f"[green]created[/] {escape(str(result.folder / name))}")
-    console.print("Next: `mvctl plan` to see what would be trained, then `mvctl apply`.")
-    return 0
+    emit(app, scaffold(folder, project), as_json=as_json, json=init_json, text=format_init)
+    return ExitCode.OK
 
 
 COMMANDS = [init]

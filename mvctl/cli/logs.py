@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import click
 
-from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.app import AppContext, emit, json_option, pass_app
 
 
 @click.command()
@@ -16,38 +19,48 @@ from mvctl.cli.app import AppContext, pass_app
     is_flag=True,
     help="Watch a version being trained now: print each step's log as it is written.",
 )
+@json_option
 @pass_app
-def logs(app: AppContext, reference: str, step: str | None, follow: bool) -> int:
+def logs(app: AppContext, reference: str, step: str | None, follow: bool, as_json: bool) -> int:
     """Print a version's step logs (every step in order, or just STEP), kept in the store.
 
     Into a file or a pipe the logs are written as the steps wrote them; on a terminal their
-    control characters are shown as escapes (newlines and tabs kept)."""
-    from mvctl.ops.logs import follow_logs, read_log, recorded_logs
+    control characters are shown as escapes (newlines and tabs kept). With --json: where each
+    step's log is (its digest in the store), not the logs themselves."""
+    from mvctl.errors import UsageError
+    from mvctl.exit_codes import ExitCode
+    from mvctl.ops.logs import follow_logs
+    from mvctl.ops.logs import logs as read_logs
+    from mvctl.render.logs import follow_pieces, log_pieces, logs_json
 
-    console = app.console()
+    if as_json and follow:
+        raise UsageError(
+            "--json and --follow cannot be combined",
+            fix="Use --json for where the logs are, --follow to watch them being written.",
+        )
     workspace = app.workspace()
     if follow:
-        for chunk in follow_logs(workspace, reference, step):
-            if chunk.kind == "header":
-                if step is None:
-                    console.raw(f"== {reference} {chunk.step} ==")
-            elif chunk.kind == "note":
-                console.raw(f"({chunk.text})")
-            else:
-                console.passthrough(chunk.text)
-        return 0
-    entries = recorded_logs(workspace, reference, step)
-    store = workspace.open_store() if any(entry.digest for entry in entries) else None
-    for entry in entries:
-        if step is None:
-            console.raw(f"== {reference} {entry.step} ({entry.how}) ==")
-        if entry.digest is None or store is None:
-            console.raw("(no log)")
-            continue
-        text = read_log(store, entry.digest)
-        if text:
-            console.passthrough(text if text.endswith("\n") else text + "\n")
-    return 0
+        chunks = follow_logs(workspace, reference, step)
+        _write(app.console(), follow_pieces(reference, chunks, only_step=step is not None))
+        return ExitCode.OK
+    result = read_logs(workspace, reference, step, read_text=not as_json)
+    emit(
+        app,
+        result,
+        as_json=as_json,
+        json=logs_json,
+        write=lambda console, logs: _write(console, log_pieces(logs)),
+    )
+    return ExitCode.OK
+
+
+def _write(console: Any, pieces: Iterable[tuple[str, bool]]) -> None:
+    """mvctl's own lines as text; the steps' logs byte for byte (``Console.passthrough``)."""
+    for text, from_step in pieces:
+        if from_step:
+            console.passthrough(text)
+        else:
+            console.raw(text)
 
 
 COMMANDS = [logs]

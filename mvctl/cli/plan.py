@@ -6,11 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, actor_option, pass_app, plan_options, write_output
-
-EXIT_NO_CHANGES = 0
-EXIT_CHANGES = 2
-EXIT_CONFLICTS = 3
+from mvctl.cli.app import AppContext, actor_option, emit, pass_app, plan_options
 
 
 @click.command()
@@ -31,7 +27,8 @@ EXIT_CONFLICTS = 3
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when nothing changes, 2 when there are changes, 3 on conflicts (1 on error).",
+    help="Exit 2 when the plan has changes and 0 when it has none (without this flag: 0 "
+    "either way). Conflicts exit 3 and errors 1 regardless.",
 )
 @pass_app
 def plan(
@@ -50,39 +47,27 @@ def plan(
     archives, conflicts and drift. Trains nothing and writes no state."""
     from mvctl.core.planner import PlanOptions
     from mvctl.errors import UsageError
+    from mvctl.exit_codes import for_plan
     from mvctl.ops.plan import make_plan
-    from mvctl.ops.saved_plan import plan_file_text
-    from mvctl.render.markup import escape
-    from mvctl.render.plan import format_plan_markdown, format_plan_text
+    from mvctl.render.plan import format_plan_result, plan_json, plan_markdown
 
     if as_json and markdown:
         raise UsageError("--json and --markdown cannot be combined", fix="Pick one output format.")
-    console = app.console()
     result = make_plan(
         app.workspace(),
         PlanOptions(targets, on_conflict, retry_failed, refresh_only, actor),
         metric_tables=markdown,
+        out=out,
     )
-    plan_value = result.plan
-    signed = False
-    if out is not None:
-        text, signed = plan_file_text(plan_value)
-        write_output(out, text, "the plan")
-    if as_json:
-        console.json(plan_value.to_dict())
-    elif markdown:
-        console.raw(format_plan_markdown(plan_value, result.metric_tables))
-    else:
-        console.print(format_plan_text(plan_value))
-        if out is not None:
-            saved = escape(str(out))
-            how = " (signed with MVCTL_PLAN_KEY)" if signed else ""
-            console.print(f"\nSaved to {saved}{how}; apply it with `mvctl apply {saved}`.")
-    if plan_value.has_conflicts:
-        return EXIT_CONFLICTS if detailed_exitcode else 1
-    if detailed_exitcode and plan_value.has_changes:
-        return EXIT_CHANGES
-    return EXIT_NO_CHANGES
+    emit(
+        app,
+        result,
+        as_json=as_json,
+        json=plan_json,
+        text=plan_markdown if markdown else format_plan_result,
+        markup=not markdown,
+    )
+    return for_plan(result.plan, detailed=detailed_exitcode)
 
 
 COMMANDS = [plan]

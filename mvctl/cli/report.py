@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import SQL_INT_MAX, AppContext, pass_app, write_output
+from mvctl.cli.app import SQL_INT_MAX, AppContext, emit, json_option, pass_app
 
 
 @click.command()
@@ -26,19 +26,22 @@ from mvctl.cli.app import SQL_INT_MAX, AppContext, pass_app, write_output
     show_default=True,
     help="How many of the latest applies to list.",
 )
+@json_option
 @pass_app
-def report(app: AppContext, output: Path, history_limit: int) -> int:
+def report(app: AppContext, output: Path, history_limit: int, as_json: bool) -> int:
     """Write a self-contained HTML report: each model's versions and aliases, metric tables,
     ROC curves of the aliased versions, metric trends across versions and the apply history.
     It opens in any browser with no network."""
-    from mvctl.ops.report import gather_report
-    from mvctl.render.markup import escape
+    from mvctl.exit_codes import ExitCode
+    from mvctl.ops.report import report as write_report
+    from mvctl.render.report import format_report_written, report_json
     from mvctl.render.report_html import format_report_html
 
-    page = format_report_html(gather_report(app.workspace(), history_limit=history_limit))
-    write_output(output, page, "the report")
-    app.console().print(f"Wrote {escape(str(output))} ({len(page) // 1024} KiB).")
-    return 0
+    result = write_report(
+        app.workspace(), output, history_limit=history_limit, page=format_report_html
+    )
+    emit(app, result, as_json=as_json, json=report_json, text=format_report_written)
+    return ExitCode.OK
 
 
 COMMANDS = [report]

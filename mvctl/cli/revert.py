@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import click
 
-from mvctl.cli.app import APPLY_ID, AppContext, actor_option, lock_options, pass_app
+from mvctl.cli.app import (
+    APPLY_ID,
+    AppContext,
+    actor_option,
+    emit,
+    json_option,
+    lock_options,
+    pass_app,
+)
 from mvctl.cli.apply import confirm_on_terminal
 
 
@@ -29,6 +38,7 @@ from mvctl.cli.apply import confirm_on_terminal
 )
 @actor_option
 @lock_options
+@json_option
 @pass_app
 def revert(
     app: AppContext,
@@ -40,21 +50,24 @@ def revert(
     actor: str | None,
     lock_timeout: float,
     lock_lease: float,
+    as_json: bool,
 ) -> int:
     """Undo the last apply (or APPLY_ID) as a new, itself revertible, transaction.
 
     Moves aliases and statuses back; never retrains or deletes. Every artifact an alias is to
     serve again is verified first (digest, safe format). Restored aliases are pinned until the
     config agrees or `--release`."""
+    from mvctl.exit_codes import for_revert
     from mvctl.ops.revert import RevertOptions
     from mvctl.ops.revert import revert as run_revert
-    from mvctl.render.records import format_revert_outline, format_revert_result
+    from mvctl.render.records import format_revert_outline, format_revert_result, revert_json
 
-    console = app.console()
+    # The outline to confirm goes where people read: stderr under --json.
+    console = app.console(stderr=as_json)
 
     def confirm(outline: Any) -> bool:
         console.print(format_revert_outline(outline))
-        return confirm_on_terminal(console, "Revert?")
+        return confirm_on_terminal("Revert?", err=as_json)
 
     options = RevertOptions(
         apply_id,
@@ -67,10 +80,14 @@ def revert(
         lock_lease_s=lock_lease,
     )
     result = run_revert(app.workspace(), options, confirm=confirm)
-    if auto_approve and result.status == "done":
-        console.print(format_revert_outline(result.outline))
-    console.print(format_revert_result(result))
-    return 0
+    emit(
+        app,
+        result,
+        as_json=as_json,
+        json=revert_json,
+        text=partial(format_revert_result, with_outline=auto_approve),
+    )
+    return for_revert(result)
 
 
 COMMANDS = [revert]

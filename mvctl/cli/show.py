@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import SQL_INT_MAX, AppContext, json_option, pass_app
+from mvctl.cli.app import SQL_INT_MAX, AppContext, emit, json_option, pass_app
 
 
 @click.command()
@@ -13,16 +13,13 @@ from mvctl.cli.app import SQL_INT_MAX, AppContext, json_option, pass_app
 @pass_app
 def status(app: AppContext, model: str | None, as_json: bool) -> int:
     """Recorded models, versions, aliases, pins and the lock."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.status import status as read_status
     from mvctl.render.records import format_status, status_json
 
-    console = app.console()
     result = read_status(app.workspace(), model)
-    if as_json:
-        console.json(status_json(result))
-    else:
-        console.print(format_status(result))
-    return 0
+    emit(app, result, as_json=as_json, json=status_json, text=format_status)
+    return ExitCode.OK
 
 
 @click.command()
@@ -39,16 +36,13 @@ def history(
     app: AppContext, model: str | None, since: str | None, limit: int | None, as_json: bool
 ) -> int:
     """Applies and reverts, newest first, with every change they made."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.history import history as read_history
     from mvctl.render.records import format_history, history_json
 
-    console = app.console()
     entries = read_history(app.workspace(), model=model, since=since, limit=limit)
-    if as_json:
-        console.json(history_json(entries))
-    else:
-        console.print(format_history(entries))
-    return 0
+    emit(app, entries, as_json=as_json, json=history_json, text=format_history)
+    return ExitCode.OK
 
 
 @click.command()
@@ -57,16 +51,13 @@ def history(
 @pass_app
 def show(app: AppContext, reference: str, as_json: bool) -> int:
     """One version's record: params, spec hash, artifact digest, lineage, who and when."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.show import show as read_show
     from mvctl.render.records import format_show, show_json
 
-    console = app.console()
     result = read_show(app.workspace(), reference)
-    if as_json:
-        console.json(show_json(result))
-    else:
-        console.print(format_show(result))
-    return 0
+    emit(app, result, as_json=as_json, json=show_json, text=format_show)
+    return ExitCode.OK
 
 
 COMMANDS = [status, history, show]

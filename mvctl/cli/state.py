@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, Duration, json_option, pass_app
+from mvctl.cli.app import AppContext, Duration, emit, json_option, pass_app
 
 MAX_STALE_AFTER_H = 24.0 * 365
 """A year: a lock older than that on another host is stale whatever the setting."""
@@ -19,6 +19,7 @@ def state() -> None:
 @pass_app
 def migrate(app: AppContext) -> int:
     """Create the state database or bring its schema up to date."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.state import migrate as run_migrate
 
     before, head = run_migrate(app.workspace())
@@ -27,7 +28,7 @@ def migrate(app: AppContext) -> int:
         console.print(f"The state schema is up to date (revision {head}).")
     else:
         console.print(f"[green]Migrated[/] the state schema from {before or 'empty'} to {head}.")
-    return 0
+    return ExitCode.OK
 
 
 @state.command()
@@ -37,6 +38,7 @@ def migrate(app: AppContext) -> int:
 @pass_app
 def lock(app: AppContext, reason: str) -> int:
     """Take the state lock by hand (e.g. for maintenance); prints its id for `unlock`."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.state import take_lock
     from mvctl.render.markup import escape
 
@@ -44,7 +46,7 @@ def lock(app: AppContext, reason: str) -> int:
     app.console().print(
         f"Locked the state: lock {lock_id}. Release it with `mvctl state unlock {lock_id}`."
     )
-    return 0
+    return ExitCode.OK
 
 
 @state.command()
@@ -55,6 +57,7 @@ def lock(app: AppContext, reason: str) -> int:
 @pass_app
 def unlock(app: AppContext, lock_id: str, force: bool) -> int:
     """Release the state lock LOCK_ID (another's only with --force)."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.state import release_lock
     from mvctl.render.markup import escape
 
@@ -63,7 +66,7 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
         f"Released lock {escape(lock_id)} (held by {escape(holder.actor)} for "
         f"{escape(holder.operation)} since {escape(holder.acquired_at)})."
     )
-    return 0
+    return ExitCode.OK
 
 
 @state.command()
@@ -81,16 +84,13 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
 def check(app: AppContext, stale_after: float, as_json: bool) -> int:
     """Check the state is whole: blobs exist and match, aliases point at trained versions,
     the change log replays to the tables, no lock is left by a dead process. Exit 1 if not."""
+    from mvctl.exit_codes import for_check
     from mvctl.ops.check import check as run_check
     from mvctl.render.check import check_json, format_check
 
     result = run_check(app.workspace(), stale_after_s=stale_after * 3600)
-    console = app.console()
-    if as_json:
-        console.json(check_json(result))
-    else:
-        console.print(format_check(result))
-    return 0 if result.ok else 1
+    emit(app, result, as_json=as_json, json=check_json, text=format_check)
+    return for_check(result)
 
 
 COMMANDS = [state]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, json_option, lock_timeout_option, pass_app
+from mvctl.cli.app import AppContext, emit, json_option, lock_timeout_option, pass_app
 
 
 @click.group()
@@ -22,16 +22,13 @@ def store() -> None:
 def gc(app: AppContext, delete: bool, lock_timeout: float, as_json: bool) -> int:
     """List blobs that no recorded version, change-log entry or cached step refers to;
     with --delete, remove them (holding the state lock)."""
+    from mvctl.exit_codes import ExitCode
     from mvctl.ops.store import gc as run_gc
     from mvctl.render.store import format_gc, gc_json
 
     result = run_gc(app.workspace(), delete=delete, lock_timeout_s=lock_timeout)
-    console = app.console()
-    if as_json:
-        console.json(gc_json(result))
-    else:
-        console.print(format_gc(result))
-    return 0
+    emit(app, result, as_json=as_json, json=gc_json, text=format_gc)
+    return ExitCode.OK
 
 
 COMMANDS = [store]

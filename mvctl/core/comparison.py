@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mvctl.core.gates import finite_number
-from mvctl.core.metrics import is_better
 from mvctl.core.plan import (
     EvaluateVersion,
     MoveAlias,
@@ -24,6 +23,7 @@ from mvctl.core.plan import (
     TrainVersion,
 )
 from mvctl.core.recorded import RecordedState
+from mvctl.spec.metrics import is_better
 
 Verdict = Literal["better", "worse", "same", "n/a"]
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mvctl.core.gates import Gate, parse_gate
 from mvctl.core.hashing import canonical_json, sha256_hex
-from mvctl.core.metrics import METRICS
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import ResolvedVersion, resolve_version
+from mvctl.spec.gates import Gate, parse_gate
+from mvctl.spec.metrics import METRICS
 from mvctl.spec.models import Config, Dataset, Evaluation, ModelSpec, VersionSpec
 
 

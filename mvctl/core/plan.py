@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Literal, Union
 
 from mvctl.core.hashing import canonical_json, sha256_hex
 
-PLAN_FORMAT = 2
-"""2: plans record the options they were made with, so apply can recompute them."""
+PLAN_FORMAT = 3
+"""The plan's ``format_version``. 2: plans record the options they were made with, so apply
+can recompute them; 3: the field is named ``format_version``, as in every JSON mvctl writes."""
 SIGNATURE_PREFIX = "hmac-sha256:"
 
 JSONValue = Any
@@ -358,7 +359,7 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     drift: tuple[Drift, ...] = ()
     options: PlanOptions = PlanOptions()
-    format: int = PLAN_FORMAT
+    format_version: int = PLAN_FORMAT
     _hash: str = field(default="", compare=False, repr=False)
 
     @property
@@ -392,7 +393,7 @@ class Plan:
 
     def _body(self) -> dict[str, Any]:
         return {
-            "format": self.format,
+            "format_version": self.format_version,
             "project": self.project,
             "serial": self.serial,
             "options": self.options.saved(),
@@ -412,8 +413,10 @@ class Plan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         """Rebuild a plan saved by ``to_dict``; raises ValueError on a malformed or altered one."""
-        if data.get("format") != PLAN_FORMAT:
-            raise ValueError(f"plan format {data.get('format')!r} is not {PLAN_FORMAT}")
+        if data.get("format_version") != PLAN_FORMAT:
+            raise ValueError(
+                f"plan format_version {data.get('format_version')!r} is not {PLAN_FORMAT}"
+            )
         plan = cls(
             project=data["project"],
             serial=int(data["serial"]),
@@ -427,7 +430,7 @@ class Plan:
         return plan
 
 
-BODY_KEYS = ("format", "project", "serial", "options", "actions", "conflicts", "drift")
+BODY_KEYS = ("format_version", "project", "serial", "options", "actions", "conflicts", "drift")
 """The keys of a plan's JSON that its hash and signature cover."""
 
 

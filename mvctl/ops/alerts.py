@@ -14,11 +14,11 @@ from typing import Any
 
 from mvctl import clock
 from mvctl.apply.notify import Notifier
-from mvctl.apply.session import ROLLED_BACK, ActionOutcome
 from mvctl.core.plan import Conflict, Plan, action_to_dict
 from mvctl.core.records import value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
+from mvctl.results.apply import ROLLED_BACK, ActionOutcome
 from mvctl.workspace import Workspace
 
 

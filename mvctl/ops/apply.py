@@ -17,7 +17,7 @@ from mvctl import clock, faults
 from mvctl.apply.applier import run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
-from mvctl.apply.session import ActionOutcome, ApplyEvents, ApplySession
+from mvctl.apply.session import ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions
@@ -27,6 +27,7 @@ from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
+from mvctl.results.apply import ApplyResult, ApplyStatus
 from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
@@ -40,19 +41,6 @@ class ApplyOptions:
     lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
     """Steps of one version run at once; None: one per CPU."""
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    plan: Plan
-    status: str
-    """'no_changes', 'declined', 'succeeded' or 'failed'."""
-    apply_id: int | None = None
-    outcomes: tuple[ActionOutcome, ...] = ()
-
-    @property
-    def failed(self) -> tuple[ActionOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.status != "done")
 
 
 def apply(
@@ -142,7 +130,7 @@ def apply(
         )
         faults.reached("actions_done")
         shutil.rmtree(session.work_root, ignore_errors=True)
-        status = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
+        status: ApplyStatus = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
         state.finish_apply(apply_id, status)
         faults.reached("apply_finished")
         alerts.finished(apply_id, status, outcomes)

@@ -21,57 +21,21 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from mvctl import clock
 from mvctl.core.recorded import VERSION_ARCHIVED, VERSION_TRAINED, Target
 from mvctl.core.replay import Mismatch, compare, replay
 from mvctl.errors import DigestMismatchError, MvctlError
+from mvctl.results.check import CheckResult, Finding
+from mvctl.results.records import LockInfo
 from mvctl.state.inventory import Inventory
-from mvctl.state.lock import LockInfo
 from mvctl.store.blobs import BlobStore
 from mvctl.workspace import Workspace
 
 STALE_AFTER_S = 6 * 3600.0
 """A lock from another host older than this is reported as stale (its pid cannot be probed)."""
-
-Severity = Literal["error", "warning"]
-FINDING_KINDS = (
-    "dead_lock",
-    "stale_lock",
-    "lock_held",
-    "log_mismatch",
-    "log_gap",
-    "forked_log",
-    "interrupted_apply",
-    "alias_untrained",
-    "blob_missing",
-    "blob_corrupt",
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: Severity
-    kind: str
-    obj: str
-    message: str
-    fix: str
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    state_url: str
-    serial: int
-    findings: tuple[Finding, ...]
-    counts: dict[str, int] = field(default_factory=dict)
-    """What was looked at: blobs, changes, rows, applies."""
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
 
 
 def check(workspace: Workspace, *, stale_after_s: float = STALE_AFTER_S) -> CheckResult:

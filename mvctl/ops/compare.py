@@ -10,49 +10,23 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from mvctl.apply.artifacts import registered_file
 from mvctl.apply.evaluating import evaluate_on, load_version_model
-from mvctl.core.comparison import MetricDelta, compare_metrics
+from mvctl.core.comparison import compare_metrics
 from mvctl.core.evaluation import ResolvedEvaluation, dataset_ref, resolve_evaluation
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import NotFoundError, UsageError
 from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
+from mvctl.results.compare import CompareResult, DatasetComparison, VersionScores
 from mvctl.spec.models import Config, Dataset
 from mvctl.state import StateReader
 from mvctl.store.blobs import hash_file
 from mvctl.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class VersionScores:
-    reference: str
-    source: Literal["stored", "computed"]
-    metrics: Mapping[str, float | None]
-    metric_status: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class DatasetComparison:
-    dataset: str
-    digest: str
-    a: VersionScores
-    b: VersionScores
-    rows: tuple[MetricDelta, ...]
-    """B against A: a positive delta means B's number is larger."""
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    a: str
-    b: str
-    datasets: tuple[DatasetComparison, ...]
 
 
 def compare(

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mvctl.core.recorded import LoggedChange
 from mvctl.ops.lookup import unrecorded_model
-from mvctl.state.reader import ApplyRecord
+from mvctl.results.history import HistoryEntry
 from mvctl.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    apply: ApplyRecord
-    changes: tuple[LoggedChange, ...]
 
 
 def history(

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from mvctl.errors import UsageError
+from mvctl.results.init import InitResult
 
 TEMPLATE_FILES = ("mvctl.yaml", "steps/split.py")
 GITIGNORE_LINE = ".mvctl/"
-
-
-@dataclass(frozen=True)
-class InitResult:
-    folder: Path
-    created: tuple[str, ...]
 
 
 def init(folder: Path, project: str | None = None) -> InitResult:
@@ -53,4 +47,4 @@ def _scaffold(folder: Path, project: str | None) -> InitResult:
     if GITIGNORE_LINE not in lines:
         gitignore.write_text("\n".join([*lines, GITIGNORE_LINE]) + "\n", "utf-8")
         created.append(".gitignore")
-    return InitResult(folder, tuple(created))
+    return InitResult(folder, name, tuple(created))

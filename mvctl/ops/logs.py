@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from mvctl.core.resolve import resolve_version
 from mvctl.errors import NotFoundError
 from mvctl.ops.lookup import unknown_declared, unrecorded_version
 from mvctl.ops.show import parse_reference
+from mvctl.results.logs import LogChunk, LogsResult, StepLog
+from mvctl.results.records import VersionDetail
 from mvctl.state import StateReader
-from mvctl.state.reader import VersionDetail
 from mvctl.store.blobs import BlobStore
 from mvctl.workspace import Workspace
 
@@ -32,23 +33,20 @@ POLL_S = 0.25
 READ_SIZE = 64 * 1024
 
 
-@dataclass(frozen=True)
-class StepLog:
-    """One step's log as recorded: ``how`` says whether it ran, was cached, failed or never ran."""
-
-    step: str
-    how: str
-    digest: str | None
-
-
-@dataclass(frozen=True)
-class LogChunk:
-    """A piece of `--follow` output: a step's header, log text, or a note about the step."""
-
-    kind: str
-    """'header', 'text' or 'note'."""
-    step: str
-    text: str
+def logs(
+    workspace: Workspace, reference: str, step: str | None, *, read_text: bool = True
+) -> LogsResult:
+    """A recorded version's step logs (``step``: only that one), with their text read from the
+    store unless ``read_text`` is False (`--json` gives where they are, not what they say)."""
+    model, label = parse_reference(reference)
+    entries = recorded_logs(workspace, reference, step)
+    if read_text and any(entry.digest for entry in entries):
+        store = workspace.open_store()
+        entries = tuple(
+            replace(entry, text=read_log(store, entry.digest)) if entry.digest else entry
+            for entry in entries
+        )
+    return LogsResult(reference, model, label, entries, only_step=step is not None)
 
 
 def recorded_logs(workspace: Workspace, reference: str, step: str | None) -> tuple[StepLog, ...]:

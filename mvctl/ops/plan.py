@@ -1,9 +1,11 @@
-"""mvctl plan: read config, state and digests; build the plan. Writes no state."""
+"""mvctl plan: read config, state and digests; build the plan. Writes no state; with ``out``,
+saves the plan for `mvctl apply FILE` (``ops.saved_plan`` writes and reads that file)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
@@ -11,23 +13,22 @@ from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import resolve_model
+from mvctl.ops.files import write_user_file
+from mvctl.ops.saved_plan import plan_file_text
+from mvctl.results.plan import PlanResult
 from mvctl.state import StateReader
 from mvctl.workspace import Workspace, current_actor
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    plan: Plan
-    state_url: str
-    files_hashed: int
-    metric_tables: tuple[MetricTable, ...] = ()
-    """With ``metric_tables=True``: each version trained or promoted against its alias's now."""
-
-
 def make_plan(
-    workspace: Workspace, options: PlanOptions, *, metric_tables: bool = False
+    workspace: Workspace,
+    options: PlanOptions,
+    *,
+    metric_tables: bool = False,
+    out: Path | None = None,
 ) -> PlanResult:
-    """The plan for ``options.actor`` (None: the actor from the environment, as apply finds it)."""
+    """The plan for ``options.actor`` (None: the actor from the environment, as apply finds it),
+    saved to ``out`` when given."""
     options = replace(options, actor=current_actor(options.actor))
     digests, env_digests, hashed = workspace.digests()
     workspace.check_registered_artifacts(digests)
@@ -46,7 +47,11 @@ def make_plan(
         }
         evaluations = resolve_evaluations(workspace.config, resolved, digests, env_digests)
         tables = plan_metric_tables(plan, recorded, evaluations)
-    return PlanResult(plan, state.display_url, hashed, tables)
+    signed = False
+    if out is not None:
+        text, signed = plan_file_text(plan)
+        write_user_file(out, text, "the plan")
+    return PlanResult(plan, state.display_url, hashed, tables, out, signed)
 
 
 def plan_against(

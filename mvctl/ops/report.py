@@ -1,4 +1,5 @@
-"""mvctl report: gather what the HTML report shows, from the state (read-only) and the config.
+"""mvctl report: gather what the HTML report shows, from the state (read-only) and the config,
+and write the page the renderer makes of it.
 
 Per model: its versions and aliases, and for each version and dataset the latest result of the
 version as trained now; plus the apply history. Only results under the model's current
@@ -8,38 +9,29 @@ settings; versions without one are listed without numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
 
 from mvctl import clock
 from mvctl.core.evaluation import scoring_settings
-from mvctl.ops.history import HistoryEntry, history
-from mvctl.state.evaluations import EvaluationRecord
-from mvctl.state.reader import VersionDetail
+from mvctl.ops.files import write_user_file
+from mvctl.ops.history import history
+from mvctl.results.records import EvaluationRecord
+from mvctl.results.report import ModelReport, ReportData, ReportResult
 from mvctl.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class ModelReport:
-    name: str
-    task: str
-    description: str | None
-    metrics: tuple[str, ...]
-    versions: tuple[VersionDetail, ...]
-    """In the order they were recorded (the x axis of the trends)."""
-    aliases: tuple[tuple[str, str], ...]
-    """(alias, version), by alias."""
-    results: tuple[EvaluationRecord, ...]
-    """The latest successful result per (version, dataset), current settings only."""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    project: str
-    state_url: str
-    serial: int
-    generated_at: str
-    models: tuple[ModelReport, ...]
-    history: tuple[HistoryEntry, ...]
+def report(
+    workspace: Workspace,
+    output: Path,
+    *,
+    history_limit: int = 50,
+    page: Callable[[ReportData], str],
+) -> ReportResult:
+    """Write ``page`` of the gathered report to ``output``."""
+    data = gather_report(workspace, history_limit=history_limit)
+    size = write_user_file(output, page(data), "the report")
+    return ReportResult(data, output, size)
 
 
 def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportData:

@@ -35,6 +35,7 @@ from mvctl.core.revert import (
 from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import close_failed, close_interrupted, release_lock
+from mvctl.results.revert import RevertResult
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
@@ -52,16 +53,6 @@ class RevertOptions:
     lock_lease_s: float = DEFAULT_LEASE_S
     actor: str | None = None
     """Who reverts (--actor); None: from the environment, as `current_actor` finds it."""
-
-
-@dataclass(frozen=True)
-class RevertResult:
-    outline: RevertOutline
-    status: str
-    """'nothing', 'declined' or 'done'."""
-    apply_id: int | None = None
-    forced: tuple[str, ...] = ()
-    """What `--force` went past: each alias restored to an artifact that failed verification."""
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,17 @@ def load_saved_plan(path: Path) -> SavedPlan:
         raise _invalid(path, f"it is not JSON ({error})") from error
     if not isinstance(data, dict):
         raise _invalid(path, "it is not a JSON object")
+    if data.get("format_version") != PLAN_FORMAT:
+        version = data.get("format_version", data.get("format"))
+        raise _invalid(
+            path, f"its format_version is {_quote(version)}, not {PLAN_FORMAT} (this mvctl's)"
+        )
     unknown = sorted(set(data) - FILE_KEYS)
     if unknown:
         raise _invalid(path, f"it has fields a plan does not have: {', '.join(unknown)}")
     missing = [name for name in (*BODY_KEYS, "hash") if name not in data]
     if missing:
         raise _invalid(path, f"it lacks {', '.join(missing)}")
-    if data["format"] != PLAN_FORMAT:
-        raise _invalid(path, f"its format is {data['format']!r}, not {PLAN_FORMAT}")
     project, serial = data["project"], data["serial"]
     if not isinstance(project, str) or type(serial) is not int or serial < 0:
         raise _invalid(path, "its project is not a string or its serial not a whole number")

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mvctl.errors import UsageError
 from mvctl.ops.lookup import unrecorded_version
-from mvctl.state.evaluations import EvaluationRecord
-from mvctl.state.reader import VersionDetail
+from mvctl.results.show import ShowResult
 from mvctl.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class ShowResult:
-    version: VersionDetail
-    aliases: tuple[str, ...]
-    evaluations: tuple[EvaluationRecord, ...] = ()
-    """The latest result per dataset of the version as trained now."""
 
 
 def parse_reference(reference: str) -> tuple[str, str]:

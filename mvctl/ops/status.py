@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mvctl.core.recorded import RecordedState
 from mvctl.ops.lookup import unrecorded_model
-from mvctl.state.lock import LockInfo
+from mvctl.results.status import ModelStatus, StatusResult
 from mvctl.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    name: str
-    declared: bool
-    versions: tuple[tuple[str, str, str], ...]
-    """(label, status, created_at) in label order."""
-    aliases: tuple[tuple[str, str, str | None], ...]
-    """(alias, version, pinned-by note or None)."""
-
-
-@dataclass(frozen=True)
-class StatusResult:
-    project: str
-    state_url: str
-    serial: int
-    models: tuple[ModelStatus, ...]
-    lock: LockInfo | None
-    lock_dead: str | None = None
-    """Why the lock's holder is provably dead (the next apply takes it over); None if alive."""
 
 
 def status(workspace: Workspace, model: str | None = None) -> StatusResult:

@@ -8,20 +8,9 @@ before the rows that name them: holding the lock, no apply is between the two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mvctl.errors import UsageError
+from mvctl.results.store import GcResult
 from mvctl.workspace import Workspace, current_actor
-
-
-@dataclass(frozen=True)
-class GcResult:
-    store: str
-    unreferenced: tuple[str, ...]
-    """Digests no recorded version or step run names, sorted."""
-    referenced: int
-    """Blobs in the store that the state names (kept)."""
-    deleted: bool
 
 
 def gc(workspace: Workspace, *, delete: bool, lock_timeout_s: float = 0.0) -> GcResult:

@@ -1,12 +1,10 @@
-"""`mvctl state check` as text and as JSON (`schemas/check.schema.json`, from ``check_json_schema``)."""
+"""`mvctl state check` as text and as JSON (`schemas/check.schema.json`)."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
-from mvctl.ops.check import FINDING_KINDS, CheckResult
 from mvctl.render.markup import escape
+from mvctl.render.shapes import FORMAT_VERSION, CheckJson
+from mvctl.results.check import CheckResult
 
 
 def format_check(result: CheckResult) -> str:
@@ -28,52 +26,21 @@ def format_check(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def check_json(result: CheckResult) -> dict[str, Any]:
+def check_json(result: CheckResult) -> CheckJson:
     return {
+        "format_version": FORMAT_VERSION,
         "ok": result.ok,
         "state": result.state_url,
         "serial": result.serial,
-        "counts": result.counts,
-        "findings": [dataclasses.asdict(finding) for finding in result.findings],
-    }
-
-
-def check_json_schema() -> dict[str, Any]:
-    """The JSON Schema of ``check_json``'s output."""
-    finding = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["severity", "kind", "obj", "message", "fix"],
-        "properties": {
-            "severity": {
-                "enum": ["error", "warning"],
-                "description": "Errors make the command exit 1.",
-            },
-            "kind": {"enum": list(FINDING_KINDS)},
-            "obj": {
-                "type": "string",
-                "description": "What the finding is about: a blob, an alias, an apply, the lock.",
-            },
-            "message": {"type": "string"},
-            "fix": {
-                "type": "string",
-                "description": "What to do about it, with the exact command.",
-            },
-        },
-    }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://mvctl.dev/schemas/check.schema.json",
-        "title": "mvctl state check",
-        "description": "Output of `mvctl state check --json`.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["ok", "state", "serial", "counts", "findings"],
-        "properties": {
-            "ok": {"type": "boolean", "description": "No finding is an error."},
-            "state": {"type": "string", "description": "The state URL, password hidden."},
-            "serial": {"type": "integer", "minimum": 0},
-            "counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-            "findings": {"type": "array", "items": finding},
-        },
+        "counts": dict(result.counts),
+        "findings": [
+            {
+                "severity": f.severity,
+                "kind": f.kind,
+                "obj": f.obj,
+                "message": f.message,
+                "fix": f.fix,
+            }
+            for f in result.findings
+        ],
     }

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mvctl.ops.compare import CompareResult
 from mvctl.render.evaluation import delta_markup, number
 from mvctl.render.markup import escape
+from mvctl.render.shapes import FORMAT_VERSION, CompareJson
+from mvctl.results.compare import CompareResult
 
 
 def format_compare(result: CompareResult) -> str:
@@ -39,8 +38,9 @@ def _value(value: float | None, status: str | None) -> str:
     return status.upper() if value is None and status else number(value)
 
 
-def compare_json(result: CompareResult) -> dict[str, Any]:
+def compare_json(result: CompareResult) -> CompareJson:
     return {
+        "format_version": FORMAT_VERSION,
         "a": result.a,
         "b": result.b,
         "datasets": [

@@ -8,15 +8,12 @@ and delta formatting. Better and worse follow each metric's direction, coloured 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from mvctl.core.comparison import MetricDelta, MetricTable
 from mvctl.core.plan import EvaluateVersion, GateCheck
 from mvctl.render import markdown
 from mvctl.render.markup import escape
-
-if TYPE_CHECKING:
-    from mvctl.state.evaluations import EvaluationRecord
+from mvctl.results.records import EvaluationRecord
 
 RESULT_COLOURS = {"pass": "green", "fail": "red", "inconclusive": "yellow", "pending": "dim"}
 VERDICT_COLOURS = {"better": "green", "worse": "red", "same": "dim", "n/a": "dim"}

@@ -7,7 +7,7 @@ no widths that depend on the terminal.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mvctl.core.comparison import MetricTable
@@ -23,6 +23,7 @@ from mvctl.core.plan import (
     RecordPolicy,
     RefreshAlias,
     RegisterArtifact,
+    ReleasePin,
     RemoveAlias,
     ReplaceServedVersion,
     RestoreVersion,
@@ -32,6 +33,7 @@ from mvctl.core.plan import (
 from mvctl.render import markdown
 from mvctl.render.evaluation import evaluate_lines, gate_line, gate_lines, metric_tables_markdown
 from mvctl.render.markup import escape, strip
+from mvctl.results.plan import PlanResult
 
 
 def _value(value: Any) -> str:
@@ -46,72 +48,117 @@ def _change_line(change: FieldChange) -> str:
     return f"{change.path}: {before} -> {after}"
 
 
-def action_lines(action: Action) -> list[str]:
-    """One action as markup lines: a headline, then details indented."""
-    if isinstance(action, CreateModel):
-        return [f"[green]+ model[/] [bold]{escape(action.model)}[/]"]
-    if isinstance(action, TrainVersion):
-        lines = [
-            f"[green]+ train[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  ({escape(action.reason)})"
-        ]
-        width = max(len(step.name) for step in action.steps)
-        for step in action.steps:
-            colour = "yellow" if step.status == "run" else "dim"
-            lines.append(
-                f"    [{colour}]{step.status:<6}[/] {escape(step.name):<{width}}  {escape(step.reason)}"
-            )
-        return lines
-    if isinstance(action, RegisterArtifact):
-        return [
-            f"[green]+ register[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
-            f"from {escape(action.path)} ({action.digest[:19]})"
-        ]
-    if isinstance(action, UpdateMetadata):
-        return [
-            f"[cyan]~ update[/] {escape(action.model)}@{escape(action.label)}  (metadata only, no retraining)"
-        ] + [f"      {escape(_change_line(change))}" for change in action.changes]
-    if isinstance(action, RestoreVersion):
-        return [
-            f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"
-        ]
-    if isinstance(action, EvaluateVersion):
-        return evaluate_lines(action)
-    if isinstance(action, MoveAlias):
-        before = action.from_version or "(none)"
-        return [
-            f"[cyan]~ alias[/] [bold]{escape(action.model)}:{escape(action.alias)}[/]  "
-            f"{escape(before)} -> [bold]{escape(action.to_version)}[/]",
-            *gate_lines(action.gates),
-        ]
-    if isinstance(action, ReplaceServedVersion):
-        return [
-            f"[cyan]~ replace[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
-            f"spec {action.replaces[:12]} -> {action.spec_hash[:12]}; the old record serves "
-            "until the new one passes",
-            *(f"    {line}" for line in served_gate_lines(action)),
-        ]
-    if isinstance(action, RemoveAlias):
-        return [
-            f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"
-        ]
-    if isinstance(action, ArchiveVersion):
-        return [
-            f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"
-        ]
-    if isinstance(action, RefreshAlias):
-        return [
-            f"[cyan]~ refresh[/] {escape(action.model)}:{escape(action.alias)}  record it at "
-            f"{escape(action.current or '(none)')} as it is (mvctl last set "
-            f"{escape(action.logged or '(none)')}); nothing moves"
-        ]
-    if isinstance(action, RecordPolicy):
-        return [
-            "[magenta bold]~ policy[/]  record the config's policy (in force from the next apply)"
-        ] + [f"      {escape(_change_line(change))}" for change in action.changes]
+def _create_model(action: CreateModel) -> list[str]:
+    return [f"[green]+ model[/] [bold]{escape(action.model)}[/]"]
+
+
+def _train_version(action: TrainVersion) -> list[str]:
+    lines = [
+        f"[green]+ train[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  ({escape(action.reason)})"
+    ]
+    width = max(len(step.name) for step in action.steps)
+    for step in action.steps:
+        colour = "yellow" if step.status == "run" else "dim"
+        lines.append(
+            f"    [{colour}]{step.status:<6}[/] {escape(step.name):<{width}}  {escape(step.reason)}"
+        )
+    return lines
+
+
+def _register_artifact(action: RegisterArtifact) -> list[str]:
+    return [
+        f"[green]+ register[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
+        f"from {escape(action.path)} ({action.digest[:19]})"
+    ]
+
+
+def _update_metadata(action: UpdateMetadata) -> list[str]:
+    return [
+        f"[cyan]~ update[/] {escape(action.model)}@{escape(action.label)}  (metadata only, no retraining)"
+    ] + [f"      {escape(_change_line(change))}" for change in action.changes]
+
+
+def _restore_version(action: RestoreVersion) -> list[str]:
+    return [
+        f"[green]+ restore[/] {escape(action.model)}@{escape(action.label)}  (archived, declared again)"
+    ]
+
+
+def _move_alias(action: MoveAlias) -> list[str]:
+    before = action.from_version or "(none)"
+    return [
+        f"[cyan]~ alias[/] [bold]{escape(action.model)}:{escape(action.alias)}[/]  "
+        f"{escape(before)} -> [bold]{escape(action.to_version)}[/]",
+        *gate_lines(action.gates),
+    ]
+
+
+def _replace_served_version(action: ReplaceServedVersion) -> list[str]:
+    return [
+        f"[cyan]~ replace[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
+        f"spec {action.replaces[:12]} -> {action.spec_hash[:12]}; the old record serves "
+        "until the new one passes",
+        *(f"    {line}" for line in served_gate_lines(action)),
+    ]
+
+
+def _remove_alias(action: RemoveAlias) -> list[str]:
+    return [
+        f"[red]- alias[/] {escape(action.model)}:{escape(action.alias)}  (was {escape(action.from_version)})"
+    ]
+
+
+def _archive_version(action: ArchiveVersion) -> list[str]:
+    return [
+        f"[red]- archive[/] {escape(action.model)}@{escape(action.label)}  (removed from the config; artifacts kept)"
+    ]
+
+
+def _release_pin(action: ReleasePin) -> list[str]:
     return [
         f"[cyan]~ release pin[/] {escape(action.model)}:{escape(action.alias)}  "
         f"(the config agrees with {escape(action.version)})"
     ]
+
+
+def _refresh_alias(action: RefreshAlias) -> list[str]:
+    return [
+        f"[cyan]~ refresh[/] {escape(action.model)}:{escape(action.alias)}  record it at "
+        f"{escape(action.current or '(none)')} as it is (mvctl last set "
+        f"{escape(action.logged or '(none)')}); nothing moves"
+    ]
+
+
+def _record_policy(action: RecordPolicy) -> list[str]:
+    return [
+        "[magenta bold]~ policy[/]  record the config's policy (in force from the next apply)"
+    ] + [f"      {escape(_change_line(change))}" for change in action.changes]
+
+
+ActionFormatter = Callable[[Any], list[str]]
+
+ACTION_LINES: dict[type, ActionFormatter] = {
+    CreateModel: _create_model,
+    TrainVersion: _train_version,
+    RegisterArtifact: _register_artifact,
+    UpdateMetadata: _update_metadata,
+    RestoreVersion: _restore_version,
+    EvaluateVersion: evaluate_lines,
+    MoveAlias: _move_alias,
+    ReplaceServedVersion: _replace_served_version,
+    RemoveAlias: _remove_alias,
+    ArchiveVersion: _archive_version,
+    ReleasePin: _release_pin,
+    RefreshAlias: _refresh_alias,
+    RecordPolicy: _record_policy,
+}
+"""Each action type's terminal lines: a headline, then details indented. A test keeps one
+entry per type of ``core.plan.ACTION_TYPES``."""
+
+
+def action_lines(action: Action) -> list[str]:
+    """One action as markup lines: a headline, then details indented."""
+    return ACTION_LINES[type(action)](action)
 
 
 def served_gate_lines(action: ReplaceServedVersion) -> list[str]:
@@ -194,6 +241,25 @@ def format_plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def format_plan_result(result: PlanResult) -> str:
+    """`mvctl plan`'s text: the plan, and where it was saved."""
+    text = format_plan_text(result.plan)
+    if result.saved_to is None:
+        return text
+    saved = escape(str(result.saved_to))
+    how = " (signed with MVCTL_PLAN_KEY)" if result.signed else ""
+    return f"{text}\n\nSaved to {saved}{how}; apply it with `mvctl apply {saved}`."
+
+
+def plan_json(result: PlanResult) -> dict[str, Any]:
+    """`mvctl plan --json`: the plan as a saved plan file holds it (schemas/plan.schema.json)."""
+    return result.plan.to_dict()
+
+
+def plan_markdown(result: PlanResult) -> str:
+    return format_plan_markdown(result.plan, result.metric_tables)
+
+
 def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) -> str:
     """The plan as a pull-request comment: summary first, details folded; ``metric_tables``
     show each version trained or promoted against the version its alias holds now."""
@@ -235,17 +301,7 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
         lines += ["", "#### Changes", ""]
         for action in plan.actions:
             lines.append(f"- {_markdown_action(action)}")
-            if isinstance(action, TrainVersion):
-                lines += [
-                    f"  - `{step.status}` {markdown.text(step.name)} — {markdown.prose(step.reason)}"
-                    for step in action.steps
-                ]
-            if isinstance(action, MoveAlias):
-                lines += [f"  - {markdown.text(strip(gate_line(check)))}" for check in action.gates]
-            if isinstance(action, ReplaceServedVersion):
-                lines += [f"  - {markdown.text(strip(line))}" for line in served_gate_lines(action)]
-            if isinstance(action, RecordPolicy):
-                lines += [f"  - {markdown.text(_change_line(change))}" for change in action.changes]
+            lines += [f"  - {detail}" for detail in MARKDOWN_DETAILS[type(action)](action)]
     if metric_tables:
         lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
     if plan.drift:
@@ -260,3 +316,45 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
 
 def _markdown_action(action: Action) -> str:
     return markdown.text(strip(action_lines(action)[0]))
+
+
+def _no_details(action: Action) -> list[str]:
+    return []
+
+
+def _markdown_steps(action: TrainVersion) -> list[str]:
+    return [
+        f"`{step.status}` {markdown.text(step.name)} — {markdown.prose(step.reason)}"
+        for step in action.steps
+    ]
+
+
+def _markdown_gates(action: MoveAlias) -> list[str]:
+    return [markdown.text(strip(gate_line(check))) for check in action.gates]
+
+
+def _markdown_served_gates(action: ReplaceServedVersion) -> list[str]:
+    return [markdown.text(strip(line)) for line in served_gate_lines(action)]
+
+
+def _markdown_changes(action: RecordPolicy) -> list[str]:
+    return [markdown.text(_change_line(change)) for change in action.changes]
+
+
+MARKDOWN_DETAILS: dict[type, ActionFormatter] = {
+    CreateModel: _no_details,
+    TrainVersion: _markdown_steps,
+    RegisterArtifact: _no_details,
+    UpdateMetadata: _no_details,
+    RestoreVersion: _no_details,
+    EvaluateVersion: _no_details,
+    MoveAlias: _markdown_gates,
+    ReplaceServedVersion: _markdown_served_gates,
+    RemoveAlias: _no_details,
+    ArchiveVersion: _no_details,
+    ReleasePin: _no_details,
+    RefreshAlias: _no_details,
+    RecordPolicy: _markdown_changes,
+}
+"""Each action type's sub-bullets under its headline in a pull-request comment; one entry per
+type of ``core.plan.ACTION_TYPES``, as for ``ACTION_LINES``."""

@@ -10,10 +10,10 @@ import threading
 import time
 from typing import Any
 
-from mvctl.apply.session import ActionOutcome
 from mvctl.render.console import Console
 from mvctl.render.markup import escape
 from mvctl.render.plan import action_lines
+from mvctl.results.apply import ActionOutcome
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -11,13 +10,25 @@ from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
 from mvctl.core.recorded import RESULT_KINDS, Change
 from mvctl.core.records import VersionRecord, value_json
 from mvctl.core.revert import RevertOutline
-from mvctl.ops.apply import ApplyResult
-from mvctl.ops.history import HistoryEntry
-from mvctl.ops.revert import RevertResult
-from mvctl.ops.show import ShowResult
-from mvctl.ops.status import StatusResult
 from mvctl.render.evaluation import record_line, result_summary
 from mvctl.render.markup import escape
+from mvctl.render.shapes import (
+    FORMAT_VERSION,
+    ApplyJson,
+    EvaluationJson,
+    HistoryApplyJson,
+    HistoryJson,
+    OutcomeJson,
+    RevertJson,
+    ShowJson,
+    StatusJson,
+)
+from mvctl.results.apply import ActionOutcome, ApplyResult
+from mvctl.results.history import HistoryEntry
+from mvctl.results.records import EvaluationRecord
+from mvctl.results.revert import RevertResult
+from mvctl.results.show import ShowResult
+from mvctl.results.status import StatusResult
 
 STATUS_COLOURS = {
     "trained": "green",
@@ -115,12 +126,29 @@ def format_status(result: StatusResult) -> str:
     return "\n".join(lines)
 
 
-def status_json(result: StatusResult) -> dict[str, Any]:
+def status_json(result: StatusResult) -> StatusJson:
+    lock = result.lock
     return {
+        "format_version": FORMAT_VERSION,
         "project": result.project,
+        "state": result.state_url,
         "serial": result.serial,
         "lock": (
-            {**dataclasses.asdict(result.lock), "dead": result.lock_dead} if result.lock else None
+            {
+                "lock_id": lock.lock_id,
+                "actor": lock.actor,
+                "operation": lock.operation,
+                "pid": lock.pid,
+                "host": lock.host,
+                "acquired_at": lock.acquired_at,
+                "process": lock.process,
+                "heartbeat_at": lock.heartbeat_at,
+                "lease_s": lock.lease_s,
+                "session": lock.session,
+                "dead": result.lock_dead,
+            }
+            if lock
+            else None
         ),
         "models": [
             {
@@ -155,24 +183,40 @@ def format_history(entries: tuple[HistoryEntry, ...]) -> str:
     return "\n".join(lines)
 
 
-def history_json(entries: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            **dataclasses.asdict(entry.apply),
-            "changes": [
-                {
-                    "seq": c.seq,
-                    "target": str(c.change.target),
-                    "kind": c.change.target.kind,
-                    "before": value_json(c.change.before),
-                    "after": value_json(c.change.after),
-                    "actor": c.actor,
-                }
-                for c in entry.changes
-            ],
-        }
-        for entry in entries
-    ]
+def history_json(entries: tuple[HistoryEntry, ...]) -> HistoryJson:
+    return {
+        "format_version": FORMAT_VERSION,
+        "applies": [_history_apply_json(entry) for entry in entries],
+    }
+
+
+def _history_apply_json(entry: HistoryEntry) -> HistoryApplyJson:
+    a = entry.apply
+    return {
+        "id": a.id,
+        "kind": "revert" if a.kind == "revert" else "apply",
+        "actor": a.actor,
+        "started_at": a.started_at,
+        "finished_at": a.finished_at,
+        "plan_hash": a.plan_hash,
+        "status": a.status,
+        "message": a.message,
+        "serial_before": a.serial_before,
+        "serial_after": a.serial_after,
+        "reverts_apply_id": a.reverts_apply_id,
+        "change_count": a.change_count,
+        "changes": [
+            {
+                "seq": c.seq,
+                "target": str(c.change.target),
+                "kind": c.change.target.kind,
+                "before": value_json(c.change.before),
+                "after": value_json(c.change.after),
+                "actor": c.actor,
+            }
+            for c in entry.changes
+        ],
+    }
 
 
 def format_show(result: ShowResult) -> str:
@@ -214,11 +258,47 @@ def format_show(result: ShowResult) -> str:
     return "\n".join(lines)
 
 
-def show_json(result: ShowResult) -> dict[str, Any]:
+def show_json(result: ShowResult) -> ShowJson:
+    v = result.version
     return {
-        **dataclasses.asdict(result.version),
+        "format_version": FORMAT_VERSION,
+        "model": v.model,
+        "label": v.label,
+        "status": v.status,
+        "spec_hash": v.spec_hash,
+        "metadata_hash": v.metadata_hash,
+        "artifact_digest": v.artifact_digest,
+        "spec": dict(v.spec),
+        "params": dict(v.params),
+        "lineage": dict(v.lineage),
+        "failure": None if v.failure is None else dict(v.failure),
+        "description": v.description,
+        "tags": dict(v.tags),
+        "created_by": v.created_by,
+        "created_at": v.created_at,
+        "apply_id": v.apply_id,
         "aliases": list(result.aliases),
-        "evaluations": [dataclasses.asdict(r) for r in result.evaluations],
+        "evaluations": [_evaluation_json(r) for r in result.evaluations],
+    }
+
+
+def _evaluation_json(record: EvaluationRecord) -> EvaluationJson:
+    return {
+        "id": record.id,
+        "model": record.model,
+        "label": record.label,
+        "spec_hash": record.spec_hash,
+        "dataset_digest": record.dataset_digest,
+        "evaluation_hash": record.evaluation_hash,
+        "dataset": record.dataset,
+        "status": record.status,
+        "metrics": dict(record.metrics),
+        "metric_status": dict(record.metric_status),
+        "details": dict(record.details),
+        "message": record.message,
+        "evaluator_version": record.evaluator_version,
+        "created_at": record.created_at,
+        "apply_id": record.apply_id,
     }
 
 
@@ -243,7 +323,11 @@ def format_revert_outline(outline: RevertOutline) -> str:
     return "\n".join(lines)
 
 
-def format_revert_result(result: RevertResult) -> str:
+def format_revert_result(result: RevertResult, *, with_outline: bool = False) -> str:
+    """What revert did; ``with_outline``: what it restored first (nobody was asked to confirm
+    it, with `--auto-approve`)."""
+    if result.status == "done" and with_outline:
+        return f"{format_revert_outline(result.outline)}\n{format_revert_result(result)}"
     if result.status == "nothing":
         return (
             f"Nothing to revert: the state already matches ({escape(result.outline.description)})."
@@ -266,29 +350,64 @@ def format_apply_result(result: ApplyResult) -> str:
         return "[green]No changes.[/] The recorded state matches the config."
     if result.status == "declined":
         return "Apply cancelled; nothing changed."
-    done = sum(1 for o in result.outcomes if o.status == "done")
-    failed = [o for o in result.outcomes if o.status in ("failed", "rolled_back")]
-    skipped = [o for o in result.outcomes if o.status == "skipped"]
-    if not failed and not skipped:
+    outcomes = result.outcomes
+    done = sum(1 for o in outcomes if o.status == "done")
+    refused = sum(1 for o in outcomes if o.refused)
+    skipped = sum(1 for o in outcomes if o.status == "skipped" and not o.refused)
+    failed = len(outcomes) - done - refused - skipped
+    if not result.failed:
         return f"[green]Apply #{result.apply_id} complete:[/] {done} changes."
+    if result.only_refused:
+        return (
+            f"[yellow]Apply #{result.apply_id} refused {refused} promotion(s):[/] a gate or a "
+            f"health check held the model back ({done} done, {skipped} skipped). The aliases "
+            "serve what they served; see the lines above for why."
+        )
     return (
-        f"[red]Apply #{result.apply_id} finished with failures:[/] {done} done, {len(failed)} failed, "
-        f"{len(skipped)} skipped. See `mvctl show MODEL@VERSION` for a failed version's log."
+        f"[red]Apply #{result.apply_id} finished with failures:[/] {done} done, {failed} failed, "
+        f"{refused} refused, {skipped} skipped. See `mvctl show MODEL@VERSION` for a failed "
+        "version's log."
     )
 
 
-def apply_json(result: ApplyResult) -> dict[str, Any]:
+def apply_json(result: ApplyResult) -> ApplyJson:
     return {
+        "format_version": FORMAT_VERSION,
         "status": result.status,
         "apply_id": result.apply_id,
         "plan_hash": result.plan.hash,
-        "outcomes": [
+        "outcomes": [_outcome_json(o) for o in result.outcomes],
+    }
+
+
+def _outcome_json(outcome: ActionOutcome) -> OutcomeJson:
+    shape: OutcomeJson = {
+        "action": action_to_dict(outcome.action),
+        "status": outcome.status,
+        "message": outcome.message,
+        "refused": outcome.refused,
+    }
+    if outcome.steps:
+        shape["steps"] = dict(outcome.steps)
+    return shape
+
+
+def revert_json(result: RevertResult) -> RevertJson:
+    outline = result.outline
+    return {
+        "format_version": FORMAT_VERSION,
+        "status": result.status,
+        "apply_id": result.apply_id,
+        "description": outline.description,
+        "restorations": [
             {
-                "action": action_to_dict(o.action),
-                "status": o.status,
-                "message": o.message,
-                **({"steps": dict(o.steps)} if o.steps else {}),
+                "target": str(r.target),
+                "kind": r.target.kind,
+                "current": r.current,
+                "restored": r.restored,
             }
-            for o in result.outcomes
+            for r in outline.restorations
         ],
+        "pins": [{"model": m, "alias": a, "version": v} for m, a, v in outline.pins],
+        "forced": list(result.forced),
     }

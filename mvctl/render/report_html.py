@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape as _escape_html
 
-from mvctl.ops.report import ModelReport, ReportData
 from mvctl.render.evaluation import number
 from mvctl.render.plots import data_uri, metric_trends, roc_curves
 from mvctl.render.records import change_line
 from mvctl.render.terminal import visible
-from mvctl.state.db import EvaluationRecord
+from mvctl.results.records import EvaluationRecord
+from mvctl.results.report import ModelReport, ReportData
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;

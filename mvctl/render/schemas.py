@@ -1,17 +1,22 @@
-"""JSON Schemas of mvctl's JSON output, generated from the dataclasses that produce it.
+"""JSON Schemas of mvctl's `--json` output, generated from the types that produce it.
 
-`schemas/plan.schema.json` documents `mvctl plan --json` (and saved plan files). It is built
-from the Plan's action dataclasses, so a new field or action kind shows up in the schema, and
-a test fails while the checked-in copy is stale. Regenerate with
+`schemas/plan.schema.json` documents `mvctl plan --json` (and saved plan files): it is built
+from the Plan's action dataclasses, so a new field or action kind shows up in the schema.
+Every other document is a TypedDict in ``mvctl.render.shapes``, which the function building
+it returns. ``output_schemas`` names each file; a test fails while a checked-in copy is stale
+and validates real command output against each. Regenerate with
 `python -m mvctl.render.schemas`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -26,33 +31,48 @@ from mvctl.core.plan import (
     PlanOptions,
     StepPlan,
 )
-from mvctl.render.check import check_json_schema
+from mvctl.render import shapes
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _type_schema(hint: Any) -> dict[str, Any]:
+    """The schema of one Python type; dataclasses and TypedDicts by reference (``$defs``)."""
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        inner, *notes = typing.get_args(hint)
+        schema = _type_schema(inner)
+        for note in notes:
+            schema.update({"description": note} if isinstance(note, str) else note)
+        return schema
+    if origin is typing.NotRequired:
+        return _type_schema(typing.get_args(hint)[0])
+    if hint is Any:
+        return {}
     if hint is str:
         return {"type": "string"}
+    if hint is bool:
+        return {"type": "boolean"}
     if hint is int:
         return {"type": "integer"}
     if hint is float:
         return {"type": "number"}
-    if hint is bool:
-        return {"type": "boolean"}
-    if origin is Literal:
-        return {"enum": list(typing.get_args(hint))}
-    if origin is tuple:
-        return {"type": "array", "items": _type_schema(typing.get_args(hint)[0])}
-    if origin in (Union, types.UnionType):
-        options = [_type_schema(arg) for arg in typing.get_args(hint)]
-        return {"anyOf": options}
     if hint is type(None):
         return {"type": "null"}
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and issubclass(hint, enum.IntEnum):
+        return {"enum": sorted({int(member) for member in hint})}
+    if origin is Literal:
+        values = list(typing.get_args(hint))
+        return {"const": values[0]} if len(values) == 1 else {"enum": values}
+    if origin in (tuple, list):
+        return {"type": "array", "items": _type_schema(typing.get_args(hint)[0])}
+    if origin in (dict, Mapping):
+        return {"type": "object", "additionalProperties": _type_schema(typing.get_args(hint)[1])}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_type_schema(arg) for arg in typing.get_args(hint)]}
+    if typing.is_typeddict(hint) or (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
         return {"$ref": f"#/$defs/{hint.__name__}"}
-    return {}
+    raise TypeError(f"no JSON Schema for {hint!r}")
 
 
 def _object_schema(cls: type, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -102,7 +122,7 @@ def plan_json_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": [
-            "format",
+            "format_version",
             "project",
             "serial",
             "options",
@@ -113,7 +133,7 @@ def plan_json_schema() -> dict[str, Any]:
             "summary",
         ],
         "properties": {
-            "format": {"const": PLAN_FORMAT},
+            "format_version": {"const": PLAN_FORMAT},
             "project": {"type": "string"},
             "serial": {
                 "type": "integer",
@@ -148,18 +168,101 @@ def plan_json_schema() -> dict[str, Any]:
     }
 
 
+def _typeddict_schema(cls: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    doc = (cls.__doc__ or "").strip().splitlines()
+    if doc:
+        schema["description"] = doc[0]
+    schema["properties"] = {name: _type_schema(hint) for name, hint in hints.items()}
+    schema["required"] = [name for name in hints if name in cls.__required_keys__]
+    return schema
+
+
+def _referenced(schema: Any) -> set[str]:
+    """Names of the ``$defs`` a schema refers to."""
+    if isinstance(schema, dict):
+        found = set()
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            found.add(ref.removeprefix("#/$defs/"))
+        for value in schema.values():
+            found |= _referenced(value)
+        return found
+    if isinstance(schema, list):
+        return set().union(*map(_referenced, schema)) if schema else set()
+    return set()
+
+
+def document_schema(cls: Any, file_name: str, title: str) -> dict[str, Any]:
+    """The schema of the JSON document TypedDict ``cls``, with every type it uses in ``$defs``."""
+    schema = _typeddict_schema(cls)
+    definitions: dict[str, Any] = {}
+    pending = _referenced(schema)
+    types_by_name = {
+        name: value
+        for name, value in vars(shapes).items()
+        if isinstance(value, type) and typing.is_typeddict(value)
+    }
+    while pending:
+        name = pending.pop()
+        if name in definitions:
+            continue
+        definitions[name] = _typeddict_schema(types_by_name[name])
+        pending |= _referenced(definitions[name]) - set(definitions)
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"https://mvctl.dev/schemas/{file_name}",
+        "title": title,
+        **schema,
+        **({"$defs": dict(sorted(definitions.items()))} if definitions else {}),
+    }
+
+
+DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
+    ("validate.schema.json", shapes.ValidateJson, "mvctl validate"),
+    ("apply.schema.json", shapes.ApplyJson, "mvctl apply"),
+    ("revert.schema.json", shapes.RevertJson, "mvctl revert"),
+    ("status.schema.json", shapes.StatusJson, "mvctl status"),
+    ("history.schema.json", shapes.HistoryJson, "mvctl history"),
+    ("show.schema.json", shapes.ShowJson, "mvctl show"),
+    ("compare.schema.json", shapes.CompareJson, "mvctl compare"),
+    ("logs.schema.json", shapes.LogsJson, "mvctl logs"),
+    ("check.schema.json", shapes.CheckJson, "mvctl state check"),
+    ("gc.schema.json", shapes.GcJson, "mvctl store gc"),
+    ("init.schema.json", shapes.InitJson, "mvctl init"),
+    ("report.schema.json", shapes.ReportJson, "mvctl report"),
+    ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
+)
+"""Each file in ``schemas/`` that documents a TypedDict document, and its title."""
+
+
+def output_schemas() -> dict[str, dict[str, Any]]:
+    """Every `--json` output's schema, by its file name in ``schemas/``."""
+    schemas = {"plan.schema.json": plan_json_schema()}
+    schemas.update({name: document_schema(cls, name, title) for name, cls, title in DOCUMENTS})
+    return schemas
+
+
 def render_schema(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def write_output_schemas(folder: Path) -> list[Path]:
-    path = folder / "plan.schema.json"
-    path.write_text(render_schema(plan_json_schema()), "utf-8")
-    check = folder / "check.schema.json"
-    check.write_text(render_schema(check_json_schema()), "utf-8")
-    return [path, check]
+    written = []
+    for name, schema in output_schemas().items():
+        path = folder / name
+        path.write_text(render_schema(schema), "utf-8")
+        written.append(path)
+    return written
+
+
+def default_folder() -> Path:
+    """``schemas/`` at the repository root, beside the ``mvctl`` package."""
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 if __name__ == "__main__":
-    for written in write_output_schemas(Path(__file__).resolve().parents[2] / "schemas"):
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default_folder()
+    for written in write_output_schemas(target):
         print(f"wrote {written}")

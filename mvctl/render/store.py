@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mvctl.ops.store import GcResult
 from mvctl.render.markup import escape
+from mvctl.render.shapes import FORMAT_VERSION, GcJson
+from mvctl.results.store import GcResult
 
 LISTED = 50
 
@@ -27,8 +26,9 @@ def format_gc(result: GcResult) -> str:
     return "\n".join(lines)
 
 
-def gc_json(result: GcResult) -> dict[str, Any]:
+def gc_json(result: GcResult) -> GcJson:
     return {
+        "format_version": FORMAT_VERSION,
         "store": result.store,
         "unreferenced": list(result.unreferenced),
         "referenced": result.referenced,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 from typing import Protocol
 
-from mvctl.core.gates import GateSyntaxError, parse_gate
-from mvctl.core.metrics import CLASSIFICATION, METRICS
+from mvctl.spec.gates import GateSyntaxError, parse_gate
+from mvctl.spec.metrics import CLASSIFICATION, METRICS
 from mvctl.spec.models import Dataset, Evaluation, ModelSpec
 from mvctl.spec.positions import NodePath
 

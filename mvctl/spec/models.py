@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from mvctl.core.metrics import MetricName
+from mvctl.spec.metrics import MetricName
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]

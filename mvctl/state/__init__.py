@@ -28,10 +28,9 @@ if TYPE_CHECKING:
         StepRun,
     )
     from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
-    from mvctl.state.evaluations import EvaluationRecord
+    from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
     from mvctl.state.inventory import Inventory
-    from mvctl.state.lock import LockInfo, Takeover
-    from mvctl.state.reader import ApplyRecord, VersionDetail
+    from mvctl.state.lock import Takeover
 
 
 class StateReader(Protocol):

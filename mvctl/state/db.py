@@ -19,12 +19,11 @@ from mvctl import clock
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import Change, StepRun
 from mvctl.errors import StateError
+from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import schema
 from mvctl.state.connection import Link
-from mvctl.state.evaluations import EvaluationRecord
-from mvctl.state.lock import LockInfo, Takeover
+from mvctl.state.lock import Takeover
 from mvctl.state.locking import DEFAULT_LEASE_S, LockingStateDB
-from mvctl.state.reader import ApplyRecord, VersionDetail
 from mvctl.state.reading import normalize_since
 from mvctl.state.url import parse_state_url
 

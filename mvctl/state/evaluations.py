@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from mvctl.core.recorded import RecordedEvaluation, RecordedVersion
+from mvctl.results.records import EvaluationRecord
 from mvctl.state.connection import Tx
 
 # The newest row of each group; ids grow in insertion order.
@@ -39,27 +38,6 @@ ALL_OF_MODEL = (
     "metrics_json, status_json, details_json, message, evaluator_version, created_at, apply_id "
     "FROM evaluations WHERE model = ? ORDER BY id"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationRecord:
-    """One stored evaluation with its JSON decoded, for show, compare and reports."""
-
-    id: int
-    model: str
-    label: str
-    spec_hash: str
-    dataset_digest: str
-    evaluation_hash: str
-    dataset: str
-    status: str
-    metrics: Mapping[str, Any]
-    metric_status: Mapping[str, str]
-    details: Mapping[str, Any]
-    message: str | None
-    evaluator_version: str
-    created_at: str
-    apply_id: int | None
 
 
 def latest_evaluations(

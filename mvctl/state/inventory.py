@@ -16,11 +16,10 @@ from typing import Any
 
 from mvctl.core.recorded import POLICY_TARGET, Target
 from mvctl.core.replay import LogRow
+from mvctl.results.records import ApplyRecord, LockInfo
 from mvctl.state import lock as state_lock
 from mvctl.state import reader
 from mvctl.state.connection import Tx
-from mvctl.state.lock import LockInfo
-from mvctl.state.reader import ApplyRecord
 
 MODELS = "SELECT name, archived, created_at FROM models"
 VERSION_MODELS = "SELECT DISTINCT model FROM versions"

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mvctl import clock
-from mvctl.state.lock import LockInfo
+from mvctl.results.records import LockInfo
 
 PROC = Path("/proc")
 MAX_PID = 2**22

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from mvctl.errors import LockHeldError
+from mvctl.results.records import LockInfo
 from mvctl.state.connection import Tx
 
 LOCK_ROW_ID = 1
@@ -24,37 +25,6 @@ LOCK_ROW_ID = 1
 ADVISORY_CLASS = 0x6D76
 """The first half of the key of the PostgreSQL advisory lock a holder keeps on its own
 session; the second half is a hash of its lock id, so each holder's key is its own."""
-
-
-@dataclass(frozen=True, slots=True)
-class LockInfo:
-    """Who holds the state lock, doing what, from which process, since when; and what proves
-    it alive (None for a lock taken by hand, or by an mvctl from before the proofs)."""
-
-    lock_id: str
-    actor: str
-    operation: str
-    pid: int
-    host: str
-    acquired_at: str
-    process: str | None = None
-    """The holder process's identity on its machine (``liveness.process_identity``)."""
-    heartbeat_at: str | None = None
-    """When the holder last said it is alive; past ``lease_s`` later it counts as dead."""
-    lease_s: float | None = None
-    session: int | None = None
-    """PostgreSQL: the backend pid of the holder's session that keeps the advisory lock."""
-
-    def describe(self) -> str:
-        return (
-            f"{self.actor} ({self.operation}, pid {self.pid} on {self.host}) since "
-            f"{self.acquired_at}, lock id {self.lock_id}"
-        )
-
-    @property
-    def provable(self) -> bool:
-        """Whether the holder recorded anything that can prove it dead."""
-        return self.heartbeat_at is not None
 
 
 @dataclass(frozen=True, slots=True)

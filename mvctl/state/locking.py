@@ -15,11 +15,12 @@ from contextlib import AbstractContextManager
 
 from mvctl import clock
 from mvctl.errors import LockHeldError, NotFoundError, StateError
+from mvctl.results.records import LockInfo
 from mvctl.state import liveness
 from mvctl.state import lock as state_lock
 from mvctl.state.connection import Link, Tx
 from mvctl.state.keeper import LockKeeper
-from mvctl.state.lock import LockInfo, Takeover
+from mvctl.state.lock import Takeover
 from mvctl.state.reading import ReadOnlyStateDB
 
 LOCK_POLL_S = 0.2

@@ -13,7 +13,6 @@ import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from mvctl.core.policy import policy_shape_problem
@@ -34,13 +33,13 @@ from mvctl.core.records import (
     VERSION_FIELDS,
     PinRecord,
     RecordShapeError,
-    VersionRecord,
     record_from_json,
     target_kind,
     version_status,
 )
 from mvctl.core.replay import LogRow
 from mvctl.errors import StateError
+from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
 from mvctl.state.evaluations import latest_evaluations
 
@@ -93,32 +92,6 @@ LAST_APPLY_ID = "SELECT max(id) FROM applies"
 CHANGES = (
     "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyRecord:
-    """One apply or revert as history shows it."""
-
-    id: int
-    kind: str
-    actor: str
-    started_at: str
-    finished_at: str | None
-    plan_hash: str
-    status: str
-    message: str | None
-    serial_before: int
-    serial_after: int | None
-    reverts_apply_id: int | None
-    change_count: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VersionDetail(VersionRecord):
-    """A recorded version with its model and label (for show, logs, reports and revert)."""
-
-    model: str
-    label: str
 
 
 def serial(tx: Tx) -> int:

@@ -21,13 +21,11 @@ from mvctl import clock
 from mvctl.core.recorded import LoggedChange, RecordedEvaluation, RecordedState, StepRun
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
 from mvctl.errors import UsageError
+from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import evaluations, inventory, liveness, reader, schema
 from mvctl.state import lock as state_lock
 from mvctl.state.connection import Link, Tx
-from mvctl.state.evaluations import EvaluationRecord
 from mvctl.state.inventory import Inventory
-from mvctl.state.lock import LockInfo
-from mvctl.state.reader import ApplyRecord, VersionDetail
 from mvctl.state.url import parse_state_url
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.cli import main
-from mvctl.ops.apply import ApplyOptions, ApplyResult, apply
-from mvctl.ops.revert import RevertOptions, RevertResult, revert
+from mvctl.ops.apply import ApplyOptions, apply
+from mvctl.ops.revert import RevertOptions, revert
+from mvctl.results.apply import ApplyResult
+from mvctl.results.revert import RevertResult
 from mvctl.workspace import load_workspace
 from tests.functional.projects import Result
 

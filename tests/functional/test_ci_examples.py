@@ -136,3 +136,12 @@ def test_secrets_name_the_shared_state_and_store() -> None:
         text = path.read_text("utf-8")
         if "mvctl apply" in text or "mvctl revert" in text:
             assert "MVCTL_STATE" in text and "MVCTL_STORE" in text, path.name
+
+
+def test_apply_tells_a_refused_promotion_from_a_failure() -> None:
+    """Exit 4 (a gate or health check said no) gets its own message in both pipelines."""
+    github = (EXAMPLES / "github" / "mvctl-apply.yml").read_text("utf-8")
+    gitlab = (EXAMPLES / "gitlab" / ".gitlab-ci.yml").read_text("utf-8")
+    for text in (github, gitlab):
+        assert re.search(r"^\s*4\)[^\n]*refused", text, re.MULTILINE)
+        assert re.search(r"^\s*3\)[^\n]*conflicts", text, re.MULTILINE)

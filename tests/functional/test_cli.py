@@ -65,7 +65,7 @@ def test_revert_without_terminal_or_auto_approve_refuses(tiny: Project) -> None:
     assert tiny.mvctl("apply", "--auto-approve").code == 0
     result = tiny.mvctl("revert")
     assert_clean_error(result, "no terminal to confirm on")
-    history = json.loads(tiny.mvctl("history", "--json").out)
+    history = json.loads(tiny.mvctl("history", "--json").out)["applies"]
     assert [h["kind"] for h in history] == ["apply", "apply"]
 
 
@@ -91,10 +91,10 @@ def test_show_and_history_report_the_record(tiny: Project) -> None:
     assert shown["aliases"] == ["staging"]
     assert set(shown["lineage"]["steps"]) == {"prepare", "train"}
     assert shown["lineage"]["steps"]["prepare"]["cached"] is True
-    history = json.loads(tiny.mvctl("history", "churn", "--json").out)
+    history = json.loads(tiny.mvctl("history", "churn", "--json").out)["applies"]
     targets = [c["target"] for c in history[0]["changes"]]
     assert targets == ["churn", "churn@1.0.0", "churn@1.1.0", "churn:production", "churn:staging"]
-    assert json.loads(tiny.mvctl("history", "--since", "2999-01-01", "--json").out) == []
+    assert json.loads(tiny.mvctl("history", "--since", "2999-01-01", "--json").out)["applies"] == []
     missing = tiny.mvctl("show", "churn@9.9.9")
     assert_clean_error(missing, "churn@9.9.9 is not recorded")
 

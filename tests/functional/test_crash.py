@@ -34,8 +34,9 @@ import pytest
 
 from mvctl.core.planner import PlanOptions
 from mvctl.ops.apply import ApplyOptions, apply
-from mvctl.ops.check import CheckResult, check
+from mvctl.ops.check import check
 from mvctl.ops.plan import make_plan
+from mvctl.results.check import CheckResult
 from mvctl.workspace import Workspace, load_workspace
 from tests.functional.inprocess import StepRecorder, run_cli
 from tests.functional.projects import Project, base_env, make_tiny
@@ -244,7 +245,7 @@ def test_recovery_through_the_cli_as_the_readme_says(tmp_path: Path, template: P
     assert "prepare: cached" in resumed.out
     final = run_cli("-c", config, "state", "check")
     assert final.code == 0 and "The state is consistent." in final.out, final.text
-    history = json.loads(run_cli("-c", config, "history", "--json").out)
+    history = json.loads(run_cli("-c", config, "history", "--json").out)["applies"]
     assert history[-1]["status"] == "failed"
     assert "interrupted" in history[-1]["message"] and lock_id in history[-1]["message"]
 
@@ -262,7 +263,7 @@ def test_a_revert_takes_over_the_lock_of_a_killed_apply(tmp_path: Path, template
     assert reverted.code == 0, reverted.text
     assert f"took over the state lock of tester (apply, pid {victim.pid}" in reverted.err
     assert not (project.root / ".mvctl" / "work" / "apply-2").exists()
-    history = json.loads(project.mvctl("history", "--json").out)
+    history = json.loads(project.mvctl("history", "--json").out)["applies"]
     assert [(h["kind"], h["status"]) for h in history] == [
         ("revert", "succeeded"),
         ("apply", "failed"),

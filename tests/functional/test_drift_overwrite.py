@@ -13,8 +13,6 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mvctl.render.check import check_json_schema
-from mvctl.render.schemas import render_schema
 from tests.functional.inprocess import run_cli
 from tests.functional.projects import REPO, Project, make_tiny
 
@@ -127,10 +125,3 @@ def test_missing_and_corrupt_blobs_are_drift_and_check_errors(tiny: Project) -> 
     assert "the artifact of churn@1.0.0" in missing["message"] and "backup" in missing["fix"]
     corrupt = findings[("blob_corrupt", "error")]
     assert "log of step churn/prepare" in corrupt["message"] and "Delete" in corrupt["fix"]
-
-
-def test_the_checked_in_check_schema_is_current() -> None:
-    """Regenerate with `python -m mvctl.render.schemas`."""
-    assert (REPO / "schemas" / "check.schema.json").read_text("utf-8") == render_schema(
-        check_json_schema()
-    )

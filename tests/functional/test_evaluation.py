@@ -100,7 +100,7 @@ def test_a_failing_gate_blocks_the_promotion(project: Project) -> None:
     assert "gate accuracy >= 0.999 on data/holdout.csv: fail" in planned.out, planned.text
     assert "evaluate" not in planned.out  # gates are not scoring settings: nothing to re-score
     applied = project.mvctl("apply", "--auto-approve")
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert (
         "production stays at 1.0.0: gate 'accuracy >= 0.999' fail on data/holdout.csv"
         in applied.out

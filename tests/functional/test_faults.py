@@ -73,7 +73,9 @@ def test_injected_write_failure_inside_the_transaction(tmp_path: Path) -> None:
     assert "mvctl state check" in failed.err and "finished steps are cached" in failed.err
     after = status(project)
     assert after["serial"] == serial + 1 and after["lock"] is None  # 1.2.0 only
-    history = json.loads(run_cli("-c", str(project.root / "mvctl.yaml"), "history", "--json").out)
+    history = json.loads(run_cli("-c", str(project.root / "mvctl.yaml"), "history", "--json").out)[
+        "applies"
+    ]
     assert history[0]["status"] == "failed" and len(history[0]["changes"]) == 1
     recover(project)
 
@@ -164,5 +166,5 @@ def test_plan_with_no_changes_does_not_bump_the_serial(tmp_path: Path) -> None:
     assert apply_here(project.root).status == "no_changes"
     assert run_cli("-c", config, "apply", saved, "--auto-approve").code == 0
     assert status(project)["serial"] == serial
-    history = json.loads(run_cli("-c", config, "history", "--json").out)
+    history = json.loads(run_cli("-c", config, "history", "--json").out)["applies"]
     assert len(history) == 1

@@ -37,7 +37,7 @@ def aliases(project: Project) -> dict[str, str]:
 
 def alias_rows(project: Project, alias: str) -> list[tuple[str | None, str | None]]:
     rows = []
-    for entry in reversed(json.loads(project.mvctl("history", "--json").out)):
+    for entry in reversed(json.loads(project.mvctl("history", "--json").out)["applies"]):
         for change in entry["changes"]:
             if change["target"] == f"churn:{alias}":
                 before = (change["before"] or {}).get("version")
@@ -48,7 +48,7 @@ def alias_rows(project: Project, alias: str) -> list[tuple[str | None, str | Non
 
 def test_failed_health_check_rolls_the_promotion_back(guarded: Project) -> None:
     applied = guarded.mvctl("apply", "--auto-approve")
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert "staging rolled back to nothing automatically" in applied.out
     assert "staging answers 500 on 1.1.0" in applied.out
     assert aliases(guarded) == {"production": "1.0.0"}
@@ -63,7 +63,7 @@ def test_three_failing_promotions_each_restore_the_pointer(guarded: Project) -> 
     guarded.edit_config('production: "1.0.0"', 'production: "1.1.0"')
     for _ in range(3):
         attempt = guarded.mvctl("apply", "--auto-approve")
-        assert attempt.code == 1, attempt.text
+        assert attempt.code == 4, attempt.text
         assert aliases(guarded) == {"production": "1.0.0"}
     assert (
         alias_rows(guarded, "production")

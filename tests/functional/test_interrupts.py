@@ -99,13 +99,14 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def start_slow_apply(project: Project) -> tuple[subprocess.Popen[bytes], list[int]]:
+def start_slow_apply(project: Project, *options: str) -> tuple[subprocess.Popen[bytes], list[int]]:
     """An apply whose `long` step runs (pids of its tree) after `quick` was cached."""
     victim = project.start(
         "apply",
         "--auto-approve",
         "--parallel",
         "2",
+        *options,
         extra_env={"LONG_STEP_SLEEP": "600", "MVCTL_LOCK_LEASE": "45"},
     )
     deadline = time.monotonic() + 60
@@ -123,9 +124,13 @@ def start_slow_apply(project: Project) -> tuple[subprocess.Popen[bytes], list[in
     return victim, pids
 
 
-def background_err(project: Project) -> str:
+def background_output(project: Project, name: str = "err") -> str:
     logs = sorted(project.root.parent.glob("background-*"), key=lambda p: int(p.name[11:]))
-    return (logs[-1] / "err").read_text()
+    return (logs[-1] / name).read_text()
+
+
+def background_err(project: Project) -> str:
+    return background_output(project, "err")
 
 
 def test_sigkill_stops_the_step_tree_and_the_next_apply_takes_over(project: Project) -> None:
@@ -145,7 +150,7 @@ def test_sigkill_stops_the_step_tree_and_the_next_apply_takes_over(project: Proj
     assert f"took over the state lock of tester (apply, pid {victim.pid}" in resumed.err
     assert "quick: cached" in resumed.out and "long: ok" in resumed.out
     assert not (project.root / ".mvctl" / "work" / "apply-1").exists()
-    history = json.loads(project.mvctl("history", "--json").out)
+    history = json.loads(project.mvctl("history", "--json").out)["applies"]
     assert [h["status"] for h in history] == ["succeeded", "failed"]
     assert f"its lock {lock['lock_id']} (tester, pid {victim.pid}" in history[1]["message"]
     checked = project.mvctl("state", "check")
@@ -170,7 +175,7 @@ def test_a_stop_signal_stops_the_steps_and_cleans_up(
     status = json.loads(project.mvctl("status", "--json").out)
     assert status["lock"] is None
     assert [(m["name"], m["versions"]) for m in status["models"]] == [("m", [])]
-    (record,) = json.loads(project.mvctl("history", "--json").out)
+    (record,) = json.loads(project.mvctl("history", "--json").out)["applies"]
     assert (record["status"], record["message"]) == ("failed", f"interrupted by {signum.name}")
     plan = json.loads(project.mvctl("plan", "--json").out)
     (train,) = [a for a in plan["actions"] if a["kind"] == "train_version"]
@@ -181,3 +186,14 @@ def test_a_stop_signal_stops_the_steps_and_cleans_up(
     ]
     checked = project.mvctl("state", "check")
     assert checked.code == 0 and "The state is consistent." in checked.out, checked.text
+
+
+def test_a_stopped_apply_under_json_ends_with_an_error_document(project: Project) -> None:
+    victim, pids = start_slow_apply(project, "--json")
+    victim.send_signal(signal.SIGTERM)
+    assert victim.wait(timeout=30) == 143, background_err(project)
+    error = json.loads(background_output(project, "out"))  # progress went to stderr
+    assert (error["kind"], error["exit_code"]) == ("Interrupted", 143)
+    assert error["error"] == "Stopped: interrupted by SIGTERM."
+    assert "m@1.0.0 quick" in background_err(project)
+    assert not any(running(pid) for pid in pids)

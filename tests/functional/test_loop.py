@@ -67,7 +67,7 @@ def test_plan_apply_edit_revert_pin_release(tiny: Project) -> None:
     assert "production pinned to 1.0.0 by revert" in pinned.out
     assert "the config asks for 1.1.0" in pinned.out
     refused = tiny.mvctl("apply", "--auto-approve")
-    assert refused.code == 1 and "conflict" in refused.err
+    assert refused.code == 3 and "conflict" in refused.err
 
     released = tiny.mvctl("revert", "--release", "--auto-approve")
     assert released.code == 0, released.text
@@ -87,7 +87,7 @@ def test_revert_is_itself_revertible(tiny: Project) -> None:
     status = json.loads(tiny.mvctl("status", "--json").out)
     production = next(a for a in status["models"][0]["aliases"] if a["alias"] == "production")
     assert production == {"alias": "production", "version": "1.1.0", "pinned": None}
-    history = json.loads(tiny.mvctl("history", "--json").out)
+    history = json.loads(tiny.mvctl("history", "--json").out)["applies"]
     assert [h["kind"] for h in history] == ["revert", "revert", "apply", "apply"]
     assert history[0]["reverts_apply_id"] == history[1]["id"]
 
@@ -98,7 +98,7 @@ def test_revert_to_restores_state_after_an_apply(tiny: Project) -> None:
     assert tiny.mvctl("apply", "--auto-approve").code == 0
     tiny.edit_config('staging: "1.1.0"', 'staging: "1.0.0"')
     assert tiny.mvctl("apply", "--auto-approve").code == 0
-    first_apply = json.loads(tiny.mvctl("history", "--json").out)[-1]["id"]
+    first_apply = json.loads(tiny.mvctl("history", "--json").out)["applies"][-1]["id"]
     assert tiny.mvctl("revert", "--to", str(first_apply), "--auto-approve").code == 0
     status = json.loads(tiny.mvctl("status", "--json").out)
     aliases = {a["alias"]: a["version"] for a in status["models"][0]["aliases"]}
@@ -164,7 +164,7 @@ def test_second_apply_fails_fast_naming_the_holder(tiny: Project) -> None:
     finally:
         slow.wait(timeout=120)
     assert slow.returncode == 0
-    history = json.loads(tiny.mvctl("history", "--json").out)
+    history = json.loads(tiny.mvctl("history", "--json").out)["applies"]
     assert [h["actor"] for h in history] == ["alice"]
 
 
@@ -215,7 +215,7 @@ def test_killed_apply_is_taken_over_and_resumes_with_finished_steps_cached(tiny:
         in finished.err
     )
     assert f"lock id {lock['lock_id']}: pid {victim.pid} is not running" in finished.err
-    killed = json.loads(tiny.mvctl("history", "--json").out)[-1]
+    killed = json.loads(tiny.mvctl("history", "--json").out)["applies"][-1]
     assert killed["status"] == "failed" and "interrupted" in killed["message"]
     assert f"its lock {lock['lock_id']} (tester, pid {victim.pid}" in killed["message"]
     assert json.loads(tiny.mvctl("status", "--json").out)["lock"] is None

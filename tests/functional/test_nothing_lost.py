@@ -155,7 +155,9 @@ def test_a_store_that_cannot_be_written_stops_apply_before_any_step(tiny: Projec
     assert not (tiny.root / "prepare-ran").exists()
     after = json.loads(tiny.mvctl("status", "--json").out)
     assert after["serial"] == serial and after["lock"] is None
-    assert json.loads(tiny.mvctl("history", "--json").out)[0]["id"] == 1  # no apply opened
+    assert (
+        json.loads(tiny.mvctl("history", "--json").out)["applies"][0]["id"] == 1
+    )  # no apply opened
 
 
 def test_a_promotion_needs_no_writable_store(tiny: Project) -> None:

@@ -201,9 +201,9 @@ def test_secret_from_the_environment_is_sent_and_never_written(
 
 
 def test_a_promotion_held_back_by_a_gate_is_a_gate_failed_event(tmp_path: Path, hook: Hook) -> None:
-    from mvctl.apply.session import ActionOutcome
     from mvctl.core.plan import MoveAlias
     from mvctl.ops.alerts import Alerts
+    from mvctl.results.apply import ActionOutcome
     from mvctl.workspace import load_workspace
 
     project = notify(make_tiny(tmp_path / "proj"), webhook(hook.url))

@@ -57,7 +57,7 @@ def serial(project: Project) -> int:
 
 
 def history(project: Project) -> list[dict[str, Any]]:
-    value: list[dict[str, Any]] = json.loads(project.mvctl("history", "--json").out)
+    value: list[dict[str, Any]] = json.loads(project.mvctl("history", "--json").out)["applies"]
     return value
 
 
@@ -95,7 +95,7 @@ def test_an_actor_missing_from_the_list_cannot_move_production(guarded: Project)
         "recorded by apply 1)"
     ]
     applied = guarded.mvctl("apply", "--auto-approve", extra_env={"MVCTL_ACTOR": "mallory"})
-    assert applied.code == 1
+    assert applied.code == 3
     assert "not_allowed churn:production: 'mallory' may not move" in applied.err
     assert "Traceback" not in applied.text
     assert production(guarded) == "1.0.0" and serial(guarded) == before
@@ -124,7 +124,7 @@ def test_a_change_granting_its_author_and_moving_production_is_denied(guarded: P
         in (plan["conflicts"][0]["message"])
     )
     applied = guarded.mvctl("apply", "--auto-approve", "--actor", "mallory")
-    assert applied.code == 1 and "2 conflict(s)" in applied.err
+    assert applied.code == 3 and "2 conflict(s)" in applied.err
     assert production(guarded) == "1.0.0" and serial(guarded) == before
 
 
@@ -152,7 +152,7 @@ def test_loosening_the_policy_needs_an_admin(guarded: Project, edit: tuple[str, 
     assert [c["target"] for c in plan["conflicts"]] == ["policy"]
     assert "policy.admins allows admin" in plan["conflicts"][0]["message"]
     applied = guarded.mvctl("apply", "--auto-approve", "--actor", "mallory")
-    assert applied.code == 1 and serial(guarded) == before
+    assert applied.code == 3 and serial(guarded) == before
 
 
 def test_an_admin_changes_the_policy_and_it_holds_from_the_next_apply(guarded: Project) -> None:
@@ -206,7 +206,7 @@ def test_a_non_owner_cannot_overwrite_with_on_conflict(guarded: Project) -> None
     applied = guarded.mvctl(
         "apply", "--auto-approve", "--on-conflict", "overwrite", "--actor", "mallory"
     )
-    assert applied.code == 1
+    assert applied.code == 3
     assert serial(guarded) == before and stored_blobs(guarded) == blobs  # nothing trained
     assert plan_as(guarded, "tester", "--on-conflict", "overwrite")[0] == 2
 
@@ -236,7 +236,7 @@ def test_refresh_only_on_production_needs_production_s_actors(guarded: Project) 
     assert code == 3
     assert "(--refresh-only)" in denials(plan)[0]
     refused = guarded.mvctl("apply", "--auto-approve", "--refresh-only", "--actor", "mallory")
-    assert refused.code == 1 and serial(guarded) == before
+    assert refused.code == 3 and serial(guarded) == before
     accepted = guarded.mvctl("apply", "--auto-approve", "--refresh-only", "--actor", "release-bot")
     assert accepted.code == 0, accepted.text
     assert serial(guarded) == before + 1
@@ -247,7 +247,7 @@ def test_a_revert_by_an_actor_the_policy_does_not_list_is_refused(guarded: Proje
     assert guarded.mvctl("apply", "--auto-approve", "--actor", "release-bot").code == 0
     before = serial(guarded)
     refused = guarded.mvctl("revert", "--auto-approve", "--actor", "mallory")
-    assert refused.code == 1
+    assert refused.code == 3
     assert "'mallory' may not move churn:production back to 1.0.0 by revert" in refused.err
     assert "policy.protected_aliases.production.actors allows release-bot" in refused.err
     assert production(guarded) == "1.1.0" and serial(guarded) == before
@@ -264,7 +264,7 @@ def test_reverting_a_policy_change_is_a_policy_change(guarded: Project) -> None:
     guarded.edit_config("actors: [release-bot]", "actors: [release-bot, mallory]")
     assert guarded.mvctl("apply", "--auto-approve", "--actor", "admin").code == 0
     refused = guarded.mvctl("revert", "--auto-approve", "--actor", "mallory")
-    assert refused.code == 1
+    assert refused.code == 3
     assert "not_allowed policy: 'mallory' may not change policy.protected_aliases" in refused.err
     assert guarded.mvctl("revert", "--auto-approve", "--actor", "admin").code == 0
     guarded.edit_config(*MOVE_PRODUCTION)
@@ -277,7 +277,7 @@ def test_a_saved_plan_is_checked_for_the_actor_applying_it(guarded: Project) -> 
     saved = guarded.mvctl("plan", "--out", "reviewed.plan", "--actor", "release-bot")
     assert saved.code == 0, saved.text
     refused = guarded.mvctl("apply", "reviewed.plan", "--auto-approve", "--actor", "mallory")
-    assert refused.code == 1 and "'mallory' may not move churn:production" in refused.err
+    assert refused.code == 3 and "'mallory' may not move churn:production" in refused.err
     assert production(guarded) == "1.0.0"
     applied = guarded.mvctl("apply", "reviewed.plan", "--auto-approve", "--actor", "release-bot")
     assert applied.code == 0, applied.text

@@ -176,7 +176,7 @@ def test_an_overwrite_scoring_f1_zero_is_refused_and_production_keeps_its_artifa
 ) -> None:
     before = shown(project)
     applied = overwrite(project, ZERO_F1)
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert (
         f"production keeps serving the old record of churn@1.0.0 (spec {before['spec_hash'][:12]})"
         in applied.out
@@ -209,13 +209,13 @@ def test_an_overwrite_of_a_version_two_aliases_serve_checks_the_gates_for_both(
     assert moved.code == 0, moved.text
     before = shown(project)
     applied = overwrite(project, ZERO_F1)
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert "production, staging keep serving the old record of churn@1.0.0" in applied.out
     assert identity(shown(project)) == identity(before)
     assert aliases(project) == {"production": "1.0.0", "staging": "1.0.0"}
     decisions = [
         change["target"]
-        for entry in json.loads(project.mvctl("history", "--json").out)
+        for entry in json.loads(project.mvctl("history", "--json").out)["applies"]
         for change in entry["changes"]
         if change["kind"] == "gate" and change["after"].get("spec_hash")
     ]
@@ -228,7 +228,7 @@ def test_a_refused_overwrite_also_stops_a_move_onto_it_in_the_same_plan(
     before = shown(project)
     project.edit_config('staging: "1.1.0"', 'staging: "1.0.0"')
     applied = overwrite(project, ZERO_F1)
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert "production keeps serving the old record" in applied.out
     assert identity(shown(project)) == identity(before)
     assert aliases(project) == {"production": "1.0.0", "staging": "1.1.0"}
@@ -260,7 +260,7 @@ def test_an_overwrite_that_fails_its_health_check_is_rolled_back(
     before = shown(project)
     (project.root / "unhealthy").write_text("")
     applied = overwrite(project, BETTER)
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert "production rolled back to 1.0.0 as it was" in applied.out
     assert "production answers 500 on 1.0.0" in applied.out
     assert identity(shown(project)) == identity(before)
@@ -419,7 +419,7 @@ def test_an_overwrite_of_a_registered_artifact_takes_the_same_path(tmp_path: Pat
         and "serves churn:production — no gates" in planned.out
     )
     applied = project.mvctl("apply", "--auto-approve")
-    assert applied.code == 1, applied.text
+    assert applied.code == 4, applied.text
     assert "production rolled back to 2.0.0 as it was" in applied.out
     assert "the new model answers 500" in applied.out
     assert identity(shown(project, "churn@2.0.0")) == identity(before)

@@ -139,7 +139,7 @@ def test_json_output_holds_the_values_and_no_raw_control_character(project: Proj
         if args[0] == "show":
             assert json.loads(result.out)["description"] == f"version {HOSTILE}"
         if args[0] == "history":
-            assert json.loads(result.out)[0]["actor"] == ACTOR
+            assert json.loads(result.out)["applies"][0]["actor"] == ACTOR
 
 
 def test_a_colour_terminal_shows_markup_literally_and_obeys_no_value(project: Project) -> None:
@@ -159,7 +159,7 @@ def test_plan_text_and_markdown_show_a_hostile_change(project: Project) -> None:
         assert_shown_not_obeyed(update.text)
         project.edit_config('note: "a | b"', 'note: "x | y `z` <script>alert(1)</script>\\n| r |"')
         conflict = cli(project, "plan")
-        assert conflict.code == 1  # 1.0.0 was trained with the note "a | b"
+        assert conflict.code == 3  # 1.0.0 was trained with the note "a | b"
         assert (
             "steps.train.params.note: a | b -> x | y `z` <script>alert(1)</script>\\n| r |"
             in conflict.out

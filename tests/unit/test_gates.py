@@ -7,7 +7,8 @@ import math
 import pytest
 
 from mvctl.core.comparison import compare_metrics
-from mvctl.core.gates import GateSyntaxError, check_gate, parse_gate
+from mvctl.core.gates import check_gate
+from mvctl.spec.gates import GateSyntaxError, parse_gate
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.processes import ProcessGroups
-from mvctl.apply.session import ActionOutcome
 from mvctl.apply.steps import EXIT_CODE_NAME, LOG_NAME, run_step
 from mvctl.core.plan import CreateModel
 from mvctl.core.resolve import ResolvedStep
 from mvctl.render.console import Console
 from mvctl.render.progress import ApplyReporter
+from mvctl.results.apply import ActionOutcome
 from mvctl.store.blobs import LocalStore
 
 SCRIPT = r"""

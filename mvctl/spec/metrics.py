@@ -2,7 +2,9 @@
 whether it needs the model's scores (probabilities) rather than its predicted labels.
 
 The spec checks, the gate grammar, the planner and every renderer read this one table, so a
-metric means the same thing everywhere. The numbers themselves are computed by scikit-learn
+metric means the same thing everywhere. It is part of the config language (the schema lists
+the names for editors), so it lives with the spec, which the planner reads, never the other
+way round. The numbers themselves are computed by scikit-learn
 (``mvctl.apply.scoring``), never here.
 """
 

@@ -1,0 +1,340 @@
+"""The shapes of mvctl's `--json` output, as types: one TypedDict per document.
+
+The functions that build each document (``status_json``, ``apply_json``, …) return these
+types, so mypy checks them against the shape, and ``mvctl.render.schemas`` turns the same
+types into the JSON Schemas in ``schemas/``; a test validates real command output against
+those. A field's ``Annotated`` text is its description in the schema. Every document starts
+with ``format_version``: it changes when a field is removed or changes meaning, never when
+one is added.
+
+This module does not use postponed annotations: TypedDict reads ``NotRequired`` from the
+evaluated annotations.
+"""
+
+from typing import Annotated, Any, Final, Literal, NotRequired, TypedDict
+
+from mvctl.core.comparison import Verdict
+from mvctl.core.recorded import TargetKind
+from mvctl.exit_codes import ExitCode
+from mvctl.results.apply import ApplyStatus
+from mvctl.results.check import FindingKind
+from mvctl.results.revert import RevertStatus
+
+FormatVersion = Literal[1]
+FORMAT_VERSION: Final = 1
+"""The version of every JSON document but the plan, which carries ``core.plan.PLAN_FORMAT``."""
+
+
+class ProblemJson(TypedDict):
+    """One problem in the configuration, where it is and what to do about it."""
+
+    message: Annotated[str, "What is wrong, where, and the fix."]
+    file: str | None
+    line: int | None
+    column: int | None
+    field: Annotated[str | None, "The key at fault, as a dotted path."]
+
+
+class ErrorJson(TypedDict):
+    """What any command prints on stdout under `--json` when it fails."""
+
+    format_version: FormatVersion
+    error: Annotated[str, "What went wrong and where."]
+    fix: Annotated[str | None, "How to fix it, with the exact command where there is one."]
+    exit_code: Annotated[ExitCode, "The exit code the command ends with (see the README)."]
+    kind: Annotated[
+        str,
+        "The error's class: SpecError, ConflictError, UsageError, …; InternalError for a bug "
+        "in mvctl, Interrupted for SIGINT or SIGTERM.",
+    ]
+    problems: NotRequired[Annotated[list[ProblemJson], "Each problem found in the configuration."]]
+    log: NotRequired[Annotated[str, "InternalError: the file holding the traceback."]]
+
+
+class ValidateJson(TypedDict):
+    """`mvctl validate --json`: the config is valid (an invalid one is an error document)."""
+
+    format_version: FormatVersion
+    valid: Literal[True]
+    models: int
+    versions: int
+    files: Annotated[list[str], "The files read: the config and what it includes."]
+
+
+OutcomeStatus = Literal["done", "failed", "skipped", "rolled_back"]
+
+
+class OutcomeJson(TypedDict):
+    """What apply did with one action of the plan."""
+
+    action: Annotated[
+        dict[str, Any],
+        {
+            "description": "The action, as in plan.schema.json.",
+            "required": ["kind"],
+            "properties": {"kind": {"type": "string"}},
+        },
+    ]
+    status: OutcomeStatus
+    message: str
+    refused: Annotated[
+        bool,
+        "A promotion a gate held back, or a health check or on_failure rollback put back.",
+    ]
+    steps: NotRequired[
+        Annotated[dict[str, str], "A trained version's steps: run or cached, as done."]
+    ]
+
+
+class ApplyJson(TypedDict):
+    """`mvctl apply --json`."""
+
+    format_version: FormatVersion
+    status: ApplyStatus
+    apply_id: Annotated[int | None, "None when nothing was applied."]
+    plan_hash: str
+    outcomes: list[OutcomeJson]
+
+
+class RestorationJson(TypedDict):
+    target: Annotated[str, "What is restored: 'alias churn:production', 'version churn@1.1.0'."]
+    kind: TargetKind
+    current: Annotated[Any, "Its recorded value now (null: absent)."]
+    restored: Annotated[Any, "The value revert puts back (null: removed)."]
+
+
+class PinJson(TypedDict):
+    model: str
+    alias: str
+    version: str
+
+
+class RevertJson(TypedDict):
+    """`mvctl revert --json`."""
+
+    format_version: FormatVersion
+    status: RevertStatus
+    apply_id: Annotated[int | None, "The revert's own apply id, once done."]
+    description: str
+    restorations: list[RestorationJson]
+    pins: Annotated[list[PinJson], "Aliases pinned where the config asks otherwise."]
+    forced: Annotated[list[str], "What --force went past."]
+
+
+class LockJson(TypedDict):
+    lock_id: str
+    actor: str
+    operation: str
+    pid: int
+    host: str
+    acquired_at: str
+    process: str | None
+    heartbeat_at: str | None
+    lease_s: float | None
+    session: int | None
+    dead: Annotated[str | None, "Why its holder is provably dead; null while it may be alive."]
+
+
+class AliasStatusJson(TypedDict):
+    alias: str
+    version: str
+    pinned: Annotated[str | None, "The revert that pinned it, in words."]
+
+
+class VersionStatusJson(TypedDict):
+    label: str
+    status: str
+    created_at: str
+
+
+class ModelStatusJson(TypedDict):
+    name: str
+    declared: Annotated[bool, "Whether the config still declares it."]
+    aliases: list[AliasStatusJson]
+    versions: list[VersionStatusJson]
+
+
+class StatusJson(TypedDict):
+    """`mvctl status --json`."""
+
+    format_version: FormatVersion
+    project: str
+    state: Annotated[str, "The state URL, password hidden."]
+    serial: int
+    lock: LockJson | None
+    models: list[ModelStatusJson]
+
+
+class ChangeJson(TypedDict):
+    seq: int
+    target: str
+    kind: TargetKind
+    before: Any
+    after: Any
+    actor: str | None
+
+
+class HistoryApplyJson(TypedDict):
+    id: int
+    kind: Literal["apply", "revert"]
+    actor: str
+    started_at: str
+    finished_at: str | None
+    plan_hash: str
+    status: str
+    message: str | None
+    serial_before: int
+    serial_after: int | None
+    reverts_apply_id: int | None
+    change_count: int
+    changes: Annotated[list[ChangeJson], "Its changes (with MODEL given: that model's only)."]
+
+
+class HistoryJson(TypedDict):
+    """`mvctl history --json`: applies and reverts, newest first."""
+
+    format_version: FormatVersion
+    applies: list[HistoryApplyJson]
+
+
+class EvaluationJson(TypedDict):
+    id: int
+    model: str
+    label: str
+    spec_hash: str
+    dataset_digest: str
+    evaluation_hash: str
+    dataset: str
+    status: str
+    metrics: Annotated[dict[str, Any], "Metric -> value; null where not a finite number."]
+    metric_status: dict[str, str]
+    details: dict[str, Any]
+    message: str | None
+    evaluator_version: str
+    created_at: str
+    apply_id: int | None
+
+
+class ShowJson(TypedDict):
+    """`mvctl show --json`: one version's record."""
+
+    format_version: FormatVersion
+    model: str
+    label: str
+    status: str
+    spec_hash: str
+    metadata_hash: str
+    artifact_digest: str | None
+    spec: dict[str, Any]
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    failure: dict[str, Any] | None
+    description: str | None
+    tags: dict[str, Any]
+    created_by: str
+    created_at: str
+    apply_id: int | None
+    aliases: list[str]
+    evaluations: Annotated[list[EvaluationJson], "The latest result per dataset."]
+
+
+class PairJson(TypedDict):
+    a: str
+    b: str
+
+
+class StatusPairJson(TypedDict):
+    a: dict[str, str]
+    b: dict[str, str]
+
+
+class MetricRowJson(TypedDict):
+    metric: str
+    a: float | None
+    b: float | None
+    delta: Annotated[float | None, "B minus A."]
+    relative_delta: Annotated[float | None, "The delta over A's value."]
+    verdict: Annotated[Verdict, "Whether B is better, by the metric's direction."]
+
+
+class DatasetComparisonJson(TypedDict):
+    dataset: str
+    digest: str
+    sources: Annotated[PairJson, "'stored' or 'computed' (computed results are not stored)."]
+    metric_status: StatusPairJson
+    metrics: list[MetricRowJson]
+
+
+class CompareJson(TypedDict):
+    """`mvctl compare --json`."""
+
+    format_version: FormatVersion
+    a: str
+    b: str
+    datasets: list[DatasetComparisonJson]
+
+
+class StepLogJson(TypedDict):
+    step: str
+    how: Annotated[str, "ran, cached (the log of the run that made its outputs), failed, …"]
+    digest: Annotated[str | None, "The log's blob in the store; null: no log."]
+
+
+class LogsJson(TypedDict):
+    """`mvctl logs --json`: where each step's log is; `mvctl logs` without it prints them."""
+
+    format_version: FormatVersion
+    reference: str
+    model: str
+    label: str
+    steps: list[StepLogJson]
+
+
+class FindingJson(TypedDict):
+    severity: Annotated[Literal["error", "warning"], "Errors make the command exit 1."]
+    kind: FindingKind
+    obj: Annotated[str, "What the finding is about: a blob, an alias, an apply, the lock."]
+    message: str
+    fix: Annotated[str, "What to do about it, with the exact command."]
+
+
+class CheckJson(TypedDict):
+    """`mvctl state check --json`."""
+
+    format_version: FormatVersion
+    ok: Annotated[bool, "No finding is an error."]
+    state: Annotated[str, "The state URL, password hidden."]
+    serial: int
+    counts: Annotated[dict[str, int], "What was looked at: rows, changes, applies, blobs."]
+    findings: list[FindingJson]
+
+
+class GcJson(TypedDict):
+    """`mvctl store gc --json`."""
+
+    format_version: FormatVersion
+    store: str
+    unreferenced: Annotated[list[str], "Digests nothing recorded names, sorted."]
+    referenced: Annotated[int, "Blobs kept."]
+    deleted: Annotated[bool, "Whether the unreferenced blobs were removed (--delete)."]
+
+
+class InitJson(TypedDict):
+    """`mvctl init --json`."""
+
+    format_version: FormatVersion
+    folder: Annotated[str, "As given on the command line."]
+    project: str
+    created: Annotated[list[str], "Files written, relative to the folder."]
+
+
+class ReportJson(TypedDict):
+    """`mvctl report --json`: the page written, and what it covers."""
+
+    format_version: FormatVersion
+    output: Annotated[str, "The page's path, as given on the command line."]
+    bytes: int
+    project: str
+    serial: int
+    models: list[str]
+    applies: Annotated[int, "Applies listed in its history."]
