@@ -403,8 +403,8 @@ def revert_json(result: RevertResult) -> RevertJson:
             {
                 "target": str(r.target),
                 "kind": r.target.kind,
-                "current": r.current,
-                "restored": r.restored,
+                "current": value_json(r.current),
+                "restored": value_json(r.restored),
             }
             for r in outline.restorations
         ],
