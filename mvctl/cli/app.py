@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,22 +164,77 @@ def plan_options(func: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="mvctl", message="%(prog)s %(version)s")
 @click.option(
+    "-C",
+    "--chdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Work in DIR, as if started there: the config is found from it and relative paths "
+    "given on the command line are taken from it.",
+)
+@click.option(
     "-c",
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="The config file (default: mvctl.yaml here or in a parent folder).",
+    envvar="MVCTL_CONFIG",
+    help="The config file (default: mvctl.yaml here or in a parent folder). Also MVCTL_CONFIG.",
 )
-@click.option("--no-color", is_flag=True, help="Plain output even on a terminal (also NO_COLOR=1).")
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="Plain output even on a terminal; also accepted after the command, and NO_COLOR=1.",
+)
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, no_color: bool, debug: bool) -> None:
+def cli(
+    ctx: click.Context, chdir: Path | None, config_path: Path | None, no_color: bool, debug: bool
+) -> None:
     """Version control and release management for ML models: plan, apply, revert.
 
     Declare models, versions, pipelines and aliases in mvctl.yaml; `mvctl plan` shows what
     would change; `mvctl apply` trains and promotes; `mvctl revert` rolls back.
     """
+    if chdir is not None:
+        _change_directory(chdir)
     ctx.obj = AppContext(config_path, False if no_color else None)
+
+
+def _change_directory(folder: Path) -> None:
+    from mvctl.errors import UsageError
+
+    try:
+        os.chdir(folder)
+    except OSError as error:
+        raise UsageError(
+            f"cannot work in {folder}: {error.strerror or error}",
+            fix="Give -C/--chdir a folder that exists.",
+        ) from error
+
+
+def _plain_output(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`--no-color` after the command name, where click would not pass it to the group."""
+    app = ctx.find_object(AppContext)
+    if value and app is not None:
+        app.color = False
+
+
+NO_COLOR_AFTER_THE_COMMAND = click.Option(
+    ["--no-color"],
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_plain_output,
+    help="Plain output even on a terminal.",
+)
+
+
+def _with_plain_output_option(command: click.Command) -> None:
+    """Every command, and each command of a group (`state check`), accepts `--no-color`."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_plain_output_option(sub)
+    else:
+        command.params.append(NO_COLOR_AFTER_THE_COMMAND)
 
 
 def _register() -> None:
@@ -198,6 +254,7 @@ def _register() -> None:
 
     for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
         for command in module.COMMANDS:
+            _with_plain_output_option(command)
             cli.add_command(command)
 
 

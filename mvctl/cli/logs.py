@@ -1,4 +1,4 @@
-"""mvctl logs MODEL@VERSION [STEP] [--follow]."""
+"""mvctl logs MODEL@VERSION|MODEL:ALIAS [STEP] [--follow]."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 from mvctl.cli.app import AppContext, emit, json_option, pass_app
+from mvctl.cli.completion import complete_versions
 
 
 @click.command()
-@click.argument("reference", metavar="MODEL@VERSION")
+@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
 @click.argument("step", required=False)
 @click.option(
     "-f",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mvctl.cli.app import SQL_INT_MAX, AppContext, emit, json_option, pass_app
+from mvctl.cli.completion import complete_models, complete_versions
 
 
 @click.command()
-@click.argument("model", required=False)
+@click.argument("model", required=False, shell_complete=complete_models)
 @json_option
 @pass_app
 def status(app: AppContext, model: str | None, as_json: bool) -> int:
@@ -23,7 +24,7 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
 
 
 @click.command()
-@click.argument("model", required=False)
+@click.argument("model", required=False, shell_complete=complete_models)
 @click.option(
     "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
 )
@@ -46,11 +47,13 @@ def history(
 
 
 @click.command()
-@click.argument("reference", metavar="MODEL@VERSION")
+@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
 @json_option
 @pass_app
 def show(app: AppContext, reference: str, as_json: bool) -> int:
-    """One version's record: params, spec hash, artifact digest, lineage, who and when."""
+    """One version's record: params, spec hash, artifact digest, lineage, who and when.
+
+    MODEL:ALIAS names the version the alias points at now (as the plan prints it)."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.show import show as read_show
     from mvctl.render.records import format_show, show_json

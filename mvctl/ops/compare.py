@@ -20,8 +20,7 @@ from mvctl.core.evaluation import ResolvedEvaluation, dataset_ref, resolve_evalu
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import NotFoundError, UsageError
-from mvctl.ops.lookup import unknown_declared, unrecorded_version
-from mvctl.ops.show import parse_reference
+from mvctl.ops.lookup import unknown_declared, unrecorded_version, version_reference
 from mvctl.results.compare import CompareResult, DatasetComparison, VersionScores
 from mvctl.spec.models import Config, Dataset
 from mvctl.state import StateReader
@@ -36,7 +35,8 @@ def compare(
     data: Path | None = None,
     label_column: str | None = None,
 ) -> CompareResult:
-    (model_a, label_a), (model_b, label_b) = parse_reference(ref_a), parse_reference(ref_b)
+    model_a, label_a = version_reference(workspace, ref_a)
+    model_b, label_b = version_reference(workspace, ref_b)
     model = workspace.config.models.get(model_a)
     if model is None:
         raise unknown_declared(workspace.config, model_a)

@@ -21,8 +21,7 @@ from mvctl.core.dag import topological_order
 from mvctl.core.hashing import step_cache_key
 from mvctl.core.resolve import resolve_version
 from mvctl.errors import NotFoundError
-from mvctl.ops.lookup import unknown_declared, unrecorded_version
-from mvctl.ops.show import parse_reference
+from mvctl.ops.lookup import unknown_declared, unrecorded_version, version_reference
 from mvctl.results.logs import LogChunk, LogsResult, StepLog
 from mvctl.results.records import VersionDetail
 from mvctl.state import StateReader
@@ -38,7 +37,7 @@ def logs(
 ) -> LogsResult:
     """A recorded version's step logs (``step``: only that one), with their text read from the
     store unless ``read_text`` is False (`--json` gives where they are, not what they say)."""
-    model, label = parse_reference(reference)
+    model, label = version_reference(workspace, reference)
     entries = recorded_logs(workspace, reference, step)
     if read_text and any(entry.digest for entry in entries):
         store = workspace.open_store()
@@ -51,7 +50,7 @@ def logs(
 
 def recorded_logs(workspace: Workspace, reference: str, step: str | None) -> tuple[StepLog, ...]:
     """Where each step's log of a recorded version is (``step``: only that one)."""
-    model, label = parse_reference(reference)
+    model, label = version_reference(workspace, reference)
     with workspace.open_state(create=False) as state:
         detail = state.version_detail(model, label)
         if detail is None:
@@ -127,7 +126,7 @@ def follow_logs(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[LogChunk]:
     """Each step's log in order as it is written, until the step ends (or no apply runs)."""
-    model, label = parse_reference(reference)
+    model, label = version_reference(workspace, reference)
     spec = workspace.config.models.get(model)
     if spec is None or label not in spec.versions:
         unknown = unknown_declared(workspace.config, model, label)

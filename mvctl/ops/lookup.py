@@ -1,5 +1,8 @@
 """Models and versions named on the command line, checked against the state or the config.
 
+A version is named as `MODEL@VERSION`, or as `MODEL:ALIAS` (as the plan prints it) for the
+version the alias points at in the recorded state.
+
 A mistyped name must never read as "nothing recorded": when a lookup finds nothing, these
 say which name is unknown and list the near names (or all of them, when none is near).
 The recorded names are read only then, so a lookup that succeeds costs nothing more.
@@ -9,9 +12,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mvctl.errors import NotFoundError, did_you_mean, listing
+from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.spec.models import Config
 from mvctl.state import StateReader
+from mvctl.workspace import Workspace
+
+
+def version_reference(workspace: Workspace, reference: str) -> tuple[str, str]:
+    """(model, label) of `MODEL@VERSION`, or of the version `MODEL:ALIAS` points at now."""
+    model, at, label = reference.partition("@")
+    if at and model and label and ":" not in reference:
+        return model, label
+    model, colon, alias = reference.partition(":")
+    if not colon or not model or not alias or "@" in reference:
+        raise UsageError(
+            f"'{reference}' is neither MODEL@VERSION nor MODEL:ALIAS",
+            fix="For example: churn@1.0.0, or churn:production for the version it serves.",
+        )
+    with workspace.open_state(create=False) as state:
+        recorded = state.snapshot()
+        pointed = recorded.aliases.get((model, alias))
+        if pointed is not None:
+            return model, pointed.version
+        unknown = unrecorded_model(state, workspace.config, model)
+    if unknown is not None:
+        raise unknown
+    aliases = sorted(name for (m, name) in recorded.aliases if m == model)
+    raise NotFoundError(
+        f"alias {model}:{alias} points at no version in the state",
+        fix=_near(alias, aliases, f"Recorded aliases of {model}"),
+    )
 
 
 def unrecorded_model(state: StateReader, config: Config, model: str) -> NotFoundError | None:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from mvctl.errors import UsageError
-from mvctl.ops.lookup import unrecorded_version
+from mvctl.ops.lookup import unrecorded_version, version_reference
 from mvctl.results.show import ShowResult
 from mvctl.workspace import Workspace
 
 
-def parse_reference(reference: str) -> tuple[str, str]:
-    model, sep, label = reference.partition("@")
-    if not sep or not model or not label:
-        raise UsageError(
-            f"'{reference}' is not MODEL@VERSION", fix="For example: mvctl show churn@1.0.0"
-        )
-    return model, label
-
-
 def show(workspace: Workspace, reference: str) -> ShowResult:
-    model, label = parse_reference(reference)
+    model, label = version_reference(workspace, reference)
     state = workspace.open_state(create=False)
     try:
         detail = state.version_detail(model, label)

@@ -1,7 +1,8 @@
 """The Console: the one place output is written. Passed in, never a global.
 
 On a terminal it renders rich markup in colour with live progress bars; when output is not a
-TTY, or NO_COLOR is set, it writes the same text plain so CI logs stay stable and readable.
+TTY, or NO_COLOR is set, it writes the same text plain so CI logs stay stable and readable
+(FORCE_COLOR asks for colour in a CI log that renders it).
 Whatever it writes, coloured or plain, passes through ``visible`` first: a control character
 or bidi override that reached it inside a value is shown as an escape, never obeyed (a CI log
 viewer renders ANSI as a terminal does). Only ``passthrough`` writes bytes as they are, and
@@ -12,10 +13,22 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import IO, Any
 
 from mvctl.render.markup import strip
 from mvctl.render.terminal import json_text, visible
+
+
+def color_wanted(terminal: bool, env: Mapping[str, str]) -> bool:
+    """Colour unless NO_COLOR is set to something (no-color.org: an empty value does not
+    count); else colour when FORCE_COLOR is set to something (force-color.org), even into a
+    pipe; else colour on a terminal that is not TERM=dumb. `--no-color` wins over all."""
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    return terminal and env.get("TERM") != "dumb"
 
 
 class Console:
@@ -25,11 +38,7 @@ class Console:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.terminal = self.out.isatty()
-        if color is None:
-            color = (
-                self.terminal and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-            )
-        self.color = color
+        self.color = color_wanted(self.terminal, os.environ) if color is None else color
         self._rich: Any = None
 
     @property
@@ -38,7 +47,13 @@ class Console:
         if self._rich is None:
             from rich.console import Console as RichConsole
 
-            self._rich = RichConsole(file=self.out, highlight=False, soft_wrap=True, emoji=False)
+            self._rich = RichConsole(
+                file=self.out,
+                highlight=False,
+                soft_wrap=True,
+                emoji=False,
+                force_terminal=self.color,
+            )
         return self._rich
 
     def print(self, markup: str = "") -> None:

@@ -8,6 +8,7 @@ commands call, for tests that look at the result objects.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -38,10 +39,12 @@ class StepRecorder:
 
 def run_cli(*argv: str) -> Result:
     """`mvctl ARGV` in this process: its exit code and output (SystemExit caught). Its stdin
-    is empty and no terminal, as in CI, even under `pytest -s`."""
+    is empty and no terminal, as in CI, even under `pytest -s`; the working folder it may
+    change (`-C DIR`) is put back."""
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
     stdin, sys.stdin = sys.stdin, io.StringIO()
+    folder = os.getcwd()
     try:
         with redirect_stdout(out), redirect_stderr(err):
             main(list(argv))
@@ -49,6 +52,7 @@ def run_cli(*argv: str) -> Result:
         code = done.code
     finally:
         sys.stdin = stdin
+        os.chdir(folder)
     return Result(code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
 
 
