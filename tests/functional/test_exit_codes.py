@@ -161,7 +161,7 @@ def test_an_internal_error_under_json_names_the_log_with_the_traceback(tiny: Pro
 def test_json_after_a_double_dash_is_an_argument_not_the_flag(tiny: Project) -> None:
     shown = tiny.mvctl("show", "--", "--json")
     assert shown.code == 1 and shown.out == ""
-    assert "'--json' is not MODEL@VERSION" in shown.err
+    assert "'--json' is neither MODEL@VERSION nor MODEL:ALIAS" in shown.err
 
 
 def test_a_hostile_name_in_an_error_document_is_escaped_and_parses_back(tiny: Project) -> None:

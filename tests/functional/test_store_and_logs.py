@@ -72,7 +72,7 @@ def test_logs_errors_name_the_version_or_step(tiny: Project) -> None:
     assert_clean_error(
         tiny.mvctl("logs", "churn@1.0.0", "evaluate"), "no step 'evaluate'", "prepare, train"
     )
-    assert_clean_error(tiny.mvctl("logs", "churn"), "is not MODEL@VERSION")
+    assert_clean_error(tiny.mvctl("logs", "churn"), "is neither MODEL@VERSION nor MODEL:ALIAS")
 
 
 def test_logs_follow_tails_a_step_while_it_runs(tiny: Project) -> None:

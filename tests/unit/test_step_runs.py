@@ -4,6 +4,7 @@ follow; and the apply reporter, which steps running in threads call at the same 
 from __future__ import annotations
 
 import io
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from mvctl.render.console import Console
 from mvctl.render.progress import ApplyReporter
 from mvctl.results.apply import ActionOutcome
 from mvctl.store.blobs import LocalStore
+
+# What a live progress display writes around its lines: colours, cursor moves, line erases.
+ANSI_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 SCRIPT = r"""
 import json, sys
@@ -98,7 +102,7 @@ def test_the_reporter_takes_events_from_many_threads(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         reporter.action_finished(ActionOutcome(CreateModel("m"), "done"))
-        lines = out.getvalue().splitlines()
+        lines = [ANSI_CONTROL.sub("", line) for line in out.getvalue().splitlines()]
         for index in range(8):
             assert sum(line.strip().startswith(f"m@1 step{index}: ok") for line in lines) == 1, (
                 lines
