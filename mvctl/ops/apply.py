@@ -24,7 +24,13 @@ from mvctl.core.planner import PlanOptions
 from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, close_interrupted, release_lock, work_folder
+from mvctl.ops.guard import (
+    acquire_lock,
+    close_failed,
+    close_interrupted,
+    release_lock,
+    work_folder,
+)
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
 from mvctl.results.apply import ApplyResult, ApplyStatus
@@ -59,8 +65,8 @@ def apply(
     workspace.check_registered_artifacts(digests)
     actor = current_actor(options.plan_options.actor)
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock(
-        "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    lock_id = acquire_lock(
+        state, "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
     )
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)

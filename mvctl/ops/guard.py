@@ -61,6 +61,18 @@ def close_failed(
     return error
 
 
+def acquire_lock(
+    state: StateWriter, operation: str, actor: str, *, timeout_s: float, lease_s: float | None
+) -> str:
+    """Take the state lock for ``operation``; when it cannot be taken (held, or the database
+    failed), close the state before the error leaves, since no ``finally`` owns it yet."""
+    try:
+        return state.acquire_lock(operation, actor, timeout_s=timeout_s, lease_s=lease_s)
+    except BaseException:
+        state.close()
+        raise
+
+
 def release_lock(state: StateWriter, lock_id: str) -> None:
     """Release the lock and close the state; for a ``finally`` block.
 

@@ -34,7 +34,7 @@ from mvctl.core.revert import (
 )
 from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import close_failed, close_interrupted, release_lock
+from mvctl.ops.guard import acquire_lock, close_failed, close_interrupted, release_lock
 from mvctl.results.revert import RevertResult
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.locking import DEFAULT_LEASE_S
@@ -84,8 +84,8 @@ def revert(
     }
     actor = current_actor(options.actor)
     state = workspace.open_state(create=True)
-    lock_id = state.acquire_lock(
-        "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
+    lock_id = acquire_lock(
+        state, "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
     )
     alerts = Alerts(workspace, "revert", actor, state.serial)
     try:

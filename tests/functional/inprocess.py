@@ -37,15 +37,22 @@ class StepRecorder:
         return lambda *args, **kwargs: None
 
 
-def run_cli(*argv: str) -> Result:
+def run_cli(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
     """`mvctl ARGV` in this process: its exit code and output (SystemExit caught). Its stdin
-    is empty and no terminal, as in CI, even under `pytest -s`; the working folder it may
-    change (`-C DIR`) is put back."""
+    is empty and no terminal, as in CI, even under `pytest -s`; it runs in ``cwd`` with
+    ``env`` as its whole environment when given, and the working folder and environment are
+    put back afterwards (also when it changed them itself: `-C DIR`)."""
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
     stdin, sys.stdin = sys.stdin, io.StringIO()
     folder = os.getcwd()
+    environment = dict(os.environ)
     try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
         with redirect_stdout(out), redirect_stderr(err):
             main(list(argv))
     except SystemExit as done:
@@ -53,6 +60,8 @@ def run_cli(*argv: str) -> Result:
     finally:
         sys.stdin = stdin
         os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environment)
     return Result(code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
 
 

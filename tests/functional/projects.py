@@ -44,6 +44,9 @@ with open(step.output("model.safetensors"), "wb") as out:
     out.write(struct.pack("<Q", len(header)) + header + payload)
 """
 
+FAULT_ENV_PREFIX = "MVCTL_TEST_"
+"""Fault points (mvctl/faults.py) are armed through these variables, read at import."""
+
 TEST_ACTOR = "tester"
 """Who the tests act as (MVCTL_ACTOR): the tiny project's owner."""
 
@@ -89,9 +92,21 @@ class Project:
     env: dict[str, str]
 
     def mvctl(
-        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 300
+        self,
+        *args: str,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 300,
+        process: bool = False,
     ) -> Result:
+        """`mvctl ARGS` in the project. In this process by default (the suite's time goes
+        to Python start-up otherwise); in a real one when the process boundary is what the
+        test is about (``process=True``: exit on a signal, stdin, a timeout) or a fault point
+        is armed, since those are read once at import."""
         env = {**self.env, **(extra_env or {})}
+        if not process and not any(name.startswith(FAULT_ENV_PREFIX) for name in env):
+            from tests.functional.inprocess import run_cli
+
+            return run_cli(*args, cwd=self.root, env=env)
         proc = subprocess.run(
             [sys.executable, "-m", "mvctl", *args],
             cwd=self.root,
