@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mvctl.core.plan import Plan
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
+    from mvctl.results.freeze import FreezeResult
     from mvctl.results.revert import RevertResult
 
 
@@ -27,7 +28,8 @@ class ExitCode(IntEnum):
     """Done; for `plan --detailed-exitcode`: no changes."""
     ERROR = 1
     """The command failed: bad input or options, a step or evaluation that failed, a state
-    that is not whole (`state check`), a stale or edited plan, a held lock, an internal error."""
+    that is not whole (`state check`), a config that `freeze --check` would edit, a stale or
+    edited plan, a held lock, an internal error."""
     CHANGES = 2
     """`plan --detailed-exitcode`: the plan has changes and no conflicts."""
     CONFLICTS = 3
@@ -76,3 +78,8 @@ def for_revert(result: RevertResult) -> ExitCode:
 
 def for_check(result: CheckResult) -> ExitCode:
     return ExitCode.OK if result.ok else ExitCode.ERROR
+
+
+def for_freeze(result: FreezeResult) -> ExitCode:
+    """`freeze --check` fails while the config does not yet pin what history holds."""
+    return ExitCode.ERROR if result.check and result.edits else ExitCode.OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
@@ -18,10 +18,10 @@ from typing import Literal, overload
 from mvctl.apply.registration import check_registered_artifacts
 from mvctl.core.drift import artifacts_to_check
 from mvctl.core.recorded import RecordedState
-from mvctl.core.resolve import env_names
+from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
-from mvctl.spec.models import Config, actor_name_problem, is_step_reference
+from mvctl.spec.models import Config, Step, actor_name_problem, is_step_reference
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.db import StateDB
 from mvctl.state.reading import ReadOnlyStateDB
@@ -114,12 +114,25 @@ class Workspace:
             raise SpecErrors(problems)
         cache.save()
         env = {
-            name: "sha256:" + hashlib.sha256(os.environ[name].encode()).hexdigest()
+            name: env_digest(name)
             for model in self.loaded.config.models.values()
             for name in env_names(model)
             if name in os.environ
         }
         return digests, env, cache.hashed_files
+
+    def current_digests(self, deps: Iterable[str]) -> dict[str, str | None]:
+        """Digests of ``deps`` as they are now (stat-cached); None for one that is missing or
+        leads outside the project. For `show`, whose paths come from a recorded spec."""
+        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        found: dict[str, str | None] = {}
+        for dep in deps:
+            try:
+                found[dep] = cache.dep_digest(self.root, dep)
+            except (DepMissingError, DepOutsideError, OSError, ValueError):
+                found[dep] = None
+        cache.save()
+        return found
 
     def check_deps_exist(self) -> None:
         """Every file dep and artifact is on disk, inside the project (no hashing): part of
@@ -171,14 +184,21 @@ class Workspace:
 
     def _declared_deps(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
         for model_name, model in self.loaded.config.models.items():
-            known = {step.name for step in model.pipeline}
-            for index, step in enumerate(model.pipeline):
-                for dep_index, dep in enumerate(step.deps):
-                    if not is_step_reference(dep, known):
-                        yield dep, ("models", model_name, "pipeline", index, "deps", dep_index)
+            pipelines: list[tuple[tuple[str | int, ...], list[Step]]] = [
+                (("models", model_name, "pipeline"), model.pipeline)
+            ]
             for label, version in model.versions.items():
                 if version.artifact is not None:
                     yield version.artifact, ("models", model_name, "versions", label, "artifact")
+                if version.pipeline is not None:
+                    where = ("models", model_name, "versions", label, "pipeline")
+                    pipelines.append((where, version.pipeline))
+            for base, pipeline in pipelines:
+                known = {step.name for step in pipeline}
+                for index, step in enumerate(pipeline):
+                    for dep_index, dep in enumerate(step.deps):
+                        if not is_step_reference(dep, known):
+                            yield dep, (*base, index, "deps", dep_index)
             evaluation = model.evaluation
             if evaluation is not None and evaluation.dataset is not None:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")
@@ -188,6 +208,15 @@ class Workspace:
                         dataset.path,
                         ("models", model_name, "evaluation", "datasets", index, "path"),
                     )
+
+
+def env_digest(name: str) -> str:
+    """What a step's cache key holds for the environment variable ``name``: its value's
+    digest, or "unset"."""
+    value = os.environ.get(name)
+    if value is None:
+        return UNSET_ENV
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def find_config(explicit: Path | None, start: Path) -> Path:

@@ -241,6 +241,7 @@ def _register() -> None:
     from mvctl.cli import (
         apply,
         compare,
+        freeze,
         init,
         logs,
         plan,
@@ -252,7 +253,20 @@ def _register() -> None:
         validate,
     )
 
-    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
+    for module in (
+        init,
+        validate,
+        plan,
+        apply,
+        freeze,
+        revert,
+        show,
+        compare,
+        report,
+        logs,
+        state,
+        store,
+    ):
         for command in module.COMMANDS:
             _with_plain_output_option(command)
             cli.add_command(command)

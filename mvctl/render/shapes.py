@@ -215,6 +215,14 @@ class EvaluationJson(TypedDict):
     apply_id: int | None
 
 
+class InputDigestJson(TypedDict):
+    step: str
+    kind: Literal["file", "env"]
+    name: Annotated[str, "The dep's path as declared, or the variable's name."]
+    recorded: Annotated[str, "Its digest when the version was trained ('unset': no value)."]
+    current: Annotated[str | None, "Its digest now; null: the file is gone."]
+
+
 class ShowJson(TypedDict):
     """`mvctl show --json`: one version's record."""
 
@@ -236,6 +244,11 @@ class ShowJson(TypedDict):
     apply_id: int | None
     aliases: list[str]
     evaluations: Annotated[list[EvaluationJson], "The latest result per dataset."]
+    inputs: Annotated[
+        list[InputDigestJson],
+        "Each file and environment variable its steps read: the digest it was trained with "
+        "beside the current one.",
+    ]
 
 
 class PairJson(TypedDict):
@@ -338,3 +351,42 @@ class ReportJson(TypedDict):
     serial: int
     models: list[str]
     applies: Annotated[int, "Applies listed in its history."]
+
+
+class FieldChangeJson(TypedDict):
+    path: Annotated[str, "The recipe field, as a dotted path (steps.STEP.params.NAME, ...)."]
+    before: Annotated[Any, "Its recorded value (null: absent)."]
+    after: Annotated[Any, "What the config declared before freeze (null: absent)."]
+
+
+class FrozenVersionJson(TypedDict):
+    model: str
+    label: str
+    file: Annotated[str, "The config file that declares the model (and was edited)."]
+    pinned: Annotated[
+        Literal["params", "pipeline"],
+        "params: recorded values written as the version's overrides; pipeline: the recorded "
+        "steps written as the version's own pipeline.",
+    ]
+    changes: Annotated[list[FieldChangeJson], "The recipe changes the pins undo."]
+
+
+class FreezeSkipJson(TypedDict):
+    target: Annotated[str, "MODEL@VERSION"]
+    reason: str
+
+
+class FreezeEditJson(TypedDict):
+    file: str
+    diff: Annotated[str, "The edit as a unified diff."]
+
+
+class FreezeJson(TypedDict):
+    """`mvctl freeze --json`: the versions pinned to their recorded recipe, and the edits."""
+
+    format_version: FormatVersion
+    check: Annotated[bool, "--check: nothing was written (exit 1 when something would be)."]
+    written: Annotated[bool, "Whether the config files were edited."]
+    versions: list[FrozenVersionJson]
+    skipped: Annotated[list[FreezeSkipJson], "Versions in conflict that freeze cannot pin."]
+    edits: list[FreezeEditJson]

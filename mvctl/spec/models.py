@@ -251,10 +251,21 @@ class Evaluation(SpecModel):
 
 
 class VersionSpec(SpecModel):
-    """One declared version: parameter overrides per step, or a ready-made artifact file."""
+    """One declared version: parameter overrides per step, or a ready-made artifact file.
+
+    A version may carry its own ``pipeline``: `mvctl freeze` writes one to pin the recipe a
+    trained version was made with while the model's pipeline moves on for new versions.
+    """
 
     params: dict[Name, dict[str, ParamValue]] = Field(
         default_factory=dict, description="Per-step parameter overrides: {step: {param: value}}."
+    )
+    pipeline: list[Step] | None = Field(
+        None,
+        min_length=1,
+        description="The steps this version is trained by, in place of the model's pipeline "
+        "(its `params` still override them). `mvctl freeze` writes it to keep a trained "
+        "version's recorded recipe when the model's pipeline changes.",
     )
     artifact: str | None = Field(
         None, description="A model file produced elsewhere (skops or safetensors) to register."
@@ -271,7 +282,13 @@ class VersionSpec(SpecModel):
     def _artifact_or_params(self) -> VersionSpec:
         if self.artifact is not None and self.params:
             raise ValueError("a version with 'artifact' is not trained, so it takes no 'params'")
+        if self.artifact is not None and self.pipeline is not None:
+            raise ValueError("a version with 'artifact' is not trained, so it takes no 'pipeline'")
         return self
+
+    def steps(self, model: ModelSpec) -> list[Step]:
+        """The pipeline this version is trained by: its own, else the model's."""
+        return self.pipeline if self.pipeline is not None else model.pipeline
 
 
 class ModelSpec(SpecModel):
