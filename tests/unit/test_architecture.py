@@ -84,6 +84,7 @@ IMPORTED_FIRST_FAILS = {
     for name in (
         "apply",
         "compare",
+        "freeze",
         "init",
         "logs",
         "plan",
@@ -99,7 +100,17 @@ IMPORTED_FIRST_FAILS = {
 be fails the test, so the list only ever shrinks."""
 NOT_IMPORTABLE = {"mvctl.__main__": "runs the command line when imported"}
 
-READ_ONLY_OPS = ("plan", "status", "show", "history", "report", "compare", "logs", "check")
+READ_ONLY_OPS = (
+    "plan",
+    "status",
+    "show",
+    "history",
+    "report",
+    "compare",
+    "logs",
+    "check",
+    "freeze",
+)
 """The ops that only read the state: they open it with create=False and take a StateReader."""
 STATE_TYPES = {"StateReader", "StateWriter", "StateDB", "LockingStateDB", "ReadOnlyStateDB"}
 
