@@ -10,7 +10,7 @@ with ``check`` nothing is written at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.ops.lookup import unknown_declared
 from mvctl.results.freeze import FileEdit, FreezeResult, FreezeSkip, FrozenVersion
 from mvctl.spec.loader import load_config
+from mvctl.spec.paths import is_inside
 from mvctl.spec.positions import FILE
 from mvctl.spec.writeback import Edit, Remove, SetValue, block_then_flow, edit_text, replace_file
 from mvctl.spec.writeback import unified_diff as diff_of
@@ -80,9 +81,10 @@ def freeze(workspace: Workspace, options: FreezeOptions) -> FreezeResult:
         if before != after
     )
     if not options.check:
+        _refuse_links(workspace, files.values())
         for path, (before, after) in texts.items():
             if before != after:
-                replace_file(path, after)
+                replace_file(path.resolve(), after)
     versions = tuple(
         FrozenVersion(f.model, f.label, _shown(workspace, files[f.model]), f.form, f.changes)
         for f in frozen
@@ -109,12 +111,25 @@ def _target(workspace: Workspace, target: str | None) -> tuple[str | None, str |
 
 
 def _files_of(workspace: Workspace, frozen: Sequence[VersionFreeze]) -> dict[str, Path]:
-    """The file that declares each model with a version to freeze (resolved: the one to edit)."""
+    """The file that declares each model with a version to freeze, as loaded."""
     positions = workspace.loaded.positions
     return {
-        f.model: workspace.loaded.files[positions.find(("models", f.model))[FILE]].resolve()
-        for f in frozen
+        f.model: workspace.loaded.files[positions.find(("models", f.model))[FILE]] for f in frozen
     }
+
+
+def _refuse_links(workspace: Workspace, files: Iterable[Path]) -> None:
+    """Freeze writes only config files that are inside the project themselves: never through
+    a symbolic link, which could lead anywhere and is not the file a reviewer sees change."""
+    real_root = workspace.root.resolve()
+    for path in sorted(set(files)):
+        if path.is_symlink() or not is_inside(path.resolve(), real_root):
+            raise UsageError(
+                f"refusing to write {path}: it is a symbolic link (to {path.resolve()}); "
+                "freeze edits only config files that are inside the project themselves",
+                fix="Replace the link by a copy of the file, or make the edit by hand "
+                "(`mvctl freeze --check` prints it). Nothing was written.",
+            )
 
 
 def _edited_texts(
@@ -161,7 +176,8 @@ def _check_edited(
     names = ", ".join(f"{f.model}@{f.label}" for f in frozen)
     try:
         loaded = load_config(
-            workspace.loaded.files[0], {path: after for path, (_, after) in texts.items()}
+            workspace.loaded.files[0],
+            {path.resolve(): after for path, (_, after) in texts.items()},
         )
     except SpecErrors as errors:
         raise SpecErrors(
@@ -194,7 +210,10 @@ def _check_edited(
 
 def _shown(workspace: Workspace, path: Path) -> str:
     """A config file as people name it: relative to the project root when inside it."""
-    try:
-        return str(path.resolve().relative_to(workspace.root.resolve()))
-    except ValueError:
-        return str(path)
+    for inside, root in (
+        (path.absolute(), workspace.root.absolute()),
+        (path.resolve(), workspace.root.resolve()),
+    ):
+        if inside.is_relative_to(root):
+            return str(inside.relative_to(root))
+    return str(path)

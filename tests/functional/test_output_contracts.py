@@ -64,6 +64,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     runs["report.schema.json"] = project.mvctl(
         "report", "-o", str(project.root / "report.html"), "--json"
     )
+    project.edit_config("params: {C: 1.0}", "params: {C: 0.5}")  # 1.0.0 takes the default
+    runs["freeze.schema.json"] = project.mvctl("freeze", "--json")
     runs["revert.schema.json"] = project.mvctl("revert", "--auto-approve", "--json")
     runs["error.schema.json"] = project.mvctl("show", "churn@9.9.9", "--json")
     yield runs
