@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mvctl.core.plan import Plan
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
+    from mvctl.results.reproduce import ReproduceResult
     from mvctl.results.revert import RevertResult
 
 
@@ -39,6 +40,9 @@ class ExitCode(IntEnum):
     else failed."""
     DECLINED = 5
     """Answered "no" at the confirmation prompt: nothing changed."""
+    DIFFERS = 6
+    """`reproduce`: the version was re-run from its record, and a step's output, the model or
+    a metric differs from what the record holds."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by SIGINT (Ctrl-C), after cleaning up."""
     TERMINATED = 128 + signal.SIGTERM
@@ -76,3 +80,7 @@ def for_revert(result: RevertResult) -> ExitCode:
 
 def for_check(result: CheckResult) -> ExitCode:
     return ExitCode.OK if result.ok else ExitCode.ERROR
+
+
+def for_reproduce(result: ReproduceResult) -> ExitCode:
+    return ExitCode.OK if result.status == "match" else ExitCode.DIFFERS

@@ -245,6 +245,7 @@ def _register() -> None:
         logs,
         plan,
         report,
+        reproduce,
         revert,
         show,
         state,
@@ -252,7 +253,20 @@ def _register() -> None:
         validate,
     )
 
-    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
+    for module in (
+        init,
+        validate,
+        plan,
+        apply,
+        revert,
+        show,
+        compare,
+        reproduce,
+        report,
+        logs,
+        state,
+        store,
+    ):
         for command in module.COMMANDS:
             _with_plain_output_option(command)
             cli.add_command(command)

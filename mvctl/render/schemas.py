@@ -232,6 +232,7 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("gc.schema.json", shapes.GcJson, "mvctl store gc"),
     ("init.schema.json", shapes.InitJson, "mvctl init"),
     ("report.schema.json", shapes.ReportJson, "mvctl report"),
+    ("reproduce.schema.json", shapes.ReproduceJson, "mvctl reproduce"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

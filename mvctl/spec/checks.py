@@ -20,7 +20,7 @@ from typing import Any
 
 from mvctl.errors import SpecError
 from mvctl.spec.evaluation_checks import check_evaluation
-from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
+from mvctl.spec.models import Config, FileDep, ModelSpec, Step, dep_path, is_step_reference
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
@@ -129,8 +129,17 @@ def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None
         _check_trainer(step, ("pipeline", index), at)
         _check_finite(step.params, ("pipeline", index, "params"), at)
         _check_finite(step.with_, ("pipeline", index, "with"), at)
-        for dep_index, dep in enumerate(step.deps):
-            if is_step_reference(dep, names):
+        for dep_index, written in enumerate(step.deps):
+            dep = dep_path(written)
+            if isinstance(written, FileDep):
+                if is_step_reference(dep, names):
+                    at.error(
+                        ("pipeline", index, "deps", dep_index, "path"),
+                        f"dep {{path: {dep}}} names step '{dep}'; the mapping form is for files",
+                        f"Write the step as a plain name in the list: deps: [{dep}, ...].",
+                        value=True,
+                    )
+            elif is_step_reference(dep, names):
                 if first_index[step.name] == index:
                     graph[step.name].append((dep, index, dep_index))
             elif path_exists is not None and _BARE_WORD.match(dep) and not path_exists(dep):
@@ -254,9 +263,9 @@ def _check_paths(model: ModelSpec, at: _Reporter) -> None:
     paths: list[tuple[NodePath, str]] = []
     for index, step in enumerate(model.pipeline):
         paths += [
-            (("pipeline", index, "deps", dep_index), dep)
+            (_dep_place(index, dep_index, dep), dep_path(dep))
             for dep_index, dep in enumerate(step.deps)
-            if not is_step_reference(dep, names)
+            if not is_step_reference(dep_path(dep), names)
         ]
         for output_index, output in enumerate(step.outputs):
             problem = output_name_problem(output)
@@ -297,6 +306,12 @@ def _check_paths(model: ModelSpec, at: _Reporter) -> None:
                 "files from elsewhere into the project.",
                 value=True,
             )
+
+
+def _dep_place(step_index: int, dep_index: int, dep: str | FileDep) -> NodePath:
+    """Where a dep's path is written: the list item, or its mapping's `path`."""
+    place: NodePath = ("pipeline", step_index, "deps", dep_index)
+    return place if isinstance(dep, str) else (*place, "path")
 
 
 # Versions and aliases --------------------------------------------------------------------
