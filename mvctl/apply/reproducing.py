@@ -9,7 +9,8 @@ in a process group of its own, stopped with the command), and its outputs and lo
 scratch store beside the scratch project.
 
 Everything is checked before the first step starts, so a version that cannot be reproduced
-from the store says why at once: a kept file's blob missing, a working-tree file that changed.
+from the store says why at once: a kept file's blob missing or corrupt, a working-tree file
+that changed.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def find_inputs(
 def _from_store(
     target: str, step: RecordedStep, path: str, digest: str, store: BlobStore
 ) -> RestoredFile:
+    """Check the kept blob now, by its content: a step must not start on a file that differs
+    from what it trained on, nor after earlier steps ran for nothing."""
     if not store.has(digest):
         raise NotFoundError(
             f"cannot reproduce {target}: {path}, a dep of step {step.name}, was kept as blob "
@@ -109,6 +112,15 @@ def _from_store(
             "dep file a recorded run names, so something else removed it); without it the "
             "step cannot be re-run as recorded.",
         )
+    try:
+        store.verify(digest)
+    except DigestMismatchError as corrupt:
+        raise DigestMismatchError(
+            f"cannot reproduce {target}: {path}, a dep of step {step.name}, is not the file "
+            f"it trained on: {corrupt.problem}",
+            fix="Put the blob back from a backup of the store; nothing was run. Until then the "
+            "step cannot be re-run as recorded.",
+        ) from corrupt
     return RestoredFile(step.name, path, digest, "store", KEPT)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mvctl.cli.app import AppContext, emit, json_option, pass_app
+from mvctl.cli.completion import complete_versions
 
 
 @click.command()
-@click.argument("reference", metavar="MODEL@VERSION")
+@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
 @json_option
 @pass_app
 def reproduce(app: AppContext, reference: str, as_json: bool) -> int:

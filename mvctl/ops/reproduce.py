@@ -39,8 +39,7 @@ from mvctl.core.records import VERSION_FAILED, VersionRecord
 from mvctl.core.reproduction import RecordedRun, compare_metrics, recorded_run
 from mvctl.core.resolve import torch_module
 from mvctl.errors import MvctlError, UsageError
-from mvctl.ops.lookup import unrecorded_version
-from mvctl.ops.show import parse_reference
+from mvctl.ops.lookup import unrecorded_version, version_reference
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.reproduce import DatasetRescore, ReproduceResult
 from mvctl.spec.models import Evaluation, ModelSpec
@@ -50,7 +49,7 @@ from mvctl.workspace import Workspace
 
 
 def reproduce(workspace: Workspace, reference: str, *, events: StepEvents) -> ReproduceResult:
-    model, label = parse_reference(reference)
+    model, label = version_reference(workspace, reference)
     target = f"{model}@{label}"
     state = workspace.open_state(create=False)
     try:

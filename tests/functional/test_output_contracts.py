@@ -59,6 +59,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     runs["show.schema.json"] = project.mvctl("show", "churn@1.1.0", "--json")
     runs["compare.schema.json"] = project.mvctl("compare", "churn@1.0.0", "churn@1.1.0", "--json")
     runs["logs.schema.json"] = project.mvctl("logs", "churn@1.0.0", "--json")
+    runs["reproduce.schema.json"] = project.mvctl("reproduce", "churn:staging", "--json")
     runs["check.schema.json"] = project.mvctl("state", "check", "--json")
     runs["gc.schema.json"] = project.mvctl("store", "gc", "--json")
     runs["report.schema.json"] = project.mvctl(

@@ -355,6 +355,35 @@ def test_a_kept_file_missing_from_the_store_is_an_error_with_the_fix(
     assert error["fix"].startswith("Put the blob back from a backup of the store")
 
 
+def test_a_tampered_kept_file_is_refused_before_any_step_runs(data_project: Project) -> None:
+    """The blob of steps/train.py (a dep of the second step) no longer hashes to its digest:
+    the first step must not run for nothing, and no corrupt file reaches a step."""
+    digest = lineage(data_project, "churn@1.0.0")["steps"]["train"]["dep_files"]["steps/train.py"][
+        "files"
+    ]["steps/train.py"]
+    tampered = blob(data_project, digest)
+    tampered.chmod(0o644)
+    tampered.write_text("open('PWNED', 'w').write('x')\n")
+    now = sha256(tampered)
+    before = snapshot_of(data_project.root)
+    tmp = Path(data_project.env["TMPDIR"])
+
+    reproduced = data_project.mvctl("reproduce", "churn@1.0.0", "--json")
+    assert reproduced.code == 1
+    error = document(reproduced)
+    assert error["kind"] == "DigestMismatchError" and error["exit_code"] == 1
+    assert error["error"].startswith(
+        "cannot reproduce churn@1.0.0: steps/train.py, a dep of step train, is not the file it "
+        f"trained on: blob {digest} in the store"
+    )
+    assert f"its content hashes to {now}" in error["error"]
+    assert error["fix"].startswith("Put the blob back from a backup of the store; nothing was run")
+    assert "prepare" not in reproduced.err, "a step ran before the check"
+    assert not list(data_project.root.parent.rglob("PWNED"))
+    assert snapshot_of(data_project.root) == before
+    assert list(tmp.iterdir()) == []
+
+
 def test_a_version_recorded_before_dep_files_were_kept_uses_the_working_tree_while_it_matches(
     data_project: Project,
 ) -> None:
@@ -379,6 +408,17 @@ def test_a_version_recorded_before_dep_files_were_kept_uses_the_working_tree_whi
     ) in changed.err
 
 
+def test_an_alias_names_the_version_it_points_at(data_project: Project) -> None:
+    reproduced = data_project.mvctl("reproduce", "churn:production", "--json")
+    assert reproduced.code == 0, reproduced.text
+    found = document(reproduced)
+    assert (found["model"], found["label"], found["status"]) == ("churn", "1.0.0", "match")
+    unknown = data_project.mvctl("reproduce", "churn:staging")
+    assert unknown.code == 1
+    assert "alias churn:staging points at no version in the state" in unknown.err
+    assert "production" in unknown.err
+
+
 # What has nothing to reproduce, and what may not run -------------------------------------------
 
 
@@ -395,7 +435,7 @@ def test_unknown_and_failed_versions_are_errors_naming_what_exists(data_project:
     unknown = data_project.mvctl("reproduce", "churn@1.0")
     assert unknown.code == 1 and "Did you mean '1.0.0'" in unknown.err
     malformed = data_project.mvctl("reproduce", "churn")
-    assert malformed.code == 1 and "'churn' is not MODEL@VERSION" in malformed.err
+    assert malformed.code == 1 and "'churn' is neither MODEL@VERSION nor MODEL:ALIAS" in malformed.err
 
     data_project.edit_config(
         '"1.1.0": {params: {train: {lr: 0.2}}}',
