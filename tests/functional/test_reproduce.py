@@ -435,7 +435,9 @@ def test_unknown_and_failed_versions_are_errors_naming_what_exists(data_project:
     unknown = data_project.mvctl("reproduce", "churn@1.0")
     assert unknown.code == 1 and "Did you mean '1.0.0'" in unknown.err
     malformed = data_project.mvctl("reproduce", "churn")
-    assert malformed.code == 1 and "'churn' is neither MODEL@VERSION nor MODEL:ALIAS" in malformed.err
+    assert (
+        malformed.code == 1 and "'churn' is neither MODEL@VERSION nor MODEL:ALIAS" in malformed.err
+    )
 
     data_project.edit_config(
         '"1.1.0": {params: {train: {lr: 0.2}}}',
