@@ -126,6 +126,8 @@ def test_the_documents_say_what_happened(outputs: dict[str, Result]) -> None:
     logs = document(outputs["logs.schema.json"])
     assert [s["step"] for s in logs["steps"]] == ["prepare", "train"]
     assert all(s["digest"].startswith("sha256:") for s in logs["steps"])
+    reproduced = document(outputs["reproduce.schema.json"])
+    assert (reproduced["label"], reproduced["status"]) == ("1.1.0", "match")
     reverted = document(outputs["revert.schema.json"])
     assert reverted["status"] == "done" and reverted["apply_id"] == applied["apply_id"] + 1
     report = document(outputs["report.schema.json"])
