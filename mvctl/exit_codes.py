@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
     from mvctl.results.freeze import FreezeResult
+    from mvctl.results.reproduce import ReproduceResult
     from mvctl.results.revert import RevertResult
 
 
@@ -41,6 +42,9 @@ class ExitCode(IntEnum):
     else failed."""
     DECLINED = 5
     """Answered "no" at the confirmation prompt: nothing changed."""
+    DIFFERS = 6
+    """`reproduce`: the version was re-run from its record, and a step's output, the model or
+    a metric differs from what the record holds."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by SIGINT (Ctrl-C), after cleaning up."""
     TERMINATED = 128 + signal.SIGTERM
@@ -83,3 +87,7 @@ def for_check(result: CheckResult) -> ExitCode:
 def for_freeze(result: FreezeResult) -> ExitCode:
     """`freeze --check` fails while the config does not yet pin what history holds."""
     return ExitCode.ERROR if result.check and result.edits else ExitCode.OK
+
+
+def for_reproduce(result: ReproduceResult) -> ExitCode:
+    return ExitCode.OK if result.status == "match" else ExitCode.DIFFERS

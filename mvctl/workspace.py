@@ -21,7 +21,14 @@ from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
-from mvctl.spec.models import Config, Step, actor_name_problem, is_step_reference
+from mvctl.spec.models import (
+    Config,
+    Step,
+    actor_name_problem,
+    dep_path,
+    dep_place,
+    is_step_reference,
+)
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.db import StateDB
 from mvctl.state.reading import ReadOnlyStateDB
@@ -97,10 +104,14 @@ class Workspace:
                     missing.add(key)
         return frozenset(missing)
 
+    def digest_cache(self) -> DigestCache:
+        """The project's file digests, kept by (size, mtime, inode) in `.mvctl/cache/`."""
+        return DigestCache(self.private_dir / "cache" / "digests.json")
+
     def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
         """Digests of every dep and artifact file (stat-cached), of declared env vars, and
         how many files had to be hashed."""
-        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        cache = self.digest_cache()
         digests: dict[str, str] = {}
         problems: list[SpecError] = []
         for dep, place_path in self._declared_deps():
@@ -151,7 +162,7 @@ class Workspace:
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
         types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
         ``digests``: the files' digests when already computed (plan, apply)."""
-        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        cache = self.digest_cache()
 
         def digest_of(artifact: str) -> str:
             if digests is not None and artifact in digests:
@@ -196,9 +207,10 @@ class Workspace:
             for base, pipeline in pipelines:
                 known = {step.name for step in pipeline}
                 for index, step in enumerate(pipeline):
-                    for dep_index, dep in enumerate(step.deps):
+                    for dep_index, written in enumerate(step.deps):
+                        dep = dep_path(written)
                         if not is_step_reference(dep, known):
-                            yield dep, (*base, index, "deps", dep_index)
+                            yield dep, dep_place((*base, index, "deps", dep_index), written)
             evaluation = model.evaluation
             if evaluation is not None and evaluation.dataset is not None:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")

@@ -32,7 +32,7 @@ from mvctl.core.lineage import (
 from mvctl.core.plan import FieldChange
 from mvctl.core.recorded import RecordedVersion
 from mvctl.core.resolve import ResolvedVersion, resolve_version
-from mvctl.spec.models import ModelSpec, Step, VersionSpec
+from mvctl.spec.models import ModelSpec, Step, VersionSpec, dep_path
 
 PinPath = tuple[str | int, ...]
 FreezeForm = Literal["params", "pipeline"]
@@ -221,13 +221,17 @@ def _in_declared_order(params: Mapping[str, Any], declared: Step | None) -> dict
     return {name: params[name] for name in first + sorted(set(params) - set(first))}
 
 
-def _deps_list(definition: Mapping[str, Any], declared: Step | None) -> list[str]:
-    """The recorded deps, in the order the step declares them now where it still has them."""
+def _deps_list(definition: Mapping[str, Any], declared: Step | None) -> list[Any]:
+    """The recorded deps, in the order the step declares them now where it still has them,
+    each in the form it is written there (a mapping keeps its `snapshot:`, which is no part
+    of the recipe)."""
     upstream = sorted(definition["deps"]["steps"])
     files = sorted(definition["deps"]["files"])
     recorded = set(upstream) | set(files)
-    kept = [dep for dep in (declared.deps if declared else ()) if dep in recorded]
-    return kept + [dep for dep in upstream + files if dep not in kept]
+    kept = [dep for dep in (declared.deps if declared else ()) if dep_path(dep) in recorded]
+    kept_paths = {dep_path(dep) for dep in kept}
+    written = [dep if isinstance(dep, str) else dep.model_dump(exclude_unset=True) for dep in kept]
+    return written + [dep for dep in upstream + files if dep not in kept_paths]
 
 
 def _pinned_spec(version: VersionSpec, pins: Sequence[Pin]) -> VersionSpec | None:

@@ -24,7 +24,7 @@ from mvctl.core.diff import diff_values
 from mvctl.core.hashing import step_cache_key, version_spec_hash
 from mvctl.core.plan import FieldChange
 from mvctl.core.recorded import VERSION_FAILED, RecordedVersion
-from mvctl.core.resolve import ResolvedStep, ResolvedVersion
+from mvctl.core.resolve import ResolvedVersion
 
 ORDER_PATH = "steps.order"
 """Where a change in the order of otherwise equal steps shows in a conflict."""
@@ -218,9 +218,7 @@ def _as_recorded(declared: ResolvedVersion, before: StepDefinitions) -> Resolved
         if old == step.definition:
             steps.append(step)
         else:
-            steps.append(
-                ResolvedStep(step.name, step_cache_key(old), old, step.upstream, step.outputs)
-            )
+            steps.append(replace(step, key=step_cache_key(old), definition=old))
     spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in steps])
     return replace(declared, spec_hash=spec_hash, steps=tuple(steps))
 

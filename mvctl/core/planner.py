@@ -42,6 +42,7 @@ from mvctl.core.recorded import (
     RecordedState,
     RecordedVersion,
 )
+from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
 from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.spec.models import Config, ModelSpec
@@ -276,7 +277,8 @@ class _Planner:
         last = self.recorded.last_step_inputs.get((model, step.name))
         if last is None:
             return "no earlier run of this step"
-        changes = diff_values(json.loads(last), dict(step.definition))
+        before = {k: v for k, v in json.loads(last).items() if k != DEP_FILES}
+        changes = diff_values(before, dict(step.definition))
         if not changes:
             return "outputs missing from the store"
         return "; ".join(_describe_input_change(change.path) for change in changes[:3]) + (

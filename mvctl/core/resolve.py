@@ -36,6 +36,8 @@ class ResolvedStep:
     """Everything the key covers: command or trainer, params, dep digests, upstream keys."""
     upstream: tuple[str, ...]
     outputs: tuple[str, ...]
+    unkept: frozenset[str] = frozenset()
+    """File deps written with `snapshot: false`: their files are not copied into the store."""
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -86,7 +88,7 @@ def pipeline_order(pipeline: list[Step]) -> list[Step]:
     """The steps in the order they run: after their upstream steps, else as declared."""
     names = [step.name for step in pipeline]
     known = set(names)
-    upstream = {s.name: [d for d in s.deps if is_step_reference(d, known)] for s in pipeline}
+    upstream = {s.name: [d for d in s.dep_paths() if is_step_reference(d, known)] for s in pipeline}
     by_name = {step.name: step for step in pipeline}
     return [by_name[name] for name in topological_order(names, upstream)]
 
@@ -136,7 +138,8 @@ def resolve_version(
     resolved: list[ResolvedStep] = []
     memo = {} if memo is None else memo
     for step in steps:
-        upstream = tuple(dep for dep in step.deps if is_step_reference(dep, known))
+        deps = step.dep_paths()
+        upstream = tuple(dep for dep in deps if is_step_reference(dep, known))
         override = version.params.get(step.name)
         memo_key = (
             step.name,
@@ -148,7 +151,7 @@ def resolve_version(
             keys[step.name] = known_step.key
             resolved.append(known_step)
             continue
-        files = {dep: digests[dep] for dep in step.deps if dep not in upstream}
+        files = {dep: digests[dep] for dep in deps if dep not in upstream}
         definition: dict[str, Any] = {
             "params": {**step.params, **version.params.get(step.name, {})},
             "deps": {"files": files, "steps": {name: keys[name] for name in upstream}},
@@ -163,7 +166,9 @@ def resolve_version(
         key = step_cache_key(definition)
         keys[step.name] = key
         outputs = tuple(step.outputs) or BUILTIN_OUTPUTS.get(step.uses or "", ())
-        resolved_step = ResolvedStep(step.name, key, definition, upstream, outputs)
+        resolved_step = ResolvedStep(
+            step.name, key, definition, upstream, outputs, step.unkept_deps()
+        )
         memo[memo_key] = resolved_step
         resolved.append(resolved_step)
     spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in resolved])

@@ -130,6 +130,7 @@ def apply(
             },
             torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
             processes=processes,
+            digest_cache=workspace.digest_cache(),
         )
         outcomes = roll_back_failed_models(
             session,

@@ -241,6 +241,7 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("init.schema.json", shapes.InitJson, "mvctl init"),
     ("report.schema.json", shapes.ReportJson, "mvctl report"),
     ("freeze.schema.json", shapes.FreezeJson, "mvctl freeze"),
+    ("reproduce.schema.json", shapes.ReproduceJson, "mvctl reproduce"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

@@ -20,7 +20,15 @@ from typing import Any
 
 from mvctl.errors import SpecError
 from mvctl.spec.evaluation_checks import check_evaluation
-from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
+from mvctl.spec.models import (
+    Config,
+    FileDep,
+    ModelSpec,
+    Step,
+    dep_path,
+    dep_place,
+    is_step_reference,
+)
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
@@ -140,8 +148,17 @@ def _check_steps(
         _check_trainer(step, (*base, index), at)
         _check_finite(step.params, (*base, index, "params"), at)
         _check_finite(step.with_, (*base, index, "with"), at)
-        for dep_index, dep in enumerate(step.deps):
-            if is_step_reference(dep, names):
+        for dep_index, written in enumerate(step.deps):
+            dep = dep_path(written)
+            if isinstance(written, FileDep):
+                if is_step_reference(dep, names):
+                    at.error(
+                        (*base, index, "deps", dep_index, "path"),
+                        f"dep {{path: {dep}}} names step '{dep}'; the mapping form is for files",
+                        f"Write the step as a plain name in the list: deps: [{dep}, ...].",
+                        value=True,
+                    )
+            elif is_step_reference(dep, names):
                 if first_index[step.name] == index:
                     graph[step.name].append((dep, index, dep_index))
             elif path_exists is not None and _BARE_WORD.match(dep) and not path_exists(dep):
@@ -268,9 +285,9 @@ def _check_paths(model: ModelSpec, at: _Reporter) -> None:
         names = {step.name for step in pipeline}
         for index, step in enumerate(pipeline):
             paths += [
-                ((*base, index, "deps", dep_index), dep)
+                (dep_place((*base, index, "deps", dep_index), dep), dep_path(dep))
                 for dep_index, dep in enumerate(step.deps)
-                if not is_step_reference(dep, names)
+                if not is_step_reference(dep_path(dep), names)
             ]
             for output_index, output in enumerate(step.outputs):
                 problem = output_name_problem(output)

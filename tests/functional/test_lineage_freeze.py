@@ -145,6 +145,23 @@ def test_freeze_check_and_plan_agree_on_a_pipeline_change(tiny: Project) -> None
     assert cli(tiny, "validate").code == 0
 
 
+def test_freeze_pins_an_unkept_dep_in_its_mapping_form(tiny: Project) -> None:
+    unkept = "{path: steps/prepare.py, snapshot: false}"
+    tiny.edit_config("deps: [steps/prepare.py]", f"deps: [{unkept}]")
+    assert cli(tiny, "plan", "--detailed-exitcode").code == 0  # snapshot is no part of the recipe
+    tiny.edit_config("run: python steps/prepare.py", "run: python -B steps/prepare.py")
+    conflicted = cli(tiny, "plan", "--detailed-exitcode")
+    assert conflicted.code == 3, conflicted.text
+    assert "steps.prepare.run" in conflicted.out and "snapshot" not in conflicted.out
+    frozen = cli(tiny, "freeze")
+    assert frozen.code == 0, frozen.text
+    config = tiny.config()
+    assert config.count("run: python steps/prepare.py") == 2
+    assert config.count("deps: [{path: steps/prepare.py, snapshot: false}]") == 3, config
+    assert cli(tiny, "validate").code == 0
+    assert cli(tiny, "plan", "--detailed-exitcode").code == 0
+
+
 def test_freeze_of_one_version_leaves_the_others(tiny: Project) -> None:
     tiny.edit_config("params: {rows: 10}", "params: {rows: 12}")
     frozen = cli(tiny, "freeze", "churn@1.1.0")

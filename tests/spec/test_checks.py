@@ -131,3 +131,26 @@ def test_a_version_overrides_only_params_its_own_pipeline_declares() -> None:
 def test_versions_with_their_own_pipelines_need_no_model_pipeline() -> None:
     spec = model(versions={"1.0.0": {"pipeline": [{"name": "fit", "run": "x"}]}})
     assert whats(spec) == []
+
+
+def test_mapping_deps_in_a_versions_own_pipeline_are_checked_at_their_path() -> None:
+    spec = model(
+        pipeline=[{"name": "fit", "run": "x"}],
+        versions={
+            "1.0.0": {
+                "pipeline": [
+                    {"name": "prep", "run": "x", "outputs": ["d.npz"]},
+                    {
+                        "name": "fit",
+                        "run": "x",
+                        "deps": [{"path": "prep"}, {"path": "../x.csv", "snapshot": False}],
+                    },
+                ]
+            }
+        },
+    )
+    found = {error.field: error.what for error in check_model("m", spec, NOWHERE)}
+    at = 'models.m.versions["1.0.0"].pipeline[1].deps'
+    assert set(found) == {f"{at}[0].path", f"{at}[1].path"}
+    assert "the mapping form is for files" in found[f"{at}[0].path"]
+    assert "climbs out of the project" in found[f"{at}[1].path"]

@@ -89,6 +89,7 @@ IMPORTED_FIRST_FAILS = {
         "logs",
         "plan",
         "report",
+        "reproduce",
         "revert",
         "show",
         "state",
@@ -110,6 +111,7 @@ READ_ONLY_OPS = (
     "logs",
     "check",
     "freeze",
+    "reproduce",
 )
 """The ops that only read the state: they open it with create=False and take a StateReader."""
 STATE_TYPES = {"StateReader", "StateWriter", "StateDB", "LockingStateDB", "ReadOnlyStateDB"}

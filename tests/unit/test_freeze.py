@@ -138,6 +138,24 @@ def test_a_changed_command_pins_the_recorded_steps_as_the_versions_own_pipeline(
     assert not plan.actions
 
 
+def test_a_pinned_pipeline_writes_an_unkept_dep_in_its_mapping_form() -> None:
+    unkept = {"path": "prep.py", "snapshot": False}
+    before = model([PREP, FIT])
+    after = model([with_prep(run="python -B prep.py", deps=[unkept]), FIT])
+    frozen = freeze(before, after, "1.0.0")
+    assert isinstance(frozen, VersionFreeze)
+    assert frozen.form == "pipeline"
+    assert frozen.pins == (Pin(("pipeline",), [with_prep(deps=[unkept]), FIT]),)
+    pinned = model(
+        [with_prep(run="python -B prep.py", deps=[unkept]), FIT],
+        {
+            "1.0.0": {"pipeline": [with_prep(deps=[unkept]), FIT]},
+            "1.1.0": {"params": {"fit": {"C": 2.0}}, "pipeline": [with_prep(deps=[unkept]), FIT]},
+        },
+    )
+    assert plans_clean(before, pinned)
+
+
 def test_an_added_step_pins_the_pipeline_without_it_and_keeps_agreeing_overrides() -> None:
     report = {"name": "report", "run": "python report.py", "deps": ["report.py", "fit"]}
     before = model([PREP, FIT])
