@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mvctl.core.plan import Plan
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
+    from mvctl.results.freeze import FreezeResult
+    from mvctl.results.reproduce import ReproduceResult
     from mvctl.results.revert import RevertResult
 
 
@@ -27,7 +29,8 @@ class ExitCode(IntEnum):
     """Done; for `plan --detailed-exitcode`: no changes."""
     ERROR = 1
     """The command failed: bad input or options, a step or evaluation that failed, a state
-    that is not whole (`state check`), a stale or edited plan, a held lock, an internal error."""
+    that is not whole (`state check`), a config that `freeze --check` would edit, a stale or
+    edited plan, a held lock, an internal error."""
     CHANGES = 2
     """`plan --detailed-exitcode`: the plan has changes and no conflicts."""
     CONFLICTS = 3
@@ -39,6 +42,9 @@ class ExitCode(IntEnum):
     else failed."""
     DECLINED = 5
     """Answered "no" at the confirmation prompt: nothing changed."""
+    DIFFERS = 6
+    """`reproduce`: the version was re-run from its record, and a step's output, the model or
+    a metric differs from what the record holds."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by SIGINT (Ctrl-C), after cleaning up."""
     TERMINATED = 128 + signal.SIGTERM
@@ -76,3 +82,12 @@ def for_revert(result: RevertResult) -> ExitCode:
 
 def for_check(result: CheckResult) -> ExitCode:
     return ExitCode.OK if result.ok else ExitCode.ERROR
+
+
+def for_freeze(result: FreezeResult) -> ExitCode:
+    """`freeze --check` fails while the config does not yet pin what history holds."""
+    return ExitCode.ERROR if result.check and result.edits else ExitCode.OK
+
+
+def for_reproduce(result: ReproduceResult) -> ExitCode:
+    return ExitCode.OK if result.status == "match" else ExitCode.DIFFERS

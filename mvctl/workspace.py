@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
@@ -18,10 +18,17 @@ from typing import Literal, overload
 from mvctl.apply.registration import check_registered_artifacts
 from mvctl.core.drift import artifacts_to_check
 from mvctl.core.recorded import RecordedState
-from mvctl.core.resolve import env_names
+from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
-from mvctl.spec.models import Config, actor_name_problem, is_step_reference
+from mvctl.spec.models import (
+    Config,
+    Step,
+    actor_name_problem,
+    dep_path,
+    dep_place,
+    is_step_reference,
+)
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.db import StateDB
 from mvctl.state.reading import ReadOnlyStateDB
@@ -97,10 +104,14 @@ class Workspace:
                     missing.add(key)
         return frozenset(missing)
 
+    def digest_cache(self) -> DigestCache:
+        """The project's file digests, kept by (size, mtime, inode) in `.mvctl/cache/`."""
+        return DigestCache(self.private_dir / "cache" / "digests.json")
+
     def digests(self) -> tuple[dict[str, str], dict[str, str], int]:
         """Digests of every dep and artifact file (stat-cached), of declared env vars, and
         how many files had to be hashed."""
-        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        cache = self.digest_cache()
         digests: dict[str, str] = {}
         problems: list[SpecError] = []
         for dep, place_path in self._declared_deps():
@@ -114,12 +125,25 @@ class Workspace:
             raise SpecErrors(problems)
         cache.save()
         env = {
-            name: "sha256:" + hashlib.sha256(os.environ[name].encode()).hexdigest()
+            name: env_digest(name)
             for model in self.loaded.config.models.values()
             for name in env_names(model)
             if name in os.environ
         }
         return digests, env, cache.hashed_files
+
+    def current_digests(self, deps: Iterable[str]) -> dict[str, str | None]:
+        """Digests of ``deps`` as they are now (stat-cached); None for one that is missing or
+        leads outside the project. For `show`, whose paths come from a recorded spec."""
+        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        found: dict[str, str | None] = {}
+        for dep in deps:
+            try:
+                found[dep] = cache.dep_digest(self.root, dep)
+            except (DepMissingError, DepOutsideError, OSError, ValueError):
+                found[dep] = None
+        cache.save()
+        return found
 
     def check_deps_exist(self) -> None:
         """Every file dep and artifact is on disk, inside the project (no hashing): part of
@@ -138,7 +162,7 @@ class Workspace:
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
         types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
         ``digests``: the files' digests when already computed (plan, apply)."""
-        cache = DigestCache(self.private_dir / "cache" / "digests.json")
+        cache = self.digest_cache()
 
         def digest_of(artifact: str) -> str:
             if digests is not None and artifact in digests:
@@ -171,14 +195,22 @@ class Workspace:
 
     def _declared_deps(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
         for model_name, model in self.loaded.config.models.items():
-            known = {step.name for step in model.pipeline}
-            for index, step in enumerate(model.pipeline):
-                for dep_index, dep in enumerate(step.deps):
-                    if not is_step_reference(dep, known):
-                        yield dep, ("models", model_name, "pipeline", index, "deps", dep_index)
+            pipelines: list[tuple[tuple[str | int, ...], list[Step]]] = [
+                (("models", model_name, "pipeline"), model.pipeline)
+            ]
             for label, version in model.versions.items():
                 if version.artifact is not None:
                     yield version.artifact, ("models", model_name, "versions", label, "artifact")
+                if version.pipeline is not None:
+                    where = ("models", model_name, "versions", label, "pipeline")
+                    pipelines.append((where, version.pipeline))
+            for base, pipeline in pipelines:
+                known = {step.name for step in pipeline}
+                for index, step in enumerate(pipeline):
+                    for dep_index, written in enumerate(step.deps):
+                        dep = dep_path(written)
+                        if not is_step_reference(dep, known):
+                            yield dep, dep_place((*base, index, "deps", dep_index), written)
             evaluation = model.evaluation
             if evaluation is not None and evaluation.dataset is not None:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")
@@ -188,6 +220,15 @@ class Workspace:
                         dataset.path,
                         ("models", model_name, "evaluation", "datasets", index, "path"),
                     )
+
+
+def env_digest(name: str) -> str:
+    """What a step's cache key holds for the environment variable ``name``: its value's
+    digest, or "unset"."""
+    value = os.environ.get(name)
+    if value is None:
+        return UNSET_ENV
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def find_config(explicit: Path | None, start: Path) -> Path:

@@ -9,12 +9,16 @@ and the version fails with the first failure. When the apply is interrupted, no 
 starts either, but the running ones are stopped (``apply/processes.py``); the steps that
 finished are recorded before the interruption goes on.
 
+Before a step runs, its file deps are kept in the store (``apply/snapshots.py``); its lineage
+and cache entry record them, and a cached step's lineage repeats what its run recorded.
+
 Work folders are removed by a background thread while the next steps run: on some file
 systems removing a directory costs milliseconds, which would otherwise add up step by step.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.session import ApplySession
+from mvctl.apply.snapshots import DepFiles, DepSnapshots
 from mvctl.apply.steps import StepResult, run_step
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
+from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
 from mvctl.errors import MvctlError, StepFailedError
 from mvctl.spec.paths import output_name_problem
@@ -54,6 +60,9 @@ class _Scheduler:
         self.lineage: dict[str, Any] = {}
         self.unrecorded: list[tuple[ResolvedStep, StepResult]] = []
         """Steps that finished and are waiting for their cache entry to be written."""
+        self.snapshots = DepSnapshots(session.root, session.store, session.digest_cache)
+        self.dep_files: dict[str, DepFiles] = {}
+        """The dep files each step that ran kept (written by its thread before it runs)."""
         self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvctl-cleanup")
 
     def run(self) -> tuple[dict[str, Mapping[str, str]], dict[str, Any]]:
@@ -147,6 +156,10 @@ class _Scheduler:
             "cached": True,
             "log": cached.log_digest,
         }
+        inputs = json.loads(cached.inputs_json)
+        recorded_files = inputs.get(DEP_FILES) if isinstance(inputs, dict) else None
+        if recorded_files is not None:
+            self.lineage[step.name][DEP_FILES] = recorded_files
         return True
 
     def _finished(self, step: ResolvedStep, result: StepResult) -> None:
@@ -157,6 +170,7 @@ class _Scheduler:
             "cached": False,
             "log": result.log_digest,
             "duration_s": round(result.duration_s, 3),
+            DEP_FILES: self.dep_files[step.name],
         }
 
     def _record(self, step: ResolvedStep, result: StepResult) -> None:
@@ -167,7 +181,7 @@ class _Scheduler:
                 self.version.model,
                 step.name,
                 result.outputs,
-                canonical_json(dict(step.definition)),
+                canonical_json({**step.definition, DEP_FILES: self.dep_files[step.name]}),
                 result.log_digest,
                 result.duration_s,
                 self.session.apply_id,
@@ -188,6 +202,7 @@ def _run_one(
         for name, digest in files.items():
             session.store.get_file(digest, _restore_path(folder, upstream, name))
         folders[upstream] = folder
+    taken = scheduler.dep_files[step.name] = scheduler.snapshots.take(step)
     session.events.step_started(target, step.name, "run")
     result = run_step(
         step,
@@ -202,11 +217,17 @@ def _run_one(
         processes=session.processes,
     )
     scheduler.discard(in_dir)
-    if result.succeeded:
+    changed = scheduler.snapshots.changed_while_running(step, taken) if result.succeeded else None
+    if result.succeeded and changed is None:
         scheduler.discard(work_dir)
     session.events.step_finished(
-        target, step.name, "ok" if result.succeeded else "failed", result.duration_s
+        target,
+        step.name,
+        "ok" if result.succeeded and changed is None else "failed",
+        result.duration_s,
     )
+    if changed is not None:
+        raise changed
     if not result.succeeded:
         why = (
             f"exited with code {result.exit_code}"

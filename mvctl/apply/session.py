@@ -21,6 +21,7 @@ from mvctl.core.resolve import ResolvedVersion
 from mvctl.results.apply import ActionOutcome
 from mvctl.state import StateWriter
 from mvctl.store.blobs import BlobStore
+from mvctl.store.digests import DigestCache
 
 
 class ApplyEvents(Protocol):
@@ -93,3 +94,5 @@ class ApplySession:
     """Action -> the promotion it committed, for a later automatic rollback."""
     processes: ProcessGroups = field(default_factory=ProcessGroups)
     """The running steps' process groups, stopped when the apply is interrupted or dies."""
+    digest_cache: DigestCache = field(default_factory=lambda: DigestCache(None))
+    """The project's file digests, for the dep files each step keeps in the store."""

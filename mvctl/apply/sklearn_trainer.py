@@ -4,13 +4,20 @@ It imports the estimator named by `with.estimator`, fits it on the upstream step
 (`X_train`/`y_train`, or `X`/`y`; `with.data` names the file, default `train.npz`) with the
 step's params as keyword arguments, and saves it with skops (never pickle). When the data
 also holds `X_test`/`y_test` it reports the held-out score in its log.
+
+The file is written byte for byte the same whenever the same estimator is fitted the same way,
+so `mvctl reproduce` can compare digests: skops names its entries by ``id()`` (a memory
+address) or a random uuid and stamps each with the time, so the archive is rewritten with
+those names numbered in the order the schema meets them and a fixed timestamp.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +51,53 @@ def _find_data(name: str) -> Path:
     return found[0]
 
 
+SCHEMA_NAME = "schema.json"
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip entry can carry: every entry gets it."""
+
+
+def canonical_skops(archive: bytes) -> bytes:
+    """The same skops archive with names and times that do not depend on the process."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as source:
+        names = set(source.namelist()) - {SCHEMA_NAME}
+        schema = json.loads(source.read(SCHEMA_NAME))
+        ids: dict[int, int] = {}
+        files: dict[str, str] = {}
+        _renumber(schema, ids, files, names)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as target:
+            for old, new in files.items():
+                target.writestr(_entry(new), source.read(old))
+            target.writestr(_entry(SCHEMA_NAME), json.dumps(schema, indent=2))
+    return out.getvalue()
+
+
+def _renumber(node: Any, ids: dict[int, int], files: dict[str, str], names: set[str]) -> None:
+    """Number every object id and file name in the order first met; shared ones stay shared."""
+    if isinstance(node, list):
+        for item in node:
+            _renumber(item, ids, files, names)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key == "__id__" and type(value) is int:
+            node[key] = ids.setdefault(value, len(ids) + 1)
+        elif key == "file" and isinstance(value, str) and value in names:
+            node[key] = files.setdefault(value, f"{len(files) + 1}{Path(value).suffix}")
+        else:
+            _renumber(value, ids, files, names)
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    entry.external_attr = 0o644 << 16
+    return entry
+
+
 def main() -> None:
     import numpy as np
-    from skops.io import dump
+    from skops.io import dumps
 
     settings = step.settings()
     estimator = _load_estimator(str(settings.get("estimator", "")), step.params())
@@ -64,7 +115,7 @@ def main() -> None:
     step.progress(0.9, stage="save")
     if held_out is not None:
         print(json.dumps({"held_out_score": float(estimator.score(*held_out))}))
-    dump(estimator, step.output("model.skops"))
+    step.output("model.skops").write_bytes(canonical_skops(dumps(estimator)))
     step.progress(1.0)
 
 

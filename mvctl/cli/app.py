@@ -241,10 +241,12 @@ def _register() -> None:
     from mvctl.cli import (
         apply,
         compare,
+        freeze,
         init,
         logs,
         plan,
         report,
+        reproduce,
         revert,
         show,
         state,
@@ -252,7 +254,21 @@ def _register() -> None:
         validate,
     )
 
-    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
+    for module in (
+        init,
+        validate,
+        plan,
+        apply,
+        freeze,
+        revert,
+        show,
+        compare,
+        reproduce,
+        report,
+        logs,
+        state,
+        store,
+    ):
         for command in module.COMMANDS:
             _with_plain_output_option(command)
             cli.add_command(command)

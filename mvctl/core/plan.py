@@ -19,9 +19,10 @@ from typing import Any, ClassVar, Literal, Union
 
 from mvctl.core.hashing import canonical_json, sha256_hex
 
-PLAN_FORMAT = 3
+PLAN_FORMAT = 4
 """The plan's ``format_version``. 2: plans record the options they were made with, so apply
-can recompute them; 3: the field is named ``format_version``, as in every JSON mvctl writes."""
+can recompute them; 3: the field is named ``format_version``, as in every JSON mvctl writes;
+4: plans note the trained versions kept as recorded although their inputs changed."""
 SIGNATURE_PREFIX = "hmac-sha256:"
 
 JSONValue = Any
@@ -351,6 +352,18 @@ class Drift:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class LineageNote:
+    """Trained versions of one model kept as recorded although files or environment values
+    their steps depend on changed since: history, not a conflict; new versions train with the
+    new ones."""
+
+    model: str
+    versions: tuple[str, ...]
+    inputs: tuple[str, ...]
+    """What changed: file deps by path, environment variables as $NAME."""
+
+
 @dataclass(frozen=True)
 class Plan:
     project: str
@@ -359,6 +372,7 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     drift: tuple[Drift, ...] = ()
     options: PlanOptions = PlanOptions()
+    lineage: tuple[LineageNote, ...] = ()
     format_version: int = PLAN_FORMAT
     _hash: str = field(default="", compare=False, repr=False)
 
@@ -400,6 +414,7 @@ class Plan:
             "actions": [action_to_dict(action) for action in self.actions],
             "conflicts": [_to_json(conflict) for conflict in self.conflicts],
             "drift": [_to_json(drift) for drift in self.drift],
+            "lineage": [_to_json(note) for note in self.lineage],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -424,13 +439,23 @@ class Plan:
             actions=tuple(action_from_dict(item) for item in data["actions"]),
             conflicts=tuple(_from_json(Conflict, item) for item in data["conflicts"]),
             drift=tuple(_from_json(Drift, item) for item in data["drift"]),
+            lineage=tuple(_from_json(LineageNote, item) for item in data["lineage"]),
         )
         if data.get("hash") != plan.hash:
             raise ValueError("the plan's content does not match its hash (was it edited?)")
         return plan
 
 
-BODY_KEYS = ("format_version", "project", "serial", "options", "actions", "conflicts", "drift")
+BODY_KEYS = (
+    "format_version",
+    "project",
+    "serial",
+    "options",
+    "actions",
+    "conflicts",
+    "drift",
+    "lineage",
+)
 """The keys of a plan's JSON that its hash and signature cover."""
 
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 from mvctl.core.diff import diff_values
 from mvctl.core.drift import missing_artifact_drift, refresh_plan
 from mvctl.core.evaluation_plan import EvaluationPlanner
+from mvctl.core.lineage import InputChange, RecordComparison, kept_as_recorded
 from mvctl.core.plan import (
     EVERYTHING,
     Action,
@@ -20,7 +21,7 @@ from mvctl.core.plan import (
     Conflict,
     CreateModel,
     Drift,
-    FieldChange,
+    LineageNote,
     MoveAlias,
     Plan,
     PlanOptions,
@@ -41,6 +42,7 @@ from mvctl.core.recorded import (
     RecordedState,
     RecordedVersion,
 )
+from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
 from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.spec.models import Config, ModelSpec
@@ -95,6 +97,7 @@ def build_plan(
         conflicts=tuple(conflicts),
         drift=(*planner.drift, *missing_artifact_drift(config, recorded, missing_artifacts)),
         options=options,
+        lineage=_lineage_notes(planner.kept, options.targets),
     )
 
 
@@ -127,6 +130,8 @@ class _Planner:
         self.actions: list[Action] = []
         self.conflicts: list[Conflict] = []
         self.drift: list[Drift] = []
+        self.kept: dict[str, dict[str, tuple[InputChange, ...]]] = {}
+        """Model -> label -> what changed in the inputs of a version kept as recorded."""
         self.produced_in_plan: dict[str, str] = {}
         """Step cache key -> the version in this plan that will produce it."""
         self.versions_by_model = _group_by_model(recorded.versions)
@@ -146,15 +151,16 @@ class _Planner:
             self.actions.append(CreateModel(name))
         resolved = resolve_model(name, model, self.digests, self.env_digests)
         first = len(self.actions)
-        live = {
-            label
-            for label, version in resolved.items()
-            if self._plan_version(
+        live = set()
+        for label, version in resolved.items():
+            planned = self._plan_version(
                 version,
                 self.recorded.versions.get((name, label)),
                 model.versions[label].on_conflict,
             )
-        }
+            if planned is not None:
+                resolved[label] = planned
+                live.add(label)
         trained = {
             a.label: a.spec_hash for a in self.actions[first:] if isinstance(a, TRAINING_ACTIONS)
         }
@@ -175,19 +181,23 @@ class _Planner:
 
     def _plan_version(
         self, version: ResolvedVersion, recorded: RecordedVersion | None, on_conflict: str
-    ) -> bool:
-        """Plan one declared version; False when it cannot be used (failed, in conflict)."""
+    ) -> ResolvedVersion | None:
+        """Plan one declared version; returns it as the plan leaves it (a trained version whose
+        recipe is unchanged: as recorded), or None when it cannot be used (failed, in conflict).
+
+        A failed version has no history to keep: any change, to its recipe or to a file it
+        reads (the usual fix), trains it again."""
         target = f"{version.model}@{version.label}"
         if recorded is None:
             self._train(version, "new version")
-            return True
+            return version
         if recorded.status == VERSION_FAILED:
             if recorded.spec_hash != version.spec_hash:
                 self._train(version, "retry: the spec changed since the failed attempt")
-                return True
+                return version
             if self.options.retry_failed:
                 self._train(version, "retry of the failed attempt (--retry-failed)")
-                return True
+                return version
             self.drift.append(
                 Drift(
                     "failed_not_retried",
@@ -196,13 +206,18 @@ class _Planner:
                     "is not retried; fix the cause and change the spec, or plan with --retry-failed",
                 )
             )
-            return False
-        if recorded.spec_hash != version.spec_hash:
+            return None
+        comparison = kept_as_recorded(version, recorded)
+        if comparison is not None and comparison.as_recorded is None:
             if (self.options.on_conflict or on_conflict) == "overwrite":
-                self._train(version, "overwrite: the spec changed", replaces=recorded.spec_hash)
-                return True
-            self.conflicts.append(_version_changed(version, recorded))
-            return False
+                self._train(version, "overwrite: the recipe changed", replaces=recorded.spec_hash)
+                return version
+            self.conflicts.append(_version_changed(version, recorded, comparison))
+            return None
+        if comparison is not None and comparison.as_recorded is not None:
+            version = comparison.as_recorded
+            changed = comparison.input_changes
+            self.kept.setdefault(version.model, {})[version.label] = changed
         if recorded.status == VERSION_ARCHIVED:
             self.actions.append(RestoreVersion(version.model, version.label))
         if recorded.metadata_hash != version.metadata_hash:
@@ -215,7 +230,7 @@ class _Planner:
                     diff_values(before, version.metadata()),
                 )
             )
-        return True
+        return version
 
     def _train(self, version: ResolvedVersion, reason: str, replaces: str | None = None) -> None:
         if version.artifact_path is not None and version.artifact_digest is not None:
@@ -262,7 +277,8 @@ class _Planner:
         last = self.recorded.last_step_inputs.get((model, step.name))
         if last is None:
             return "no earlier run of this step"
-        changes = diff_values(json.loads(last), dict(step.definition))
+        before = {k: v for k, v in json.loads(last).items() if k != DEP_FILES}
+        changes = diff_values(before, dict(step.definition))
         if not changes:
             return "outputs missing from the store"
         return "; ".join(_describe_input_change(change.path) for change in changes[:3]) + (
@@ -393,22 +409,49 @@ class _Planner:
         )
 
 
-def _version_changed(version: ResolvedVersion, recorded: RecordedVersion) -> Conflict:
+def _version_changed(
+    version: ResolvedVersion, recorded: RecordedVersion, comparison: RecordComparison
+) -> Conflict:
+    """A trained version whose declared recipe changed. The ways out are the three answers
+    to a conflict — merge (freeze), overwrite, abort — plus bumping the label; freeze first,
+    as it fits the common intent: change the pipeline for future versions."""
     target = f"{version.model}@{version.label}"
-    before = json.loads(recorded.spec_json)
-    before.pop("metadata", None)
+    freeze = (
+        f"keep history, change the pipeline for new versions: mvctl freeze {target} writes "
+        "the recorded recipe into its block",
+    )
     return Conflict(
         "version_changed",
         target,
-        f"{target} is already trained (apply {recorded.apply_id}) and its declared spec changed",
-        changes=_root_causes(diff_values(before, version.spec())),
+        f"{target} is already trained (apply {recorded.apply_id}) and its declared recipe changed",
+        changes=comparison.recipe_changes,
         resolutions=(
+            *(freeze if comparison.freezable else ()),
             "bump the version: declare the change under a new label and point aliases at it",
             "retrain under the same label: set `on_conflict: overwrite` on the version or run with "
             "--on-conflict overwrite (the old record stays in the change log)",
-            "abort: restore the recorded spec in the config",
+            "abort: restore the recorded recipe in the config",
         ),
     )
+
+
+def _lineage_notes(
+    kept: Mapping[str, Mapping[str, tuple[InputChange, ...]]], targets: tuple[str, ...]
+) -> tuple[LineageNote, ...]:
+    """One note per model: its versions kept as recorded although their inputs changed."""
+    wanted = [t.partition("@") for t in targets]
+    notes = []
+    for model in sorted(kept):
+        labels = [
+            label
+            for label, changes in kept[model].items()
+            if changes
+            and (not wanted or any(m == model and v in ("", label) for m, _, v in wanted))
+        ]
+        if labels:
+            inputs = sorted({c.shown for label in labels for c in kept[model][label]})
+            notes.append(LineageNote(model, tuple(labels), tuple(inputs)))
+    return tuple(notes)
 
 
 def _group_by_model(rows: Mapping[tuple[str, str], _Row]) -> dict[str, list[tuple[str, _Row]]]:
@@ -417,22 +460,6 @@ def _group_by_model(rows: Mapping[tuple[str, str], _Row]) -> dict[str, list[tupl
     for (model, name), row in sorted(rows.items()):
         grouped.setdefault(model, []).append((name, row))
     return grouped
-
-
-def _root_causes(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
-    """Drop upstream-key changes whose cause (a change in that upstream step) is listed."""
-    changed_steps = {c.path.split(".")[1] for c in changes if c.path.startswith("steps.")}
-
-    def derived(path: str) -> bool:
-        parts = path.split(".")
-        return (
-            len(parts) == 5
-            and parts[0] == "steps"
-            and parts[2:4] == ["deps", "steps"]
-            and parts[4] in changed_steps
-        )
-
-    return tuple(c for c in changes if not derived(c.path))
 
 
 def _describe_input_change(path: str) -> str:

@@ -22,6 +22,8 @@ from mvctl.core.hashing import (
 )
 from mvctl.spec.models import ModelSpec, Step, VersionSpec, is_step_reference
 
+UNSET_ENV = "unset"
+"""What a step's definition holds for a declared environment variable that is not set."""
 BUILTIN_OUTPUTS = {"sklearn": ("model.skops",), "torch": ("model.safetensors",)}
 """What a built-in trainer writes when the step declares no outputs."""
 
@@ -34,6 +36,8 @@ class ResolvedStep:
     """Everything the key covers: command or trainer, params, dep digests, upstream keys."""
     upstream: tuple[str, ...]
     outputs: tuple[str, ...]
+    unkept: frozenset[str] = frozenset()
+    """File deps written with `snapshot: false`: their files are not copied into the store."""
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -77,10 +81,15 @@ class ResolvedVersion:
 
 
 def step_order(model: ModelSpec) -> list[Step]:
-    names = [step.name for step in model.pipeline]
+    return pipeline_order(model.pipeline)
+
+
+def pipeline_order(pipeline: list[Step]) -> list[Step]:
+    """The steps in the order they run: after their upstream steps, else as declared."""
+    names = [step.name for step in pipeline]
     known = set(names)
-    upstream = {s.name: [d for d in s.deps if is_step_reference(d, known)] for s in model.pipeline}
-    by_name = {step.name: step for step in model.pipeline}
+    upstream = {s.name: [d for d in s.dep_paths() if is_step_reference(d, known)] for s in pipeline}
+    by_name = {step.name: step for step in pipeline}
     return [by_name[name] for name in topological_order(names, upstream)]
 
 
@@ -123,13 +132,14 @@ def resolve_version(
             version.description,
             version.tags,
         )
-    steps = ordered_steps if ordered_steps is not None else step_order(model)
+    steps = ordered_steps if ordered_steps is not None else pipeline_order(version.steps(model))
     known = {step.name for step in steps}
     keys: dict[str, str] = {}
     resolved: list[ResolvedStep] = []
     memo = {} if memo is None else memo
     for step in steps:
-        upstream = tuple(dep for dep in step.deps if is_step_reference(dep, known))
+        deps = step.dep_paths()
+        upstream = tuple(dep for dep in deps if is_step_reference(dep, known))
         override = version.params.get(step.name)
         memo_key = (
             step.name,
@@ -141,12 +151,12 @@ def resolve_version(
             keys[step.name] = known_step.key
             resolved.append(known_step)
             continue
-        files = {dep: digests[dep] for dep in step.deps if dep not in upstream}
+        files = {dep: digests[dep] for dep in deps if dep not in upstream}
         definition: dict[str, Any] = {
             "params": {**step.params, **version.params.get(step.name, {})},
             "deps": {"files": files, "steps": {name: keys[name] for name in upstream}},
             "outputs": list(step.outputs),
-            "env": {name: env_digests.get(name, "unset") for name in sorted(step.env)},
+            "env": {name: env_digests.get(name, UNSET_ENV) for name in sorted(step.env)},
         }
         if step.run is not None:
             definition["run"] = step.run
@@ -156,7 +166,9 @@ def resolve_version(
         key = step_cache_key(definition)
         keys[step.name] = key
         outputs = tuple(step.outputs) or BUILTIN_OUTPUTS.get(step.uses or "", ())
-        resolved_step = ResolvedStep(step.name, key, definition, upstream, outputs)
+        resolved_step = ResolvedStep(
+            step.name, key, definition, upstream, outputs, step.unkept_deps()
+        )
         memo[memo_key] = resolved_step
         resolved.append(resolved_step)
     spec_hash = version_spec_hash([{"name": s.name, "key": s.key} for s in resolved])
@@ -185,9 +197,15 @@ def resolve_model(
         label: resolve_version(
             model_name, model, label, version, digests, env_digests, ordered, memo
         )
+        if version.pipeline is None
+        else resolve_version(model_name, model, label, version, digests, env_digests)
         for label, version in model.versions.items()
     }
 
 
 def env_names(model: ModelSpec) -> set[str]:
-    return {name for step in model.pipeline for name in step.env}
+    """The environment variables the model's steps read, its versions' own pipelines included."""
+    names = {name for step in model.pipeline for name in step.env}
+    for version in model.versions.values():
+        names.update(name for step in version.pipeline or () for name in step.env)
+    return names

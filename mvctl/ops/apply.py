@@ -19,8 +19,10 @@ from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
 from mvctl.apply.session import ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
+from mvctl.core.lineage import resolve_as_recorded
 from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions
+from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
 from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
@@ -80,7 +82,7 @@ def apply(
                 f"the state moved from serial {saved.serial} to {recorded.serial} since this plan was made",
                 fix="Run `mvctl plan` again and review the new plan.",
             )
-        resolved = _resolve_all(workspace, digests, env_digests)
+        resolved = _resolve_all(workspace, recorded, digests, env_digests)
         plan = plan_against(
             workspace, state, recorded, digests, env_digests, replace(plan_options, actor=actor)
         )
@@ -128,6 +130,7 @@ def apply(
             },
             torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
             processes=processes,
+            digest_cache=workspace.digest_cache(),
         )
         outcomes = roll_back_failed_models(
             session,
@@ -187,10 +190,16 @@ def _writes_blobs(plan: Plan) -> bool:
 
 
 def _resolve_all(
-    workspace: Workspace, digests: dict[str, str], env_digests: dict[str, str]
+    workspace: Workspace,
+    recorded: RecordedState,
+    digests: dict[str, str],
+    env_digests: dict[str, str],
 ) -> dict[tuple[str, str], ResolvedVersion]:
+    """Every declared version as the plan takes it: trained ones whose recipe is unchanged as
+    recorded (their evaluation data is their own step's output), the others as declared."""
     resolved: dict[tuple[str, str], ResolvedVersion] = {}
     for name, model in workspace.config.models.items():
-        for label, version in resolve_model(name, model, digests, env_digests).items():
+        declared = resolve_model(name, model, digests, env_digests)
+        for label, version in resolve_as_recorded(name, declared, recorded.versions).items():
             resolved[(name, label)] = version
     return resolved

@@ -17,6 +17,7 @@ from mvctl.apply.artifacts import registered_file
 from mvctl.apply.evaluating import evaluate_on, load_version_model
 from mvctl.core.comparison import compare_metrics
 from mvctl.core.evaluation import ResolvedEvaluation, dataset_ref, resolve_evaluation
+from mvctl.core.lineage import as_trained
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import NotFoundError, UsageError
@@ -48,19 +49,25 @@ def compare(
     digests, env_digests, _ = workspace.digests()
     resolved = resolve_model(model_a, model, digests, env_digests)
     anchor = resolved.get(label_a) or resolved.get(label_b) or next(iter(resolved.values()), None)
-    evaluation = resolve_evaluation(
-        model_a, model, {label_a: anchor} if anchor else {}, digests, env_digests
-    )
-    if evaluation is None or anchor is None:
-        raise UsageError(f"model {model_a} declares no versions to take the evaluation data from")
-    datasets = (
-        (_data_file(workspace, data, model.evaluation.all_datasets(), label_column),)
-        if data is not None
-        else evaluation.datasets[label_a]
-    )
     state = workspace.open_state(create=False)
     work_dir = workspace.private_dir / "work" / "compare"
     try:
+        recorded_a = state.version_detail(model_a, label_a)
+        if anchor is not None and recorded_a is not None and label_a in resolved:
+            # A's own data is the split it was trained with, although its files changed since.
+            anchor = as_trained(anchor, recorded_a.status, recorded_a.spec_hash, recorded_a.spec)
+        evaluation = resolve_evaluation(
+            model_a, model, {label_a: anchor} if anchor else {}, digests, env_digests
+        )
+        if evaluation is None or anchor is None:
+            raise UsageError(
+                f"model {model_a} declares no versions to take the evaluation data from"
+            )
+        datasets = (
+            (_data_file(workspace, data, model.evaluation.all_datasets(), label_column),)
+            if data is not None
+            else evaluation.datasets[label_a]
+        )
         artifacts = {
             ref: _artifact(state, workspace.config, m, label)
             for ref, m, label in ((ref_a, model_a, label_a), (ref_b, model_b, label_b))

@@ -59,7 +59,7 @@ def recorded_logs(workspace: Workspace, reference: str, step: str | None) -> tup
                 unknown.what,
                 fix=f"{unknown.fix} To watch a version being trained now, add --follow.",
             )
-        logs = _step_logs(state, detail, _declared_order(workspace, model))
+        logs = _step_logs(state, detail, _declared_order(workspace, model, label))
     return _select(logs, step, reference)
 
 
@@ -102,9 +102,13 @@ def _order(definitions: Mapping[str, Mapping[str, Any]], declared: Sequence[str]
     return topological_order(names, upstream)
 
 
-def _declared_order(workspace: Workspace, model: str) -> list[str]:
+def _declared_order(workspace: Workspace, model: str, label: str) -> list[str]:
     spec = workspace.config.models.get(model)
-    return [step.name for step in spec.pipeline] if spec else []
+    if spec is None:
+        return []
+    version = spec.versions.get(label)
+    steps = version.steps(spec) if version is not None else spec.pipeline
+    return [step.name for step in steps]
 
 
 def _select(logs: Sequence[StepLog], step: str | None, reference: str) -> tuple[StepLog, ...]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.evaluation import resolve_evaluations
+from mvctl.core.lineage import resolve_as_recorded
 from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
@@ -43,7 +44,9 @@ def make_plan(
         resolved = {
             (name, label): version
             for name, model in workspace.config.models.items()
-            for label, version in resolve_model(name, model, digests, env_digests).items()
+            for label, version in resolve_as_recorded(
+                name, resolve_model(name, model, digests, env_digests), recorded.versions
+            ).items()
         }
         evaluations = resolve_evaluations(workspace.config, resolved, digests, env_digests)
         tables = plan_metric_tables(plan, recorded, evaluations)

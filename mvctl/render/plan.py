@@ -18,6 +18,7 @@ from mvctl.core.plan import (
     CreateModel,
     EvaluateVersion,
     FieldChange,
+    LineageNote,
     MoveAlias,
     Plan,
     RecordPolicy,
@@ -182,6 +183,33 @@ def conflict_lines(conflict: Conflict) -> list[str]:
     return lines
 
 
+LINEAGE_LABELS_SHOWN = 6
+"""Labels a lineage note names before it says how many more."""
+
+
+def lineage_sentence(note: LineageNote) -> str:
+    """One model's versions kept as recorded, in one sentence (plain text)."""
+    shown = list(note.versions[:LINEAGE_LABELS_SHOWN])
+    more = len(note.versions) - len(shown)
+    labels = ", ".join(shown) + (f" and {more} more" if more else "")
+    verb = "was" if len(note.versions) == 1 else "were"
+    return f"{labels} {verb} trained with an earlier {', '.join(note.inputs)} — kept as recorded"
+
+
+def lineage_lines(plan: Plan) -> list[str]:
+    if not plan.lineage:
+        return []
+    return [
+        "",
+        f"[cyan]Lineage ({len(plan.lineage)})[/] — trained versions are kept as recorded; "
+        "new versions train with the current files:",
+        *(
+            f"[cyan]= {escape(note.model)}[/]: {escape(lineage_sentence(note))}"
+            for note in plan.lineage
+        ),
+    ]
+
+
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     trains = counts["train_version"] + counts["register_artifact"]
@@ -222,6 +250,7 @@ def format_plan_text(plan: Plan) -> str:
         lines.append("[green]No changes.[/] The recorded state matches the config.")
     for action in plan.actions:
         lines += action_lines(action)
+    lines += lineage_lines(plan)
     if plan.conflicts:
         lines += [
             "",
@@ -304,6 +333,12 @@ def format_plan_markdown(plan: Plan, metric_tables: Sequence[MetricTable] = ()) 
             lines += [f"  - {detail}" for detail in MARKDOWN_DETAILS[type(action)](action)]
     if metric_tables:
         lines += ["", "#### Metrics", *metric_tables_markdown(metric_tables)]
+    if plan.lineage:
+        lines += ["", "#### Lineage", ""]
+        lines += [
+            f"- {markdown.code(note.model)} — {markdown.text(lineage_sentence(note))}"
+            for note in plan.lineage
+        ]
     if plan.drift:
         lines += ["", "#### Drift", ""]
         lines += [

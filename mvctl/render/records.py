@@ -27,7 +27,7 @@ from mvctl.results.apply import ActionOutcome, ApplyResult
 from mvctl.results.history import HistoryEntry
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.revert import RevertResult
-from mvctl.results.show import ShowResult
+from mvctl.results.show import InputDigest, ShowResult
 from mvctl.results.status import StatusResult
 
 STATUS_COLOURS = {
@@ -245,6 +245,19 @@ def format_show(result: ShowResult) -> str:
             how = "cached" if info.get("cached") else f"ran {info.get('duration_s', '?')} s"
             outputs = ", ".join(f"{k} {d[:19]}" for k, d in info.get("outputs", {}).items())
             lines.append(f"    {escape(name)}: key {info['key'][:12]} ({how}) -> {escape(outputs)}")
+    if result.inputs:
+        lines.append("  inputs (recorded -> now):")
+        width = max(len(_input_name(i)) for i in result.inputs)
+        for item in result.inputs:
+            now = (
+                "[dim]unchanged[/]"
+                if not item.changed
+                else f"[yellow]{escape(_input_digest(item.current))}[/]"
+            )
+            lines.append(
+                f"    {escape(_input_name(item)):<{width}}  "
+                f"{escape(_input_digest(item.recorded))} -> {now}"
+            )
     if v.failure:
         lines.append(
             f"  [red]failure:[/] {escape(json.dumps({k: x for k, x in v.failure.items() if k != 'log_tail'}))}"
@@ -279,7 +292,29 @@ def show_json(result: ShowResult) -> ShowJson:
         "apply_id": v.apply_id,
         "aliases": list(result.aliases),
         "evaluations": [_evaluation_json(r) for r in result.evaluations],
+        "inputs": [
+            {
+                "step": i.step,
+                "kind": i.kind,
+                "name": i.name,
+                "recorded": i.recorded,
+                "current": i.current,
+            }
+            for i in result.inputs
+        ],
     }
+
+
+def _input_digest(value: str | None) -> str:
+    """A digest cut to its first 12 hex digits, as the lineage shows outputs; 'unset' for a
+    variable without a value."""
+    if value is None:
+        return "(missing)"
+    return value[:19] if value.startswith("sha256:") else value
+
+
+def _input_name(item: InputDigest) -> str:
+    return f"{item.step}: {item.name if item.kind == 'file' else '$' + item.name}"
 
 
 def _evaluation_json(record: EvaluationRecord) -> EvaluationJson:

@@ -28,6 +28,7 @@ from mvctl.core.plan import (
     Drift,
     FieldChange,
     GateCheck,
+    LineageNote,
     PlanOptions,
     StepPlan,
 )
@@ -105,7 +106,7 @@ def plan_json_schema() -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for cls in ACTION_TYPES:
         definitions[cls.__name__] = _object_schema(cls, {"kind": {"const": cls.kind}})
-    for helper in (FieldChange, StepPlan, Conflict, Drift, DatasetRef, GateCheck):
+    for helper in (FieldChange, StepPlan, Conflict, Drift, LineageNote, DatasetRef, GateCheck):
         definitions[helper.__name__] = _object_schema(helper)
     definitions["PlanOptions"] = _saved_options_schema()
     summary_keys = [cls.kind for cls in ACTION_TYPES] + [
@@ -129,6 +130,7 @@ def plan_json_schema() -> dict[str, Any]:
             "actions",
             "conflicts",
             "drift",
+            "lineage",
             "hash",
             "summary",
         ],
@@ -150,6 +152,12 @@ def plan_json_schema() -> dict[str, Any]:
             },
             "conflicts": {"type": "array", "items": {"$ref": "#/$defs/Conflict"}},
             "drift": {"type": "array", "items": {"$ref": "#/$defs/Drift"}},
+            "lineage": {
+                "type": "array",
+                "items": {"$ref": "#/$defs/LineageNote"},
+                "description": "Per model, the trained versions kept as recorded although "
+                "files or environment values their steps read changed since: not a conflict.",
+            },
             "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "signature": {
                 "type": "string",
@@ -232,6 +240,8 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("gc.schema.json", shapes.GcJson, "mvctl store gc"),
     ("init.schema.json", shapes.InitJson, "mvctl init"),
     ("report.schema.json", shapes.ReportJson, "mvctl report"),
+    ("freeze.schema.json", shapes.FreezeJson, "mvctl freeze"),
+    ("reproduce.schema.json", shapes.ReproduceJson, "mvctl reproduce"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

@@ -15,9 +15,11 @@ from typing import Annotated, Any, Final, Literal, NotRequired, TypedDict
 
 from mvctl.core.comparison import Verdict
 from mvctl.core.recorded import TargetKind
+from mvctl.core.reproduction import MetricStatus
 from mvctl.exit_codes import ExitCode
 from mvctl.results.apply import ApplyStatus
 from mvctl.results.check import FindingKind
+from mvctl.results.reproduce import InputSource, StepStatus
 from mvctl.results.revert import RevertStatus
 
 FormatVersion = Literal[1]
@@ -215,6 +217,14 @@ class EvaluationJson(TypedDict):
     apply_id: int | None
 
 
+class InputDigestJson(TypedDict):
+    step: str
+    kind: Literal["file", "env"]
+    name: Annotated[str, "The dep's path as declared, or the variable's name."]
+    recorded: Annotated[str, "Its digest when the version was trained ('unset': no value)."]
+    current: Annotated[str | None, "Its digest now; null: the file is gone."]
+
+
 class ShowJson(TypedDict):
     """`mvctl show --json`: one version's record."""
 
@@ -236,6 +246,11 @@ class ShowJson(TypedDict):
     apply_id: int | None
     aliases: list[str]
     evaluations: Annotated[list[EvaluationJson], "The latest result per dataset."]
+    inputs: Annotated[
+        list[InputDigestJson],
+        "Each file and environment variable its steps read: the digest it was trained with "
+        "beside the current one.",
+    ]
 
 
 class PairJson(TypedDict):
@@ -338,3 +353,121 @@ class ReportJson(TypedDict):
     serial: int
     models: list[str]
     applies: Annotated[int, "Applies listed in its history."]
+
+
+class FieldChangeJson(TypedDict):
+    path: Annotated[str, "The recipe field, as a dotted path (steps.STEP.params.NAME, ...)."]
+    before: Annotated[Any, "Its recorded value (null: absent)."]
+    after: Annotated[Any, "What the config declared before freeze (null: absent)."]
+
+
+class FrozenVersionJson(TypedDict):
+    model: str
+    label: str
+    file: Annotated[str, "The config file that declares the model (and was edited)."]
+    pinned: Annotated[
+        Literal["params", "pipeline"],
+        "params: recorded values written as the version's overrides; pipeline: the recorded "
+        "steps written as the version's own pipeline.",
+    ]
+    changes: Annotated[list[FieldChangeJson], "The recipe changes the pins undo."]
+
+
+class FreezeSkipJson(TypedDict):
+    target: Annotated[str, "MODEL@VERSION"]
+    reason: str
+
+
+class FreezeEditJson(TypedDict):
+    file: str
+    diff: Annotated[str, "The edit as a unified diff."]
+
+
+class FreezeJson(TypedDict):
+    """`mvctl freeze --json`: the versions pinned to their recorded recipe, and the edits."""
+
+    format_version: FormatVersion
+    check: Annotated[bool, "--check: nothing was written (exit 1 when something would be)."]
+    written: Annotated[bool, "Whether the config files were edited."]
+    versions: list[FrozenVersionJson]
+    skipped: Annotated[list[FreezeSkipJson], "Versions in conflict that freeze cannot pin."]
+    edits: list[FreezeEditJson]
+
+
+class ReproducedDigestJson(TypedDict):
+    recorded: Annotated[str | None, "The digest the record holds."]
+    reproduced: Annotated[str | None, "The re-run's digest; null: the re-run did not make it."]
+    matches: bool
+
+
+class ReproducedOutputJson(ReproducedDigestJson):
+    name: str
+
+
+class ReproducedStepJson(TypedDict):
+    step: str
+    key: Annotated[str, "The step's cache key, as recorded."]
+    status: Annotated[
+        StepStatus,
+        "match: every output has its recorded digest; differs; failed: it exited non-zero or "
+        "left out an output; not_run: a step it depends on did not run to the end.",
+    ]
+    message: Annotated[str, "Why it failed or did not run; empty otherwise."]
+    log_tail: Annotated[str, "The end of a failed re-run's log."]
+    outputs: list[ReproducedOutputJson]
+
+
+class ReproducedMetricJson(TypedDict):
+    metric: str
+    recorded: float | None
+    reproduced: float | None
+    recorded_status: Annotated[str | None, "'nan', 'inf' or '-inf' where the value is null."]
+    reproduced_status: Annotated[str | None, "'nan', 'inf' or '-inf' where the value is null."]
+    delta: Annotated[float | None, "Re-run minus recorded."]
+    status: Annotated[
+        MetricStatus, "timing: latency and QPS are measured on this machine now, never compared."
+    ]
+
+
+class ReproducedDatasetJson(TypedDict):
+    dataset: str
+    digest: Annotated[str, "The dataset digest the recorded metrics were computed on."]
+    skipped: Annotated[
+        str | None,
+        "Why the re-run's model was not scored on it (its settings or data are not in the config "
+        "any more, the re-run did not make it); null when it was.",
+    ]
+    metrics: list[ReproducedMetricJson]
+
+
+class RestoredFileJson(TypedDict):
+    step: str
+    path: Annotated[str, "Relative to the project root, as in the scratch project."]
+    digest: str
+    source: Annotated[
+        InputSource,
+        "store: kept when the step ran; working_tree: not kept (snapshot: false, or recorded "
+        "before mvctl kept dep files), and the working tree's file has the recorded digest.",
+    ]
+    why: str
+
+
+class ReproduceJson(TypedDict):
+    """`mvctl reproduce --json`: a version re-run from its record, compared with it."""
+
+    format_version: FormatVersion
+    model: str
+    label: str
+    status: Annotated[
+        Literal["match", "differs"],
+        "match: the model, every step's outputs and every metric compared equal the record "
+        "(exit 0); differs: something does not (exit 6).",
+    ]
+    first_difference: Annotated[
+        str | None, "The first step, in run order, whose outputs differ or that failed."
+    ]
+    artifact: ReproducedDigestJson
+    steps: Annotated[list[ReproducedStepJson], "In run order."]
+    datasets: Annotated[list[ReproducedDatasetJson], "Each dataset the record holds metrics for."]
+    restored: Annotated[list[RestoredFileJson], "Each dep file put into the scratch project."]
+    notes: Annotated[list[str], "What the record cannot restore: a changed env variable."]

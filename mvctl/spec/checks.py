@@ -20,7 +20,15 @@ from typing import Any
 
 from mvctl.errors import SpecError
 from mvctl.spec.evaluation_checks import check_evaluation
-from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
+from mvctl.spec.models import (
+    Config,
+    FileDep,
+    ModelSpec,
+    Step,
+    dep_path,
+    dep_place,
+    is_step_reference,
+)
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
@@ -47,7 +55,8 @@ def check_model(
 ) -> list[SpecError]:
     """Every meaning check of one model. ``path_exists`` answers for project-relative paths."""
     at = _Reporter(positions, ("models", name))
-    _check_steps(model, at, path_exists)
+    for base, pipeline in _pipelines(model):
+        _check_steps(pipeline, base, at, path_exists)
     _check_versions(name, model, at)
     _check_aliases(model, at)
     check_evaluation(model, at)
@@ -107,17 +116,27 @@ def _listing(items: Iterable[str], limit: int = 8) -> str:
 # Steps ----------------------------------------------------------------------------------
 
 
-def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None) -> None:
-    pipeline = model.pipeline
+def _pipelines(model: ModelSpec) -> list[tuple[NodePath, list[Step]]]:
+    """The model's pipeline and each version's own, with where each is written."""
+    found: list[tuple[NodePath, list[Step]]] = [(("pipeline",), model.pipeline)]
+    for label, version in model.versions.items():
+        if version.pipeline is not None:
+            found.append((("versions", label, "pipeline"), version.pipeline))
+    return found
+
+
+def _check_steps(
+    pipeline: Sequence[Step], base: NodePath, at: _Reporter, path_exists: PathExists | None
+) -> None:
     first_index: dict[str, int] = {}
     for index, step in enumerate(pipeline):
         if step.name in first_index:
             first = first_index[step.name]
             at.error(
-                ("pipeline", index, "name"),
+                (*base, index, "name"),
                 f"step name '{step.name}' is used twice in the pipeline "
-                f"(lines {at.line(('pipeline', first, 'name'))} and "
-                f"{at.line(('pipeline', index, 'name'))})",
+                f"(lines {at.line((*base, first, 'name'))} and "
+                f"{at.line((*base, index, 'name'))})",
                 "Rename one of the steps.",
                 value=True,
             )
@@ -126,23 +145,32 @@ def _check_steps(model: ModelSpec, at: _Reporter, path_exists: PathExists | None
     names = set(first_index)
     graph: dict[str, list[tuple[str, int, int]]] = {name: [] for name in first_index}
     for index, step in enumerate(pipeline):
-        _check_trainer(step, ("pipeline", index), at)
-        _check_finite(step.params, ("pipeline", index, "params"), at)
-        _check_finite(step.with_, ("pipeline", index, "with"), at)
-        for dep_index, dep in enumerate(step.deps):
-            if is_step_reference(dep, names):
+        _check_trainer(step, (*base, index), at)
+        _check_finite(step.params, (*base, index, "params"), at)
+        _check_finite(step.with_, (*base, index, "with"), at)
+        for dep_index, written in enumerate(step.deps):
+            dep = dep_path(written)
+            if isinstance(written, FileDep):
+                if is_step_reference(dep, names):
+                    at.error(
+                        (*base, index, "deps", dep_index, "path"),
+                        f"dep {{path: {dep}}} names step '{dep}'; the mapping form is for files",
+                        f"Write the step as a plain name in the list: deps: [{dep}, ...].",
+                        value=True,
+                    )
+            elif is_step_reference(dep, names):
                 if first_index[step.name] == index:
                     graph[step.name].append((dep, index, dep_index))
             elif path_exists is not None and _BARE_WORD.match(dep) and not path_exists(dep):
                 close = difflib.get_close_matches(dep, sorted(names), n=1)
                 if close:
                     at.error(
-                        ("pipeline", index, "deps", dep_index),
+                        (*base, index, "deps", dep_index),
                         f"dep '{dep}' is neither a step of this pipeline nor a file",
                         f"Did you mean step '{close[0]}'?",
                     )
-    _check_cycles(graph, at)
-    _check_outputs(pipeline, at)
+    _check_cycles(graph, base, at)
+    _check_outputs(pipeline, base, at)
 
 
 def _check_trainer(step: Step, path: NodePath, at: _Reporter) -> None:
@@ -189,7 +217,9 @@ def _check_finite(values: Mapping[Any, Any], path: NodePath, at: _Reporter) -> N
             _check_finite(dict(enumerate(value)), (*path, key), at)
 
 
-def _check_cycles(graph: Mapping[str, Sequence[tuple[str, int, int]]], at: _Reporter) -> None:
+def _check_cycles(
+    graph: Mapping[str, Sequence[tuple[str, int, int]]], base: NodePath, at: _Reporter
+) -> None:
     """Report each cycle among step deps once, naming its steps in order."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     reported: set[frozenset[str]] = set()
@@ -217,7 +247,7 @@ def _check_cycles(graph: Mapping[str, Sequence[tuple[str, int, int]]], at: _Repo
                             [*cycle, dep]
                         )
                     at.error(
-                        ("pipeline", step_index, "deps", dep_index),
+                        (*base, step_index, "deps", dep_index),
                         what,
                         "Remove one of these deps; steps must form a chain or a tree.",
                     )
@@ -227,7 +257,7 @@ def _check_cycles(graph: Mapping[str, Sequence[tuple[str, int, int]]], at: _Repo
                 iterators.append(iter(graph[dep]))
 
 
-def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
+def _check_outputs(pipeline: Sequence[Step], base: NodePath, at: _Reporter) -> None:
     owner: dict[str, tuple[int, int]] = {}
     for index, step in enumerate(pipeline):
         for output_index, output in enumerate(step.outputs):
@@ -235,7 +265,7 @@ def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
                 owner[output] = (index, output_index)
                 continue
             first_step, first_output = owner[output]
-            first_line = at.line(("pipeline", first_step, "outputs", first_output))
+            first_line = at.line((*base, first_step, "outputs", first_output))
             if first_step == index:
                 what = f"output '{output}' is listed twice in step '{step.name}'"
                 fix = "Remove one."
@@ -245,29 +275,30 @@ def _check_outputs(pipeline: Sequence[Step], at: _Reporter) -> None:
                     f"(line {first_line}) and '{step.name}'"
                 )
                 fix = "Give each step's outputs distinct names."
-            at.error(("pipeline", index, "outputs", output_index), what, fix)
+            at.error((*base, index, "outputs", output_index), what, fix)
 
 
 def _check_paths(model: ModelSpec, at: _Reporter) -> None:
     """Every path the model names stays inside the project; outputs inside their folder."""
-    names = {step.name for step in model.pipeline}
     paths: list[tuple[NodePath, str]] = []
-    for index, step in enumerate(model.pipeline):
-        paths += [
-            (("pipeline", index, "deps", dep_index), dep)
-            for dep_index, dep in enumerate(step.deps)
-            if not is_step_reference(dep, names)
-        ]
-        for output_index, output in enumerate(step.outputs):
-            problem = output_name_problem(output)
-            if problem is not None:
-                at.error(
-                    ("pipeline", index, "outputs", output_index),
-                    f"output '{output}' {problem}",
-                    "Name a file inside the step's output folder, e.g. 'model.skops' or "
-                    "'reports/metrics.json'.",
-                    value=True,
-                )
+    for base, pipeline in _pipelines(model):
+        names = {step.name for step in pipeline}
+        for index, step in enumerate(pipeline):
+            paths += [
+                (dep_place((*base, index, "deps", dep_index), dep), dep_path(dep))
+                for dep_index, dep in enumerate(step.deps)
+                if not is_step_reference(dep_path(dep), names)
+            ]
+            for output_index, output in enumerate(step.outputs):
+                problem = output_name_problem(output)
+                if problem is not None:
+                    at.error(
+                        (*base, index, "outputs", output_index),
+                        f"output '{output}' {problem}",
+                        "Name a file inside the step's output folder, e.g. 'model.skops' or "
+                        "'reports/metrics.json'.",
+                        value=True,
+                    )
     paths += [
         (("versions", label, "artifact"), version.artifact)
         for label, version in model.versions.items()
@@ -304,16 +335,26 @@ def _check_paths(model: ModelSpec, at: _Reporter) -> None:
 
 def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
     if model.versions and not model.pipeline:
-        untrained = [label for label, version in model.versions.items() if version.artifact is None]
+        untrained = [
+            label
+            for label, version in model.versions.items()
+            if version.artifact is None and version.pipeline is None
+        ]
         if untrained:
             at.error(
                 ("versions",),
                 f"model '{name}' has no pipeline to train version(s) {_listing(untrained)}",
                 "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere.",
             )
-    steps = {step.name: step for step in reversed(model.pipeline)}
+    model_steps = {step.name: step for step in reversed(model.pipeline)}
     for label, version in model.versions.items():
         _check_finite(version.params, ("versions", label, "params"), at)
+        steps = (
+            model_steps
+            if version.pipeline is None
+            else {step.name: step for step in reversed(version.pipeline)}
+        )
+        where = "the pipeline" if version.pipeline is None else "its pipeline"
         for step_name, overrides in version.params.items():
             path: NodePath = ("versions", label, "params", step_name)
             step = steps.get(step_name)
@@ -321,7 +362,7 @@ def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
                 at.error(
                     path,
                     f"version {label} overrides params of step '{step_name}', "
-                    "which is not in the pipeline",
+                    f"which is not in {where}",
                     _did_you_mean(step_name, steps, f"Steps in the pipeline: {_listing(steps)}."),
                 )
                 continue

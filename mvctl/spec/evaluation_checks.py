@@ -160,6 +160,18 @@ def _check_dataset(
             else f"Its outputs are: {', '.join(step.outputs)}.",
             value=True,
         )
+    for label, version in model.versions.items():
+        if step is None or version.pipeline is None:
+            continue
+        own = next((s for s in version.pipeline if s.name == dataset.step), None)
+        if own is None or (own.outputs and dataset.file not in own.outputs):
+            at.error(
+                ("versions", label, "pipeline"),
+                f"version {label}'s own pipeline has no step '{dataset.step}' writing "
+                f"'{dataset.file}', which the evaluation scores it on",
+                "Give its pipeline that step and output, or take the dataset from a step "
+                "every version's pipeline has.",
+            )
 
 
 def _check_gate(

@@ -13,6 +13,7 @@ import difflib
 import gc
 import glob
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,23 +59,27 @@ class LoadedConfig:
     positions: Positions
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read, merge, validate and check a configuration; raise ``SpecErrors`` listing all problems."""
+def load_config(path: Path, texts: Mapping[Path, str] | None = None) -> LoadedConfig:
+    """Read, merge, validate and check a configuration; raise ``SpecErrors`` listing all problems.
+
+    ``texts``: contents to read instead of the files at these (resolved) paths, to check an
+    edit before it is written (`mvctl freeze`)."""
     # Loading makes hundreds of thousands of small objects and no reference cycles; the
     # cyclic collector would rescan them all again and again (half of the load time for
     # 10,000 versions). Reference counting frees everything, so pause it meanwhile.
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _Loader(path).load()
+        return _Loader(path, texts or {}).load()
     finally:
         if paused:
             gc.enable()
 
 
 class _Loader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, texts: Mapping[Path, str]) -> None:
         self.path = path
+        self.texts = texts
         self.root = path.absolute().parent
         self.files: list[Path] = []
         self.names: list[str] = []
@@ -125,7 +130,8 @@ class _Loader:
         self.names.append(name)
         where = Place(name, 1, 1)
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
+            edited = self.texts.get(path.resolve()) if self.texts else None
+            if edited is None and path.stat().st_size > MAX_FILE_BYTES:
                 self.errors.append(
                     SpecError(
                         f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
@@ -134,7 +140,7 @@ class _Loader:
                     )
                 )
                 return YamlDocument(None, None, [], set())
-            data = path.read_bytes()
+            data = edited.encode("utf-8") if edited is not None else path.read_bytes()
         except FileNotFoundError:
             fix = (
                 "Check the 'include' pattern."

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from mvctl.errors import SpecError
+from mvctl.spec.models import DEP_TAGS
 from mvctl.spec.positions import NodePath, Positions, dotted
 
 _NAME_KINDS = {
@@ -51,6 +52,8 @@ def schema_errors(
     # "missing 'from'"; the second says nothing new.
     meant: set[NodePath] = set()
     for error in found:
+        error["loc"] = _without_union_tags(error["loc"])
+    for error in found:
         if error["type"] == "extra_forbidden":
             loc = tuple(error["loc"])
             close = difflib.get_close_matches(str(loc[-1]), _keys_at(model, loc[:-1]), n=1)
@@ -64,6 +67,16 @@ def schema_errors(
         seen.add(loc)
         errors.append(_translate(error, loc, positions, model))
     return errors
+
+
+def _without_union_tags(loc: Sequence[Any]) -> NodePath:
+    """The location without the tag pydantic adds after a list item that may take two forms
+    (a dep: a path, or a mapping): the YAML has no such key."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (part in DEP_TAGS and index > 0 and isinstance(loc[index - 1], int))
+    )
 
 
 def _translate(
@@ -166,6 +179,14 @@ def _translate(
             f"expected a string, got {_describe(value, raw)}", place=place, field=field, fix=fix
         )
 
+    if kind == "bool_type":
+        return SpecError(
+            f"expected true or false, got {_describe(value, raw)}",
+            place=place,
+            field=field,
+            fix="Write true or false, unquoted.",
+        )
+
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         fix = None
         if value is None and len(loc) >= 2 and loc[-2] == "versions":
@@ -248,7 +269,8 @@ def _pattern_fix(pattern: Any) -> str:
 
 
 def _strip(annotation: Any) -> Any:
-    """Annotated[X, ...] -> X and X | None -> X, repeatedly."""
+    """Annotated[X, ...] -> X and X | None -> X, repeatedly; a union of text and one model
+    (a dep) -> the model, whose keys a mapping there may hold."""
     while True:
         origin = get_origin(annotation)
         if origin is Annotated:
@@ -256,8 +278,9 @@ def _strip(annotation: Any) -> Any:
             continue
         if origin is Union or origin is types.UnionType:
             options = [arg for arg in get_args(annotation) if arg is not type(None)]
-            if len(options) == 1:
-                annotation = options[0]
+            models = [arg for arg in options if _is_model(_strip(arg))]
+            if len(options) == 1 or len(models) == 1:
+                annotation = options[0] if len(options) == 1 else models[0]
                 continue
         return annotation
 

@@ -15,8 +15,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     model_validator,
 )
 
@@ -74,6 +76,47 @@ class SpecModel(BaseModel):
     )
 
 
+class FileDep(SpecModel):
+    """A file dep written as a mapping, to say how it is kept: `{path: data/big.csv, snapshot: false}`."""
+
+    path: str = Field(
+        description="A file, folder or glob inside the project (relative to its root)."
+    )
+    snapshot: bool = Field(
+        True,
+        description="Keep a copy of its files in the store when the step runs, so `mvctl "
+        "reproduce` can restore them; false for data too big to keep: the lineage still records "
+        "each file's digest, and reproduce uses the working tree's file only while it has that "
+        "digest. Changing it neither retrains nor conflicts.",
+    )
+
+
+DEP_TAGS = ("dep-path", "dep-mapping")
+"""How pydantic tells the two forms of a dep apart in an error's location; ``spec.messages``
+leaves them out, so an error names the dep itself."""
+
+
+def _dep_form(value: Any) -> str:
+    return DEP_TAGS[1] if isinstance(value, dict | FileDep) else DEP_TAGS[0]
+
+
+Dep = Annotated[
+    Annotated[str, Tag(DEP_TAGS[0])] | Annotated[FileDep, Tag(DEP_TAGS[1])],
+    Discriminator(_dep_form),
+]
+"""A dep as written: a path or step name, or a ``FileDep`` mapping."""
+
+
+def dep_path(dep: str | FileDep) -> str:
+    """The path (or step name) a dep names, in either form."""
+    return dep if isinstance(dep, str) else dep.path
+
+
+def dep_place(item: tuple[str | int, ...], dep: str | FileDep) -> tuple[str | int, ...]:
+    """Where a dep's path is written, given its list item's place: the item, or its `path`."""
+    return item if isinstance(dep, str) else (*item, "path")
+
+
 class Step(SpecModel):
     """One training step: a command (`run:`) or a built-in trainer (`uses:`)."""
 
@@ -92,10 +135,10 @@ class Step(SpecModel):
     params: dict[str, ParamValue] = Field(
         default_factory=dict, description="Parameters handed to the step; versions override them."
     )
-    deps: list[str] = Field(
+    deps: list[Dep] = Field(
         default_factory=list,
         description="Files, folders or globs inside the project (relative to its root), or "
-        "names of upstream steps.",
+        "names of upstream steps; a file dep may be a mapping {path: ..., snapshot: false}.",
     )
     outputs: list[str] = Field(
         default_factory=list,
@@ -114,6 +157,16 @@ class Step(SpecModel):
                 "a step needs exactly one of 'run' (a command) or 'uses' (a built-in trainer)"
             )
         return self
+
+    def dep_paths(self) -> list[str]:
+        """Each dep's path or step name, in the order written."""
+        return [dep_path(dep) for dep in self.deps]
+
+    def unkept_deps(self) -> frozenset[str]:
+        """The file deps written with `snapshot: false`: not copied into the store."""
+        return frozenset(
+            dep.path for dep in self.deps if isinstance(dep, FileDep) and not dep.snapshot
+        )
 
 
 DATA_FORMATS: dict[str, Literal["csv", "parquet", "npz"]] = {
@@ -251,10 +304,21 @@ class Evaluation(SpecModel):
 
 
 class VersionSpec(SpecModel):
-    """One declared version: parameter overrides per step, or a ready-made artifact file."""
+    """One declared version: parameter overrides per step, or a ready-made artifact file.
+
+    A version may carry its own ``pipeline``: `mvctl freeze` writes one to pin the recipe a
+    trained version was made with while the model's pipeline moves on for new versions.
+    """
 
     params: dict[Name, dict[str, ParamValue]] = Field(
         default_factory=dict, description="Per-step parameter overrides: {step: {param: value}}."
+    )
+    pipeline: list[Step] | None = Field(
+        None,
+        min_length=1,
+        description="The steps this version is trained by, in place of the model's pipeline "
+        "(its `params` still override them). `mvctl freeze` writes it to keep a trained "
+        "version's recorded recipe when the model's pipeline changes.",
     )
     artifact: str | None = Field(
         None, description="A model file produced elsewhere (skops or safetensors) to register."
@@ -271,7 +335,13 @@ class VersionSpec(SpecModel):
     def _artifact_or_params(self) -> VersionSpec:
         if self.artifact is not None and self.params:
             raise ValueError("a version with 'artifact' is not trained, so it takes no 'params'")
+        if self.artifact is not None and self.pipeline is not None:
+            raise ValueError("a version with 'artifact' is not trained, so it takes no 'pipeline'")
         return self
+
+    def steps(self, model: ModelSpec) -> list[Step]:
+        """The pipeline this version is trained by: its own, else the model's."""
+        return self.pipeline if self.pipeline is not None else model.pipeline
 
 
 class ModelSpec(SpecModel):

@@ -63,6 +63,39 @@ def quoted(text: str) -> Any:
     return DoubleQuotedScalarString(text)
 
 
+def block_then_flow(value: Any, block_levels: int) -> Any:
+    """``value`` written in block style for its first ``block_levels`` levels of mappings and
+    lists, and in flow style below (``{seed: 7}``, ``[prepare]``): how mvctl's examples write
+    a pipeline (``block_levels=2``: one step per item, each field on one line)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        node: Any = CommentedMap(
+            (_text_as_written(key), block_then_flow(item, block_levels - 1))
+            for key, item in value.items()
+        )
+    elif isinstance(value, list):
+        node = CommentedSeq(block_then_flow(item, block_levels - 1) for item in value)
+    else:
+        return _text_as_written(value)
+    if block_levels > 0:
+        node.fa.set_block_style()
+    else:
+        node.fa.set_flow_style()
+    return node
+
+
+YAML11_BOOLEANS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off"})
+"""Words YAML 1.1 (and so mvctl's reader) takes for booleans, which ruamel.yaml, writing
+YAML 1.2, leaves unquoted."""
+
+
+def _text_as_written(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in YAML11_BOOLEANS:
+        return quoted(value)
+    return value
+
+
 def edit_text(text: str, edits: Sequence[Edit], *, file: str) -> str:
     """``text`` with ``edits`` applied, everything else kept as written; ``file`` names it in
     errors."""

@@ -38,6 +38,7 @@ from mvctl.core.records import (
     version_status,
 )
 from mvctl.core.replay import LogRow
+from mvctl.core.reproduction import DEP_FILES
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
@@ -338,12 +339,13 @@ def _version_json(stored: Sequence[Any]) -> dict[str, JSON]:
 # change log keeps (what revert may restore), and every step run.
 VERSION_BLOBS = "SELECT artifact_digest, lineage_json, failure_json FROM versions"
 LOGGED_VERSION_BLOBS = "SELECT before_json, after_json FROM changes WHERE target_kind = 'version'"
-STEP_RUN_BLOBS = "SELECT outputs_json, log_digest FROM step_runs"
+STEP_RUN_BLOBS = "SELECT outputs_json, inputs_json, log_digest FROM step_runs"
 
 
 def referenced_digests(tx: Tx) -> frozenset[str]:
-    """Every blob digest a recorded version (artifact, step outputs and logs, failure log), a
-    version value in the change log, or a step run (outputs, log) refers to."""
+    """Every blob digest a recorded version (artifact, step outputs, logs and kept dep files,
+    failure log), a version value in the change log, or a step run (outputs, log, kept dep
+    files) refers to."""
     found: set[str] = set()
     for artifact, lineage_json, failure_json in tx.rows(VERSION_BLOBS):
         _version_blobs(found, artifact, _loads(lineage_json), _loads(failure_json))
@@ -353,11 +355,21 @@ def referenced_digests(tx: Tx) -> frozenset[str]:
                 _version_blobs(
                     found, value.get("artifact_digest"), value.get("lineage"), value.get("failure")
                 )
-    for outputs_json, log_digest in tx.rows(STEP_RUN_BLOBS):
+    for outputs_json, inputs_json, log_digest in tx.rows(STEP_RUN_BLOBS):
         found.update(str(digest) for digest in json.loads(outputs_json).values())
         if log_digest:
             found.add(log_digest)
+        inputs = _loads(inputs_json)
+        if isinstance(inputs, dict):
+            _kept_dep_files(found, inputs.get(DEP_FILES))
     return frozenset(found)
+
+
+def _kept_dep_files(found: set[str], dep_files: Any) -> None:
+    """The digests of the dep files a step run kept in the store (``core.reproduction``)."""
+    for entry in dep_files.values() if isinstance(dep_files, dict) else ():
+        if isinstance(entry, dict) and entry.get("kept") and isinstance(entry.get("files"), dict):
+            found.update(str(digest) for digest in entry["files"].values())
 
 
 def _version_blobs(found: set[str], artifact: Any, lineage: Any, failure: Any) -> None:
@@ -368,6 +380,7 @@ def _version_blobs(found: set[str], artifact: Any, lineage: Any, failure: Any) -
         found.update(str(digest) for digest in info.get("outputs", {}).values())
         if info.get("log"):
             found.add(str(info["log"]))
+        _kept_dep_files(found, info.get(DEP_FILES))
     if isinstance(failure, dict) and failure.get("log"):
         found.add(str(failure["log"]))
 

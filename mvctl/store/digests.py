@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from mvctl.core.hashing import canonical_json, sha256_hex
@@ -87,13 +87,7 @@ class DigestCache:
         if real_root is None:
             real_root = self._real_roots[root] = root.resolve()
         files = dep_files(root, real_root, dep)
-        if len(files) == 1 and files[0][0] == dep and not GLOB_CHARS & set(dep):
-            return self._digest(files[0][1])  # a file; a folder's files are below it
-        return self._tree_digest(files)
-
-    def _tree_digest(self, files: Iterable[tuple[str, Path]]) -> str:
-        pairs = {Path(name).as_posix(): self._digest(real) for name, real in files}
-        return "tree:" + sha256_hex(canonical_json(pairs))
+        return combined_digest(dep, [(name, self._digest(real)) for name, real in files])
 
     def save(self) -> None:
         """Write the cache back if anything was hashed; failures only cost a re-hash later."""
@@ -107,6 +101,15 @@ class DigestCache:
             self._dirty = False
         except OSError:
             return
+
+
+def combined_digest(dep: str, file_digests: Sequence[tuple[str, str]]) -> str:
+    """The digest of a dep from its files' (path relative to the root, digest): a file dep's is
+    its file's; a folder's or a glob's, the digest of the sorted pairs."""
+    if len(file_digests) == 1 and file_digests[0][0] == dep and not GLOB_CHARS & set(dep):
+        return file_digests[0][1]  # a file; a folder's files are below it
+    pairs = {Path(name).as_posix(): digest for name, digest in file_digests}
+    return "tree:" + sha256_hex(canonical_json(pairs))
 
 
 def dep_files(root: Path, real_root: Path, dep: str) -> list[tuple[str, Path]]:

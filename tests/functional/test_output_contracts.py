@@ -59,11 +59,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     runs["show.schema.json"] = project.mvctl("show", "churn@1.1.0", "--json")
     runs["compare.schema.json"] = project.mvctl("compare", "churn@1.0.0", "churn@1.1.0", "--json")
     runs["logs.schema.json"] = project.mvctl("logs", "churn@1.0.0", "--json")
+    runs["reproduce.schema.json"] = project.mvctl("reproduce", "churn:staging", "--json")
     runs["check.schema.json"] = project.mvctl("state", "check", "--json")
     runs["gc.schema.json"] = project.mvctl("store", "gc", "--json")
     runs["report.schema.json"] = project.mvctl(
         "report", "-o", str(project.root / "report.html"), "--json"
     )
+    project.edit_config("params: {C: 1.0}", "params: {C: 0.5}")  # 1.0.0 takes the default
+    runs["freeze.schema.json"] = project.mvctl("freeze", "--json")
     runs["revert.schema.json"] = project.mvctl("revert", "--auto-approve", "--json")
     runs["error.schema.json"] = project.mvctl("show", "churn@9.9.9", "--json")
     yield runs
@@ -125,6 +128,8 @@ def test_the_documents_say_what_happened(outputs: dict[str, Result]) -> None:
     logs = document(outputs["logs.schema.json"])
     assert [s["step"] for s in logs["steps"]] == ["prepare", "train"]
     assert all(s["digest"].startswith("sha256:") for s in logs["steps"])
+    reproduced = document(outputs["reproduce.schema.json"])
+    assert (reproduced["label"], reproduced["status"]) == ("1.1.0", "match")
     reverted = document(outputs["revert.schema.json"])
     assert reverted["status"] == "done" and reverted["apply_id"] == applied["apply_id"] + 1
     report = document(outputs["report.schema.json"])

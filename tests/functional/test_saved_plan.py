@@ -363,9 +363,9 @@ def test_an_empty_key_is_an_error_not_a_missing_one(
     [
         ("[]", "it is not a JSON object"),
         ("{" * 100_000, "it is not JSON"),
-        ('{"format": 2}', "its format_version is 2, not 3"),
-        ('{"format_version": 3}', "it lacks project, serial, options"),
-        ('{"format_version": 3, "run": "rm -rf /"}', "fields a plan does not have: run"),
+        ('{"format": 2}', "its format_version is 2, not 4"),
+        ('{"format_version": 4}', "it lacks project, serial, options"),
+        ('{"format_version": 4, "run": "rm -rf /"}', "fields a plan does not have: run"),
     ],
 )
 def test_a_file_that_is_not_a_plan_is_refused(project: Project, content: str, why: str) -> None:

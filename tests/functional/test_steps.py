@@ -126,6 +126,11 @@ def plan_then_apply(project: Project, env: dict[str, str]) -> set[tuple[str, str
     return ran
 
 
+def declare(project: Project, version: str) -> None:
+    """Add a version block after the last one."""
+    edit(project, "mvctl.yaml", "    aliases:\n", f"      {version}\n    aliases:\n")
+
+
 def edit(project: Project, relative: str, old: str, new: str) -> None:
     path = project.root / relative
     text = path.read_text()
@@ -133,7 +138,7 @@ def edit(project: Project, relative: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-V1, V2 = "m@1.0.0", "m@1.1.0"
+V1, V2, V3, V4, V5 = (f"m@1.{minor}.0" for minor in range(5))
 ALL = {"prepare", "features", "stats", "train"}
 
 
@@ -155,21 +160,33 @@ def test_plan_lists_exactly_the_steps_apply_runs_for_every_kind_of_change(dag: P
     edit(dag, "mvctl.yaml", "params: {rows: 10}", "params: {rows: 20}")
     assert plan_then_apply(dag, env) == {(V1, s) for s in ALL} | {(V2, "features"), (V2, "train")}
 
-    # A data file's content.
+    # A data file's content: lineage, the trained versions are kept; a new version uses it.
     (dag.root / "data" / "raw.csv").write_text("a,b\n1,2\n3,4\n")
-    assert plan_then_apply(dag, env) == {(V1, s) for s in ALL} | {(V2, "features"), (V2, "train")}
+    assert plan_then_apply(dag, env) == set()
+    declare(dag, '"1.2.0": {}')
+    assert plan_then_apply(dag, env) == {(V3, s) for s in ALL}
 
-    # The step's own script (a file dep of one step): it and its downstream steps.
+    # The step's own script (a file dep of one step): it and its downstream steps, for new ones.
     edit(dag, "steps/features.py", "started = time.time()", "started = time.time()  # v2")
-    assert plan_then_apply(dag, env) == {(v, s) for v in (V1, V2) for s in ("features", "train")}
+    assert plan_then_apply(dag, env) == set()
+    declare(dag, '"1.3.0": {}')
+    assert plan_then_apply(dag, env) == {(V4, "features"), (V4, "train")}
 
-    # A command.
+    # A command: each version retrains with today's files (overwrite); 1.2.0 and 1.3.0 reuse
+    # what 1.0.0 runs, and 1.1.0's features run with the edited script for the first time.
     edit(dag, "mvctl.yaml", "run: python steps/stats.py", "run: python steps/stats.py --fast")
-    assert plan_then_apply(dag, env) == {(V1, "stats"), (V1, "train"), (V2, "train")}
+    assert plan_then_apply(dag, env) == {
+        (V1, "stats"),
+        (V1, "train"),
+        (V2, "features"),
+        (V2, "train"),
+    }
 
-    # A declared environment variable's value.
+    # A declared environment variable's value: lineage too; a new version reads it.
     env["FEATURE_FLAG"] = "on"
-    assert plan_then_apply(dag, env) == {(v, s) for v in (V1, V2) for s in ("features", "train")}
+    assert plan_then_apply(dag, env) == set()
+    declare(dag, '"1.4.0": {params: {features: {scale: 2}, train: {lr: 0.2}}}')
+    assert plan_then_apply(dag, env) == {(V5, "features"), (V5, "train")}
 
     # A param set back to an earlier value: that earlier run is reused, nothing runs.
     edit(dag, "mvctl.yaml", "{train: {lr: 0.2},", "{train: {lr: 0.3},")

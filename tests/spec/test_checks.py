@@ -90,3 +90,67 @@ def test_dotted_paths_read_like_yaml() -> None:
     )
     assert dotted(("notifications", 0, "events", 2)) == "notifications[0].events[2]"
     assert dotted(()) == ""
+
+
+def test_a_versions_own_pipeline_gets_every_pipeline_check_at_its_place() -> None:
+    spec = model(
+        pipeline=[{"name": "fit", "run": "x", "params": {"C": 1.0}}],
+        versions={
+            "1.0.0": {
+                "pipeline": [
+                    {"name": "prep", "run": "x", "deps": ["fit"], "outputs": ["../escape"]},
+                    {"name": "fit", "run": "x", "deps": ["prep"]},
+                ]
+            }
+        },
+    )
+    found = {error.field: error.what for error in check_model("m", spec, NOWHERE)}
+    assert found == {
+        'models.m.versions["1.0.0"].pipeline[1].deps[0]': "steps depend on each other in a "
+        "cycle: prep -> fit -> prep",
+        'models.m.versions["1.0.0"].pipeline[0].outputs[0]': "output '../escape' climbs out of "
+        "the output folder with '..'",
+    }
+
+
+def test_a_version_overrides_only_params_its_own_pipeline_declares() -> None:
+    spec = model(
+        pipeline=[{"name": "fit", "run": "x", "params": {"C": 1.0}}],
+        versions={
+            "1.0.0": {
+                "params": {"fit": {"C": 2.0}},
+                "pipeline": [{"name": "train", "run": "x", "params": {"C": 1.0}}],
+            }
+        },
+    )
+    assert whats(spec) == [
+        "version 1.0.0 overrides params of step 'fit', which is not in its pipeline"
+    ]
+
+
+def test_versions_with_their_own_pipelines_need_no_model_pipeline() -> None:
+    spec = model(versions={"1.0.0": {"pipeline": [{"name": "fit", "run": "x"}]}})
+    assert whats(spec) == []
+
+
+def test_mapping_deps_in_a_versions_own_pipeline_are_checked_at_their_path() -> None:
+    spec = model(
+        pipeline=[{"name": "fit", "run": "x"}],
+        versions={
+            "1.0.0": {
+                "pipeline": [
+                    {"name": "prep", "run": "x", "outputs": ["d.npz"]},
+                    {
+                        "name": "fit",
+                        "run": "x",
+                        "deps": [{"path": "prep"}, {"path": "../x.csv", "snapshot": False}],
+                    },
+                ]
+            }
+        },
+    )
+    found = {error.field: error.what for error in check_model("m", spec, NOWHERE)}
+    at = 'models.m.versions["1.0.0"].pipeline[1].deps'
+    assert set(found) == {f"{at}[0].path", f"{at}[1].path"}
+    assert "the mapping form is for files" in found[f"{at}[0].path"]
+    assert "climbs out of the project" in found[f"{at}[1].path"]

@@ -829,6 +829,37 @@ CASES = [
         "aliases expand to more than 10,000,000 characters",
         only=True,
     ),
+    # Deps written as a mapping -------------------------------------------------------------
+    *(
+        Case(
+            f"dep-mapping-{name}",
+            y("""
+            project: a
+            models:
+              churn:
+                pipeline:
+                  - name: prepare
+                    run: python p.py
+                    outputs: [x]
+                  - name: train
+                    run: python t.py
+                    deps: DEPS
+            """).replace("DEPS", deps),
+            10,
+            column,
+            expect,
+            files={"data.csv": "x"},
+            only=True,
+        )
+        for name, deps, column, expect in (
+            ("typo", "[prepare, {path: data.csv, snap: false}]", 42, "Did you mean 'snapshot'?"),
+            ("quoted-bool", '[{path: data.csv, snapshot: "no"}]', 43, "expected true or false"),
+            ("no-path", "[{snapshot: false}]", 16, "missing required key 'path'"),
+            ("names-a-step", "[{path: prepare}]", 23, "the mapping form is for files"),
+            ("outside", "[{path: ../x.csv, snapshot: false}]", 23, "climbs out of the project"),
+            ("number", "[3]", 16, "expected a string, got a number (3)"),
+        )
+    ),
 ]
 
 

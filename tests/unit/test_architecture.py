@@ -84,10 +84,12 @@ IMPORTED_FIRST_FAILS = {
     for name in (
         "apply",
         "compare",
+        "freeze",
         "init",
         "logs",
         "plan",
         "report",
+        "reproduce",
         "revert",
         "show",
         "state",
@@ -99,7 +101,18 @@ IMPORTED_FIRST_FAILS = {
 be fails the test, so the list only ever shrinks."""
 NOT_IMPORTABLE = {"mvctl.__main__": "runs the command line when imported"}
 
-READ_ONLY_OPS = ("plan", "status", "show", "history", "report", "compare", "logs", "check")
+READ_ONLY_OPS = (
+    "plan",
+    "status",
+    "show",
+    "history",
+    "report",
+    "compare",
+    "logs",
+    "check",
+    "freeze",
+    "reproduce",
+)
 """The ops that only read the state: they open it with create=False and take a StateReader."""
 STATE_TYPES = {"StateReader", "StateWriter", "StateDB", "LockingStateDB", "ReadOnlyStateDB"}
 

@@ -3,8 +3,8 @@
 A case 'applies' its `before` config on paper (see planner_support), optionally twists the
 recorded state (failed versions, pins, changes made outside mvctl, step outputs gone from the
 store, another recorded policy), plans `after` (as `options.actor`, if given), and compares
-the actions, conflicts and drift with what the case expects (or the error message, for
-options the planner refuses).
+the actions, conflicts, drift and lineage notes with what the case expects (or the error
+message, for options the planner refuses).
 """
 
 from __future__ import annotations
@@ -50,20 +50,21 @@ def test_plan_case(path: Path) -> None:
         recorded = RecordedState()
     options = PlanOptions(**case.get("options", {}))
     after_digests = {**digests, **case.get("digests_after", {})}
+    env_after = case.get("env_digests_after", {})  # the state was recorded with every one unset
     after = config_of(case["after"])
     expected = case["expect"]
     if "error" in expected:
         with pytest.raises(MvctlError) as raised:
-            build_plan(after, recorded, after_digests, {}, options)
+            build_plan(after, recorded, after_digests, env_after, options)
         assert raised.value.message == expected["error"]
         return
     missing = _step_keys(case.get("before"), digests, twists.get("missing_outputs", ()))
     if missing:  # what the I/O edge looks up: steps the plan would restore, no others
         restored = restored_step_keys(
-            build_plan(after, recorded, after_digests, {}, options), recorded
+            build_plan(after, recorded, after_digests, env_after, options), recorded
         )
         assert missing <= restored
-    plan = build_plan(after, recorded, after_digests, {}, options, frozenset(), missing)
+    plan = build_plan(after, recorded, after_digests, env_after, options, frozenset(), missing)
     assert [describe_action(a) for a in plan.actions] == expected.get("actions", [])
     assert [f"{c.kind} {c.target}" for c in plan.conflicts] == expected.get("conflicts", [])
     described = " ".join(describe_conflict(c) for c in plan.conflicts)
@@ -75,6 +76,11 @@ def test_plan_case(path: Path) -> None:
     for fragment in expected.get("conflict_messages", []):
         assert fragment in messages, fragment
     assert [f"{d.kind} {d.target}" for d in plan.drift] == expected.get("drift", [])
+    lineage = [f"{n.model} {','.join(n.versions)}: {', '.join(n.inputs)}" for n in plan.lineage]
+    assert lineage == expected.get("lineage", [])
+    resolutions = [way for c in plan.conflicts for way in c.resolutions[:1]]
+    for fragment in expected.get("first_ways_out", []):
+        assert any(fragment in way for way in resolutions), (fragment, resolutions)
     gates = [
         f"{a.model}:{'+'.join(_aliases(a))} {g.gate} -> {g.result}"
         for a in plan.actions
