@@ -34,6 +34,9 @@ import json, os, struct, sys, time
 from mvctl import step
 p = step.params()
 time.sleep(float(os.environ.get("SLOW_TRAIN", "0")))
+release = os.environ.get("TRAIN_WAITS_FOR")
+while release and not os.path.exists(release):
+    time.sleep(0.05)
 if os.environ.get("FAIL_STEP") == "train":
     print("train is failing on purpose", file=sys.stderr)
     sys.exit(4)

@@ -1,8 +1,8 @@
 """Six `mvctl` processes apply and revert against one state at once, on SQLite and PostgreSQL.
 
-Each round, one apply trains a new version slowly while holding the lock; five more start
-together: two applies and a revert that wait (`--lock-timeout`), an apply and a revert that
-do not. The waiters get the lock one after another and succeed (or are refused for a reason
+Each round, one apply trains a new version and holds the lock until the test lets it go;
+five more start together: two applies and a revert that wait (`--lock-timeout`), an apply
+and a revert that do not. The waiters get the lock one after another and succeed (or are refused for a reason
 of their own: a pin the revert left); the impatient ones fail at once, naming a holder. After
 every round the change log is one sequence: applies follow each other serial by serial, never
 overlapping in time, each apply's rows numbered 1..n, and `state check` is clean.
@@ -38,8 +38,13 @@ def config_for(round_no: int, production: str) -> str:
     return text.replace('production: "1.0.0"', f'production: "{production}"')
 
 
-def start(project: Project, *args: str, slow: str = "0") -> tuple[subprocess.Popen[bytes], Path]:
-    proc = project.start(*args, extra_env={"SLOW_TRAIN": slow})
+def start(
+    project: Project, *args: str, hold_until: Path | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start mvctl in the background; with ``hold_until``, its train step (and so the lock it
+    holds) waits until that file exists, however slowly the others start on a busy machine."""
+    env = {} if hold_until is None else {"TRAIN_WAITS_FOR": str(hold_until)}
+    proc = project.start(*args, extra_env=env)
     logs = sorted(
         project.root.parent.glob("background-*"), key=lambda p: int(p.name.split("-")[1])
     )[-1]
@@ -92,7 +97,8 @@ def test_concurrent_applies_and_reverts_keep_one_sequence(
     for round_no in range(rounds):
         for n, project in enumerate(projects):
             project.write("mvctl.yaml", config_for(round_no, "1.1.0" if n % 2 else "1.0.0"))
-        slow, slow_logs = start(projects[0], "apply", "--auto-approve", slow="2")
+        release = tmp_path / f"release-{round_no}"
+        slow, slow_logs = start(projects[0], "apply", "--auto-approve", hold_until=release)
         holder_pid = wait_for_lock(state_url)
         started = time.monotonic()
         runs = [
@@ -102,25 +108,29 @@ def test_concurrent_applies_and_reverts_keep_one_sequence(
             (start(projects[4], "apply", "--auto-approve"), False),
             (start(projects[5], "revert", "--auto-approve"), False),
         ]
-        assert slow.wait(timeout=120) == 0, (slow_logs / "err").read_text()
-        held += 1
         pids = {holder_pid} | {proc.pid for (proc, _), _ in runs}
         for (proc, logs), patient in runs:
+            if patient:
+                continue
+            assert proc.wait(timeout=60) == 1, (logs / "err").read_text()
+            err = (logs / "err").read_text()
+            assert "locked by" in err and "mvctl state unlock --force" in err, err
+            assert any(f"pid {pid} " in err for pid in pids), err
+            assert "Traceback" not in err and "Internal error" not in err, err
+            failed_fast += 1
+        release.touch()
+        assert slow.wait(timeout=120) == 0, (slow_logs / "err").read_text()
+        held += 1
+        for (proc, logs), patient in runs:
+            if not patient:
+                continue
             code = proc.wait(timeout=180)
             err = (logs / "err").read_text()
             out = (logs / "out").read_text()
             assert "Traceback" not in err + out and "Internal error" not in err, err
             assert "database is locked" not in err and "stayed locked" not in err, err
-            if patient:
-                assert code == 0 or any(r in err + out for r in REFUSALS), (code, err, out)
-                waited += code == 0
-                continue
-            if code == 1 and "locked by" in err:
-                failed_fast += 1
-                assert "mvctl state unlock --force" in err
-                assert any(f"pid {pid} " in err for pid in pids), err
-            else:
-                assert code == 0 or any(r in err + out for r in REFUSALS), (code, err, out)
+            assert code == 0 or any(r in err + out for r in REFUSALS), (code, err, out)
+            waited += code == 0
         assert time.monotonic() - started < 170
         workspace = load_workspace(projects[0].root / "mvctl.yaml")
         revert(workspace, RevertOptions(release=True, auto_approve=True), confirm=lambda _: True)
