@@ -1,7 +1,7 @@
 """Resolve a model's ``evaluation:`` into exact, hashable values: what apply scores and on what.
 
-The evaluation hash covers how versions are scored (task, metrics, averaging, speed settings,
-predict command), apart from the version's spec hash: editing it re-evaluates and never
+The evaluation hash covers how versions are scored (task, metrics, averaging, positive class,
+speed settings, predict command), apart from the version's spec hash: editing it re-evaluates and never
 retrains. Each dataset resolves to a ``DatasetRef`` whose digest covers the data's content
 and how it is read; results are stored per (version, dataset digest, evaluation hash), so a
 stored number is never recomputed and numbers from different data are never compared.
@@ -36,6 +36,8 @@ class ScoringSettings:
     warmup: int
     predict: str | None
     scores: bool
+    pos_label: str | int | None = None
+    """The declared positive class of a binary task; None: the greater label."""
 
     @property
     def speed_metrics(self) -> tuple[str, ...]:
@@ -51,6 +53,13 @@ class ScoringSettings:
         }
         if self.speed_metrics:
             body["speed"] = [self.batch_size, self.repetitions, self.warmup]
+        # Keys added later enter the hash only where they change a number, so results stored
+        # under settings that still mean the same are not evaluated again.
+        if self.pos_label is not None:
+            body["pos_label"] = self.pos_label
+        if self.task == "multiclass-classification" and self.average != "macro":
+            if "roc_auc" in self.metrics:  # once always macro, now averaged as declared
+                body["roc_auc_average"] = self.average
         return sha256_hex(canonical_json(body))
 
 
@@ -75,6 +84,7 @@ def scoring_settings(task: str, evaluation: Evaluation) -> ScoringSettings:
         warmup=evaluation.speed.warmup,
         predict=evaluation.predict,
         scores=evaluation.scores,
+        pos_label=evaluation.pos_label,
     )
 
 
