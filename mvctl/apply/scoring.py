@@ -193,7 +193,9 @@ def _average_precision(
         )
     classes = predicted.classes if predicted.classes is not None else range(scores.shape[1])
     return float(
-        average_precision_score(label_binarize(y_true, classes=list(classes)), scores, average=average)
+        average_precision_score(
+            label_binarize(y_true, classes=list(classes)), scores, average=average
+        )
     )
 
 
