@@ -20,7 +20,7 @@ from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import ResolvedVersion, resolve_version
 from mvctl.spec.gates import Gate, parse_gate
-from mvctl.spec.metrics import METRICS
+from mvctl.spec.metrics import METRICS, metric_label
 from mvctl.spec.models import Config, Dataset, Evaluation, ModelSpec, VersionSpec
 
 
@@ -43,6 +43,13 @@ class ScoringSettings:
     def speed_metrics(self) -> tuple[str, ...]:
         return tuple(name for name in self.metrics if METRICS[name].speed)
 
+    def metric_labels(self) -> dict[str, str]:
+        """Each metric's name as shown, naming its averaging and declared positive class."""
+        return {
+            name: metric_label(name, self.task, self.average, self.pos_label)
+            for name in self.metrics
+        }
+
     def hash(self) -> str:
         body: dict[str, object] = {
             "task": self.task,
@@ -57,9 +64,9 @@ class ScoringSettings:
         # under settings that still mean the same are not evaluated again.
         if self.pos_label is not None:
             body["pos_label"] = self.pos_label
-        if self.task == "multiclass-classification" and self.average != "macro":
-            if "roc_auc" in self.metrics:  # once always macro, now averaged as declared
-                body["roc_auc_average"] = self.average
+        multiclass = self.task == "multiclass-classification"
+        if multiclass and self.average != "macro" and "roc_auc" in self.metrics:
+            body["roc_auc_average"] = self.average  # once always macro, now as declared
         return sha256_hex(canonical_json(body))
 
 

@@ -10,8 +10,9 @@ way round. The numbers themselves are computed by scikit-learn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Direction = Literal["higher", "lower"]
 
@@ -167,6 +168,17 @@ def metric_label(name: str, task: str, average: str, positive: object | None = N
     if task == "binary-classification" and name in POSITIVE_CLASS and shown_positive:
         return f"{name} ({shown_positive})"
     return name
+
+
+def recorded_label(name: str, details: Mapping[str, Any]) -> str:
+    """A stored metric's name as shown, from the scoring its result recorded (``f1 (macro)``);
+    the bare name for results stored before results recorded it."""
+    scoring = details.get("scoring")
+    if not isinstance(scoring, dict) or not isinstance(scoring.get("average"), str):
+        return name
+    positive = scoring.get("positive")
+    task = "binary-classification" if positive is not None else "multiclass-classification"
+    return metric_label(name, task, scoring["average"], positive)
 
 
 def is_better(metric: str, candidate: float, reference: float) -> bool | None:
