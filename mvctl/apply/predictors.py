@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from mvctl.apply.artifacts import check_safe_artifact, check_torch_module
 from mvctl.apply.datasets import parse_labels
 from mvctl.apply.skops_trust import load_skops
+from mvctl.apply.torch_model import read_recipe
 from mvctl.errors import EvaluationError, MvctlError
 
 LOG_TAIL_CHARS = 2000
@@ -137,8 +138,6 @@ def load_safetensors(
             f"{what} cannot be loaded as a torch model: {type(error).__name__}: {error}",
             fix="Train it with `uses: torch`, or declare a `predict:` command that loads it.",
         ) from error
-    from mvctl.apply.torch_model import read_recipe  # torch is installed: the loader ran
-
     return TorchPredictor(module, read_recipe(path).classes)
 
 
