@@ -63,7 +63,9 @@ def make_project(root: Path) -> Project:
     with (root / "data" / "holdout.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["a", "b", "c", "left"])
-        writer.writerows([*(f"{v:.6f}" for v in row), label] for row, label in zip(x, y))
+        writer.writerows(
+            [*(f"{v:.6f}" for v in row), label] for row, label in zip(x, y, strict=True)
+        )
     return project
 
 
