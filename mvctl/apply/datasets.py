@@ -54,6 +54,11 @@ class DataProblem:
             return f"{declared}.{key}"
         return declared.rsplit(".", 1)[0] + ".label" if key == "label" else declared
 
+    def evaluation_field(self, key: str) -> str:
+        """The config field ``key`` of the evaluation this dataset belongs to (``pos_label``)."""
+        model, found, _ = self.ref.field.rpartition(".evaluation.")
+        return f"{model}.evaluation.{key}" if found else key
+
 
 def load_dataset(ref: DatasetRef, path: Path, target: str) -> LoadedData:
     """The data of ``ref``, read from ``path`` (the file, or the step output fetched from the store)."""

@@ -22,6 +22,7 @@ from mvctl.core.recorded import Change, Target
 from mvctl.core.records import VERSION_FAILED, EvaluationResult, VersionRecord
 from mvctl.errors import DigestMismatchError, EvaluationError, MvctlError
 from mvctl.results.apply import ActionOutcome
+from mvctl.spec.metrics import recorded_label
 from mvctl.state import StateReader
 from mvctl.store.blobs import BlobStore, hash_file
 
@@ -166,7 +167,10 @@ def evaluate_version(session: ApplySession, action: EvaluateVersion) -> ActionOu
             changes.append(_result(session, version, action, ref, None, error.message))
             continue
         changes.append(_result(session, version, action, ref, outcome, None))
-        shown = ", ".join(f"{name} {_short(value)}" for name, value in outcome.metrics.items())
+        shown = ", ".join(
+            f"{recorded_label(name, outcome.details)} {_short(value)}"
+            for name, value in outcome.metrics.items()
+        )
         summary.append(f"{ref.name}: {shown}")
     session.state.record(session.apply_id, changes)
     shutil.rmtree(work_dir, ignore_errors=True)

@@ -2,8 +2,10 @@
 
 The result is what the state stores: metric values as strict JSON (a NaN or infinite value
 becomes null, with 'nan', 'inf' or '-inf' as its status), and details for reports (rows, the
-ROC curve, timings, scikit-learn's warnings). Bad input fails before any number is made: a
-model expecting another number of features, predictions of the wrong length, NaN predictions.
+ROC curve, timings, scikit-learn's warnings, and ``scoring``: the averaging and positive
+class the metrics were computed with, for the views that name them). Bad input fails before
+any number is made: a model expecting another number of features, predictions of the wrong
+length, NaN predictions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mvctl.apply.scoring import quality_metrics
 from mvctl.apply.speed import measure_speed
 from mvctl.core.evaluation import ScoringSettings
 from mvctl.errors import EvaluationError
-from mvctl.spec.metrics import METRICS
+from mvctl.spec.metrics import CLASSIFICATION, METRICS
 
 MAX_STORED_LATENCIES = 1000
 
@@ -68,9 +70,13 @@ def score(
                 "features",
             ) from error
     _check_predictions(predicted, data, problem, what)
-    scores = quality_metrics(settings, data.y, predicted, what)
+    scores = quality_metrics(
+        settings, data.y, predicted, what, pos_label_field=problem.evaluation_field("pos_label")
+    )
     values: dict[str, float] = dict(scores.values)
     details: dict[str, Any] = {"rows": data.rows}
+    if settings.task in CLASSIFICATION:
+        details["scoring"] = scoring_details(settings.average, scores.positive)
     if scores.roc is not None:
         details["roc"] = scores.roc
     notes = {**scores.warnings}
@@ -98,6 +104,13 @@ def score(
             "latencies_ms": [round(v, 4) for v in speed.latencies_ms[:MAX_STORED_LATENCIES]],
         }
     return split_non_finite(values, details)
+
+
+def scoring_details(average: str, positive: Any) -> dict[str, Any]:
+    """How the numbers were made, kept with them so every view can name it: the averaging,
+    and the positive class of a binary task (a plain JSON value)."""
+    shown = positive.item() if hasattr(positive, "item") else positive
+    return {"average": average, "positive": shown}
 
 
 def split_non_finite(values: dict[str, float], details: dict[str, Any]) -> EvaluationOutcome:

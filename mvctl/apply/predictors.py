@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from mvctl.apply.artifacts import check_safe_artifact, check_torch_module
 from mvctl.apply.datasets import parse_labels
 from mvctl.apply.skops_trust import load_skops
+from mvctl.apply.torch_model import read_recipe
 from mvctl.errors import EvaluationError, MvctlError
 
 LOG_TAIL_CHARS = 2000
@@ -137,7 +138,7 @@ def load_safetensors(
             f"{what} cannot be loaded as a torch model: {type(error).__name__}: {error}",
             fix="Train it with `uses: torch`, or declare a `predict:` command that loads it.",
         ) from error
-    return TorchPredictor(module)
+    return TorchPredictor(module, read_recipe(path).classes)
 
 
 def _torch_loader() -> tuple[Any, str]:
@@ -162,13 +163,18 @@ def _torch_unsupported(what: str, why: str) -> EvaluationError:
 
 
 class TorchPredictor:
-    """A torch module: logits (rows x classes) for classification, one output for regression."""
+    """A torch module: logits (rows x classes) for classification, one output for regression.
+
+    Output column i predicts ``classes[i]``, the labels the trainer recorded in the file; a
+    file without them was trained on the labels 0..K-1.
+    """
 
     in_process = True
     n_features: int | None = None
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, classes: Sequence[Any] | None = None) -> None:
         self.module = module
+        self.classes = classes
         module.eval()
 
     def _forward(self, x: Any) -> Any:
@@ -185,8 +191,14 @@ class TorchPredictor:
             return Predictions(out.reshape(-1))
         shifted = np.exp(out - out.max(axis=1, keepdims=True))
         probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-        classes = np.arange(out.shape[1])
-        return Predictions(out.argmax(axis=1), probabilities, True, classes)
+        classes = np.arange(out.shape[1]) if self.classes is None else np.asarray(self.classes)
+        if len(classes) != out.shape[1]:
+            raise EvaluationError(
+                f"the torch model gives {out.shape[1]} outputs per row, but its file names "
+                f"{len(classes)} classes",
+                fix="Retrain the version: its weights and class labels do not belong together.",
+            )
+        return Predictions(classes[out.argmax(axis=1)], probabilities, True, classes)
 
     def predict_batch(self, x: Any) -> Any:
         return self._forward(x)

@@ -1,12 +1,13 @@
 """Quality metrics from predictions, computed by scikit-learn's own functions.
 
 Nothing is re-implemented: each metric is one call into ``sklearn.metrics`` with the
-declared averaging. For binary tasks the positive class is the model's second class (the
-greater label, scikit-learn's convention), and its score column feeds ROC AUC and the ROC
+declared averaging (precision, recall and f1 always; for multiclass tasks also the
+one-vs-rest areas, roc_auc and average_precision). For binary tasks the positive class is
+the declared ``pos_label``, else the model's second class (the greater label, scikit-learn's
+convention); its score column feeds roc_auc, average_precision, brier_score and the ROC
 curve kept for reports. Warnings scikit-learn raises (an undefined metric, one class in the
 data) are kept with the result instead of printed, and the value stays what scikit-learn
-returned, NaN included, for the gates to call inconclusive.
-"""
+returned, NaN included, for the gates to call inconclusive."""
 
 from __future__ import annotations
 
@@ -29,26 +30,57 @@ class Scores:
     values: dict[str, float] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
     roc: dict[str, list[float]] | None = None
+    positive: Any = None
+    """The class binary metrics scored (None for other tasks)."""
 
 
-def positive_class(classes: Any, y_true: Any) -> Any:
-    """The class binary metrics treat as positive: the model's second class, else the greater label."""
+def positive_class(
+    classes: Any, y_true: Any, declared: str | int | None = None, field: str | None = None
+) -> Any:
+    """The class binary metrics treat as positive: the ``declared`` one (matched by its text, so
+    ``pos_label: "1"`` finds the label 1), else the model's second class, else the greater label.
+
+    ``field`` names the config field of ``declared`` in the error when no class matches it.
+    """
     import numpy as np
 
     known = classes if classes is not None else np.unique(y_true)
-    return known[-1]
+    if declared is None:
+        return known[-1]
+    for candidate in known:
+        if str(candidate) == str(declared):
+            return candidate
+    shown = ", ".join(repr(c.item() if hasattr(c, "item") else c) for c in known)
+    raise EvaluationError(
+        f"pos_label {declared!r} is not one of the classes ({shown})",
+        field=field,
+        fix="Set 'pos_label' to the label of the positive class exactly as the data writes it.",
+    )
 
 
 def quality_metrics(
-    settings: ScoringSettings, y_true: Any, predicted: Predictions, what: str
+    settings: ScoringSettings,
+    y_true: Any,
+    predicted: Predictions,
+    what: str,
+    *,
+    pos_label_field: str | None = None,
 ) -> Scores:
-    """Every declared quality metric (speed is measured elsewhere)."""
+    """Every declared quality metric (speed is measured elsewhere).
+
+    ``pos_label_field`` names the config field of ``pos_label`` in the error when it names no
+    class of the model or the data.
+    """
     from sklearn import metrics as skm
 
-    scores = Scores()
     wanted = [name for name in settings.metrics if not METRICS[name].speed]
     binary = settings.task == "binary-classification"
-    positive = positive_class(predicted.classes, y_true) if binary else None
+    positive = (
+        positive_class(predicted.classes, y_true, settings.pos_label, pos_label_field)
+        if binary
+        else None
+    )
+    scores = Scores(positive=positive)
     label_args: dict[str, Any] = {"average": settings.average, "zero_division": 0.0}
     if settings.average == "binary":
         label_args["pos_label"] = positive
@@ -57,7 +89,17 @@ def quality_metrics(
         "precision": lambda: skm.precision_score(y_true, predicted.labels, **label_args),
         "recall": lambda: skm.recall_score(y_true, predicted.labels, **label_args),
         "f1": lambda: skm.f1_score(y_true, predicted.labels, **label_args),
-        "roc_auc": lambda: _roc_auc(y_true, predicted, binary, positive, what),
+        "roc_auc": lambda: _roc_auc(y_true, predicted, settings.average, positive, what),
+        "average_precision": lambda: _average_precision(
+            y_true, predicted, settings.average, positive, what
+        ),
+        "balanced_accuracy": lambda: skm.balanced_accuracy_score(y_true, predicted.labels),
+        "matthews_corrcoef": lambda: skm.matthews_corrcoef(y_true, predicted.labels),
+        "brier_score": lambda: skm.brier_score_loss(
+            y_true,
+            _positive_scores(predicted, positive, "brier_score", what, probabilities=True),
+            pos_label=positive,
+        ),
         "log_loss": lambda: skm.log_loss(
             y_true, _probabilities(predicted, "log_loss", what), labels=predicted.classes
         ),
@@ -78,7 +120,9 @@ def quality_metrics(
         if caught:
             scores.warnings[name] = str(caught[-1].message)
     if binary and predicted.scores is not None:
-        scores.roc = _roc_curve(y_true, _positive_scores(predicted, positive, what), positive)
+        scores.roc = _roc_curve(
+            y_true, _positive_scores(predicted, positive, "roc_auc", what), positive
+        )
     return scores
 
 
@@ -92,12 +136,15 @@ def _probabilities(predicted: Predictions, metric: str, what: str) -> Any:
     return predicted.scores
 
 
-def _positive_scores(predicted: Predictions, positive: Any, what: str) -> Any:
-    scores = predicted.scores
+def _positive_scores(
+    predicted: Predictions, positive: Any, metric: str, what: str, *, probabilities: bool = False
+) -> Any:
+    """The positive class's column of the scores (of the probabilities when ``probabilities``)."""
+    scores = _probabilities(predicted, metric, what) if probabilities else predicted.scores
     if scores is None:
         raise EvaluationError(
-            f"{what}: roc_auc needs class scores, and the model gives none",
-            fix="Remove roc_auc, or use an estimator with predict_proba or decision_function.",
+            f"{what}: {metric} needs class scores, and the model gives none",
+            fix=f"Remove {metric}, or use an estimator with predict_proba or decision_function.",
         )
     if scores.ndim == 1:
         return scores
@@ -107,17 +154,47 @@ def _positive_scores(predicted: Predictions, positive: Any, what: str) -> Any:
     return scores[:, classes.index(positive) if positive in classes else -1]
 
 
-def _roc_auc(y_true: Any, predicted: Predictions, binary: bool, positive: Any, what: str) -> float:
+def _roc_auc(y_true: Any, predicted: Predictions, average: str, positive: Any, what: str) -> float:
+    """Binary: the positive class's scores against "is positive" (roc_auc_score itself would
+    take the greater label as positive). Multiclass: one-vs-rest, averaged as declared."""
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    if binary:
-        return float(roc_auc_score(y_true, _positive_scores(predicted, positive, what)))
+    if positive is not None:
+        scores = _positive_scores(predicted, positive, "roc_auc", what)
+        return float(roc_auc_score(np.asarray(y_true) == positive, scores))
     return float(
         roc_auc_score(
             y_true,
             _probabilities(predicted, "roc_auc", what),
             multi_class="ovr",
+            average=average,
             labels=predicted.classes,
+        )
+    )
+
+
+def _average_precision(
+    y_true: Any, predicted: Predictions, average: str, positive: Any, what: str
+) -> float:
+    """Binary: of the positive class. Multiclass: one-vs-rest over the model's classes (the
+    columns of its scores), averaged as declared."""
+    from sklearn.metrics import average_precision_score
+    from sklearn.preprocessing import label_binarize
+
+    if positive is not None:
+        scores = _positive_scores(predicted, positive, "average_precision", what)
+        return float(average_precision_score(y_true, scores, pos_label=positive))
+    scores = predicted.scores
+    if scores is None or scores.ndim != 2:
+        raise EvaluationError(
+            f"{what}: average_precision needs a score per class, and the model gives none",
+            fix="Remove average_precision, or use an estimator with predict_proba.",
+        )
+    classes = predicted.classes if predicted.classes is not None else range(scores.shape[1])
+    return float(
+        average_precision_score(
+            label_binarize(y_true, classes=list(classes)), scores, average=average
         )
     )
 

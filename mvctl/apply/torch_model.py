@@ -2,7 +2,9 @@
 
 A safetensors file holds tensors only, so nothing in it can run code when read. To rebuild the
 model, the trainer also records the module's import path, its constructor arguments and the
-task in the file's metadata (``mvctl.module``, ``mvctl.module_args``, ``mvctl.task``).
+task in the file's metadata (``mvctl.module``, ``mvctl.module_args``, ``mvctl.task``), and for
+a classifier the label of each output column (``mvctl.classes``: output i predicts
+``classes[i]``; files without it predate it and were trained on the labels 0..K-1).
 ``load_torch_model`` imports that class only when it is the one the config names (its
 `with.module`), refuses anything that is not a ``torch.nn.Module`` subclass, builds it and
 loads the weights strictly.
@@ -32,15 +34,20 @@ class ModuleRecipe:
     module: str
     args: Mapping[str, Any]
     task: str
+    classes: tuple[Any, ...] | None = None
+    """The label of each output column of a classifier; None where the file does not say."""
 
     def metadata(self) -> dict[str, str]:
         """safetensors metadata values must be strings."""
-        return {
+        metadata = {
             "mvctl.format": FORMAT,
             "mvctl.module": self.module,
             "mvctl.module_args": json.dumps(dict(self.args), sort_keys=True),
             "mvctl.task": self.task,
         }
+        if self.classes is not None:
+            metadata["mvctl.classes"] = json.dumps(list(self.classes))
+        return metadata
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str] | None, where: str) -> ModuleRecipe:
@@ -56,7 +63,33 @@ class ModuleRecipe:
             raise UnsafeArtifactError(
                 f"{where} has unreadable module arguments: {error}"
             ) from error
-        return cls(metadata["mvctl.module"], args, metadata.get("mvctl.task", "classification"))
+        return cls(
+            metadata["mvctl.module"],
+            args,
+            metadata.get("mvctl.task", "classification"),
+            _classes(metadata.get("mvctl.classes"), where),
+        )
+
+
+def _classes(text: str | None, where: str) -> tuple[Any, ...] | None:
+    if text is None:
+        return None
+    try:
+        classes = json.loads(text)
+    except ValueError as error:
+        raise UnsafeArtifactError(f"{where} has unreadable class labels: {error}") from error
+    if not (
+        isinstance(classes, list)
+        and classes
+        and all(isinstance(c, str | int | float) and not isinstance(c, bool) for c in classes)
+        and len(set(classes)) == len(classes)
+    ):
+        raise UnsafeArtifactError(
+            f"{where} has malformed class labels in its metadata (mvctl.classes): "
+            "a list of distinct labels is expected",
+            fix="Retrain the version with `uses: torch`.",
+        )
+    return tuple(classes)
 
 
 def build_module(recipe: ModuleRecipe, *, import_root: Path | None = None) -> Any:
@@ -156,12 +189,20 @@ def load_torch_model(
     return module
 
 
-def predict(module: Any, features: Any, task: str = "classification") -> Any:
-    """Predictions as a numpy array: class indices (classification) or values (regression)."""
+def predict(
+    module: Any,
+    features: Any,
+    task: str = "classification",
+    classes: tuple[Any, ...] | None = None,
+) -> Any:
+    """Predictions as a numpy array: class labels (``classes``, else the output indices) for
+    classification, values for regression."""
+    import numpy as np
     import torch
 
     with torch.no_grad():
         out = module(torch.as_tensor(features, dtype=torch.float32))
     if task == "classification":
-        return out.argmax(dim=1).numpy()
+        indices = out.argmax(dim=1).numpy()
+        return indices if classes is None else np.asarray(classes)[indices]
     return (out.squeeze(1) if out.ndim == 2 and out.shape[1] == 1 else out).numpy()

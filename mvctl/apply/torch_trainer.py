@@ -7,8 +7,10 @@ standard loop, reports progress and the mean loss per epoch, and saves the weigh
 safetensors, the module's recipe in the metadata (see ``torch_model``). Never pickle.
 
 Params: ``optimizer`` (adam | sgd), ``lr``, ``epochs``, ``batch_size``, ``seed``, and
-``weight_decay`` / ``momentum``. ``with.task`` is classification (cross-entropy on class
-indices; the default) or regression (mean squared error). ``with.threads`` sets torch's
+``weight_decay`` / ``momentum``. ``with.task`` is classification (cross-entropy; the default)
+or regression (mean squared error). A classifier's labels may be any values (text included):
+output column i stands for the i-th label in sorted order, recorded in the file's metadata;
+labels that are already column numbers (0 <= label < outputs) keep them. ``with.threads`` sets torch's
 threads per process (default 1: the small networks steps train are slower with more, and
 independent steps and versions share the CPUs).
 
@@ -24,7 +26,7 @@ import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,7 @@ def _find_data(name: str) -> Path:
 
 
 def _load_arrays(path: str, task: str) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    """Features as float tensors; labels as numpy arrays (values for regression)."""
     import numpy as np
     import torch
 
@@ -111,16 +114,46 @@ def _load_arrays(path: str, task: str) -> tuple[Any, Any, tuple[Any, Any] | None
         if x_key not in keys or y_key not in keys:
             raise _fail(f"the data needs arrays X_train/y_train or X/y, has {sorted(keys)}")
         arrays = {k: data[k] for k in (x_key, y_key, "X_test", "y_test") if k in keys}
-    target = torch.long if task == "classification" else torch.float32
     x = torch.as_tensor(arrays[x_key], dtype=torch.float32)
-    y = torch.as_tensor(arrays[y_key], dtype=target)
     held = None
     if "X_test" in arrays and "y_test" in arrays:
-        held = (
-            torch.as_tensor(arrays["X_test"], dtype=torch.float32),
-            torch.as_tensor(arrays["y_test"], dtype=target),
+        held = (torch.as_tensor(arrays["X_test"], dtype=torch.float32), arrays["y_test"])
+    return x, arrays[y_key], held
+
+
+def class_columns(labels: Any, outputs: int) -> tuple[tuple[Any, ...], Any]:
+    """The label each output column stands for, and each row's column.
+
+    Labels that are already column numbers keep them (the module was built for 0..K-1);
+    any others (text, or numbers beyond the outputs) take the columns in sorted order, one
+    column per label.
+    """
+    import numpy as np
+
+    classes = np.unique(labels)
+    if np.issubdtype(classes.dtype, np.integer) and classes.min() >= 0 and classes.max() < outputs:
+        return tuple(range(outputs)), labels.astype(np.int64)
+    if len(classes) != outputs:
+        shown = ", ".join(str(c) for c in classes[:10]) + (", ..." if len(classes) > 10 else "")
+        raise _fail(
+            f"the module gives {outputs} outputs per row, but the training labels have "
+            f"{len(classes)} classes ({shown}); give its last layer {len(classes)} outputs"
         )
-    return x, y, held
+    return tuple(classes.tolist()), np.searchsorted(classes, labels)
+
+
+def _targets(module: Any, x: Any, labels: Any, task: str) -> tuple[Any, tuple[Any, ...] | None]:
+    """What the loss compares the outputs with, and the classes of a classifier."""
+    import torch
+
+    if task != "classification":
+        return torch.as_tensor(labels, dtype=torch.float32), None
+    module.eval()  # one row through it, to count the outputs (batch norm needs eval mode)
+    with torch.no_grad():
+        outputs = int(module(x[:1]).shape[1])
+    module.train()
+    classes, columns = class_columns(labels, outputs)
+    return torch.as_tensor(columns, dtype=torch.long), classes
 
 
 def _outputs(model: Any, x: Any, task: str) -> Any:
@@ -142,7 +175,9 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         dist.init_process_group(
             "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
         )
-    x, y, held = _load_arrays(recipe.data, task)
+    x, labels, held = _load_arrays(recipe.data, task)
+    module = build_module(recipe.module)
+    y, classes = _targets(module, x, labels, task)
     dataset = TensorDataset(x, y)
     generator = torch.Generator().manual_seed(int(params["seed"]))
     sampler: Any = None
@@ -157,7 +192,6 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
     )
     shard = len(sampler) if sampler is not None else len(dataset)
     _say({"rank": rank, "world_size": world, "rows": shard})
-    module = build_module(recipe.module)
     model = torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
     optimizer = _optimizer(model, params)
     loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
@@ -179,8 +213,8 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
                 (epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6)
             )
     if rank == 0:
-        _report_held_out(module, held, task)
-        save_torch_model(module, recipe.module, Path(recipe.output))
+        _report_held_out(module, held, task, classes)
+        save_torch_model(module, replace(recipe.module, classes=classes), Path(recipe.output))
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
@@ -197,7 +231,10 @@ def _optimizer(model: Any, params: dict[str, Any]) -> Any:
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
 
 
-def _report_held_out(module: Any, held: tuple[Any, Any] | None, task: str) -> None:
+def _report_held_out(
+    module: Any, held: tuple[Any, Any] | None, task: str, classes: tuple[Any, ...] | None
+) -> None:
+    import numpy as np
     import torch
 
     if held is None:
@@ -205,10 +242,12 @@ def _report_held_out(module: Any, held: tuple[Any, Any] | None, task: str) -> No
     module.eval()
     with torch.no_grad():
         out = _outputs(module, held[0], task)
-    if task == "classification":
-        score = {"held_out_accuracy": float((out.argmax(dim=1) == held[1]).float().mean())}
+    if classes is not None:
+        predicted = np.asarray(classes)[out.argmax(dim=1).numpy()]
+        score = {"held_out_accuracy": float((predicted == held[1]).mean())}
     else:
-        score = {"held_out_mse": float(((out - held[1]) ** 2).mean())}
+        truth = torch.as_tensor(held[1], dtype=torch.float32)
+        score = {"held_out_mse": float(((out - truth) ** 2).mean())}
     _say(score)
 
 

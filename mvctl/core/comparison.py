@@ -38,20 +38,27 @@ class MetricDelta:
     relative: float | None
     """delta / |reference|; None when the reference is 0 or unknown."""
     verdict: Verdict
+    shown: str = ""
+    """The metric's name as people read it, with its averaging (``f1 (macro)``)."""
 
 
 def compare_metrics(
-    metrics: Sequence[str], candidate: Mapping[str, Any], reference: Mapping[str, Any]
+    metrics: Sequence[str],
+    candidate: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[MetricDelta, ...]:
+    """``labels``: the name to show for each metric (``ScoringSettings.metric_labels``)."""
     rows = []
     for name in metrics:
+        shown = (labels or {}).get(name, name)
         a, b = finite_number(candidate.get(name)), finite_number(reference.get(name))
         if a is None or b is None:
-            rows.append(MetricDelta(name, a, b, None, None, "n/a"))
+            rows.append(MetricDelta(name, a, b, None, None, "n/a", shown))
             continue
         better = is_better(name, a, b)
         verdict: Verdict = "same" if better is None else ("better" if better else "worse")
-        rows.append(MetricDelta(name, a, b, a - b, (a - b) / abs(b) if b else None, verdict))
+        rows.append(MetricDelta(name, a, b, a - b, (a - b) / abs(b) if b else None, verdict, shown))
     return tuple(rows)
 
 
@@ -115,7 +122,8 @@ def plan_metric_tables(
                     evaluation.evaluation_hash,
                 ),
             ]
-            rows = compare_metrics(evaluation.settings.metrics, found[0], found[1])
+            settings = evaluation.settings
+            rows = compare_metrics(settings.metrics, found[0], found[1], settings.metric_labels())
             tables.append(
                 MetricTable(
                     model,

@@ -1,7 +1,7 @@
 """Resolve a model's ``evaluation:`` into exact, hashable values: what apply scores and on what.
 
-The evaluation hash covers how versions are scored (task, metrics, averaging, speed settings,
-predict command), apart from the version's spec hash: editing it re-evaluates and never
+The evaluation hash covers how versions are scored (task, metrics, averaging, positive class,
+speed settings, predict command), apart from the version's spec hash: editing it re-evaluates and never
 retrains. Each dataset resolves to a ``DatasetRef`` whose digest covers the data's content
 and how it is read; results are stored per (version, dataset digest, evaluation hash), so a
 stored number is never recomputed and numbers from different data are never compared.
@@ -20,7 +20,7 @@ from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.plan import DatasetRef
 from mvctl.core.resolve import ResolvedVersion, resolve_version
 from mvctl.spec.gates import Gate, parse_gate
-from mvctl.spec.metrics import METRICS
+from mvctl.spec.metrics import METRICS, metric_label
 from mvctl.spec.models import Config, Dataset, Evaluation, ModelSpec, VersionSpec
 
 
@@ -36,10 +36,19 @@ class ScoringSettings:
     warmup: int
     predict: str | None
     scores: bool
+    pos_label: str | int | None = None
+    """The declared positive class of a binary task; None: the greater label."""
 
     @property
     def speed_metrics(self) -> tuple[str, ...]:
         return tuple(name for name in self.metrics if METRICS[name].speed)
+
+    def metric_labels(self) -> dict[str, str]:
+        """Each metric's name as shown, naming its averaging and declared positive class."""
+        return {
+            name: metric_label(name, self.task, self.average, self.pos_label)
+            for name in self.metrics
+        }
 
     def hash(self) -> str:
         body: dict[str, object] = {
@@ -51,6 +60,13 @@ class ScoringSettings:
         }
         if self.speed_metrics:
             body["speed"] = [self.batch_size, self.repetitions, self.warmup]
+        # Keys added later enter the hash only where they change a number, so results stored
+        # under settings that still mean the same are not evaluated again.
+        if self.pos_label is not None:
+            body["pos_label"] = self.pos_label
+        multiclass = self.task == "multiclass-classification"
+        if multiclass and self.average != "macro" and "roc_auc" in self.metrics:
+            body["roc_auc_average"] = self.average  # once always macro, now as declared
         return sha256_hex(canonical_json(body))
 
 
@@ -75,6 +91,7 @@ def scoring_settings(task: str, evaluation: Evaluation) -> ScoringSettings:
         warmup=evaluation.speed.warmup,
         predict=evaluation.predict,
         scores=evaluation.scores,
+        pos_label=evaluation.pos_label,
     )
 
 

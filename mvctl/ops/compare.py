@@ -92,7 +92,8 @@ def compare(
                 dataset,
                 work_dir,
             )
-            rows = compare_metrics(evaluation.settings.metrics, b.metrics, a.metrics)
+            settings = evaluation.settings
+            rows = compare_metrics(settings.metrics, b.metrics, a.metrics, settings.metric_labels())
             compared.append(DatasetComparison(dataset.name, dataset.digest, a, b, rows))
     finally:
         state.close()

@@ -12,7 +12,7 @@ def format_compare(result: CompareResult) -> str:
     lines: list[str] = []
     for dataset in result.datasets:
         a, b = dataset.a, dataset.b
-        width = max([len("metric"), *(len(row.metric) for row in dataset.rows)])
+        width = max([len("metric"), *(len(row.shown or row.metric) for row in dataset.rows)])
         column = max(len(a.reference), len(b.reference), 10)
         lines += [
             f"[bold]{escape(result.b)}[/] against [bold]{escape(result.a)}[/] on "
@@ -21,7 +21,7 @@ def format_compare(result: CompareResult) -> str:
         ]
         for row in dataset.rows:
             lines.append(
-                f"  {escape(row.metric):<{width}}  {_value(row.reference, a.metric_status.get(row.metric)):>{column}}  "
+                f"  {escape(row.shown or row.metric):<{width}}  {_value(row.reference, a.metric_status.get(row.metric)):>{column}}  "
                 f"{_value(row.candidate, b.metric_status.get(row.metric)):>{column}}  {delta_markup(row)}"
             )
         sources = {a.source, b.source}
@@ -52,6 +52,7 @@ def compare_json(result: CompareResult) -> CompareJson:
                 "metrics": [
                     {
                         "metric": r.metric,
+                        "label": r.shown or r.metric,
                         "a": r.reference,
                         "b": r.candidate,
                         "delta": r.delta,

@@ -14,6 +14,7 @@ from mvctl.core.plan import EvaluateVersion, GateCheck
 from mvctl.render import markdown
 from mvctl.render.markup import escape
 from mvctl.results.records import EvaluationRecord
+from mvctl.spec.metrics import recorded_label
 
 RESULT_COLOURS = {"pass": "green", "fail": "red", "inconclusive": "yellow", "pending": "dim"}
 VERDICT_COLOURS = {"better": "green", "worse": "red", "same": "dim", "n/a": "dim"}
@@ -79,7 +80,7 @@ def metric_tables_markdown(tables: Sequence[MetricTable]) -> list[str]:
             candidate = "pending" if table.pending else number(row.candidate)
             mark = VERDICT_MARKS[row.verdict]
             lines.append(
-                f"| {markdown.text(row.metric)} | {candidate} | {number(row.reference)} | "
+                f"| {markdown.text(row.shown or row.metric)} | {candidate} | {number(row.reference)} | "
                 f"{signed(row.delta)} {mark} | {signed(row.relative, percent=True)} |".replace(
                     "  |", " |"
                 )
@@ -118,8 +119,10 @@ def result_summary(kind: str, value: dict[str, object]) -> str:
     if value.get("status") != "ok":
         return f"evaluation on {value.get('dataset')} failed: {value.get('message')}"
     metrics = value.get("metrics")
+    details = value.get("details")
+    scoring = details if isinstance(details, dict) else {}
     shown = ", ".join(
-        f"{name} {number(v) if isinstance(v, float | int) else 'n/a'}"
+        f"{recorded_label(name, scoring)} {number(v) if isinstance(v, float | int) else 'n/a'}"
         for name, v in (metrics.items() if isinstance(metrics, dict) else ())
     )
     return f"evaluated on {value.get('dataset')}: {shown}"
@@ -130,7 +133,8 @@ def record_line(record: EvaluationRecord) -> str:
     if record.status != "ok":
         return f"{record.dataset} ({record.created_at}): failed: {record.message}"
     shown = ", ".join(
-        f"{name} {number(value) if value is not None else record.metric_status.get(name, 'n/a').upper()}"
+        f"{recorded_label(name, record.details)} "
+        f"{number(value) if value is not None else record.metric_status.get(name, 'n/a').upper()}"
         for name, value in record.metrics.items()
     )
     return f"{record.dataset} ({record.created_at}): {shown}"

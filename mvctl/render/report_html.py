@@ -18,6 +18,7 @@ from mvctl.render.records import change_line
 from mvctl.render.terminal import visible
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.report import ModelReport, ReportData
+from mvctl.spec.metrics import recorded_label
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -132,11 +133,12 @@ def _model_section(model: ModelReport) -> list[str]:
     labels = [v.label for v in model.versions]
     for dataset in datasets:
         results = {r.label: r for r in model.results if r.dataset == dataset}
+        scored = next(iter(results.values())).details
         parts += [
             f"<h3>Metrics on {escape(dataset)}</h3>",
             _table(
                 "metrics",
-                ["version", *model.metrics],
+                ["version", *(recorded_label(m, scored) for m in model.metrics)],
                 (
                     [_td(label)] + [_td(_cell(results[label], m), "num") for m in model.metrics]
                     for label in labels
@@ -156,8 +158,11 @@ def _model_section(model: ModelReport) -> list[str]:
                 _figure(png, f"ROC curves of {model.name}'s aliased versions on {dataset}", "roc")
             )
     if datasets:
+        scored = model.results[0].details
         series = {
-            metric: {d: [_value(model, label, d, metric) for label in labels] for d in datasets}
+            recorded_label(metric, scored): {
+                d: [_value(model, label, d, metric) for label in labels] for d in datasets
+            }
             for metric in model.metrics
         }
         png = metric_trends(f"{model.name}: metrics across versions", labels, series)

@@ -210,7 +210,11 @@ class EvaluationJson(TypedDict):
     status: str
     metrics: Annotated[dict[str, Any], "Metric -> value; null where not a finite number."]
     metric_status: dict[str, str]
-    details: dict[str, Any]
+    details: Annotated[
+        dict[str, Any],
+        "rows, roc, speed, warnings, and scoring: {average, positive} the metrics were "
+        "computed with (positive is null outside binary tasks).",
+    ]
     message: str | None
     evaluator_version: str
     created_at: str
@@ -265,6 +269,9 @@ class StatusPairJson(TypedDict):
 
 class MetricRowJson(TypedDict):
     metric: str
+    label: Annotated[
+        str, "The metric as shown, with its averaging or positive class: 'f1 (macro)'."
+    ]
     a: float | None
     b: float | None
     delta: Annotated[float | None, "B minus A."]

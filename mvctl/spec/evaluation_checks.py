@@ -1,6 +1,7 @@
 """Meaning checks of a model's ``evaluation:``: what the schema accepts but cannot work.
 
-Metrics that do not fit the model's task, metrics that need scores from a ``predict:``
+Metrics that do not fit the model's task, an ``average`` that changes none of the declared
+metrics, a ``pos_label`` outside a binary task, metrics that need scores from a ``predict:``
 command that writes none, speed metrics of an out-of-process command, datasets naming steps
 or outputs that do not exist, and gates that do not parse or name a metric or alias the model
 does not declare. All of these are known before anything runs, so ``mvctl validate`` (and
@@ -13,7 +14,7 @@ import difflib
 from typing import Protocol
 
 from mvctl.spec.gates import GateSyntaxError, parse_gate
-from mvctl.spec.metrics import CLASSIFICATION, METRICS
+from mvctl.spec.metrics import CLASSIFICATION, METRICS, averaged_metrics
 from mvctl.spec.models import Dataset, Evaluation, ModelSpec
 from mvctl.spec.positions import NodePath
 
@@ -95,21 +96,44 @@ def _check_metrics(model: ModelSpec, evaluation: Evaluation, at: Reporter) -> No
                 f"Remove '{name}', or save the model in a format mvctl loads (skops, safetensors).",
                 value=True,
             )
+    _check_average(model, evaluation, at)
+    if evaluation.pos_label is not None and model.task != "binary-classification":
+        at.error(
+            ("evaluation", "pos_label"),
+            f"'pos_label' names the positive class of a binary task, and the task is "
+            f"'{model.task}'",
+            "Remove 'pos_label'.",
+        )
+
+
+def _check_average(model: ModelSpec, evaluation: Evaluation, at: Reporter) -> None:
     average = evaluation.average
-    if average is not None:
-        if model.task not in CLASSIFICATION:
-            at.error(
-                ("evaluation", "average"),
-                f"'average' applies to classification metrics, and the task is '{model.task}'",
-                "Remove 'average'.",
-            )
-        elif average == "binary" and model.task != "binary-classification":
-            at.error(
-                ("evaluation", "average"),
-                "average 'binary' needs a binary-classification task",
-                "Use micro, macro or weighted averaging for multiclass metrics.",
-                value=True,
-            )
+    if average is None:
+        return
+    if model.task not in CLASSIFICATION:
+        at.error(
+            ("evaluation", "average"),
+            f"'average' applies to classification metrics, and the task is '{model.task}'",
+            "Remove 'average'.",
+        )
+        return
+    if average == "binary" and model.task != "binary-classification":
+        at.error(
+            ("evaluation", "average"),
+            "average 'binary' needs a binary-classification task",
+            "Use micro, macro or weighted averaging for multiclass metrics.",
+            value=True,
+        )
+        return
+    governed = averaged_metrics(model.task)
+    if not governed & set(evaluation.metrics):
+        at.error(
+            ("evaluation", "average"),
+            f"'average: {average}' changes none of the declared metrics: for a {model.task} "
+            f"task it applies to {', '.join(sorted(governed))}",
+            "Remove 'average', or add a metric it applies to.",
+            value=True,
+        )
 
 
 def _check_dataset(

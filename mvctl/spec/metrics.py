@@ -10,12 +10,14 @@ way round. The numbers themselves are computed by scikit-learn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Direction = Literal["higher", "lower"]
 
 CLASSIFICATION = ("binary-classification", "multiclass-classification")
+BINARY = ("binary-classification",)
 REGRESSION = ("regression",)
 ANY_TASK = (*CLASSIFICATION, *REGRESSION, "other")
 
@@ -46,6 +48,32 @@ METRICS: dict[str, MetricInfo] = {
             CLASSIFICATION,
             needs_scores=True,
             description="area under the ROC curve (one-vs-rest for multiclass)",
+        ),
+        MetricInfo(
+            "average_precision",
+            "higher",
+            CLASSIFICATION,
+            needs_scores=True,
+            description="area under the precision-recall curve (one-vs-rest for multiclass)",
+        ),
+        MetricInfo(
+            "balanced_accuracy",
+            "higher",
+            CLASSIFICATION,
+            description="mean recall over the classes",
+        ),
+        MetricInfo(
+            "matthews_corrcoef",
+            "higher",
+            CLASSIFICATION,
+            description="Matthews correlation of true and predicted labels (-1 to 1)",
+        ),
+        MetricInfo(
+            "brier_score",
+            "lower",
+            BINARY,
+            needs_scores=True,
+            description="mean squared error of the positive class's probability",
         ),
         MetricInfo(
             "log_loss",
@@ -94,6 +122,10 @@ MetricName = Literal[
     "recall",
     "f1",
     "roc_auc",
+    "average_precision",
+    "balanced_accuracy",
+    "matthews_corrcoef",
+    "brier_score",
     "log_loss",
     "mse",
     "mae",
@@ -106,7 +138,47 @@ MetricName = Literal[
 """The same names as ``METRICS``, as a type, so the config schema can list them for editors."""
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
-"""Metrics whose multiclass value depends on the declared ``average``."""
+"""Metrics whose value depends on the declared ``average`` for every classification task."""
+AVERAGED_MULTICLASS = AVERAGED | {"roc_auc", "average_precision"}
+"""Metrics ``average`` governs for a multiclass task (one-vs-rest areas are averaged too)."""
+POSITIVE_CLASS = frozenset({"average_precision", "brier_score"})
+"""Binary metrics computed for the positive class whatever the ``average``."""
+
+
+def averaged_metrics(task: str) -> frozenset[str]:
+    """The metrics whose value the declared ``average`` changes for ``task``."""
+    if task == "multiclass-classification":
+        return AVERAGED_MULTICLASS
+    return AVERAGED if task == "binary-classification" else frozenset()
+
+
+def metric_label(name: str, task: str, average: str, positive: object | None = None) -> str:
+    """The metric's name as shown, with how it was computed: ``f1 (macro)``,
+    ``f1 (binary, positive=churn)``, ``average_precision (positive=1)``.
+
+    Stored values, gates and JSON keys keep the bare name; only what people read carries the
+    qualifier, so two numbers computed differently never look alike. ``positive`` is the class
+    binary metrics score, where it is known (declared, or recorded with a result).
+    """
+    shown_positive = f"positive={positive}" if positive is not None else None
+    if name in averaged_metrics(task):
+        if average == "binary":
+            return f"{name} (binary, {shown_positive})" if shown_positive else f"{name} (binary)"
+        return f"{name} ({average})"
+    if task == "binary-classification" and name in POSITIVE_CLASS and shown_positive:
+        return f"{name} ({shown_positive})"
+    return name
+
+
+def recorded_label(name: str, details: Mapping[str, Any]) -> str:
+    """A stored metric's name as shown, from the scoring its result recorded (``f1 (macro)``);
+    the bare name for results stored before results recorded it."""
+    scoring = details.get("scoring")
+    if not isinstance(scoring, dict) or not isinstance(scoring.get("average"), str):
+        return name
+    positive = scoring.get("positive")
+    task = "binary-classification" if positive is not None else "multiclass-classification"
+    return metric_label(name, task, scoring["average"], positive)
 
 
 def is_better(metric: str, candidate: float, reference: float) -> bool | None:

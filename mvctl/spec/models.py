@@ -256,8 +256,16 @@ class Evaluation(SpecModel):
     )
     average: Literal["binary", "micro", "macro", "weighted"] | None = Field(
         None,
-        description="Averaging of precision, recall and f1: 'binary' for binary tasks, "
-        "'macro' for multiclass ones unless set.",
+        description="Averaging of precision, recall and f1 (and, for multiclass tasks, of "
+        "roc_auc and average_precision over the classes, one-vs-rest): 'binary' (the positive "
+        "class only) for binary tasks, 'macro' (unweighted mean over classes) for multiclass "
+        "ones unless set. MLflow's default is 'weighted'.",
+    )
+    pos_label: str | int | None = Field(
+        None,
+        description="The positive class of a binary task, as it appears in the data "
+        "(e.g. churn or 1): what precision, recall, f1, average_precision, brier_score and "
+        "the ROC curve score. Unless set, the greater of the two labels.",
     )
     speed: Speed = Field(
         default_factory=Speed, description="Settings of the latency and QPS metrics."

@@ -156,7 +156,7 @@ def test_the_plan_shows_the_gates_of_an_overwrite_of_production(project: Project
     markdown = project.mvctl("plan", "--on-conflict", "overwrite", "--markdown").out
     served_f1 = shown(project)["evaluations"][0]["metrics"]["f1"]
     assert "**`churn@1.0.0`** on `data/holdout.csv` vs production (1.0.0)" in markdown
-    assert f"| f1 | pending | {number(served_f1)} |" in markdown  # the record served now
+    assert f"| f1 (binary) | pending | {number(served_f1)} |" in markdown  # the record served now
     assert (
         "  - serves churn:production — gate roc\\_auc >= baseline(production) - 0.05 on "
         "data/holdout.csv: pending"

@@ -184,3 +184,71 @@ def test_an_evaluation_needs_data_and_metrics(tmp_path: Path) -> None:
     found = messages(tmp_path, "when_no_baseline: pass\n")
     assert any("names no data to score versions on" in m for m in found)
     assert any("declares no metrics" in m for m in found)
+
+
+def test_pos_label_outside_a_binary_task_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = config("""\
+        dataset: data/holdout.csv
+        label: churned
+        metrics: [f1]
+        pos_label: churn
+    """).replace("binary-classification", "multiclass-classification")
+    (error,) = errors_of(tmp_path, text)
+    assert error.field == "models.churn.evaluation.pos_label"
+    assert str(error.place).endswith("mvctl.yaml:14:7")  # the pos_label line
+    assert "'pos_label' names the positive class of a binary task, and the task is " in (
+        error.message
+    )
+    assert "Remove 'pos_label'." in error.message
+
+
+def test_a_boolean_pos_label_is_refused(tmp_path: Path) -> None:
+    found = messages(
+        tmp_path,
+        """\
+        dataset: data/holdout.csv
+        label: churned
+        metrics: [f1]
+        pos_label: yes
+    """,
+    )
+    assert "models.churn.evaluation.pos_label" in found[0]
+    assert "expected a string, got the boolean true" in found[0]
+
+
+def test_an_average_that_changes_no_declared_metric_is_refused(tmp_path: Path) -> None:
+    (error,) = errors_of(
+        tmp_path,
+        config("""\
+        dataset: data/holdout.csv
+        label: churned
+        metrics: [accuracy, roc_auc, brier_score]
+        average: weighted
+    """),
+    )
+    assert error.field == "models.churn.evaluation.average"
+    assert (
+        "'average: weighted' changes none of the declared metrics: for a binary-classification "
+        "task it applies to f1, precision, recall" in error.message
+    )
+
+
+def test_average_governs_the_multiclass_areas(tmp_path: Path) -> None:
+    text = config("""\
+        dataset: data/holdout.csv
+        label: churned
+        metrics: [roc_auc, average_precision]
+        average: weighted
+    """).replace("binary-classification", "multiclass-classification")
+    loaded = load_text(tmp_path, text)
+    assert loaded.config.models["churn"].evaluation is not None
+
+
+def test_brier_score_is_binary_only(tmp_path: Path) -> None:
+    text = config("""\
+        dataset: data/holdout.csv
+        label: churned
+        metrics: [brier_score]
+    """).replace("binary-classification", "multiclass-classification")
+    (found,) = [error.message for error in errors_of(tmp_path, text)]
+    assert "metric 'brier_score' does not fit task 'multiclass-classification'" in found

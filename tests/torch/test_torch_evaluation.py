@@ -19,24 +19,15 @@ pytest.importorskip(
 )
 pytest.importorskip("safetensors")
 
-EVALUATION = """\
-    evaluation:
-      datasets: [{name: digits-test, step: prepare, file: train.npz, x_array: X_test, y_array: y_test}]
-      metrics: [accuracy, f1, roc_auc, log_loss]
-      gates: ["accuracy >= 0.5"]
-    versions:
-"""
-
 
 def test_a_torch_version_is_scored_with_its_own_module(tmp_path: Path) -> None:
-    from mvctl.apply.torch_model import load_torch_model, predict
+    from mvctl.apply.torch_model import load_torch_model, predict, read_recipe
 
     root = tmp_path / "digits"
     shutil.copytree(
         REPO / "examples" / "digits-torch", root, ignore=shutil.ignore_patterns(".mvctl")
     )
-    project = Project(root, base_env(None))
-    project.edit_config("    versions:\n", EVALUATION)
+    project = Project(root, base_env(None))  # the example declares its evaluation and gates
     applied = project.mvctl("apply", "--auto-approve", "--target", "digits@1.0.0")
     assert applied.code == 0, applied.text
     with StateDB.open(f"sqlite:///{root / '.mvctl' / 'state.db'}", create=False) as db:
@@ -52,10 +43,26 @@ def test_a_torch_version_is_scored_with_its_own_module(tmp_path: Path) -> None:
     module = load_torch_model(
         model_file, expected_module="digits_model.DigitsMLP", import_root=root
     )
-    predicted = predict(module, x)
+    classes = read_recipe(model_file).classes
+    assert classes == tuple(range(10))
+    predicted = predict(module, x, classes=classes)
+    import torch
+
+    with torch.no_grad():
+        proba = torch.softmax(module(torch.as_tensor(x, dtype=torch.float32)), dim=1).numpy()
     assert record.metrics["accuracy"] == skm.accuracy_score(y, predicted)
+    assert record.metrics["balanced_accuracy"] == skm.balanced_accuracy_score(y, predicted)
     assert record.metrics["f1"] == skm.f1_score(y, predicted, average="macro")
-    assert 0.5 < record.metrics["roc_auc"] <= 1.0 and record.metrics["log_loss"] > 0
+    assert record.metrics["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    )
+    assert record.metrics["average_precision"] == pytest.approx(
+        skm.average_precision_score(y, proba, average="macro")
+    )
+    assert record.metrics["log_loss"] == pytest.approx(skm.log_loss(y, proba), rel=1e-5)
+    assert record.details["scoring"] == {"average": "macro", "positive": None}
+    status = project.mvctl("status", "--json").out
+    assert '"alias": "production"' in status  # the example's gates passed
 
 
 def blob(store: Path, digest: str) -> Path:

@@ -204,3 +204,88 @@ def test_a_bad_module_fails_the_step_with_its_reason(tmp_path: Path) -> None:
     assert (
         "cannot import the torch module 'nets.small.Missing'" in shown and "Traceback" not in shown
     )
+
+
+TEXT_LABELS = """\
+    evaluation:
+      datasets: [{name: held-out, step: prepare, file: train.npz, x_array: X_test, y_array: y_test}]
+      metrics: [accuracy, f1, roc_auc, average_precision, brier_score]
+      pos_label: churn
+      gates: ["f1 >= 0.9", "brier_score <= 0.1"]
+    aliases: {production: "1.0.0"}
+    versions:
+"""
+
+
+def test_text_labels_train_a_torch_classifier_whose_file_names_its_classes(tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors import safe_open
+    from sklearn import metrics as skm
+
+    from mvctl.apply.torch_model import load_torch_model, predict, read_recipe
+
+    project = make_blobs(tmp_path / "proj")
+    project.write(
+        "steps/prepare.py",
+        PREPARE.replace(
+            "y = np.array([0] * 100 + [1] * 100)", 'y = np.array(["stay"] * 100 + ["churn"] * 100)'
+        ),
+    )
+    project.edit_config("    versions:\n", TEXT_LABELS)
+    applied = project.mvctl("apply", "--auto-approve")
+    assert applied.code == 0, applied.text
+    model_file = stored_model(project, "blobs@1.0.0")
+    with safe_open(str(model_file), framework="pt") as handle:
+        assert json.loads(handle.metadata()["mvctl.classes"]) == ["churn", "stay"]
+    module = load_torch_model(
+        model_file, expected_module="nets.small.Classifier", import_root=project.root
+    )
+    classes = read_recipe(model_file).classes
+    x, _ = separable_points()
+    assert list(predict(module, x, classes=classes)) == ["stay", "stay", "churn", "churn"]
+    shown = json.loads(project.mvctl("show", "blobs@1.0.0", "--json").out)
+    (evaluation,) = shown["evaluations"]
+    assert evaluation["details"]["scoring"] == {"average": "binary", "positive": "churn"}
+    data = prepared_arrays(project)
+    predicted = predict(module, data["X_test"], classes=classes)
+    import torch
+
+    with torch.no_grad():
+        logits = module(torch.as_tensor(data["X_test"])).numpy()
+    churn = np.exp(logits[:, 0]) / np.exp(logits).sum(axis=1)
+    y = data["y_test"]
+    metrics = evaluation["metrics"]
+    assert metrics["accuracy"] == skm.accuracy_score(y, predicted)
+    assert metrics["f1"] == skm.f1_score(y, predicted, pos_label="churn")
+    assert metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(y == "churn", churn))
+    assert metrics["average_precision"] == pytest.approx(
+        skm.average_precision_score(y, churn, pos_label="churn")
+    )
+    assert metrics["brier_score"] == pytest.approx(
+        skm.brier_score_loss(y, churn, pos_label="churn")
+    )
+    assert shown["aliases"] == ["production"]  # both gates passed on the new metrics
+
+
+def prepared_arrays(project: Project) -> dict[str, object]:
+    import numpy as np
+
+    detail = json.loads(project.mvctl("show", "blobs@1.0.0", "--json").out)
+    key = detail["lineage"]["steps"]["prepare"]["outputs"]["train.npz"].removeprefix("sha256:")
+    with np.load(project.root / ".mvctl" / "store" / "objects" / key[:2] / key[2:]) as data:
+        return {name: data[name] for name in data.files}
+
+
+def test_labels_beyond_the_outputs_are_refused_naming_the_classes(tmp_path: Path) -> None:
+    project = make_blobs(tmp_path / "proj")
+    project.write(
+        "steps/prepare.py",
+        PREPARE.replace("y = np.array([0] * 100 + [1] * 100)", "y = np.array([0, 1, 2, 3] * 50)"),
+    )
+    applied = project.mvctl("apply", "--auto-approve")
+    assert applied.code == 1
+    log = project.mvctl("logs", "blobs@1.0.0", "train").out
+    assert (
+        "the module gives 2 outputs per row, but the training labels have 4 classes (0, 1, 2, 3)"
+        in log
+    )

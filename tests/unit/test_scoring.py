@@ -33,14 +33,42 @@ REF = DatasetRef(
 )
 PROBLEM = DataProblem(REF, "m@1.0.0")
 QUALITY = {
-    "binary-classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-    "multiclass-classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "binary-classification": (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "balanced_accuracy",
+        "matthews_corrcoef",
+        "brier_score",
+        "log_loss",
+    ),
+    "multiclass-classification": (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "balanced_accuracy",
+        "matthews_corrcoef",
+        "log_loss",
+    ),
     "regression": ("mse", "mae", "r2"),
 }
 
 
-def settings(task: str, average: str, metrics: tuple[str, ...] | None = None) -> ScoringSettings:
-    return ScoringSettings(task, metrics or QUALITY[task], average, 8, 5, 2, None, False)
+def settings(
+    task: str,
+    average: str,
+    metrics: tuple[str, ...] | None = None,
+    pos_label: str | int | None = None,
+) -> ScoringSettings:
+    return ScoringSettings(
+        task, metrics or QUALITY[task], average, 8, 5, 2, None, False, pos_label=pos_label
+    )
 
 
 def run(model: Any, x: Any, y: Any, scoring: ScoringSettings) -> dict[str, float | None]:
@@ -61,6 +89,10 @@ def test_binary_metrics_are_scikit_learns() -> None:
         "recall": skm.recall_score(yt, predicted),
         "f1": skm.f1_score(yt, predicted),
         "roc_auc": skm.roc_auc_score(yt, proba[:, 1]),
+        "average_precision": skm.average_precision_score(yt, proba[:, 1]),
+        "balanced_accuracy": skm.balanced_accuracy_score(yt, predicted),
+        "matthews_corrcoef": skm.matthews_corrcoef(yt, predicted),
+        "brier_score": skm.brier_score_loss(yt, proba[:, 1]),
         "log_loss": skm.log_loss(yt, proba),
     }
 
@@ -75,6 +107,60 @@ def test_binary_labels_as_text_use_the_models_second_class_as_positive() -> None
     assert got["roc_auc"] == skm.roc_auc_score(yt, model.predict_proba(xt)[:, 1])
 
 
+def test_pos_label_makes_the_smaller_text_label_the_scored_class() -> None:
+    x, y = make_classification(240, 6, weights=[0.7], random_state=11)
+    names = np.where(y == 1, "churn", "stay")  # "churn" < "stay": not scikit-learn's default
+    model = LogisticRegression().fit(x[:160], names[:160])
+    xt, yt = x[160:], names[160:]
+    outcome = score(
+        EstimatorPredictor(model),
+        LoadedData(xt, yt, ()),
+        settings("binary-classification", "binary", pos_label="churn"),
+        PROBLEM,
+        "m@1.0.0",
+    )
+    predicted, churn = model.predict(xt), model.predict_proba(xt)[:, 0]
+    assert list(model.classes_) == ["churn", "stay"]
+    assert outcome.metrics == {
+        "accuracy": skm.accuracy_score(yt, predicted),
+        "precision": skm.precision_score(yt, predicted, pos_label="churn"),
+        "recall": skm.recall_score(yt, predicted, pos_label="churn"),
+        "f1": skm.f1_score(yt, predicted, pos_label="churn"),
+        "roc_auc": skm.roc_auc_score(yt == "churn", churn),
+        "average_precision": skm.average_precision_score(yt, churn, pos_label="churn"),
+        "balanced_accuracy": skm.balanced_accuracy_score(yt, predicted),
+        "matthews_corrcoef": skm.matthews_corrcoef(yt, predicted),
+        "brier_score": skm.brier_score_loss(yt, churn, pos_label="churn"),
+        "log_loss": skm.log_loss(yt, model.predict_proba(xt)),
+    }
+    default = run(model, xt, yt, settings("binary-classification", "binary"))
+    assert default["f1"] == skm.f1_score(yt, predicted, pos_label="stay") != outcome.metrics["f1"]
+    assert outcome.details["scoring"] == {"average": "binary", "positive": "churn"}
+    fpr, tpr, _ = skm.roc_curve(yt, churn, pos_label="churn")
+    assert outcome.details["roc"] == {
+        "fpr": [round(float(v), 6) for v in fpr],
+        "tpr": [round(float(v), 6) for v in tpr],
+    }
+
+
+def test_pos_label_written_as_text_finds_a_numeric_label() -> None:
+    x, y = make_classification(200, 6, random_state=12)
+    model = LogisticRegression().fit(x[:120], y[:120])
+    xt, yt = x[120:], y[120:]
+    got = run(model, xt, yt, settings("binary-classification", "binary", ("f1",), pos_label="0"))
+    assert got["f1"] == skm.f1_score(yt, model.predict(xt), pos_label=0)
+
+
+def test_a_pos_label_that_is_no_class_is_refused_naming_the_field_and_the_classes() -> None:
+    x, y = make_classification(120, 4, random_state=13)
+    names = np.where(y == 1, "churn", "stay")
+    model = LogisticRegression().fit(x, names)
+    with pytest.raises(EvaluationError) as caught:
+        run(model, x, names, settings("binary-classification", "binary", pos_label="chrun"))
+    assert caught.value.field == "models.m.evaluation.pos_label"
+    assert "'chrun' is not one of the classes ('churn', 'stay')" in caught.value.message
+
+
 @pytest.mark.parametrize("average", ["macro", "weighted", "micro"])
 def test_multiclass_metrics_are_scikit_learns(average: str) -> None:
     x, y = make_classification(300, 8, n_informative=5, n_classes=3, random_state=5)
@@ -87,7 +173,10 @@ def test_multiclass_metrics_are_scikit_learns(average: str) -> None:
         "precision": skm.precision_score(yt, predicted, average=average),
         "recall": skm.recall_score(yt, predicted, average=average),
         "f1": skm.f1_score(yt, predicted, average=average),
-        "roc_auc": skm.roc_auc_score(yt, proba, multi_class="ovr"),
+        "roc_auc": skm.roc_auc_score(yt, proba, multi_class="ovr", average=average),
+        "average_precision": skm.average_precision_score(yt, proba, average=average),
+        "balanced_accuracy": skm.balanced_accuracy_score(yt, predicted),
+        "matthews_corrcoef": skm.matthews_corrcoef(yt, predicted),
         "log_loss": skm.log_loss(yt, proba),
     }
 
