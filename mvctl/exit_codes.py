@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
     from mvctl.results.revert import RevertResult
+    from mvctl.results.trigger import TriggerResult
 
 
 class ExitCode(IntEnum):
@@ -72,6 +73,11 @@ def for_apply(result: ApplyResult) -> ExitCode:
 
 def for_revert(result: RevertResult) -> ExitCode:
     return ExitCode.DECLINED if result.status == "declined" else ExitCode.OK
+
+
+def for_trigger(result: TriggerResult) -> ExitCode:
+    """0 whatever fired (the edit is a proposal); with --apply, the apply's own code."""
+    return ExitCode.OK if result.applied is None else for_apply(result.applied)
 
 
 def for_check(result: CheckResult) -> ExitCode:

@@ -179,6 +179,10 @@ class Workspace:
             for label, version in model.versions.items():
                 if version.artifact is not None:
                     yield version.artifact, ("models", model_name, "versions", label, "artifact")
+            for index, trigger in enumerate(model.triggers):
+                for path_index, watched in enumerate(trigger.on_change or ()):
+                    where = ("models", model_name, "triggers", index, "on_change", path_index)
+                    yield watched, where
             evaluation = model.evaluation
             if evaluation is not None and evaluation.dataset is not None:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")

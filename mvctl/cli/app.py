@@ -249,10 +249,24 @@ def _register() -> None:
         show,
         state,
         store,
+        trigger,
         validate,
     )
 
-    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
+    for module in (
+        init,
+        validate,
+        plan,
+        apply,
+        revert,
+        trigger,
+        show,
+        compare,
+        report,
+        logs,
+        state,
+        store,
+    ):
         for command in module.COMMANDS:
             _with_plain_output_option(command)
             cli.add_command(command)

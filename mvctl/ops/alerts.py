@@ -1,4 +1,4 @@
-"""The events apply and revert announce, shaped from their results for ``apply.notify``.
+"""The events apply, revert and trigger announce, shaped from their results for ``apply.notify``.
 
 Every event is one JSON object: its kind and a fresh id (so a receiver can drop a repeat),
 the project, operation, actor and time, the apply it belongs to, and the state serial after
@@ -105,6 +105,11 @@ class Alerts:
                 for r in outline.restorations
             ],
         )
+
+    def trigger_fired(self, details: dict[str, Any]) -> None:
+        """A trigger wrote a new version (and an alias move) into the config; nothing is
+        trained until the change is applied."""
+        self._send("trigger_fired", None, **details)
 
     def close(self) -> None:
         self._notifier.close()

@@ -232,6 +232,7 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("gc.schema.json", shapes.GcJson, "mvctl store gc"),
     ("init.schema.json", shapes.InitJson, "mvctl init"),
     ("report.schema.json", shapes.ReportJson, "mvctl report"),
+    ("trigger.schema.json", shapes.TriggerJson, "mvctl trigger"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

@@ -328,6 +328,41 @@ class InitJson(TypedDict):
     created: Annotated[list[str], "Files written, relative to the folder."]
 
 
+TriggerOutcomeJson = TypedDict(
+    "TriggerOutcomeJson",
+    {
+        "model": str,
+        "trigger": str,
+        "kind": Literal["schedule", "on_change"],
+        "fired": bool,
+        "reason": Annotated[str, "Why it fired (the period, the files changed), or why not."],
+        "label": Annotated[str | None, "The version it wrote; null when it did not fire."],
+        "from": Annotated[str | None, "The version whose block the new one copies."],
+        "promote": Annotated[str | None, "The alias it points at the new version."],
+        "file": Annotated[str | None, "The file it wrote (or, with --dry-run, would write)."],
+        "period": Annotated[str | None, "A schedule's period start (UTC)."],
+        "digests": Annotated[dict[str, str], "on_change: the watched files' digests now."],
+    },
+)
+TriggerOutcomeJson.__doc__ = "One trigger: whether it fired, and why or why not."
+
+
+class FileEditJson(TypedDict):
+    file: str
+    diff: Annotated[str, "The edit as a unified diff."]
+
+
+class TriggerJson(TypedDict):
+    """`mvctl trigger --json`: what fired, what did not and why, the config edits."""
+
+    format_version: FormatVersion
+    now: Annotated[str, "The moment the triggers were evaluated at (UTC)."]
+    dry_run: Annotated[bool, "Nothing was written or recorded."]
+    triggers: list[TriggerOutcomeJson]
+    edits: Annotated[list[FileEditJson], "The files written (with --dry-run: to write)."]
+    apply: Annotated[ApplyJson | None, "--apply, once something fired: the apply after."]
+
+
 class ReportJson(TypedDict):
     """`mvctl report --json`: the page written, and what it covers."""
 

@@ -24,6 +24,7 @@ from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
+from mvctl.spec.trigger_checks import check_triggers
 from mvctl.spec.trusted_types import refused_type
 
 PathExists = Callable[[str], bool]
@@ -51,6 +52,7 @@ def check_model(
     _check_versions(name, model, at)
     _check_aliases(model, at)
     check_evaluation(model, at)
+    check_triggers(model, at)
     _check_paths(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):

@@ -27,7 +27,7 @@ _NAME_KINDS = {
 }
 
 _NOT_SUPPORTED_YET = {
-    ("ModelSpec", "triggers"): "update triggers",
+    ("Trigger", "when"): "metric-driven triggers, which come with monitoring",
     ("ModelSpec", "monitoring"): "live monitoring rules",
     ("Config", "executor"): "the choice of executor",
     ("VersionSpec", "bundle"): "versions imported from a bundle",

@@ -274,6 +274,64 @@ class VersionSpec(SpecModel):
         return self
 
 
+TRIGGER_LABEL_DEFAULT = "{trigger}-{n}"
+
+
+class Trigger(SpecModel):
+    """A rule that proposes a new version: `mvctl trigger` writes the version block (and the
+    alias move) into the file that declares the model when it fires, for review like any
+    other change. It never trains."""
+
+    name: Name = Field(description="Unique within the model; names the trigger in the output.")
+    schedule: str | None = Field(
+        None,
+        description="A standard 5-field cron expression (or @daily, @hourly, ...): fires at most "
+        "once per period, the period starting at the schedule's latest time at or before now.",
+    )
+    timezone: str | None = Field(
+        None, description="IANA time zone the schedule is read in, e.g. Europe/Paris (default UTC)."
+    )
+    on_change: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Files, folders or globs inside the project: fires when their digests "
+        "differ from the last firing.",
+    )
+    from_: str = Field(
+        alias="from",
+        description="The version whose block the new one copies: a declared label, or an alias "
+        "of this model (the version the config points it at).",
+    )
+    label: str = Field(
+        TRIGGER_LABEL_DEFAULT,
+        description="The new version's label: {from} (the from version), {n} (the next free "
+        "number), {date} (YYYYMMDD of the firing), {trigger} (this trigger's name).",
+    )
+    params: dict[Name, dict[str, ParamValue]] = Field(
+        default_factory=dict,
+        description="Per-step parameter overrides written on top of the copied block.",
+    )
+    promote: Name | None = Field(
+        None, description="An alias of this model to point at the new version."
+    )
+    always: bool = Field(
+        False,
+        description="Fire even when the new version would train exactly as an existing one "
+        "does (same inputs): for training that is not deterministic.",
+    )
+
+    @model_validator(mode="after")
+    def _one_occasion(self) -> Trigger:
+        if (self.schedule is None) == (self.on_change is None):
+            raise ValueError(
+                "a trigger needs exactly one of 'schedule' (a cron expression) or 'on_change' "
+                "(files to watch)"
+            )
+        if self.timezone is not None and self.schedule is None:
+            raise ValueError("'timezone' is the time zone of 'schedule'; this trigger has none")
+        return self
+
+
 class ModelSpec(SpecModel):
     """A named line of work with its pipeline, versions and aliases."""
 
@@ -307,6 +365,10 @@ class ModelSpec(SpecModel):
         "keep",
         description="When a change of this model fails in an apply: keep what succeeded, or roll "
         "back every alias the apply promoted.",
+    )
+    triggers: list[Trigger] = Field(
+        default_factory=list,
+        description="Rules that propose new versions (`mvctl trigger` writes them here).",
     )
     trusted_types: list[str] = Field(
         default_factory=list,

@@ -15,7 +15,7 @@ Its two ports, which the ops name in their signatures:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         StepRun,
     )
     from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
+    from mvctl.core.triggers import Firing
     from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
     from mvctl.state.inventory import Inventory
     from mvctl.state.lock import Takeover
@@ -77,6 +78,7 @@ class StateReader(Protocol):
         self, *, apply_ids: Collection[int] | None = None, after_apply_id: int | None = None
     ) -> list[LoggedChange]: ...
     def inventory(self) -> Inventory | None: ...
+    def trigger_firings(self) -> list[Firing]: ...
     def lock_holder(self) -> LockInfo | None: ...
     def dead_holder_reason(self, holder: LockInfo) -> str | None: ...
 
@@ -111,3 +113,4 @@ class StateWriter(StateReader, Protocol):
     def finish_apply(self, apply_id: int, status: str, message: str | None = None) -> None: ...
     def close_interrupted_applies(self) -> list[int]: ...
     def record_step_run(self, run: StepRun) -> None: ...
+    def record_firing(self, firing: Firing, write: Callable[[], None]) -> bool: ...

@@ -38,6 +38,7 @@ from mvctl.core.records import (
     version_status,
 )
 from mvctl.core.replay import LogRow
+from mvctl.core.triggers import Firing
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
@@ -92,6 +93,27 @@ LAST_APPLY_ID = "SELECT max(id) FROM applies"
 CHANGES = (
     "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"
 )
+
+
+FIRINGS = (
+    "SELECT id, model, trigger, kind, occasion, period, digests_json, label, source, file, "
+    "fired_at, actor FROM trigger_firings ORDER BY id"
+)
+
+
+def trigger_firings(tx: Tx) -> list[Firing]:
+    """Every recorded trigger firing, oldest first."""
+    found = []
+    for row in tx.rows(FIRINGS):
+        kind = row[3]
+        if kind not in ("schedule", "on_change"):
+            raise StateError(
+                f"trigger firing #{row[0]} in {tx.display} has the unknown kind {kind!r}",
+                fix="It was changed by something other than mvctl; restore it from a backup.",
+            )
+        digests = json.loads(row[6])
+        found.append(Firing(row[0], row[1], row[2], kind, row[4], row[5], digests, *row[7:]))
+    return found
 
 
 def serial(tx: Tx) -> int:

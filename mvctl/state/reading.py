@@ -20,6 +20,7 @@ from typing import Self
 from mvctl import clock
 from mvctl.core.recorded import LoggedChange, RecordedEvaluation, RecordedState, StepRun
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
+from mvctl.core.triggers import Firing
 from mvctl.errors import UsageError
 from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import evaluations, inventory, liveness, reader, schema
@@ -191,6 +192,13 @@ class ReadOnlyStateDB:
             return frozenset()
         with self._read("reading the blobs the state refers to") as tx:
             return reader.referenced_digests(tx)
+
+    def trigger_firings(self) -> list[Firing]:
+        """Every recorded trigger firing, oldest first."""
+        if not self._ready:
+            return []
+        with self._read("reading trigger firings") as tx:
+            return reader.trigger_firings(tx)
 
     # -- history -------------------------------------------------------------------------
 

@@ -228,6 +228,31 @@ class LockRow(StateTable, table=True):
     session: int | None = None
 
 
+class TriggerFiringRow(StateTable, table=True):
+    """One firing of a trigger: the version block it wrote, and the occasion it fired on.
+
+    The unique (model, trigger, occasion) is what makes a trigger fire at most once per cron
+    period or per change of its watched files, however many runs race for it: the second
+    insert finds the first and writes nothing.
+    """
+
+    __tablename__ = "trigger_firings"
+    __table_args__ = (UniqueConstraint("model", "trigger", "occasion"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(sa_type=String)
+    trigger: str = Field(sa_type=String)
+    kind: str = Field(sa_type=String)
+    occasion: str = Field(sa_type=String)
+    period: str | None = Field(default=None, sa_type=String)
+    digests_json: str = Field(sa_type=Text)
+    label: str = Field(sa_type=String)
+    source: str = Field(sa_type=String)
+    file: str = Field(sa_type=Text)
+    fired_at: str = Field(sa_type=String)
+    actor: str = Field(sa_type=String)
+
+
 def _table(row: type[StateTable]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -243,3 +268,4 @@ step_runs = _table(StepRunRow)
 lock = _table(LockRow)
 evaluations = _table(EvaluationRow)
 policy = _table(PolicyRow)
+trigger_firings = _table(TriggerFiringRow)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mvctl import faults
@@ -54,6 +54,8 @@ STEP_RUN_REPLACED = (
     "created_at",
 )
 """What a re-run with other outputs replaces in its step run: everything but key and name."""
+FIRING_LOCK_KEY = 0x6D76_6374_6C01
+"""PostgreSQL advisory lock key held while a trigger firing is recorded and its edit written."""
 
 
 class Writer:
@@ -207,6 +209,26 @@ class Writer:
                 )
             )
             faults.reached("step_run_uncommitted")
+
+    def record_firing(self, values: Mapping[str, Any], write: Callable[[], None]) -> bool:
+        """Insert a trigger firing unless its (model, trigger, occasion) is recorded, then call
+        ``write`` before committing; whether it was inserted.
+
+        Firings are serialised like every write (SQLite's BEGIN IMMEDIATE; on PostgreSQL an
+        advisory lock), so two runs editing one config file take turns.
+        """
+        with self._write("recording a trigger firing") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRING_LOCK_KEY})
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(t.trigger_firings).values(dict(values))
+            inserted = conn.execute(
+                statement.on_conflict_do_nothing(index_elements=["model", "trigger", "occasion"])
+            )
+            if inserted.rowcount != 1:
+                return False
+            write()
+        return True
 
 
 def _serial(conn: Connection, *, for_update: bool = False) -> int:

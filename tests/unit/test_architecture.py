@@ -92,6 +92,7 @@ IMPORTED_FIRST_FAILS = {
         "show",
         "state",
         "store",
+        "trigger",
         "validate",
     )
 }
