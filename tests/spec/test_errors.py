@@ -292,15 +292,15 @@ CASES = [
     ),
     Case(
         "trigger-when-not-supported-yet",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: slow, when: "f1 < 0.8", on_change: [train.py], from: "1.0.0"}}
+              - {name: slow, when: "f1 < 0.8", on_change: [train.py], from: "1.0.0"}
         """),
         8,
         22,
@@ -309,15 +309,15 @@ CASES = [
     ),
     Case(
         "trigger-cron-never-fires",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "0 0 31 2 *", from: "1.0.0"}}
+              - {name: n, schedule: "0 0 31 2 *", from: "1.0.0"}
         """),
         8,
         29,
@@ -326,15 +326,15 @@ CASES = [
     ),
     Case(
         "trigger-cron-invalid",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "61 * * * *", from: "1.0.0"}}
+              - {name: n, schedule: "61 * * * *", from: "1.0.0"}
         """),
         8,
         29,
@@ -343,32 +343,32 @@ CASES = [
     ),
     Case(
         "trigger-cron-six-fields",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "0 2 * * * 5", from: "1.0.0"}}
+              - {name: n, schedule: "0 2 * * * 5", from: "1.0.0"}
         """),
         8,
         29,
-        'has 6 fields; a cron schedule has 5',
+        "has 6 fields; a cron schedule has 5",
         only=True,
     ),
     Case(
         "trigger-unknown-timezone",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "0 2 * * *", timezone: Mars/Olympus, from: "1.0.0"}}
+              - {name: n, schedule: "0 2 * * *", timezone: Mars/Olympus, from: "1.0.0"}
         """),
         8,
         52,
@@ -377,15 +377,15 @@ CASES = [
     ),
     Case(
         "trigger-timezone-without-schedule",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, on_change: [train.py], timezone: UTC, from: "1.0.0"}}
+              - {name: n, on_change: [train.py], timezone: UTC, from: "1.0.0"}
         """),
         8,
         9,
@@ -394,15 +394,15 @@ CASES = [
     ),
     Case(
         "trigger-unknown-from",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0"}}
+              - {name: n, schedule: "@daily", from: "1.0"}
         """),
         8,
         45,
@@ -411,15 +411,15 @@ CASES = [
     ),
     Case(
         "trigger-from-artifact-alias",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: imported}}
+              - {name: n, schedule: "@daily", from: imported}
         """),
         8,
         45,
@@ -428,15 +428,15 @@ CASES = [
     ),
     Case(
         "trigger-promote-undeclared-alias",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0", promote: staging}}
+              - {name: n, schedule: "@daily", from: "1.0.0", promote: staging}
         """),
         8,
         63,
@@ -445,15 +445,15 @@ CASES = [
     ),
     Case(
         "trigger-label-same-every-time",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0", label: "nightly"}}
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "nightly"}
         """),
         8,
         61,
@@ -462,32 +462,32 @@ CASES = [
     ),
     Case(
         "trigger-label-collides",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "*/5 * * * *", from: "1.0.0", label: "2.0.{{date}}"}}
+              - {name: n, schedule: "*/5 * * * *", from: "1.0.0", label: "2.0.{date}"}
         """),
         8,
         66,
-        'can give one label twice',
+        "can give one label twice",
         only=True,
     ),
     Case(
         "trigger-label-invalid",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0", label: "v {{n}}"}}
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "v {n}"}
         """),
         8,
         61,
@@ -496,15 +496,15 @@ CASES = [
     ),
     Case(
         "trigger-label-unknown-placeholder",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0", label: "{{version}}.{{n}}"}}
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "{version}.{n}"}
         """),
         8,
         61,
@@ -513,15 +513,15 @@ CASES = [
     ),
     Case(
         "trigger-neither-schedule-nor-change",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, from: "1.0.0"}}
+              - {name: n, from: "1.0.0"}
         """),
         8,
         9,
@@ -530,15 +530,15 @@ CASES = [
     ),
     Case(
         "trigger-both-schedule-and-change",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", on_change: [train.py], from: "1.0.0"}}
+              - {name: n, schedule: "@daily", on_change: [train.py], from: "1.0.0"}
         """),
         8,
         9,
@@ -547,15 +547,15 @@ CASES = [
     ),
     Case(
         "trigger-watches-outside",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, on_change: [../data.csv], from: "1.0.0"}}
+              - {name: n, on_change: [../data.csv], from: "1.0.0"}
         """),
         8,
         31,
@@ -564,15 +564,15 @@ CASES = [
     ),
     Case(
         "trigger-overrides-unknown-param",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0", params: {{train: {{sed: 2}}}}}}
+              - {name: n, schedule: "@daily", from: "1.0.0", params: {train: {sed: 2}}}
         """),
         8,
         71,
@@ -597,16 +597,16 @@ CASES = [
     ),
     Case(
         "trigger-duplicate-names",
-        y(f"""
+        y("""
         project: a
         models:
           churn:
-            pipeline: [{{name: train, run: python train.py, params: {{seed: 1}}}}]
-            versions: {{"1.0.0": {{}}, "2.0.0": {{artifact: m.skops}}}}
-            aliases: {{production: "1.0.0", imported: "2.0.0"}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: n, schedule: "@daily", from: "1.0.0"}}
-              - {{name: n, schedule: "@hourly", from: "1.0.0"}}
+              - {name: n, schedule: "@daily", from: "1.0.0"}
+              - {name: n, schedule: "@hourly", from: "1.0.0"}
         """),
         9,
         16,

@@ -13,7 +13,15 @@ import pytest
 import yaml
 
 from mvctl.errors import SpecError
-from mvctl.spec.writeback import Remove, SetValue, edit_text, quoted, replace_file, unified_diff
+from mvctl.spec.writeback import (
+    CopyValue,
+    Remove,
+    SetValue,
+    edit_text,
+    quoted,
+    replace_file,
+    unified_diff,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +149,78 @@ def test_replace_file_keeps_the_permissions(tmp_path: Path) -> None:
     assert path.read_text() == "project: b\n"
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["mvctl.yaml"]
+
+
+COPY_SOURCE = """\
+models:
+  churn:
+    versions:
+      "1.0.0": {}   # the first one
+
+      "1.1.0":
+        params: {train: {lr: 0.2}}   # faster
+        description: |
+          two
+          lines
+
+      # older versions are archived
+    aliases:
+      production: "1.0.0"
+      staging: "1.1.0"   # stage
+"""
+
+
+def test_a_copied_block_lands_after_the_last_version_keeping_what_followed_it() -> None:
+    """The blank line and the comment after the versions stay after them, once."""
+    after = edit_text(
+        COPY_SOURCE,
+        [
+            CopyValue(
+                ("models", "churn", "versions", "1.1.0"),
+                ("models", "churn", "versions", quoted("1.1.1")),
+                (SetValue(("params", "train", "seed"), 8),),
+            ),
+            SetValue(("models", "churn", "aliases", "staging"), quoted("1.1.1")),
+        ],
+        file="mvctl.yaml",
+    )
+    assert changed_lines(COPY_SOURCE, after) == [
+        '+      "1.1.1":',
+        "+        params: {train: {lr: 0.2, seed: 8}} # faster",
+        "+        description: |",
+        "+          two",
+        "+          lines",
+        '-      staging: "1.1.0"   # stage',
+        '+      staging: "1.1.1"   # stage',
+    ]
+    assert after.count("# older versions are archived") == 1
+    assert after.index('"1.1.1":') < after.index("\n\n      # older versions are archived")
+    assert yaml.safe_load(after)["models"]["churn"]["versions"]["1.1.1"] == {
+        "params": {"train": {"lr": 0.2, "seed": 8}},
+        "description": "two\nlines\n",
+    }
+
+
+def test_a_copy_of_an_empty_flow_block_stays_on_one_line_without_its_comment() -> None:
+    after = edit_text(
+        COPY_SOURCE,
+        [
+            CopyValue(
+                ("models", "churn", "versions", "1.0.0"),
+                ("models", "churn", "versions", quoted("1.0.1")),
+                (SetValue(("params", "train", "seed"), 8),),
+            )
+        ],
+        file="mvctl.yaml",
+    )
+    assert changed_lines(COPY_SOURCE, after) == ['+      "1.0.1": {params: {train: {seed: 8}}}']
+    assert after.count("# the first one") == 1
+
+
+def test_copying_a_missing_block_is_refused_naming_it() -> None:
+    with pytest.raises(SpecError, match=r"'models\.churn\.versions\.9' is not a mapping"):
+        edit_text(
+            COPY_SOURCE,
+            [CopyValue(("models", "churn", "versions", "9"), ("models", "churn", "versions", "x"))],
+            file="mvctl.yaml",
+        )
