@@ -134,6 +134,7 @@ def _round_trip(text: str, file: str) -> tuple[Any, Any]:
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = True
         yaml.width = 1 << 20
+        yaml.representer.add_representer(float, _represent_float)
         yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         if document is None:
             document = yaml.load(text)
@@ -150,6 +151,41 @@ def _round_trip(text: str, file: str) -> tuple[Any, Any]:
     )
 
 
+def _represent_float(representer: Any, value: float) -> Any:
+    """A number mvctl's loader (YAML 1.1) reads back as this float: ``1e-06`` would be read
+    as text there, so the mantissa gets its point (``1.0e-06``)."""
+    if value != value:
+        text = ".nan"
+    elif value in (float("inf"), float("-inf")):
+        text = ".inf" if value > 0 else "-.inf"
+    else:
+        text = repr(value)
+        if "e" in text and "." not in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+def _as_written(value: Any) -> Any:
+    """``value`` ready to write so that mvctl's loader (YAML 1.1) reads it back the same:
+    ruamel writes YAML 1.2, where ``yes``, ``on`` or ``1_000`` are text unquoted; YAML 1.1
+    reads them as a boolean or a number, so such text is quoted. Values already in the file
+    keep their own style."""
+    from ruamel.yaml.scalarstring import ScalarString
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    if isinstance(value, dict) and not hasattr(value, "ca"):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list) and not hasattr(value, "ca"):
+        return [_as_written(item) for item in value]
+    if type(value) is str and not isinstance(value, ScalarString):
+        tag = Resolver().resolve(ScalarNode, value, (True, False))
+        if tag != "tag:yaml.org,2002:str":
+            return quoted(value)
+    return value
+
+
 def _set(document: Any, path: tuple[PathPart, ...], value: Any, file: str) -> None:
     node = document
     for depth, part in enumerate(path[:-1]):
@@ -164,7 +200,7 @@ def _set(document: Any, path: tuple[PathPart, ...], value: Any, file: str) -> No
     last = path[-1]
     if not ((isinstance(node, dict) and isinstance(last, str)) or _indexes(node, last)):
         raise _no_place(path, file)
-    node[last] = value
+    node[last] = _as_written(value)
 
 
 def _copy(document: Any, edit: CopyValue, file: str) -> None:

@@ -223,9 +223,11 @@ class Writer:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             statement = dialect.insert(t.trigger_firings).values(dict(values))
             inserted = conn.execute(
-                statement.on_conflict_do_nothing(index_elements=["model", "trigger", "occasion"])
-            )
-            if inserted.rowcount != 1:
+                statement.on_conflict_do_nothing(
+                    index_elements=["model", "trigger", "occasion"]
+                ).returning(t.trigger_firings.c.id)
+            ).scalar_one_or_none()
+            if inserted is None:
                 return False
             write()
         return True

@@ -224,3 +224,17 @@ def test_copying_a_missing_block_is_refused_naming_it() -> None:
             [CopyValue(("models", "churn", "versions", "9"), ("models", "churn", "versions", "x"))],
             file="mvctl.yaml",
         )
+
+
+def test_written_values_read_back_the_same_in_yaml_1_1() -> None:
+    """ruamel writes YAML 1.2; mvctl reads YAML 1.1, where 1e-06 is text and yes a boolean."""
+    values = {"small": 1e-06, "large": 1e20, "word": "yes", "toggle": "on", "count": "1_000"}
+    after = edit_text(HAND_WRITTEN, [SetValue(("models", "churn", "tags"), values)], file="f")
+    assert yaml.safe_load(after)["models"]["churn"]["tags"] == values
+    assert "small: 1.0e-06" in after and 'word: "yes"' in after
+
+
+def test_values_already_in_the_file_keep_their_style() -> None:
+    text = "models:\n  churn:\n    params: {shuffle: yes, rate: 1e-3}\n"
+    after = edit_text(text, [SetValue(("models", "churn", "owners"), ["ann"])], file="f")
+    assert after.startswith(text)
