@@ -108,7 +108,9 @@ def unified_diff(before: str, after: str, file: str) -> str:
 
 def replace_file(path: Path, text: str) -> None:
     """Write ``text`` over ``path`` atomically (a reader sees the old file or the new one),
-    keeping the file's permissions."""
+    keeping the file's permissions. A symlinked config is written where it leads, so the
+    link stays a link and the file it names gets the edit."""
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777
     try:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

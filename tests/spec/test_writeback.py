@@ -170,6 +170,17 @@ models:
 """
 
 
+def test_replace_file_writes_a_symlinked_config_where_it_leads(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    real = tmp_path / "conf" / "mvctl.yaml"
+    real.write_text("project: a\n")
+    link = tmp_path / "mvctl.yaml"
+    link.symlink_to("conf/mvctl.yaml")
+    replace_file(link, "project: b\n")
+    assert link.is_symlink() and real.read_text() == "project: b\n"
+    assert sorted(path.name for path in (tmp_path / "conf").iterdir()) == ["mvctl.yaml"]
+
+
 def test_a_copied_block_lands_after_the_last_version_keeping_what_followed_it() -> None:
     """The blank line and the comment after the versions stay after them, once."""
     after = edit_text(
