@@ -396,3 +396,65 @@ def test_apply_acts_with_the_actors_rights(tiny: Project) -> None:
     assert "not_allowed churn:staging: 'tester' may not move churn:staging" in denied.err
     assert '"1.1.1"' in tiny.config()  # the proposal stays, for review
     assert "1.1.1" not in tiny.mvctl("status").out  # nothing was trained
+
+
+BAD_TRIGGERS = {
+    "cron-that-never-fires": (
+        '        from: "1.1.0"\n        schedule: "0 0 31 2 *"\n',
+        "mvctl.yaml:26:19: 'models.churn.triggers[0].schedule': '0 0 31 2 *' never fires",
+        'Write a cron expression that fires: minute hour day-of-month month day-of-week, e.g. "0 2',
+    ),
+    "unknown-from": (
+        '        from: "1.1.9"\n        schedule: "0 2 * * *"\n',
+        "mvctl.yaml:25:15: 'models.churn.triggers[0].from': trigger 'bad' copies '1.1.9', "
+        "which is neither a declared version nor an alias of this model",
+        "Did you mean '1.1.0'?",
+    ),
+    "label-that-collides": (
+        '        from: "1.1.0"\n        schedule: "0 2 * * *"\n        label: "{trigger}.{date}"\n',
+        "mvctl.yaml:27:16: 'models.churn.triggers[0].label': label template '{trigger}.{date}' "
+        "can give 'bad.20260301', which is declared already",
+        "Add {n} (the next free number), e.g. '{trigger}.{date}.{n}', or change the template.",
+    ),
+    "watched-path-outside": (
+        '        from: "1.1.0"\n        on_change: [../customers.csv]\n',
+        "mvctl.yaml:26:21: 'models.churn.triggers[0].on_change[0]': '../customers.csv' climbs "
+        "out of the project with '..'; watched paths must stay inside the project",
+        "Write the path relative to the project root, without '..'.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TRIGGERS, ids=list(BAD_TRIGGERS))
+def test_a_bad_trigger_is_an_error_at_its_place_and_changes_nothing(
+    tiny: Project, case: str
+) -> None:
+    fields, where, fix = BAD_TRIGGERS[case]
+    tiny.edit_config('      "1.1.0": {', '      "bad.20260301": {}\n      "1.1.0": {')
+    with_triggers(tiny, "    triggers:\n      - name: bad\n" + fields)
+    before = tiny.config()
+    for command in (("trigger", "--now", P1), ("trigger", "--now", P1, "--apply"), ("validate",)):
+        result = tiny.mvctl(*command)
+        assert result.code == 1, result.text
+        assert where in result.err and fix in result.err, result.err
+        assert "Traceback" not in result.text
+    assert tiny.config() == before
+    assert not (tiny.root / ".mvctl" / "state.db").exists()
+
+
+def test_apply_runs_the_health_check_and_rolls_a_failing_promotion_back(tiny: Project) -> None:
+    tiny.edit_config(
+        "    owners: [tester]\n",
+        "    owners: [tester]\n"
+        "    health_check: python -c \"import os; exit(os.environ['MVCTL_VERSION'] == '1.1.1')\"\n",
+    )
+    with_triggers(tiny, NIGHTLY)
+    assert tiny.mvctl("apply", "--auto-approve").code == 0
+    result = tiny.mvctl("trigger", "--now", P1, "--apply")
+    assert result.code == 4, result.text
+    assert "+ fired churn:nightly -> churn@1.1.1 (from 1.1.0), staging -> 1.1.1" in result.out
+    status = json.loads(tiny.mvctl("status", "--json").out)
+    (model,) = status["models"]
+    assert {a["alias"]: a["version"] for a in model["aliases"]}["staging"] == "1.1.0"
+    assert {v["label"]: v["status"] for v in model["versions"]}["1.1.1"] == "trained"
+    assert "health check" in tiny.mvctl("history").out
