@@ -1,16 +1,20 @@
 """The CI examples under examples/ci/ cannot rot: every `mvctl` command line they run names a
-command and flags that exist (checked against `mvctl COMMAND --help`), and together they do
-the pull-request flow: plan as Markdown with the detailed exit code, apply with auto-approve,
-a manual revert."""
+command and flags that exist (checked against `mvctl COMMAND --help`), every field their jq
+reads from `mvctl trigger --json` is in its schema, and together they do the pull-request
+flow: plan as Markdown with the detailed exit code, apply with auto-approve, a manual revert,
+and scheduled triggers proposing one pull (merge) request per trigger."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,6 +85,7 @@ def test_the_examples_exist_and_parse() -> None:
         "github/mvctl-plan.yml",
         "github/mvctl-apply.yml",
         "github/mvctl-revert.yml",
+        "github/mvctl-trigger.yml",
         "gitlab/.gitlab-ci.yml",
     } <= names
 
@@ -145,3 +150,72 @@ def test_apply_tells_a_refused_promotion_from_a_failure() -> None:
     for text in (github, gitlab):
         assert re.search(r"^\s*4\)[^\n]*refused", text, re.MULTILINE)
         assert re.search(r"^\s*3\)[^\n]*conflicts", text, re.MULTILINE)
+
+
+def trigger_scripts(path: Path) -> str:
+    document = yaml.safe_load(path.read_text("utf-8"))
+    jobs = [job for name, job in document.items() if name == "mvctl-trigger"] or [document]
+    return "\n".join(text for job in jobs for text in shell_texts(job))
+
+
+def schema_fields(node: Any) -> set[str]:
+    """Every property name anywhere in a JSON Schema."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        found |= (
+            set(node.get("properties", {})) if isinstance(node.get("properties"), dict) else set()
+        )
+        for value in node.values():
+            found |= schema_fields(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= schema_fields(item)
+    return found
+
+
+TRIGGER_FILES = [EXAMPLES / "github" / "mvctl-trigger.yml", EXAMPLES / "gitlab" / ".gitlab-ci.yml"]
+
+
+def test_triggers_run_on_a_schedule_and_only_propose() -> None:
+    github = yaml.safe_load(TRIGGER_FILES[0].read_text("utf-8"))
+    on = github.get("on", github.get(True))  # YAML 1.1 reads the key `on` as true
+    assert on["schedule"][0]["cron"]
+    gitlab = yaml.safe_load(TRIGGER_FILES[1].read_text("utf-8"))
+    assert gitlab["mvctl-trigger"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    for path in TRIGGER_FILES:
+        calls = [
+            list(itertools.takewhile(lambda word: word not in ("<", ">"), words))
+            for words in invocations(trigger_scripts(path))
+            if words[0] == "trigger"
+        ]
+        assert calls == [["trigger", "--dry-run", "--json"], ["trigger", "$name", "--json"]]
+
+
+def test_other_jobs_stay_out_of_the_scheduled_pipeline() -> None:
+    gitlab = yaml.safe_load(TRIGGER_FILES[1].read_text("utf-8"))
+    for name in ("mvctl-plan", "mvctl-apply", "mvctl-revert"):
+        first = gitlab[name]["rules"][0]
+        assert "schedule" not in first["if"] or first.get("when") == "never", name
+
+
+def test_each_trigger_gets_one_branch_and_its_request_is_updated_not_duplicated() -> None:
+    github, gitlab = (trigger_scripts(path) for path in TRIGGER_FILES)
+    for text in (github, gitlab):
+        assert 'branch="mvctl-trigger/' in text
+        assert 'git checkout --quiet -B "$branch"' in text
+        assert "git diff --quiet FETCH_HEAD HEAD" in text  # nothing new: nothing pushed
+        assert "git push --quiet --force" in text
+    assert 'gh pr list --head "$branch" --state open' in github
+    assert github.index("gh pr edit") < github.index("gh pr create")
+    assert "-o merge_request.create" in gitlab and "-o merge_request.target=" in gitlab
+
+
+def test_every_field_the_trigger_jobs_read_is_in_the_trigger_schema() -> None:
+    schema = json.loads((REPO / "schemas" / "trigger.schema.json").read_text("utf-8"))
+    known = schema_fields(schema)
+    for path in TRIGGER_FILES:
+        programs = re.findall(r"jq -r '([^']*)'", trigger_scripts(path))
+        assert programs, path.name
+        read = {name for program in programs for name in re.findall(r"\.([a-z_]+)", program)}
+        assert {"triggers", "fired", "model", "trigger", "label", "reason"} <= read
+        assert read <= known, f"{path.name} reads fields trigger --json lacks: {read - known}"
