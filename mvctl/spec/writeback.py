@@ -174,8 +174,8 @@ def _as_written(value: Any) -> Any:
     reads them as a boolean or a number, so such text is quoted. Values already in the file
     keep their own style."""
     from ruamel.yaml.scalarstring import ScalarString
-    from yaml.nodes import ScalarNode
-    from yaml.resolver import Resolver
+    from yaml.nodes import ScalarNode  # type: ignore[import-untyped,unused-ignore]
+    from yaml.resolver import Resolver  # type: ignore[import-untyped,unused-ignore]
 
     if isinstance(value, dict) and not hasattr(value, "ca"):
         return {key: _as_written(item) for key, item in value.items()}
