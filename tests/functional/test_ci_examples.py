@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -219,3 +220,88 @@ def test_every_field_the_trigger_jobs_read_is_in_the_trigger_schema() -> None:
         read = {name for program in programs for name in re.findall(r"\.([a-z_]+)", program)}
         assert {"triggers", "fired", "model", "trigger", "label", "reason"} <= read
         assert read <= known, f"{path.name} reads fields trigger --json lacks: {read - known}"
+
+
+PUSH_OPTIONS_HOOK = """#!/bin/sh
+i=0
+while [ "$i" -lt "${GIT_PUSH_OPTION_COUNT:-0}" ]; do
+  eval "printf '%s\\n' \\"\\$GIT_PUSH_OPTION_$i\\"" >> "$(dirname "$0")/../push-options"
+  i=$((i + 1))
+done
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_gitlab_trigger_job_pushes_one_branch_per_firing_and_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """The job's own script, run against a real git remote: each trigger that fires gets its
+    branch with only its edit, the default branch is never pushed, and a second run in the
+    same period pushes nothing."""
+    from tests.functional.projects import make_tiny
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(remote))
+    git(remote, "config", "receive.advertisePushOptions", "true")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(PUSH_OPTIONS_HOOK)
+    hook.chmod(0o755)
+    project = make_tiny(tmp_path / "work", f"sqlite:///{tmp_path / 'state.db'}")
+    project.edit_config(
+        '      staging: "1.1.0"\n',
+        '      staging: "1.1.0"\n'
+        "    triggers:\n"
+        '      - {name: yearly, schedule: "0 0 1 1 *", from: "1.1.0", label: "1.1.{n}",'
+        " params: {train: {lr: 0.3}}, promote: staging}\n"
+        "      - {name: fresh, on_change: [steps/prepare.py], from: production, always: true}\n",
+    )
+    project.write(".gitignore", ".mvctl/\n")
+    work = project.root
+    git(work, "init", "--quiet", "-b", "main")
+    git(work, "add", ".")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "init")
+    git(work, "remote", "add", "origin", str(remote))
+    git(work, "push", "--quiet", "origin", "main")
+    main_before = git(remote, "rev-parse", "main")
+    job = yaml.safe_load((EXAMPLES / "gitlab" / ".gitlab-ci.yml").read_text("utf-8"))
+    script = "\n".join(
+        line
+        for line in job["mvctl-trigger"]["script"]
+        if not line.startswith(("apt-get", "git remote set-url"))
+    )
+    env = {
+        **project.env,
+        **job["mvctl-trigger"]["variables"],
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_SERVER_HOST": "gitlab.example",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    def run_job() -> str:
+        done = subprocess.run(
+            ["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run_job()
+    branches = git(remote, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+    assert sorted(branches) == ["main", "mvctl-trigger/churn-fresh", "mvctl-trigger/churn-yearly"]
+    assert git(remote, "rev-parse", "main") == main_before
+    yearly = git(remote, "show", "mvctl-trigger/churn-yearly:mvctl.yaml")
+    fresh = git(remote, "show", "mvctl-trigger/churn-fresh:mvctl.yaml")
+    assert '"1.1.1": {params: {train: {lr: 0.3}}}' in yearly and "fresh-1" not in yearly
+    assert '"fresh-1": {}' in fresh and '"1.1.1"' not in fresh
+    options = (remote / "push-options").read_text().splitlines()
+    assert options.count("merge_request.create") == 2
+    assert "merge_request.title=mvctl trigger: churn:yearly proposes version 1.1.1" in options
+    heads = {name: git(remote, "rev-parse", name) for name in branches}
+
+    again = run_job()
+    assert "not due: churn:yearly: already fired for the period that began" in again
+    assert "not due: churn:fresh: steps/prepare.py unchanged since its last firing" in again
+    assert {name: git(remote, "rev-parse", name) for name in branches} == heads
