@@ -8,18 +8,27 @@ import click
 
 from mvctl.cli.app import AppContext, actor_option, emit, json_option, lock_timeout_option, pass_app
 
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
 
 def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    """--now as an aware date-time: ISO text; one without a zone is UTC."""
+    """--now as a UTC date-time: ISO text; one without a zone is UTC. Years outside
+    1970-9998 are refused: the state's stamps and cron periods are four-digit years."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise click.BadParameter(
             f"{value!r} is not an ISO date-time such as 2026-11-29T02:30:00Z."
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {FIRST_YEAR} to {LAST_YEAR} that mvctl records."
+        )
+    return moment
 
 
 @click.command()

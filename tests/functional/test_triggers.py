@@ -301,6 +301,12 @@ def test_unknown_triggers_and_bad_times_are_errors(tiny: Project) -> None:
     assert "Did you mean 'nightly'?" in unknown.err
     bad = tiny.mvctl("trigger", "--now", "yesterday")
     assert bad.code == 1 and "is not an ISO date-time" in bad.err
+    before_utc = tiny.mvctl("trigger", "--now", "0001-01-01T00:00:00+01:00")
+    assert before_utc.code == 1 and "is not an ISO date-time" in before_utc.err
+    ancient = tiny.mvctl("trigger", "--now", "0999-01-01T00:00:00Z")
+    assert ancient.code == 1 and "outside the years 1970 to 9998" in ancient.err
+    for result in (bad, before_utc, ancient):
+        assert "Traceback" not in result.text and "Internal error" not in result.text
     assert tiny.config().count('"1.1.1"') == 0
 
 
