@@ -464,3 +464,19 @@ def test_apply_runs_the_health_check_and_rolls_a_failing_promotion_back(tiny: Pr
     assert {a["alias"]: a["version"] for a in model["aliases"]}["staging"] == "1.1.0"
     assert {v["label"]: v["status"] for v in model["versions"]}["1.1.1"] == "trained"
     assert "health check" in tiny.mvctl("history").out
+
+
+def test_a_watched_symlink_leading_outside_is_refused_and_never_read(tiny: Project) -> None:
+    secret = tiny.root.parent / "secret.csv"
+    secret.write_text("token,s3cr3t-value\n")
+    (tiny.root / "data").mkdir()
+    (tiny.root / "data" / "rows.csv").symlink_to(secret)
+    with_triggers(
+        tiny, "    triggers:\n      - {name: fresh, on_change: [data/rows.csv], from: production}\n"
+    )
+    before = tiny.config()
+    result = tiny.mvctl("trigger", "--now", P1)
+    assert result.code == 1, result.text
+    assert "mvctl.yaml:23:35: 'data/rows.csv' leads outside the project" in result.err
+    assert "s3cr3t-value" not in result.text and "Traceback" not in result.text
+    assert tiny.config() == before and not (tiny.root / ".mvctl" / "state.db").exists()
