@@ -243,6 +243,7 @@ def _register() -> None:
         compare,
         init,
         logs,
+        monitor,
         plan,
         report,
         revert,
@@ -252,7 +253,21 @@ def _register() -> None:
         validate,
     )
 
-    for module in (init, validate, plan, apply, revert, show, compare, report, logs, state, store):
+    modules = (
+        init,
+        validate,
+        plan,
+        apply,
+        revert,
+        show,
+        compare,
+        monitor,
+        report,
+        logs,
+        state,
+        store,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             _with_plain_output_option(command)
             cli.add_command(command)

@@ -307,18 +307,17 @@ CASES = [
         only=True,
     ),
     Case(
-        "monitoring-not-supported-yet",
+        "monitoring-on-degraded-trigger-not-accepted",
         y(f"""
         project: a
         models:
           churn:
             {STEP}
-            monitoring: {{rules: ["f1 >= 0.8"]}}
+            monitoring: {{rules: ["drift.psi.max < 0.2"], on_degraded: trigger}}
         """),
         5,
-        5,
-        "'monitoring' (live monitoring rules) is not supported yet",
-        only=True,
+        63,
+        "'trigger' is not allowed here; expected one of 'alert', 'rollback'",
     ),
     Case(
         "executor-not-supported-yet",
