@@ -263,3 +263,13 @@ def test_a_hostile_batch_is_a_clean_error_and_records_nothing(project: Path, nam
     assert HOSTILE[name] in result.err
     assert "Traceback" not in result.text
     assert samples(project) == []
+
+
+def test_the_report_draws_each_alias_over_time_and_its_latest_drift(project: Path) -> None:
+    monitor_json(project, "same.npz")
+    monitor_json(project, "shifted-unlabelled.npz")
+    written = mvctl(project, "report", "-o", "report.html")
+    assert written.code == 0, written.text
+    html = (project / "report.html").read_text("utf-8")
+    assert 'alt="Metrics and drift of cancer:production over time"' in html
+    assert 'alt="Drift per feature of cancer:production&#x27;s latest sample"' in html
