@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mvctl.core.plan import Plan
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
+    from mvctl.results.monitor import MonitorResult
     from mvctl.results.revert import RevertResult
     from mvctl.results.trigger import TriggerResult
 
@@ -40,6 +41,10 @@ class ExitCode(IntEnum):
     else failed."""
     DECLINED = 5
     """Answered "no" at the confirmation prompt: nothing changed."""
+    DEGRADED = 7
+    """`mvctl monitor` recorded the sample, and a monitoring rule broke (`degraded` was sent,
+    and the alias rolled back where the model says so) or could not be decided (a NaN or
+    missing value, which is never a pass)."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by SIGINT (Ctrl-C), after cleaning up."""
     TERMINATED = 128 + signal.SIGTERM
@@ -78,6 +83,10 @@ def for_revert(result: RevertResult) -> ExitCode:
 def for_trigger(result: TriggerResult) -> ExitCode:
     """0 whatever fired (the edit is a proposal); with --apply, the apply's own code."""
     return ExitCode.OK if result.applied is None else for_apply(result.applied)
+
+
+def for_monitor(result: MonitorResult) -> ExitCode:
+    return ExitCode.OK if result.status == "ok" else ExitCode.DEGRADED
 
 
 def for_check(result: CheckResult) -> ExitCode:

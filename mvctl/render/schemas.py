@@ -225,6 +225,8 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("revert.schema.json", shapes.RevertJson, "mvctl revert"),
     ("status.schema.json", shapes.StatusJson, "mvctl status"),
     ("history.schema.json", shapes.HistoryJson, "mvctl history"),
+    ("monitor.schema.json", shapes.MonitorJson, "mvctl monitor"),
+    ("history-monitor.schema.json", shapes.MonitorHistoryJson, "mvctl history --monitor"),
     ("show.schema.json", shapes.ShowJson, "mvctl show"),
     ("compare.schema.json", shapes.CompareJson, "mvctl compare"),
     ("logs.schema.json", shapes.LogsJson, "mvctl logs"),

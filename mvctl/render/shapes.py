@@ -176,7 +176,10 @@ class ChangeJson(TypedDict):
 
 class HistoryApplyJson(TypedDict):
     id: int
-    kind: Literal["apply", "revert"]
+    kind: Annotated[
+        Literal["apply", "revert", "rollback"],
+        "rollback: an automatic rollback by a broken monitoring rule (actor 'monitor').",
+    ]
     actor: str
     started_at: str
     finished_at: str | None
@@ -373,3 +376,75 @@ class ReportJson(TypedDict):
     serial: int
     models: list[str]
     applies: Annotated[int, "Applies listed in its history."]
+
+
+class RuleVerdictJson(TypedDict):
+    rule: str
+    status: Annotated[
+        Literal["pass", "failing", "broken", "inconclusive", "unmeasured"],
+        "broken: failed in each of the last `over` samples; failing: failed in the latest, not "
+        "yet `over` times; inconclusive: NaN or missing (never a pass); unmeasured: the latest "
+        "batch does not measure it (a metric rule on a batch without labels).",
+    ]
+    bound: Annotated[float | None, "The value compared with; null: `promoted` has none."]
+    values: Annotated[list[float | None], "The value in each sample of the window, oldest first."]
+    samples: Annotated[list[int], "The ids of those samples."]
+    reason: str
+
+
+class SampleJson(TypedDict):
+    id: int
+    model: str
+    alias: str
+    version: str
+    spec_hash: str
+    taken_at: str
+    recorded_at: str
+    actor: str
+    dataset: str
+    dataset_digest: str
+    rows: int
+    labelled: bool
+    metrics: Annotated[dict[str, float | None], "Metric -> value; null where not finite."]
+    metric_status: dict[str, str]
+    drift: Annotated[
+        dict[str, Any],
+        "reference (dataset name), reference_rows, features and prediction (name, kind, test, "
+        "statistic, p_value, psi, drifted) and statistics (what drift rules read).",
+    ]
+
+
+class MonitorRollbackJson(TypedDict):
+    status: Literal["done", "refused", "impossible"]
+    from_version: str
+    to_version: str | None
+    apply_id: int | None
+    message: str
+
+
+class MonitorJson(TypedDict):
+    """`mvctl monitor --json`: the sample recorded and how the monitoring rules stand."""
+
+    format_version: FormatVersion
+    status: Literal["ok", "inconclusive", "degraded"]
+    sample: SampleJson
+    rules: list[RuleVerdictJson]
+    on_degraded: str | None
+    rollback: MonitorRollbackJson | None
+
+
+class SampleVerdictsJson(TypedDict):
+    sample: SampleJson
+    status: Literal["ok", "inconclusive", "degraded"]
+    rules: list[RuleVerdictJson]
+
+
+class MonitorHistoryJson(TypedDict):
+    """`mvctl history MODEL:ALIAS --monitor --json`: the alias's samples, oldest first, each
+    with the current rules decided on it and the samples before it."""
+
+    format_version: FormatVersion
+    model: str
+    alias: str
+    rules: list[str]
+    samples: list[SampleVerdictsJson]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mvctl.errors import SpecError
-from mvctl.spec.evaluation_checks import check_evaluation
+from mvctl.spec.evaluation_checks import check_evaluation, check_monitoring
 from mvctl.spec.models import Config, ModelSpec, Step, is_step_reference
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
@@ -53,6 +53,7 @@ def check_model(
     _check_aliases(model, at)
     check_evaluation(model, at)
     check_triggers(model, at)
+    check_monitoring(model, at)
     _check_paths(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):

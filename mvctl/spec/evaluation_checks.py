@@ -16,6 +16,7 @@ from mvctl.spec.gates import GateSyntaxError, parse_gate
 from mvctl.spec.metrics import CLASSIFICATION, METRICS
 from mvctl.spec.models import Dataset, Evaluation, ModelSpec
 from mvctl.spec.positions import NodePath
+from mvctl.spec.rules import DRIFT_STATISTICS, RuleSyntaxError, parse_rule
 
 
 class Reporter(Protocol):
@@ -197,6 +198,44 @@ def _check_gate(
             f"gate '{text}' compares with baseline({gate.baseline}), but the model has no "
             f"alias '{gate.baseline}'",
             f"Did you mean '{close}'?" if close else "Declare the alias under 'aliases:' first.",
+            value=True,
+        )
+
+
+def check_monitoring(model: ModelSpec, at: Reporter) -> None:
+    """Monitoring rules parse, and name a metric the evaluation computes or a drift statistic."""
+    if model.monitoring is None:
+        return
+    computed = list(model.evaluation.metrics) if model.evaluation is not None else []
+    if model.evaluation is None or not model.evaluation.all_datasets():
+        at.error(
+            ("monitoring",),
+            "monitoring compares live batches with the evaluation data, and the model has none",
+            "Add an `evaluation:` with data and metrics to the model.",
+        )
+    for index, text in enumerate(model.monitoring.rules):
+        path: NodePath = ("monitoring", "rules", index)
+        try:
+            rule = parse_rule(text)
+        except RuleSyntaxError as error:
+            at.error(path, str(error), "For example: 'f1 >= promoted - 0.05'.", value=True)
+            continue
+        if rule.on_drift or rule.subject in computed:
+            if rule.on_drift and rule.threshold is None:
+                at.error(
+                    path,
+                    f"rule '{text}' bounds a drift statistic by 'promoted', which bounds metrics",
+                    "Bound it by a number, e.g. 'drift.psi.max < 0.2'.",
+                    value=True,
+                )
+            continue
+        close = _closest(rule.subject, [*computed, *DRIFT_STATISTICS])
+        known = ", ".join([*computed, *DRIFT_STATISTICS])
+        at.error(
+            path,
+            f"rule '{text}' names '{rule.subject}', which is neither a metric the evaluation "
+            "computes nor a drift statistic",
+            f"Did you mean '{close}'?" if close else f"Known: {known}.",
             value=True,
         )
 

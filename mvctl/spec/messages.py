@@ -28,7 +28,6 @@ _NAME_KINDS = {
 
 _NOT_SUPPORTED_YET = {
     ("Trigger", "when"): "metric-driven triggers, which come with monitoring",
-    ("ModelSpec", "monitoring"): "live monitoring rules",
     ("Config", "executor"): "the choice of executor",
     ("VersionSpec", "bundle"): "versions imported from a bundle",
 }

@@ -332,6 +332,29 @@ class Trigger(SpecModel):
         return self
 
 
+class Monitoring(SpecModel):
+    """What `mvctl monitor` checks on each sample of a live alias, and what a broken rule does."""
+
+    rules: list[str] = Field(
+        min_length=1,
+        description="Conditions every sample must meet: 'METRIC OP NUMBER', 'METRIC OP promoted "
+        "- NUMBER' (promoted: the version's own evaluation result at promotion) or a drift "
+        "statistic such as 'drift.psi.max < 0.2' (see `mvctl monitor --help`).",
+    )
+    over: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="A rule breaks when it fails in each of the last `over` samples of the "
+        "version the alias serves.",
+    )
+    on_degraded: Literal["alert", "rollback"] = Field(
+        "alert",
+        description="What a broken rule does besides sending `degraded`: alert (nothing more) "
+        "or rollback (move the alias back to the version it served before, and pin it).",
+    )
+
+
 class ModelSpec(SpecModel):
     """A named line of work with its pipeline, versions and aliases."""
 
@@ -369,6 +392,9 @@ class ModelSpec(SpecModel):
     triggers: list[Trigger] = Field(
         default_factory=list,
         description="Rules that propose new versions (`mvctl trigger` writes them here).",
+    )
+    monitoring: Monitoring | None = Field(
+        None, description="Rules over `mvctl monitor` samples of this model's aliases."
     )
     trusted_types: list[str] = Field(
         default_factory=list,
@@ -441,6 +467,11 @@ class Policy(SpecModel):
     protected_aliases: dict[Name, ProtectedAlias] = Field(
         default_factory=dict,
         description="Aliases (of every model) only the listed actors may move.",
+    )
+    automatic_rollback: bool = Field(
+        False,
+        description="Whether a broken monitoring rule (`on_degraded: rollback`) may move a "
+        "protected alias back; the rollback is recorded as done by the actor 'monitor'.",
     )
 
 

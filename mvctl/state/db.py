@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Self
 
 from mvctl import clock
 from mvctl.core.hashing import canonical_json
+from mvctl.core.monitoring import MonitorSample
 from mvctl.core.recorded import Change, StepRun
 from mvctl.core.triggers import Firing
 from mvctl.errors import StateError
@@ -42,7 +43,7 @@ __all__ = [
     "normalize_since",
 ]
 
-APPLY_KINDS = ("apply", "revert")
+APPLY_KINDS = ("apply", "revert", "rollback")
 APPLY_END_STATUSES = ("succeeded", "failed", "partial")
 RUNNING_APPLIES = "SELECT id FROM applies WHERE status = 'running'"
 INTERRUPTED = "interrupted: its process ended while it held the lock (killed or crashed)"
@@ -214,6 +215,29 @@ class StateDB(LockingStateDB):
                 "actor": firing.actor,
             },
             write,
+        )
+
+    def record_sample(self, sample: MonitorSample) -> int:
+        """Append a monitor sample (its ``id`` is ignored); the id it was stored under."""
+        self._require_ready()
+        self._ensure_lock_held()
+        return self._get_writer().record_sample(
+            {
+                "model": sample.model,
+                "alias": sample.alias,
+                "version": sample.version,
+                "spec_hash": sample.spec_hash,
+                "taken_at": sample.taken_at,
+                "recorded_at": sample.recorded_at,
+                "actor": sample.actor,
+                "dataset": sample.dataset,
+                "dataset_digest": sample.dataset_digest,
+                "rows": sample.rows,
+                "labelled": sample.labelled,
+                "metrics_json": canonical_json(dict(sample.metrics)),
+                "status_json": canonical_json(dict(sample.metric_status)),
+                "drift_json": canonical_json(dict(sample.drift)),
+            }
         )
 
 

@@ -253,6 +253,35 @@ class TriggerFiringRow(StateTable, table=True):
     actor: str = Field(sa_type=String)
 
 
+class MonitorSampleRow(StateTable, table=True):
+    """One `mvctl monitor` run: the served version scored (labelled batch) or compared with its
+    evaluation data (drift), at ``taken_at``; appended, never rewritten, never reverted.
+
+    Metrics are strict JSON as in ``evaluations`` (null plus a status for NaN or infinite
+    values); ``drift_json`` holds each feature's and the predictions' drift and the drift
+    statistics rules read. Rules are decided again from these whenever they are read.
+    """
+
+    __tablename__ = "monitor_samples"
+    __table_args__ = (Index("ix_monitor_samples_model_alias", "model", "alias", "taken_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(sa_type=String)
+    alias: str = Field(sa_type=String)
+    version: str = Field(sa_type=String)
+    spec_hash: str = Field(sa_type=String)
+    taken_at: str = Field(sa_type=String)
+    recorded_at: str = Field(sa_type=String)
+    actor: str = Field(sa_type=String)
+    dataset: str = Field(sa_type=Text)
+    dataset_digest: str = Field(sa_type=String)
+    rows: int
+    labelled: bool
+    metrics_json: str = Field(sa_type=Text)
+    status_json: str = Field(sa_type=Text)
+    drift_json: str = Field(sa_type=Text)
+
+
 def _table(row: type[StateTable]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -269,3 +298,4 @@ lock = _table(LockRow)
 evaluations = _table(EvaluationRow)
 policy = _table(PolicyRow)
 trigger_firings = _table(TriggerFiringRow)
+monitor_samples = _table(MonitorSampleRow)

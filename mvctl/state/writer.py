@@ -232,6 +232,16 @@ class Writer:
             write()
         return True
 
+    def record_sample(self, values: Mapping[str, Any]) -> int:
+        """Append a monitor sample; its id. Samples are observations, not state changes: no
+        change-log row and no serial bump, so they never make a saved plan stale."""
+        with self._write("recording a monitor sample") as conn:
+            result = conn.execute(insert(t.monitor_samples).values(values))
+            (sample_id,) = result.inserted_primary_key or (None,)
+        if not isinstance(sample_id, int):
+            raise StateError(f"the state database {self._link.target.display} returned no id")
+        return sample_id
+
 
 def _serial(conn: Connection, *, for_update: bool = False) -> int:
     query = select(t.meta.c.value).where(t.meta.c.key == "serial")

@@ -64,6 +64,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     runs["report.schema.json"] = project.mvctl(
         "report", "-o", str(project.root / "report.html"), "--json"
     )
+    runs["monitor.schema.json"] = project.mvctl(
+        "monitor", "churn:production", "--data", "data/holdout.csv", "--json"
+    )
+    runs["history-monitor.schema.json"] = project.mvctl(
+        "history", "churn:production", "--monitor", "--json"
+    )
     runs["revert.schema.json"] = project.mvctl("revert", "--auto-approve", "--json")
     runs["error.schema.json"] = project.mvctl("show", "churn@9.9.9", "--json")
     project.edit_config(

@@ -614,18 +614,61 @@ CASES = [
         only=True,
     ),
     Case(
-        "monitoring-not-supported-yet",
+        "monitoring-on-degraded-trigger-not-accepted",
         y(f"""
         project: a
         models:
           churn:
             {STEP}
-            monitoring: {{rules: ["f1 >= 0.8"]}}
+            monitoring: {{rules: ["drift.psi.max < 0.2"], on_degraded: trigger}}
+        """),
+        5,
+        63,
+        "'trigger' is not allowed here; expected one of 'alert', 'rollback'",
+    ),
+    Case(
+        "monitoring-rule-on-a-metric-not-computed",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [accuracy]}}
+            monitoring:
+              rules:
+                - "accuracy >= 0.8"
+                - "f1 >= promoted - 0.05"
+        """),
+        9,
+        11,
+        "rule 'f1 >= promoted - 0.05' names 'f1', which is neither a metric",
+    ),
+    Case(
+        "monitoring-rule-that-does-not-parse",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [f1]}}
+            monitoring: {{rules: ["f1 => 0.8"]}}
+        """),
+        6,
+        26,
+        "rule 'f1 => 0.8' does not read as SUBJECT OP BOUND",
+    ),
+    Case(
+        "monitoring-without-evaluation-data",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            monitoring: {{rules: ["drift.psi.max < 0.2"]}}
         """),
         5,
         5,
-        "'monitoring' (live monitoring rules) is not supported yet",
-        only=True,
+        "monitoring compares live batches with the evaluation data, and the model has none",
     ),
     Case(
         "executor-not-supported-yet",

@@ -26,6 +26,7 @@ STATE_TABLES = {
     "evaluations",
     "policy",
     "trigger_firings",
+    "monitor_samples",
 }
 
 

@@ -86,6 +86,7 @@ IMPORTED_FIRST_FAILS = {
         "compare",
         "init",
         "logs",
+        "monitor",
         "plan",
         "report",
         "revert",
