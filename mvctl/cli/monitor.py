@@ -51,7 +51,8 @@ def monitor(
     decided on the latest samples; rules may bound a metric (`f1 >= 0.85`, `f1 >= promoted
     - 0.05`) or a drift statistic: drift.psi.max, drift.ks.max, drift.share,
     drift.prediction.psi. A broken rule sends `degraded` and, with `on_degraded: rollback`,
-    moves the alias back to the version it served before. Exit code 7 when a rule broke or
+    moves the alias back to the version it served before; with `on_degraded: trigger NAME`,
+    fires that trigger (writes its version into the config). Exit code 7 when a rule broke or
     could not be decided.
     """
     from mvctl.exit_codes import for_monitor

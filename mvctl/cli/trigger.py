@@ -63,8 +63,8 @@ def trigger(
 ) -> int:
     """Evaluate the triggers; write the version each one that fires proposes into the config.
 
-    A trigger fires at most once per cron period or per change of its watched files (the
-    state records each firing). Nothing is trained: review the edit (a pull request), then
+    A trigger fires at most once per cron period, per change of its watched files, or per set
+    of monitor samples its `when:` condition held on (the state records each firing). Nothing is trained: review the edit (a pull request), then
     apply it, or pass --apply.
     """
     from mvctl.exit_codes import for_trigger

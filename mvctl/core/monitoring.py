@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from mvctl.core.records import JSON
-from mvctl.spec.rules import Rule, parse_rule
+from mvctl.spec.rules import Rule, RuleOperator, parse_rule
 
 RuleStatus = Literal["pass", "failing", "broken", "inconclusive", "unmeasured"]
 Outcome = Literal["pass", "fail", "inconclusive"]
@@ -88,6 +88,25 @@ def decide_rules(
     return tuple(
         _decide(parse_rule(text), over, samples, latest, version, promoted) for text in rules
     )
+
+
+_NEGATION: dict[RuleOperator, RuleOperator] = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
+
+
+def decide_condition(
+    condition: str,
+    over: int,
+    samples: Sequence[MonitorSample],
+    version: str,
+    promoted: Mapping[str, float | None],
+) -> RuleVerdict:
+    """A trigger's ``when`` condition decided like a rule that forbids it: *broken* means the
+    condition held in each of the last ``over`` samples; a missing or NaN value is
+    *inconclusive* here too, so it never counts as the condition holding."""
+    rule = parse_rule(condition)
+    latest = samples[-1] if samples else None
+    forbidding = replace(rule, op=_NEGATION[rule.op])
+    return _decide(forbidding, over, samples, latest, version, promoted)
 
 
 def overall_status(verdicts: Sequence[RuleVerdict]) -> MonitorStatus:

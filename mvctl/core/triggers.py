@@ -5,8 +5,9 @@ digests, the trigger's recorded firings, the labels taken, the final cache key o
 version the model has — and ``evaluate_trigger`` decides: a ``Proposal`` (the new version's
 label, the version its block copies, the alias to move) or a ``Skip`` that says why not.
 
-A trigger fires at most once per occasion: a schedule's period, or one change of its watched
-files since its last firing. ``Occasion.key`` names it; the state keeps one firing per key
+A trigger fires at most once per occasion: a schedule's period, one change of its watched
+files since its last firing, or one set of monitor samples on which its ``when`` condition
+held (or, for the trigger `on_degraded: trigger NAME` names, a monitoring rule broke). ``Occasion.key`` names it; the state keeps one firing per key
 (a unique constraint), so two runs at once cannot both fire it. A firing that would train
 exactly what a version of the model already is (the candidate's final step has that
 version's cache key) is skipped unless the trigger says ``always: true``.
@@ -24,7 +25,7 @@ from mvctl.spec.label_templates import label_problem, next_number, placeholders,
 from mvctl.spec.models import ModelSpec, Trigger, VersionSpec
 from mvctl.spec.trigger_checks import resolve_from
 
-TriggerKind = Literal["schedule", "on_change"]
+TriggerKind = Literal["schedule", "on_change", "when"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,10 @@ class Occasion:
     digests: Mapping[str, str] = field(default_factory=dict)
     date: str = ""
     """``{date}`` of the label: YYYYMMDD (the period's, in the schedule's time zone)."""
+    samples: tuple[int, ...] = ()
+    """The monitor samples a broken rule or a ``when`` condition fired on."""
+    reason: str = ""
+    """Why a firing on samples fires (schedules and changes say it from the trigger)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +100,18 @@ def change_occasion(digests: Mapping[str, str], last: Firing | None, date: str) 
     return Occasion(f"change {digest} after {after}", digests=dict(digests), date=date)
 
 
+def samples_occasion(samples: Collection[int], reason: str, date: str) -> Occasion:
+    """A set of monitor samples on which a rule broke (or a ``when`` condition held): the same
+    set fires a trigger once, whether `mvctl monitor` or `mvctl trigger` saw it first."""
+    ids = tuple(sorted(samples))
+    key = "samples " + ",".join(f"#{i}" for i in ids)
+    return Occasion(key, samples=ids, reason=reason, date=date)
+
+
 def trigger_kind(trigger: Trigger) -> TriggerKind:
-    return "schedule" if trigger.schedule is not None else "on_change"
+    if trigger.schedule is not None:
+        return "schedule"
+    return "on_change" if trigger.on_change is not None else "when"
 
 
 def last_firing(firings: Collection[Firing], model: str, trigger: str) -> Firing | None:
@@ -152,7 +167,13 @@ def evaluate_trigger(
     done = [f for f in firings if f.model == model_name and f.trigger == name]
     same = next((f for f in done if f.occasion == occasion.key), None)
     if same is not None:
-        what = f"the period that began {same.period}" if same.period else "this change"
+        what = (
+            f"the period that began {same.period}"
+            if same.period
+            else "these samples"
+            if occasion.samples
+            else "this change"
+        )
         return Skip(
             model_name,
             name,
@@ -160,7 +181,12 @@ def evaluate_trigger(
             occasion,
         )
     last = max(done, key=lambda firing: firing.id, default=None)
-    if trigger.on_change is not None and last is not None and last.digests == occasion.digests:
+    if (
+        trigger.on_change is not None
+        and not occasion.samples
+        and last is not None
+        and last.digests == occasion.digests
+    ):
         return Skip(
             model_name,
             name,
@@ -196,7 +222,9 @@ def evaluate_trigger(
             f"its label {label} is taken already; add {{n}} to the label template",
             occasion,
         )
-    if trigger.schedule is not None:
+    if occasion.reason:
+        reason = occasion.reason
+    elif trigger.schedule is not None:
         reason = f"period {occasion.period} of '{trigger.schedule}'"
         reason += f" ({trigger.timezone})" if trigger.timezone else " (UTC)"
     elif last is None:

@@ -8,7 +8,9 @@ dataset). The sample is appended to the state; then the model's `monitoring.rule
 on the latest samples of that version. A broken rule sends `degraded`, and with
 `on_degraded: rollback` moves the alias back to the version it served before, in one
 transaction recorded as an automatic rollback by the actor 'monitor' and pinned like a
-revert, so the next plan reports that the config still asks for the degraded version.
+revert, so the next plan reports that the config still asks for the degraded version; with
+`on_degraded: trigger NAME` it fires that trigger of the model as `mvctl trigger` would
+(``ops.trigger.fire_on_degraded``), the broken samples being its occasion.
 
 Scoring happens before the state lock is taken (it may be slow); the lock is held only to
 record the sample and roll back, and the alias must still point where it did when scoring
@@ -17,7 +19,6 @@ began.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from dataclasses import dataclass, replace
@@ -55,8 +56,10 @@ from mvctl.core.records import (
 from mvctl.core.resolve import resolve_model, torch_module
 from mvctl.errors import MvctlError, NotFoundError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
+from mvctl.ops.baselines import promoted_baseline
 from mvctl.ops.guard import close_failed, release_lock
 from mvctl.ops.lookup import unknown_declared, unrecorded_model
+from mvctl.ops.trigger import fire_on_degraded
 from mvctl.results.monitor import (
     MonitorHistory,
     MonitorResult,
@@ -384,62 +387,25 @@ def _record_and_decide(
             alerts.degraded(model, alias, label, verdict, rollback)
         if rollback is not None and rollback.apply_id is not None:
             alerts.monitor_rollback(rollback.apply_id, model, alias, rollback, broken)
-        return MonitorResult(sample, status, verdicts, rules.on_degraded, rollback)
+        fired = None
+        if broken and rules.trigger is not None:
+            fired = fire_on_degraded(
+                workspace,
+                state,
+                model,
+                rules.trigger,
+                sorted({i for verdict in broken for i in verdict.samples}),
+                "monitoring rule(s) "
+                + ", ".join(f"'{verdict.rule}'" for verdict in broken)
+                + f" broke on {model}:{alias} serving {label}",
+                actor,
+            )
+        return MonitorResult(sample, status, verdicts, rules.on_degraded, rollback, fired)
     finally:
         try:
             release_lock(state, lock_id)
         finally:
             alerts.close()
-
-
-def _promotion(
-    state: StateReader, model: str, alias: str, label: str
-) -> tuple[int | None, str | None]:
-    """(the apply that last pointed the alias at ``label``, the version to roll back to).
-
-    There is none to roll back to when the alias served nothing before, or when a rollback by
-    monitoring put it at ``label``: rolling back again would return to the degraded version.
-    """
-    target = Target("alias", model, alias)
-    for logged in reversed(state.changes()):
-        change = logged.change
-        if change.target != target or not isinstance(change.after, AliasRecord):
-            continue
-        if change.after.version == label:
-            before = change.before
-            if logged.actor == MONITOR_ACTOR or not isinstance(before, AliasRecord):
-                return logged.apply_id, None
-            return logged.apply_id, before.version
-    return None, None
-
-
-def promoted_baseline(
-    state: StateReader, sample: MonitorSample
-) -> tuple[dict[str, float | None], str | None]:
-    """(what `promoted` means for the sample's version, the version the alias served before).
-
-    `promoted` is the version's own evaluation result at its promotion: the latest successful
-    result on the evaluation data the sample was compared with, of the version as trained
-    then (its spec hash), stored no later than the apply that pointed the alias at it."""
-    model = sample.model
-    promoted_in, previous = _promotion(state, model, sample.alias, sample.version)
-    reference = sample.drift.get("reference")
-    found = [
-        record
-        for record in state.evaluations_of(model)
-        if record.label == sample.version
-        and record.spec_hash == sample.spec_hash
-        and record.status == "ok"
-        and record.dataset == reference
-        and (promoted_in is None or (record.apply_id or 0) <= promoted_in)
-    ]
-    if not found:
-        return {}, previous
-    metrics = found[-1].metrics
-    return {
-        name: float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-        for name, value in metrics.items()
-    }, previous
 
 
 def _roll_back(

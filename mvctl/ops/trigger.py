@@ -4,9 +4,10 @@ Each trigger that fires adds a version block (a copy of its ``from`` version's, 
 params on top) and, if asked, an alias move, to the file that declares the model: a round-trip
 edit, every other byte kept. The firing is recorded in the state in the same transaction as
 that write, under a unique (model, trigger, occasion), so a trigger fires at most once per
-cron period or per change of its watched files, however many runs race. Nothing is trained:
-the edit is a proposal, reviewed like any config change; with ``apply`` it is applied right
-after through the normal apply path (gates, health checks, on_failure, the policy in force).
+cron period, per change of its watched files or per set of monitor samples its ``when``
+condition held on, however many runs race. Nothing is trained: the edit is a proposal,
+reviewed like any config change; with ``apply`` it is applied right after through the normal
+apply path (gates, health checks, on_failure, the policy in force).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from mvctl import clock
 from mvctl.apply.session import ApplyEvents
+from mvctl.core.monitoring import decide_condition
 from mvctl.core.planner import PlanOptions
 from mvctl.core.recorded import VERSION_FAILED
 from mvctl.core.triggers import (
@@ -31,12 +33,14 @@ from mvctl.core.triggers import (
     evaluate_trigger,
     final_key,
     last_firing,
+    samples_occasion,
     schedule_occasion,
     trigger_kind,
 )
 from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.apply import ApplyOptions, apply
+from mvctl.ops.baselines import promoted_baseline
 from mvctl.results.trigger import FileEdit, TriggerOutcome, TriggerResult
 from mvctl.spec.models import ModelSpec, Trigger
 from mvctl.spec.positions import FILE
@@ -177,8 +181,10 @@ def _decide(
     now: datetime,
     digests: Mapping[str, str],
     env_digests: Mapping[str, str],
+    forced: Occasion | None = None,
 ) -> list[Proposal | Skip]:
-    """Each chosen trigger's decision; a label one trigger takes is taken for the next."""
+    """Each chosen trigger's decision; a label one trigger takes is taken for the next.
+    ``forced``: the occasion to fire on, whatever the trigger's own (a broken rule's)."""
     recorded = state.snapshot()
     decisions: list[Proposal | Skip] = []
     by_model: dict[str, list[Trigger]] = {}
@@ -191,9 +197,17 @@ def _decide(
         }
         keys = _final_keys(state, model_name, model, digests, env_digests)
         for trigger in triggers:
-            occasion = _occasion(model_name, trigger, firings, now, digests)
-            decision = evaluate_trigger(
-                model_name, model, trigger, occasion, firings, taken, keys, digests, env_digests
+            occasion: Occasion | Skip = (
+                forced
+                if forced is not None
+                else _occasion(state, model_name, model, trigger, firings, now, digests)
+            )
+            decision = (
+                occasion
+                if isinstance(occasion, Skip)
+                else evaluate_trigger(
+                    model_name, model, trigger, occasion, firings, taken, keys, digests, env_digests
+                )
             )
             if isinstance(decision, Proposal):
                 taken.add(decision.label)
@@ -202,12 +216,16 @@ def _decide(
 
 
 def _occasion(
+    state: StateReader,
     model: str,
+    spec: ModelSpec,
     trigger: Trigger,
     firings: Sequence[Firing],
     now: datetime,
     digests: Mapping[str, str],
-) -> Occasion:
+) -> Occasion | Skip:
+    if trigger.when is not None:
+        return _condition_occasion(state, model, spec, trigger, local_date(now, None))
     if trigger.schedule is not None:
         start = period_start(trigger.schedule, trigger.timezone, now)
         return schedule_occasion(clock.stamp(start), local_date(start, trigger.timezone))
@@ -215,6 +233,72 @@ def _occasion(
     return change_occasion(
         watched, last_firing(firings, model, trigger.name), local_date(now, None)
     )
+
+
+def _condition_occasion(
+    state: StateReader, model: str, spec: ModelSpec, trigger: Trigger, date: str
+) -> Occasion | Skip:
+    """The samples a ``when`` condition held on in each of the last ``monitoring.over``, or
+    why it does not fire: the samples are those of the version ``from`` serves, through the
+    alias ``from`` names (or through any alias, for a version label)."""
+    condition = trigger.when or ""
+    over = spec.monitoring.over if spec.monitoring is not None else 1
+    if trigger.from_ in spec.versions:
+        version: str | None = trigger.from_
+        samples = [s for s in state.monitor_samples(model) if s.version == version]
+        where = f"{model}@{version}"
+    else:
+        pointed = state.snapshot().aliases.get((model, trigger.from_))
+        version = pointed.version if pointed is not None else None
+        samples = state.monitor_samples(model, trigger.from_)
+        where = f"{model}:{trigger.from_} serving {version}"
+    if version is None:
+        return Skip(model, trigger.name, f"{model}:{trigger.from_} serves no version yet")
+    promoted = promoted_baseline(state, samples[-1])[0] if samples else {}
+    verdict = decide_condition(condition, over, samples, version, promoted)
+    values = ", ".join("n/a" if v is None else f"{v:.4g}" for v in verdict.values)
+    ids = ", ".join(f"#{i}" for i in verdict.samples)
+    if verdict.status == "broken":
+        return samples_occasion(
+            verdict.samples,
+            f"'{condition}' held in each of the last {over} sample(s) of {where} ({ids}: {values})",
+            date,
+        )
+    why = {
+        "unmeasured": f"no sample of {where} measures it yet"
+        if not verdict.samples
+        else f"the latest sample of {where} does not measure it",
+        "inconclusive": f"it cannot be decided on the latest sample of {where} ({verdict.reason})",
+        "failing": f"it held in {sum(1 for v in verdict.values if v is not None)} of the last "
+        f"{len(verdict.values)} sample(s) of {where}, not yet in each of {over}",
+        "pass": f"it does not hold in the latest sample of {where} ({values})",
+    }[verdict.status]
+    return Skip(model, trigger.name, f"'{condition}' not met: {why}")
+
+
+def fire_on_degraded(
+    workspace: Workspace,
+    state: StateWriter,
+    model: str,
+    trigger_name: str,
+    samples: Sequence[int],
+    reason: str,
+    actor: str,
+) -> TriggerOutcome:
+    """Fire ``trigger_name`` of ``model`` because a monitoring rule broke on ``samples``:
+    the same decision, edit, record and event as `mvctl trigger`, on those samples as the
+    occasion, so one set of broken samples fires the trigger once."""
+    now = clock.now().astimezone(UTC)
+    trigger = next(t for t in workspace.config.models[model].triggers if t.name == trigger_name)
+    chosen = {(model, trigger_name): trigger}
+    digests, env_digests, _ = workspace.digests()
+    occasion = samples_occasion(samples, reason, local_date(now, None))
+    decisions = _decide(
+        workspace, state, chosen, state.trigger_firings(), now, digests, env_digests, occasion
+    )
+    files = _files(workspace, decisions)
+    (outcome,) = _record(workspace, state, chosen, decisions, files, now, actor)
+    return outcome
 
 
 def _final_keys(
@@ -386,6 +470,7 @@ def _outcome(workspace: Workspace, chosen: Chosen, decision: Proposal | Skip) ->
         reason=decision.reason,
         period=occasion.period if occasion else None,
         digests=dict(occasion.digests) if occasion else {},
+        samples=occasion.samples if occasion else (),
     )
     if isinstance(decision, Skip):
         return outcome
@@ -411,6 +496,7 @@ def _event(outcome: TriggerOutcome) -> dict[str, Any]:
         "reason": outcome.reason,
         "period": outcome.period,
         "digests": dict(outcome.digests),
+        "samples": list(outcome.samples),
     }
 
 

@@ -12,6 +12,7 @@ from mvctl.render.shapes import (
     RuleVerdictJson,
     SampleJson,
 )
+from mvctl.render.trigger import outcome_json, outcome_line
 from mvctl.results.monitor import MonitorHistory, MonitorResult
 
 _STATUS_STYLE = {
@@ -55,6 +56,8 @@ def format_monitor(result: MonitorResult) -> str:
             f"  rollback {_styled('broken' if result.rollback.status != 'done' else 'ok')}: "
             f"{escape(result.rollback.message)}"
         )
+    if result.trigger is not None:
+        lines.append("  " + outcome_line(result.trigger).replace("\n", "\n  "))
     return "\n".join(lines)
 
 
@@ -164,6 +167,7 @@ def monitor_json(result: MonitorResult) -> MonitorJson:
             "apply_id": rollback.apply_id,
             "message": rollback.message,
         },
+        "trigger": None if result.trigger is None else outcome_json(result.trigger),
     }
 
 

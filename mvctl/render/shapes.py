@@ -336,7 +336,7 @@ TriggerOutcomeJson = TypedDict(
     {
         "model": str,
         "trigger": str,
-        "kind": Literal["schedule", "on_change"],
+        "kind": Literal["schedule", "on_change", "when"],
         "fired": bool,
         "reason": Annotated[str, "Why it fired (the period, the files changed), or why not."],
         "label": Annotated[str | None, "The version it wrote; null when it did not fire."],
@@ -344,6 +344,9 @@ TriggerOutcomeJson = TypedDict(
         "promote": Annotated[str | None, "The alias it points at the new version."],
         "file": Annotated[str | None, "The file it wrote (or, with --dry-run, would write)."],
         "period": Annotated[str | None, "A schedule's period start (UTC)."],
+        "samples": Annotated[
+            list[int], "The monitor samples it fired (or would fire) on; [] for other occasions."
+        ],
         "digests": Annotated[dict[str, str], "on_change: the watched files' digests now."],
     },
 )
@@ -431,6 +434,10 @@ class MonitorJson(TypedDict):
     rules: list[RuleVerdictJson]
     on_degraded: str | None
     rollback: MonitorRollbackJson | None
+    trigger: Annotated[
+        TriggerOutcomeJson | None,
+        "`on_degraded: trigger NAME`, once a rule broke: whether the trigger fired, and why.",
+    ]
 
 
 class SampleVerdictsJson(TypedDict):

@@ -13,7 +13,7 @@ def format_trigger(result: TriggerResult) -> str:
     if not result.outcomes:
         lines.append("No triggers are declared (or selected); nothing to do.")
     for outcome in result.outcomes:
-        lines.append(_outcome_line(outcome))
+        lines.append(outcome_line(outcome))
     for edit in result.edits:
         lines.append("")
         lines.extend(_diff_line(line) for line in edit.diff.splitlines())
@@ -24,7 +24,7 @@ def format_trigger(result: TriggerResult) -> str:
     return "\n".join(lines)
 
 
-def _outcome_line(outcome: TriggerOutcome) -> str:
+def outcome_line(outcome: TriggerOutcome) -> str:
     name = escape(f"{outcome.model}:{outcome.trigger}")
     if not outcome.fired:
         return f"- not fired {name}: {escape(outcome.reason)}"
@@ -70,13 +70,13 @@ def trigger_json(result: TriggerResult) -> TriggerJson:
         "format_version": FORMAT_VERSION,
         "now": result.now,
         "dry_run": result.dry_run,
-        "triggers": [_outcome_json(outcome) for outcome in result.outcomes],
+        "triggers": [outcome_json(outcome) for outcome in result.outcomes],
         "edits": [{"file": edit.file, "diff": edit.diff} for edit in result.edits],
         "apply": None if result.applied is None else apply_json(result.applied),
     }
 
 
-def _outcome_json(outcome: TriggerOutcome) -> TriggerOutcomeJson:
+def outcome_json(outcome: TriggerOutcome) -> TriggerOutcomeJson:
     return {
         "model": outcome.model,
         "trigger": outcome.trigger,
@@ -89,4 +89,5 @@ def _outcome_json(outcome: TriggerOutcome) -> TriggerOutcomeJson:
         "file": outcome.file,
         "period": outcome.period,
         "digests": dict(outcome.digests),
+        "samples": list(outcome.samples),
     }

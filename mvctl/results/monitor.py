@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mvctl.core.monitoring import MonitorSample, MonitorStatus, RuleVerdict
+from mvctl.results.trigger import TriggerOutcome
 
 RollbackStatus = Literal["done", "refused", "impossible"]
 
@@ -30,6 +31,8 @@ class MonitorResult:
     on_degraded: str | None
     """The model's `monitoring.on_degraded`; None when it declares no monitoring."""
     rollback: MonitorRollback | None
+    trigger: TriggerOutcome | None = None
+    """`on_degraded: trigger NAME`, once a rule broke: what the trigger did."""
 
 
 @dataclass(frozen=True)

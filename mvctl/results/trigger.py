@@ -26,6 +26,7 @@ class TriggerOutcome:
     """The file it wrote (or, under --dry-run, would write)."""
     period: str | None = None
     digests: Mapping[str, str] = field(default_factory=dict)
+    samples: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

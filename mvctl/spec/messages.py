@@ -27,7 +27,6 @@ _NAME_KINDS = {
 }
 
 _NOT_SUPPORTED_YET = {
-    ("Trigger", "when"): "metric-driven triggers, which come with monitoring",
     ("Config", "executor"): "the choice of executor",
     ("VersionSpec", "bundle"): "versions imported from a bundle",
 }

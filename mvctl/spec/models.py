@@ -297,6 +297,14 @@ class Trigger(SpecModel):
         description="Files, folders or globs inside the project: fires when their digests "
         "differ from the last firing.",
     )
+    when: str | None = Field(
+        None,
+        description="A condition on `mvctl monitor` samples, in the monitoring rule grammar "
+        "(e.g. 'f1 < 0.85', 'drift.psi.max >= 0.2'): fires when it holds in each of the model's "
+        "`monitoring.over` last samples of the version `from` serves (the alias in `from`, "
+        "or the version it names), once per such set of samples. Missing or NaN values never "
+        "fire.",
+    )
     from_: str = Field(
         alias="from",
         description="The version whose block the new one copies: a declared label, or an alias "
@@ -322,14 +330,27 @@ class Trigger(SpecModel):
 
     @model_validator(mode="after")
     def _one_occasion(self) -> Trigger:
-        if (self.schedule is None) == (self.on_change is None):
+        occasions = [self.schedule, self.on_change, self.when]
+        if sum(occasion is not None for occasion in occasions) != 1:
             raise ValueError(
-                "a trigger needs exactly one of 'schedule' (a cron expression) or 'on_change' "
-                "(files to watch)"
+                "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change' "
+                "(files to watch) or 'when' (a condition on monitor samples)"
             )
         if self.timezone is not None and self.schedule is None:
             raise ValueError("'timezone' is the time zone of 'schedule'; this trigger has none")
         return self
+
+
+ON_DEGRADED_PATTERN = r"^(alert|rollback|trigger [A-Za-z0-9][A-Za-z0-9_.-]*)$"
+
+
+def _degraded_action(value: str) -> str:
+    if not re.match(ON_DEGRADED_PATTERN, value):
+        raise ValueError(
+            f"on_degraded {value!r} is none of 'alert', 'rollback' or 'trigger NAME' (NAME: one "
+            "of the model's triggers)"
+        )
+    return value
 
 
 class Monitoring(SpecModel):
@@ -348,11 +369,20 @@ class Monitoring(SpecModel):
         description="A rule breaks when it fails in each of the last `over` samples of the "
         "version the alias serves.",
     )
-    on_degraded: Literal["alert", "rollback"] = Field(
+    on_degraded: Annotated[str, AfterValidator(_degraded_action)] = Field(
         "alert",
-        description="What a broken rule does besides sending `degraded`: alert (nothing more) "
-        "or rollback (move the alias back to the version it served before, and pin it).",
+        description="What a broken rule does besides sending `degraded`: alert (nothing more), "
+        "rollback (move the alias back to the version it served before, and pin it) or "
+        "'trigger NAME' (fire this model's trigger NAME, as `mvctl trigger` would, once per set "
+        "of broken samples).",
+        json_schema_extra={"pattern": ON_DEGRADED_PATTERN},
     )
+
+    @property
+    def trigger(self) -> str | None:
+        """The trigger `on_degraded: trigger NAME` names; None for alert and rollback."""
+        action, _, name = self.on_degraded.partition(" ")
+        return name if action == "trigger" else None
 
 
 class ModelSpec(SpecModel):

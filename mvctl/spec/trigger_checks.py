@@ -1,7 +1,8 @@
 """Meaning checks of a model's ``triggers:``: what the schema accepts but could never fire well.
 
 A cron expression that does not parse or names no date that ever comes (``0 0 31 2 *``), a
-time zone this machine does not know, a ``from`` that is neither a declared version nor an
+time zone this machine does not know, a ``when`` condition that is not a monitoring rule on
+what samples measure, a ``from`` that is neither a declared version nor an
 alias (or a version registered from a file, which has no recipe to copy), a ``promote`` alias
 the model does not declare, a label template that could give a label already declared or an
 invalid one, two triggers of one name, overrides of steps or params that do not exist, and a
@@ -15,6 +16,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Protocol
 
+from mvctl.spec.evaluation_checks import check_rule
 from mvctl.spec.label_templates import (
     label_problem,
     pattern,
@@ -58,7 +60,7 @@ def check_triggers(model: ModelSpec, at: Reporter) -> None:
                 value=True,
             )
         first.setdefault(trigger.name, index)
-        _check_occasion(trigger, path, at)
+        _check_occasion(model, trigger, path, at)
         source = _check_from(model, trigger, path, at)
         if trigger.promote is not None and trigger.promote not in model.aliases:
             at.error(
@@ -76,7 +78,7 @@ def check_triggers(model: ModelSpec, at: Reporter) -> None:
         _check_overrides(model, trigger, path, at)
 
 
-def _check_occasion(trigger: Trigger, path: NodePath, at: Reporter) -> None:
+def _check_occasion(model: ModelSpec, trigger: Trigger, path: NodePath, at: Reporter) -> None:
     if trigger.timezone is not None and (problem := zone_problem(trigger.timezone)):
         at.error(
             (*path, "timezone"),
@@ -94,6 +96,16 @@ def _check_occasion(trigger: Trigger, path: NodePath, at: Reporter) -> None:
             f"day-of-week, e.g. {CRON_EXAMPLE}.",
             value=True,
         )
+    if trigger.when is not None:
+        if model.evaluation is None or not model.evaluation.all_datasets():
+            at.error(
+                (*path, "when"),
+                f"trigger '{trigger.name}' reads `mvctl monitor` samples, and the model has no "
+                "evaluation data for monitor to compare batches with",
+                "Add an `evaluation:` with data and metrics to the model.",
+            )
+        else:
+            check_rule(model, trigger.when, (*path, "when"), at)
     for index, watched in enumerate(trigger.on_change or ()):
         problem = project_path_problem(watched)
         if problem is not None:
@@ -174,7 +186,13 @@ def _check_label(
         )
         return
     if trigger.schedule is None or not _at_most_daily(trigger.schedule):
-        when = "a data change" if trigger.schedule is None else "this schedule"
+        when = (
+            "this schedule"
+            if trigger.schedule is not None
+            else "a data change"
+            if trigger.on_change is not None
+            else "its condition"
+        )
         at.error(
             where,
             f"label template '{trigger.label}' can give one label twice: {when} may fire "

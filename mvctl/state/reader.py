@@ -13,7 +13,7 @@ import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 from mvctl.core.policy import policy_shape_problem
 from mvctl.core.recorded import (
@@ -38,7 +38,7 @@ from mvctl.core.records import (
     version_status,
 )
 from mvctl.core.replay import LogRow
-from mvctl.core.triggers import Firing
+from mvctl.core.triggers import Firing, TriggerKind
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
@@ -106,7 +106,7 @@ def trigger_firings(tx: Tx) -> list[Firing]:
     found = []
     for row in tx.rows(FIRINGS):
         kind = row[3]
-        if kind not in ("schedule", "on_change"):
+        if kind not in get_args(TriggerKind):
             raise StateError(
                 f"trigger firing #{row[0]} in {tx.display} has the unknown kind {kind!r}",
                 fix="It was changed by something other than mvctl; restore it from a backup.",

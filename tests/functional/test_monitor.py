@@ -273,3 +273,183 @@ def test_the_report_draws_each_alias_over_time_and_its_latest_drift(project: Pat
     html = (project / "report.html").read_text("utf-8")
     assert 'alt="Metrics and drift of cancer:production over time"' in html
     assert 'alt="Drift per feature of cancer:production&#x27;s latest sample"' in html
+
+
+RETRAIN = """\
+    triggers:
+      - {name: retrain, schedule: "0 3 * * *", from: production, label: "1.1.{n}", always: true}
+"""
+
+
+def conforms(document: dict[str, Any], name: str) -> None:
+    import jsonschema
+
+    from tests.functional.projects import REPO
+
+    schema = json.loads((REPO / "schemas" / f"{name}.schema.json").read_text("utf-8"))
+    jsonschema.validate(document, schema)
+
+
+def declared_versions(root: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    config = YAML(typ="safe").load((root / "mvctl.yaml").read_text("utf-8"))
+    versions: dict[str, Any] = config["models"]["cancer"]["versions"]
+    return versions
+
+
+def trigger_json(root: Path, *extra: str) -> dict[str, Any]:
+    result = mvctl(root, "trigger", "--json", *extra)
+    assert result.code == 0, result.text
+    report: dict[str, Any] = json.loads(result.out)
+    return report
+
+
+def test_on_degraded_trigger_fires_the_named_trigger_with_its_edit_record_and_event(
+    project: Path,
+) -> None:
+    set_monitoring(
+        project,
+        '    monitoring:\n      rules: ["f1 >= 0.85"]\n      on_degraded: trigger retrain\n'
+        + RETRAIN,
+    )
+    with webhook_server() as hook:
+        config = project / "mvctl.yaml"
+        config.write_text(
+            config.read_text("utf-8")
+            + f"notifications:\n  - {{webhook: '{hook.url}', events: [trigger_fired]}}\n",
+            "utf-8",
+        )
+        code, report = monitor_json(project, "degraded.npz")
+        events = hook.delivered()
+    assert code == 7 and report["status"] == "degraded"
+    conforms(report, "monitor")
+    fired = report["trigger"]
+    assert fired["fired"] is True and fired["trigger"] == "retrain"
+    assert fired["samples"] == [report["sample"]["id"]]
+    assert "'f1 >= 0.85'" in fired["reason"]
+    assert production(project) == "1.1.0"
+    versions = declared_versions(project)
+    assert versions[fired["label"]] == versions["1.1.0"]
+    assert (project / "mvctl.yaml").read_text("utf-8").count(f'"{fired["label"]}"') == 1
+    (event,) = [e for e in events if e["event"] == "trigger_fired"]
+    assert (event["details"]["trigger"], event["details"]["label"]) == ("retrain", fired["label"])
+    plan = json.loads(mvctl(project, "plan", "--json").out)
+    trains = [a["label"] for a in plan["actions"] if a["kind"] == "train_version"]
+    assert trains == [fired["label"]]
+
+
+def test_a_healthy_batch_fires_no_on_degraded_trigger(project: Path) -> None:
+    set_monitoring(
+        project,
+        '    monitoring:\n      rules: ["f1 >= 0.85"]\n      on_degraded: trigger retrain\n'
+        + RETRAIN,
+    )
+    before = (project / "mvctl.yaml").read_text("utf-8")
+    code, report = monitor_json(project, "same.npz")
+    assert (code, report["trigger"]) == (0, None)
+    assert (project / "mvctl.yaml").read_text("utf-8") == before
+
+
+def test_a_when_trigger_fires_once_its_condition_held_in_over_samples_and_once_per_set(
+    project: Path,
+) -> None:
+    set_monitoring(
+        project,
+        '    monitoring:\n      rules: ["drift.psi.max < 5"]\n      over: 2\n'
+        "    triggers:\n"
+        '      - {name: refit, when: "f1 < 0.85", from: production, label: "1.1.{n}", '
+        "always: true}\n",
+    )
+
+    def refit() -> dict[str, Any]:
+        report = trigger_json(project)
+        conforms(report, "trigger")
+        (outcome,) = report["triggers"]
+        assert outcome["kind"] == "when"
+        return outcome
+
+    assert "no sample of cancer:production" in refit()["reason"]
+    monitor_json(project, "same.npz")
+    assert "does not hold in the latest sample" in refit()["reason"]
+    monitor_json(project, "degraded.npz")
+    waiting = refit()
+    assert waiting["fired"] is False and "not yet in each of 2" in waiting["reason"]
+    monitor_json(project, "degraded.npz")
+    fired = refit()
+    ids = [s["id"] for s in samples(project)]
+    assert fired["fired"] is True and fired["samples"] == ids[-2:]
+    assert "'f1 < 0.85' held in each of the last 2 sample(s)" in fired["reason"]
+    assert fired["label"] in declared_versions(project)
+    again = refit()
+    assert again["fired"] is False and "already fired for these samples" in again["reason"]
+    monitor_json(project, "degraded.npz")
+    next_set = refit()
+    assert next_set["fired"] is True and next_set["samples"] == [*ids[-1:], ids[-1] + 1]
+    assert next_set["label"] != fired["label"]
+
+
+def test_a_when_trigger_never_fires_on_an_inconclusive_sample(project: Path) -> None:
+    set_monitoring(
+        project,
+        '    monitoring:\n      rules: ["drift.psi.max < 5"]\n'
+        "    triggers:\n"
+        '      - {name: refit, when: "roc_auc < 0.9", from: "1.1.0", label: "1.1.{n}", '
+        "always: true}\n",
+    )
+    before = (project / "mvctl.yaml").read_text("utf-8")
+    monitor_json(project, "one-class.npz")
+    (outcome,) = trigger_json(project)["triggers"]
+    assert outcome["fired"] is False and "cannot be decided" in outcome["reason"]
+    assert (project / "mvctl.yaml").read_text("utf-8") == before
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "place", "words"),
+    [
+        (
+            '    monitoring:\n      rules: ["f1 >= 0.85"]\n      on_degraded: trigger retrian\n'
+            + RETRAIN,
+            "'models.cancer.monitoring.on_degraded'",
+            "Did you mean 'trigger retrain'?",
+        ),
+        (
+            '    monitoring:\n      rules: ["f1 >= 0.85"]\n      on_degraded: retrain\n' + RETRAIN,
+            "'models.cancer.monitoring.on_degraded'",
+            "none of 'alert', 'rollback' or 'trigger NAME'",
+        ),
+        (
+            "    triggers:\n"
+            '      - {name: refit, when: "f2 < 0.85", from: production, label: "1.1.{n}"}\n',
+            "'models.cancer.triggers[0].when'",
+            "names 'f2', which is neither a metric the evaluation computes",
+        ),
+        (
+            "    triggers:\n"
+            '      - {name: refit, when: "f1 below 0.85", from: production, label: "1.1.{n}"}\n',
+            "'models.cancer.triggers[0].when'",
+            "does not read as SUBJECT OP BOUND",
+        ),
+        (
+            "    triggers:\n"
+            '      - {name: refit, when: "f1 < 0.8", schedule: "0 3 * * *", from: production, '
+            'label: "1.1.{n}"}\n',
+            "'models.cancer.triggers[0]'",
+            "exactly one of 'schedule'",
+        ),
+    ],
+)
+def test_a_bad_metric_trigger_or_on_degraded_is_an_error_at_its_place(
+    project: Path, monitoring: str, place: str, words: str
+) -> None:
+    set_monitoring(project, monitoring)
+    before = (project / "mvctl.yaml").read_text("utf-8")
+    state = (project / ".mvctl" / "state.db").read_bytes()
+    result = mvctl(project, "validate")
+    assert result.code == 1, result.text
+    assert "mvctl.yaml:" in result.err and place in result.err and words in result.err
+    assert "Traceback" not in result.err
+    monitor = mvctl(project, "monitor", "cancer:production", "--data", "degraded.npz")
+    assert monitor.code == 1 and "Traceback" not in monitor.err
+    assert (project / ".mvctl" / "state.db").read_bytes() == state
+    assert (project / "mvctl.yaml").read_text("utf-8") == before

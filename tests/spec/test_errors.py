@@ -291,7 +291,7 @@ CASES = [
         "unknown key 'with_'. Did you mean 'with'?",
     ),
     Case(
-        "trigger-when-not-supported-yet",
+        "trigger-when-with-another-occasion",
         y("""
         project: a
         models:
@@ -303,8 +303,25 @@ CASES = [
               - {name: slow, when: "f1 < 0.8", on_change: [train.py], from: "1.0.0"}
         """),
         8,
+        9,
+        "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change' (files to "
+        "watch) or 'when' (a condition on monitor samples)",
+        only=True,
+    ),
+    Case(
+        "trigger-when-without-evaluation",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}}
+            triggers:
+              - {name: slow, when: "f1 < 0.8", from: "1.0.0"}
+        """),
+        7,
         22,
-        "'when' (metric-driven triggers, which come with monitoring) is not supported yet",
+        "trigger 'slow' reads `mvctl monitor` samples, and the model has no evaluation data",
         only=True,
     ),
     Case(
@@ -525,7 +542,7 @@ CASES = [
         """),
         8,
         9,
-        "a trigger needs exactly one of 'schedule' (a cron expression) or 'on_change'",
+        "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change'",
         only=True,
     ),
     Case(
@@ -614,7 +631,7 @@ CASES = [
         only=True,
     ),
     Case(
-        "monitoring-on-degraded-trigger-not-accepted",
+        "monitoring-on-degraded-trigger-without-a-name",
         y(f"""
         project: a
         models:
@@ -623,8 +640,25 @@ CASES = [
             monitoring: {{rules: ["drift.psi.max < 0.2"], on_degraded: trigger}}
         """),
         5,
-        63,
-        "'trigger' is not allowed here; expected one of 'alert', 'rollback'",
+        50,
+        "on_degraded 'trigger' is none of 'alert', 'rollback' or 'trigger NAME'",
+    ),
+    Case(
+        "monitoring-on-degraded-unknown-trigger",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [f1]}}
+            versions: {{"1.0.0": {{}}}}
+            triggers: [{{name: refit, when: "f1 < 0.8", from: "1.0.0", label: "1.{{n}}"}}]
+            monitoring: {{rules: ["f1 >= 0.8"], on_degraded: trigger reffit}}
+        """),
+        8,
+        53,
+        "on_degraded fires trigger 'reffit', which the model does not declare. Did you mean "
+        "'trigger refit'?",
     ),
     Case(
         "monitoring-rule-on-a-metric-not-computed",

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mvctl.core.monitoring import MonitorSample, decide_rules, overall_status
+from mvctl.core.monitoring import MonitorSample, decide_condition, decide_rules, overall_status
 from mvctl.spec.rules import RuleSyntaxError, parse_rule
 
 
@@ -99,3 +99,34 @@ def test_a_rule_reads_subject_operator_and_bound() -> None:
     )
     promoted = parse_rule("f1 >= promoted + 1e-2")
     assert (promoted.threshold, promoted.offset) == (None, 0.01)
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "status"),
+    [
+        ("f1 < 0.8", [0.5, 0.7], "broken"),
+        ("f1 < 0.8", [0.5, 0.8], "pass"),
+        ("f1 <= 0.8", [0.8, 0.8], "broken"),
+        ("f1 > 0.8", [0.9, 0.7], "pass"),
+        ("f1 >= 0.8", [0.7, 0.8], "failing"),
+    ],
+)
+def test_a_when_condition_breaks_when_it_holds_in_each_of_the_last_over_samples(
+    condition: str, values: list[float], status: str
+) -> None:
+    history = [sample(i + 1, f1=value) for i, value in enumerate(values)]
+    verdict = decide_condition(condition, 2, history, "1.1.0", {})
+    assert (verdict.rule, verdict.status) == (condition, status)
+
+
+def test_a_when_condition_on_nan_is_inconclusive_not_held() -> None:
+    history = [sample(1, f1=0.1), sample(2, f1=None)]
+    verdict = decide_condition("f1 < 0.8", 2, history, "1.1.0", {})
+    assert verdict.status == "inconclusive"
+    broken = decide_condition("f1 < 0.8", 1, [sample(1, f1=None)], "1.1.0", {})
+    assert broken.status == "inconclusive"
+
+
+def test_a_when_condition_on_promoted_without_a_baseline_is_inconclusive() -> None:
+    verdict = decide_condition("f1 < promoted - 0.05", 1, [sample(1, f1=0.1)], "1.1.0", {})
+    assert verdict.status == "inconclusive" and verdict.bound is None
