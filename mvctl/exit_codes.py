@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from mvctl.results.apply import ApplyResult
     from mvctl.results.check import CheckResult
     from mvctl.results.freeze import FreezeResult
+    from mvctl.results.monitor import MonitorResult
     from mvctl.results.reproduce import ReproduceResult
     from mvctl.results.revert import RevertResult
+    from mvctl.results.trigger import TriggerResult
 
 
 class ExitCode(IntEnum):
@@ -45,6 +47,10 @@ class ExitCode(IntEnum):
     DIFFERS = 6
     """`reproduce`: the version was re-run from its record, and a step's output, the model or
     a metric differs from what the record holds."""
+    DEGRADED = 7
+    """`mvctl monitor` recorded the sample, and a monitoring rule broke (`degraded` was sent,
+    and the alias rolled back where the model says so) or could not be decided (a NaN or
+    missing value, which is never a pass)."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by SIGINT (Ctrl-C), after cleaning up."""
     TERMINATED = 128 + signal.SIGTERM
@@ -78,6 +84,15 @@ def for_apply(result: ApplyResult) -> ExitCode:
 
 def for_revert(result: RevertResult) -> ExitCode:
     return ExitCode.DECLINED if result.status == "declined" else ExitCode.OK
+
+
+def for_trigger(result: TriggerResult) -> ExitCode:
+    """0 whatever fired (the edit is a proposal); with --apply, the apply's own code."""
+    return ExitCode.OK if result.applied is None else for_apply(result.applied)
+
+
+def for_monitor(result: MonitorResult) -> ExitCode:
+    return ExitCode.OK if result.status == "ok" else ExitCode.DEGRADED
 
 
 def for_check(result: CheckResult) -> ExitCode:

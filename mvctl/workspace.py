@@ -211,6 +211,12 @@ class Workspace:
                         dep = dep_path(written)
                         if not is_step_reference(dep, known):
                             yield dep, dep_place((*base, index, "deps", dep_index), written)
+            for index, trigger in enumerate(model.triggers):
+                for path_index, watched in enumerate(trigger.on_change or ()):
+                    yield (
+                        watched,
+                        ("models", model_name, "triggers", index, "on_change", path_index),
+                    )
             evaluation = model.evaluation
             if evaluation is not None and evaluation.dataset is not None:
                 yield evaluation.dataset, ("models", model_name, "evaluation", "dataset")

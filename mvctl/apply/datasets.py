@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +61,18 @@ class DataProblem:
         return f"{model}.evaluation.{key}" if found else key
 
 
-def load_dataset(ref: DatasetRef, path: Path, target: str) -> LoadedData:
-    """The data of ``ref``, read from ``path`` (the file, or the step output fetched from the store)."""
+def load_dataset(ref: DatasetRef, path: Path, target: str, *, labelled: bool = True) -> LoadedData:
+    """The data of ``ref``, read from ``path`` (the file, or the step output fetched from the
+    store); without ``labelled`` only the features are read (``y`` is None): a live batch
+    whose ground truth has not arrived yet."""
     problem = DataProblem(ref, target)
     if ref.format == "npz":
-        data = _read_npz(ref, path, problem)
+        data = _read_npz(ref, path, problem, labelled)
     else:
         header, columns = (
             _read_csv(path, problem) if ref.format == "csv" else _read_parquet(path, problem)
         )
-        data = _from_columns(ref, header, columns, problem)
+        data = _from_columns(ref, header, columns, problem, labelled)
     if data.rows == 0:
         raise problem(
             "the data has no rows", "Point the evaluation at a file with at least one labelled row."
@@ -118,12 +121,16 @@ def _read_parquet(path: Path, problem: DataProblem) -> tuple[list[str], list[lis
 
 
 def _from_columns(
-    ref: DatasetRef, header: list[str], columns: list[list[Any]], problem: DataProblem
+    ref: DatasetRef,
+    header: list[str],
+    columns: list[list[Any]],
+    problem: DataProblem,
+    labelled: bool,
 ) -> LoadedData:
     import numpy as np
 
     index = {name: i for i, name in enumerate(header)}
-    if ref.label not in index:
+    if labelled and ref.label not in index:
         raise problem(
             f"there is no label column '{ref.label}'; the columns are {', '.join(header)}",
             "Set 'label' to the column holding the true labels.",
@@ -141,7 +148,7 @@ def _from_columns(
         raise problem(
             "the data has a label column and no feature columns", "Add the features.", "features"
         )
-    x = np.empty((len(columns[0]), len(names)), dtype=float)
+    x = np.empty((len(columns[0]) if columns else 0, len(names)), dtype=float)
     for j, name in enumerate(names):
         for i, cell in enumerate(columns[index[name]]):
             try:
@@ -152,6 +159,8 @@ def _from_columns(
                     "Encode features as numbers, or list the numeric ones under 'features'.",
                     "features",
                 ) from None
+    if not labelled:
+        return LoadedData(x, None, tuple(names))
     labels = columns[index[ref.label or ""]]
     if any(cell in ("", None) for cell in labels):
         raise problem(
@@ -172,25 +181,28 @@ def parse_labels(cells: list[Any]) -> Any:
     return np.asarray([str(cell) for cell in cells])
 
 
-def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem) -> LoadedData:
+def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem, labelled: bool) -> LoadedData:
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: numpy leaves its file open when the archive is not a zip.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise problem(
             f"cannot read the NPZ file: {error}",
             "Save plain numeric arrays with numpy.savez (object arrays are refused).",
         ) from error
-    for key, field in ((ref.x, "x_array"), (ref.y, "y_array")):
+    wanted = ((ref.x, "x_array"), (ref.y, "y_array")) if labelled else ((ref.x, "x_array"),)
+    for key, field in wanted:
         if key not in arrays:
             raise problem(
                 f"there is no array '{key}'; the file holds {', '.join(sorted(arrays)) or 'none'}",
                 f"Set '{field}' to one of the file's arrays.",
                 field,
             )
-    x, y = arrays[ref.x], arrays[ref.y]
+    x = arrays[ref.x]
+    y = arrays[ref.y] if labelled else np.zeros(x.shape[:1])
     if x.ndim == 1:
         x = x.reshape(-1, 1)
     if x.ndim != 2 or y.ndim != 1:
@@ -212,4 +224,4 @@ def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem) -> LoadedData:
             "Encode the features as numbers.",
             "x_array",
         )
-    return LoadedData(x.astype(float, copy=False), y, ())
+    return LoadedData(x.astype(float, copy=False), y if labelled else None, ())

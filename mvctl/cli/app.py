@@ -244,6 +244,7 @@ def _register() -> None:
         freeze,
         init,
         logs,
+        monitor,
         plan,
         report,
         reproduce,
@@ -251,6 +252,7 @@ def _register() -> None:
         show,
         state,
         store,
+        trigger,
         validate,
     )
 
@@ -261,9 +263,11 @@ def _register() -> None:
         apply,
         freeze,
         revert,
+        trigger,
         show,
         compare,
         reproduce,
+        monitor,
         report,
         logs,
         state,

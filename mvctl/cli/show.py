@@ -24,22 +24,50 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
 
 
 @click.command()
-@click.argument("model", required=False, shell_complete=complete_models)
+@click.argument(
+    "model", metavar="[MODEL|MODEL:ALIAS]", required=False, shell_complete=complete_models
+)
 @click.option(
     "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
 )
 @click.option(
     "--limit", type=click.IntRange(min=1, max=SQL_INT_MAX), help="At most this many applies."
 )
+@click.option(
+    "--monitor",
+    "samples",
+    is_flag=True,
+    help="The `mvctl monitor` samples of MODEL:ALIAS instead, oldest first, with the rules.",
+)
 @json_option
 @pass_app
 def history(
-    app: AppContext, model: str | None, since: str | None, limit: int | None, as_json: bool
+    app: AppContext,
+    model: str | None,
+    since: str | None,
+    limit: int | None,
+    samples: bool,
+    as_json: bool,
 ) -> int:
-    """Applies and reverts, newest first, with every change they made."""
+    """Applies, reverts and automatic rollbacks, newest first, with every change they made;
+    with --monitor, the monitor samples of one alias."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.history import history as read_history
     from mvctl.render.records import format_history, history_json
+
+    if samples:
+        from mvctl.errors import UsageError
+        from mvctl.ops.monitor import monitor_history
+        from mvctl.render.monitor import format_monitor_history, monitor_history_json
+
+        if model is None or since is not None or limit is not None:
+            raise UsageError(
+                "--monitor lists the samples of one alias and takes no --since or --limit",
+                fix="Run `mvctl history MODEL:ALIAS --monitor`.",
+            )
+        found = monitor_history(app.workspace(), model)
+        emit(app, found, as_json=as_json, json=monitor_history_json, text=format_monitor_history)
+        return ExitCode.OK
 
     entries = read_history(app.workspace(), model=model, since=since, limit=limit)
     emit(app, entries, as_json=as_json, json=history_json, text=format_history)

@@ -8,6 +8,8 @@ the policy in the same change. Its rules:
   apply, a removal, ``--refresh-only``, a revert, or an overwrite of the version it points at;
 * a model's versions are trained, overwritten, archived or restored only by its ``owners``
   (none recorded: anyone);
+* a broken monitoring rule rolls a protected alias back only when the policy in force says
+  ``automatic_rollback: true`` (``monitor_rollback_denial``);
 * the policy changes only by an admin (``policy.admins``; none recorded: anyone), and a
   model's owners also by those owners (or by anyone while it has none).
 
@@ -35,7 +37,13 @@ from mvctl.core.plan import (
     TrainVersion,
 )
 from mvctl.core.recorded import RecordedPolicy, RecordedState
-from mvctl.core.records import AliasRecord, PolicyRecord, RecordShapeError, VersionRecord
+from mvctl.core.records import (
+    AUTOMATIC_ROLLBACK,
+    AliasRecord,
+    PolicyRecord,
+    RecordShapeError,
+    VersionRecord,
+)
 from mvctl.core.revert import Restoration, VersionRestoration
 from mvctl.spec.models import Config
 
@@ -46,8 +54,10 @@ anything."""
 
 def declared_policy(config: Config) -> dict[str, Any]:
     """The policy ``config`` declares, in the shape the state records: names sorted and
-    deduplicated (order means nothing), models without owners left out."""
-    return {
+    deduplicated (order means nothing), models without owners left out, ``automatic_rollback``
+    only when true."""
+    rollback = {AUTOMATIC_ROLLBACK: True} if config.policy.automatic_rollback else {}
+    return rollback | {
         "admins": sorted(set(config.policy.admins)),
         "protected_aliases": {
             alias: {"actors": sorted(set(rule.actors))}
@@ -81,8 +91,10 @@ def policy_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     ]
 
 
-def _rules_by_path(value: Mapping[str, Any]) -> dict[str, list[str]]:
-    rules = {"policy.admins": list(value["admins"])}
+def _rules_by_path(value: Mapping[str, Any]) -> dict[str, Any]:
+    rules: dict[str, Any] = {"policy.admins": list(value["admins"])}
+    if value.get(AUTOMATIC_ROLLBACK):
+        rules[f"policy.{AUTOMATIC_ROLLBACK}"] = True
     for alias, rule in value["protected_aliases"].items():
         rules[f"policy.protected_aliases.{alias}.actors"] = list(rule["actors"])
     for model, names in value["owners"].items():
@@ -103,6 +115,7 @@ class Rules:
         self.owners: dict[str, tuple[str, ...]] = {
             model: tuple(names) for model, names in value["owners"].items()
         }
+        self.automatic_rollback: bool = value.get(AUTOMATIC_ROLLBACK, False) is True
         self.source = (
             "no policy recorded yet"
             if recorded is None
@@ -150,11 +163,10 @@ class _Checker:
         """Denials of replacing the policy ``before`` (None: none) with ``after``."""
         old = before or EMPTY_POLICY
         denials = []
-        governed = ("admins", "protected_aliases")
-        if any(old[key] != after[key] for key in governed) and not self.rules.may_administer(
-            self.actor
-        ):
-            changed = " and ".join(f"policy.{key}" for key in governed if old[key] != after[key])
+        governed = ("admins", "protected_aliases", AUTOMATIC_ROLLBACK)
+        differ = [key for key in governed if old.get(key) != after.get(key)]
+        if differ and not self.rules.may_administer(self.actor):
+            changed = " and ".join(f"policy.{key}" for key in differ)
             denials.append(self._deny("policy", f"change {changed}", "policy.admins", self.admins))
         old_owners, new_owners = old["owners"], after["owners"]
         for model in sorted(set(old_owners) | set(new_owners)):
@@ -276,3 +288,20 @@ def revert_denials(
                 restored.to_json() if isinstance(restored, PolicyRecord) else EMPTY_POLICY,
             )
     return denials
+
+
+MONITOR_ACTOR = "monitor"
+"""Who an automatic rollback by a broken monitoring rule is recorded as done by."""
+
+
+def monitor_rollback_denial(recorded: RecordedState, model: str, alias: str) -> str | None:
+    """Why the policy in force forbids a broken monitoring rule to move ``model:alias`` back,
+    or None when it may: an unprotected alias always, a protected one only under
+    ``policy.automatic_rollback: true``."""
+    rules = Rules(recorded.policy)
+    if alias not in rules.protected or rules.automatic_rollback:
+        return None
+    return (
+        f"{model}:{alias} is protected and the policy in force ({rules.source}) does not allow "
+        f"automatic rollback; set policy.{AUTOMATIC_ROLLBACK}: true and apply it to allow it"
+    )

@@ -28,6 +28,7 @@ VERSION_FAILED: VersionStatus = "failed"
 VERSION_ARCHIVED: VersionStatus = "archived"
 VERSION_STATUSES: tuple[VersionStatus, ...] = get_args(VersionStatus)
 POLICY_KEYS = ("admins", "protected_aliases", "owners")
+AUTOMATIC_ROLLBACK = "automatic_rollback"
 
 
 class RecordShapeError(ValueError):
@@ -263,26 +264,35 @@ class GateDecision:
 @dataclass(frozen=True, slots=True)
 class PolicyRecord:
     """Who may do what (see ``core.policy``): admins, each protected alias's actors, each
-    model's owners; names sorted and deduplicated."""
+    model's owners; names sorted and deduplicated. ``automatic_rollback`` (kept only when
+    true, so older records read the same) lets a broken monitoring rule move a protected
+    alias back."""
 
     admins: tuple[str, ...]
     protected_aliases: Mapping[str, tuple[str, ...]]
     owners: Mapping[str, tuple[str, ...]]
+    automatic_rollback: bool = False
 
     def to_json(self) -> dict[str, JSON]:
-        return {
+        value: dict[str, JSON] = {
             "admins": list(self.admins),
             "protected_aliases": {
                 alias: {"actors": list(actors)} for alias, actors in self.protected_aliases.items()
             },
             "owners": {model: list(names) for model, names in self.owners.items()},
         }
+        if self.automatic_rollback:
+            value[AUTOMATIC_ROLLBACK] = True
+        return value
 
     @classmethod
     def from_json(cls, data: JSON) -> PolicyRecord:
-        if not isinstance(data, dict) or set(data) != set(POLICY_KEYS):
+        if not isinstance(data, dict) or not (
+            set(POLICY_KEYS) <= set(data) <= {*POLICY_KEYS, AUTOMATIC_ROLLBACK}
+        ):
             raise RecordShapeError(
-                f"it must be an object with exactly the keys {', '.join(POLICY_KEYS)}"
+                f"it must be an object with exactly the keys {', '.join(POLICY_KEYS)} "
+                f"(and {AUTOMATIC_ROLLBACK}, when true)"
             )
         protected, owners = data["protected_aliases"], data["owners"]
         if not _names(data["admins"]):
@@ -294,10 +304,13 @@ class PolicyRecord:
             raise RecordShapeError("'protected_aliases' must map aliases to {actors: [names]}")
         if not isinstance(owners, dict) or not all(_names(names) for names in owners.values()):
             raise RecordShapeError("'owners' must map models to lists of names")
+        if data.get(AUTOMATIC_ROLLBACK, True) is not True:
+            raise RecordShapeError(f"'{AUTOMATIC_ROLLBACK}' must be true when present")
         return cls(
             tuple(data["admins"]),
             {alias: tuple(rule["actors"]) for alias, rule in protected.items()},
             {model: tuple(names) for model, names in owners.items()},
+            AUTOMATIC_ROLLBACK in data,
         )
 
 

@@ -1,4 +1,4 @@
-"""The events apply and revert announce, shaped from their results for ``apply.notify``.
+"""The events apply, revert, trigger and monitor announce, shaped for ``apply.notify``.
 
 Every event is one JSON object: its kind and a fresh id (so a receiver can drop a repeat),
 the project, operation, actor and time, the apply it belongs to, and the state serial after
@@ -14,16 +14,18 @@ from typing import Any
 
 from mvctl import clock
 from mvctl.apply.notify import Notifier
+from mvctl.core.monitoring import RuleVerdict
 from mvctl.core.plan import Conflict, Plan, action_to_dict
 from mvctl.core.records import value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
 from mvctl.results.apply import ROLLED_BACK, ActionOutcome
+from mvctl.results.monitor import MonitorRollback
 from mvctl.workspace import Workspace
 
 
 class Alerts:
-    """The events of one apply or revert, sent to the config's notifications."""
+    """The events of one apply, revert or monitor run, sent to the config's notifications."""
 
     def __init__(
         self, workspace: Workspace, operation: str, actor: str, serial: Callable[[], int]
@@ -104,6 +106,62 @@ class Alerts:
                 }
                 for r in outline.restorations
             ],
+        )
+
+    def trigger_fired(self, details: dict[str, Any]) -> None:
+        """A trigger wrote a new version (and an alias move) into the config; nothing is
+        trained until the change is applied."""
+        self._send("trigger_fired", None, **details)
+
+    def degraded(
+        self,
+        model: str,
+        alias: str,
+        version: str,
+        verdict: RuleVerdict,
+        rollback: MonitorRollback | None,
+    ) -> None:
+        """A monitoring rule broke on the samples of what ``model:alias`` serves."""
+        self._send(
+            "degraded",
+            rollback.apply_id if rollback is not None else None,
+            model=model,
+            alias=alias,
+            version=version,
+            rule=verdict.rule,
+            bound=verdict.bound,
+            values=list(verdict.values),
+            samples=list(verdict.samples),
+            reason=verdict.reason,
+            rollback=None
+            if rollback is None
+            else {
+                "status": rollback.status,
+                "to": rollback.to_version,
+                "message": rollback.message,
+            },
+        )
+
+    def monitor_rollback(
+        self,
+        apply_id: int,
+        model: str,
+        alias: str,
+        rollback: MonitorRollback,
+        broken: Sequence[RuleVerdict],
+    ) -> None:
+        """A broken monitoring rule moved the alias back (`on_degraded: rollback`)."""
+        self._send(
+            "rollback",
+            apply_id,
+            automatic=True,
+            model=model,
+            alias=alias,
+            restored=rollback.to_version,
+            replaced=rollback.from_version,
+            rules=[verdict.rule for verdict in broken],
+            samples=sorted({i for verdict in broken for i in verdict.samples}),
+            message=rollback.message,
         )
 
     def close(self) -> None:

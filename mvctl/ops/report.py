@@ -69,6 +69,8 @@ def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportDat
                     versions,
                     aliases,
                     tuple(sorted(latest.values(), key=lambda r: r.id)),
+                    tuple(state.monitor_samples(name)),
+                    tuple(spec.monitoring.rules) if spec and spec.monitoring else (),
                 )
             )
         serial = recorded.serial

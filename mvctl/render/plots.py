@@ -74,3 +74,69 @@ def metric_trends(
         if len(series[metric]) > 1:
             axes.legend(fontsize="x-small")
     return _png(figure)
+
+
+def monitor_over_time(
+    title: str,
+    times: Sequence[str],
+    versions: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    thresholds: Mapping[str, Sequence[tuple[str, float]]],
+) -> bytes:
+    """One small chart per metric or drift statistic of one alias's monitor samples: its value
+    over the sample times (ISO 'Z' stamps), a dashed line where the served version changed
+    (labelled with the new version), and each absolute rule bound as a red line."""
+    from datetime import datetime
+
+    from matplotlib.figure import Figure
+
+    # Days since 1970-01-01, matplotlib's date unit (its default epoch), so xaxis_date reads them.
+    moments = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() / 86400 for t in times]
+    names = list(series)
+    columns = min(3, max(1, len(names)))
+    rows = -(-len(names) // columns)
+    figure = Figure(figsize=(WIDTH_IN * 1.5, 2.6 * rows), layout="constrained")
+    figure.suptitle(title)
+    changes = [i for i in range(len(versions)) if i == 0 or versions[i] != versions[i - 1]]
+    for index, name in enumerate(names):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        points = [(m, v) for m, v in zip(moments, series[name], strict=True) if v is not None]
+        if points:
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        for change in changes:
+            axes.axvline(moments[change], color="grey", linestyle="--", linewidth=0.8)
+            axes.annotate(
+                versions[change],
+                (moments[change], 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize="x-small",
+                rotation=90,
+                va="top",
+            )
+        for rule, bound in thresholds.get(name, ()):
+            axes.axhline(bound, color="red", linewidth=0.8, label=rule)
+        if thresholds.get(name):
+            axes.legend(fontsize="x-small")
+        axes.set_title(name, fontsize="medium")
+        axes.xaxis_date()
+        axes.tick_params(axis="x", labelrotation=30, labelsize="small")
+        axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def drift_per_feature(title: str, columns: Sequence[Mapping[str, Any]]) -> bytes:
+    """The population stability index of each column of one sample; drifting ones in red."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH_IN, 0.9 + 0.22 * len(columns)), layout="constrained")
+    axes = figure.add_subplot()
+    names = [str(column["name"]) for column in columns]
+    values = [float(column["psi"] or 0.0) for column in columns]
+    colours = ["tab:red" if column["drifted"] else "tab:blue" for column in columns]
+    axes.barh(range(len(names)), values, color=colours)
+    axes.set_yticks(range(len(names)), names, fontsize="x-small")
+    axes.invert_yaxis()
+    axes.set_xlabel("PSI (red: the test says it drifts, p < 0.05)")
+    axes.set_title(title, fontsize="medium")
+    axes.grid(alpha=0.3, axis="x")
+    return _png(figure)

@@ -194,7 +194,7 @@ def _history_apply_json(entry: HistoryEntry) -> HistoryApplyJson:
     a = entry.apply
     return {
         "id": a.id,
-        "kind": "revert" if a.kind == "revert" else "apply",
+        "kind": "revert" if a.kind == "revert" else "rollback" if a.kind == "rollback" else "apply",
         "actor": a.actor,
         "started_at": a.started_at,
         "finished_at": a.finished_at,

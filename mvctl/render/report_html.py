@@ -13,12 +13,19 @@ from collections.abc import Iterable, Sequence
 from html import escape as _escape_html
 
 from mvctl.render.evaluation import number
-from mvctl.render.plots import data_uri, metric_trends, roc_curves
+from mvctl.render.plots import (
+    data_uri,
+    drift_per_feature,
+    metric_trends,
+    monitor_over_time,
+    roc_curves,
+)
 from mvctl.render.records import change_line
 from mvctl.render.terminal import visible
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.report import ModelReport, ReportData
 from mvctl.spec.metrics import recorded_label
+from mvctl.spec.rules import DRIFT_STATISTICS, parse_rule
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -167,7 +174,46 @@ def _model_section(model: ModelReport) -> list[str]:
         }
         png = metric_trends(f"{model.name}: metrics across versions", labels, series)
         parts.append(_figure(png, f"Trend of each metric of {model.name} across versions", "trend"))
+    parts += _monitoring_figures(model)
     parts.append("</section>")
+    return parts
+
+
+def _monitoring_figures(model: ModelReport) -> list[str]:
+    """Per alias with monitor samples: each metric and drift statistic over time, and the
+    drift per feature of its latest sample."""
+    parts = []
+    rules = [parse_rule(text) for text in model.rules]
+    for alias in sorted({sample.alias for sample in model.samples}):
+        samples = [sample for sample in model.samples if sample.alias == alias]
+        names = list(dict.fromkeys(name for s in samples for name in s.metrics))
+        names += list(dict.fromkeys(name for s in samples for name in s.drift["statistics"]))
+        series = {
+            name: [s.value(name, name in DRIFT_STATISTICS) for s in samples] for name in names
+        }
+        thresholds = {
+            name: [
+                (r.text, r.threshold)
+                for r in rules
+                if r.subject == name and r.threshold is not None
+            ]
+            for name in names
+        }
+        reference = f"{model.name}:{alias}"
+        png = monitor_over_time(
+            f"{reference}: monitor samples over time",
+            [s.taken_at for s in samples],
+            [s.version for s in samples],
+            series,
+            thresholds,
+        )
+        parts.append(_figure(png, f"Metrics and drift of {reference} over time", "monitor-trend"))
+        latest = samples[-1]
+        columns = [*latest.drift["features"], latest.drift["prediction"]]
+        png = drift_per_feature(
+            f"{reference}: drift of sample #{latest.id} ({latest.taken_at})", columns
+        )
+        parts.append(_figure(png, f"Drift per feature of {reference}'s latest sample", "drift"))
     return parts
 
 

@@ -233,6 +233,8 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("revert.schema.json", shapes.RevertJson, "mvctl revert"),
     ("status.schema.json", shapes.StatusJson, "mvctl status"),
     ("history.schema.json", shapes.HistoryJson, "mvctl history"),
+    ("monitor.schema.json", shapes.MonitorJson, "mvctl monitor"),
+    ("history-monitor.schema.json", shapes.MonitorHistoryJson, "mvctl history --monitor"),
     ("show.schema.json", shapes.ShowJson, "mvctl show"),
     ("compare.schema.json", shapes.CompareJson, "mvctl compare"),
     ("logs.schema.json", shapes.LogsJson, "mvctl logs"),
@@ -242,6 +244,7 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("report.schema.json", shapes.ReportJson, "mvctl report"),
     ("freeze.schema.json", shapes.FreezeJson, "mvctl freeze"),
     ("reproduce.schema.json", shapes.ReproduceJson, "mvctl reproduce"),
+    ("trigger.schema.json", shapes.TriggerJson, "mvctl trigger"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

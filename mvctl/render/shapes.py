@@ -178,7 +178,10 @@ class ChangeJson(TypedDict):
 
 class HistoryApplyJson(TypedDict):
     id: int
-    kind: Literal["apply", "revert"]
+    kind: Annotated[
+        Literal["apply", "revert", "rollback"],
+        "rollback: an automatic rollback by a broken monitoring rule (actor 'monitor').",
+    ]
     actor: str
     started_at: str
     finished_at: str | None
@@ -350,6 +353,44 @@ class InitJson(TypedDict):
     created: Annotated[list[str], "Files written, relative to the folder."]
 
 
+TriggerOutcomeJson = TypedDict(
+    "TriggerOutcomeJson",
+    {
+        "model": str,
+        "trigger": str,
+        "kind": Literal["schedule", "on_change", "when"],
+        "fired": bool,
+        "reason": Annotated[str, "Why it fired (the period, the files changed), or why not."],
+        "label": Annotated[str | None, "The version it wrote; null when it did not fire."],
+        "from": Annotated[str | None, "The version whose block the new one copies."],
+        "promote": Annotated[str | None, "The alias it points at the new version."],
+        "file": Annotated[str | None, "The file it wrote (or, with --dry-run, would write)."],
+        "period": Annotated[str | None, "A schedule's period start (UTC)."],
+        "samples": Annotated[
+            list[int], "The monitor samples it fired (or would fire) on; [] for other occasions."
+        ],
+        "digests": Annotated[dict[str, str], "on_change: the watched files' digests now."],
+    },
+)
+TriggerOutcomeJson.__doc__ = "One trigger: whether it fired, and why or why not."
+
+
+class FileEditJson(TypedDict):
+    file: str
+    diff: Annotated[str, "The edit as a unified diff."]
+
+
+class TriggerJson(TypedDict):
+    """`mvctl trigger --json`: what fired, what did not and why, the config edits."""
+
+    format_version: FormatVersion
+    now: Annotated[str, "The moment the triggers were evaluated at (UTC)."]
+    dry_run: Annotated[bool, "Nothing was written or recorded."]
+    triggers: list[TriggerOutcomeJson]
+    edits: Annotated[list[FileEditJson], "The files written (with --dry-run: to write)."]
+    apply: Annotated[ApplyJson | None, "--apply, once something fired: the apply after."]
+
+
 class ReportJson(TypedDict):
     """`mvctl report --json`: the page written, and what it covers."""
 
@@ -478,3 +519,79 @@ class ReproduceJson(TypedDict):
     datasets: Annotated[list[ReproducedDatasetJson], "Each dataset the record holds metrics for."]
     restored: Annotated[list[RestoredFileJson], "Each dep file put into the scratch project."]
     notes: Annotated[list[str], "What the record cannot restore: a changed env variable."]
+
+
+class RuleVerdictJson(TypedDict):
+    rule: str
+    status: Annotated[
+        Literal["pass", "failing", "broken", "inconclusive", "unmeasured"],
+        "broken: failed in each of the last `over` samples; failing: failed in the latest, not "
+        "yet `over` times; inconclusive: NaN or missing (never a pass); unmeasured: the latest "
+        "batch does not measure it (a metric rule on a batch without labels).",
+    ]
+    bound: Annotated[float | None, "The value compared with; null: `promoted` has none."]
+    values: Annotated[list[float | None], "The value in each sample of the window, oldest first."]
+    samples: Annotated[list[int], "The ids of those samples."]
+    reason: str
+
+
+class SampleJson(TypedDict):
+    id: int
+    model: str
+    alias: str
+    version: str
+    spec_hash: str
+    taken_at: str
+    recorded_at: str
+    actor: str
+    dataset: str
+    dataset_digest: str
+    rows: int
+    labelled: bool
+    metrics: Annotated[dict[str, float | None], "Metric -> value; null where not finite."]
+    metric_status: dict[str, str]
+    drift: Annotated[
+        dict[str, Any],
+        "reference (dataset name), reference_rows, features and prediction (name, kind, test, "
+        "statistic, p_value, psi, drifted) and statistics (what drift rules read).",
+    ]
+
+
+class MonitorRollbackJson(TypedDict):
+    status: Literal["done", "refused", "impossible"]
+    from_version: str
+    to_version: str | None
+    apply_id: int | None
+    message: str
+
+
+class MonitorJson(TypedDict):
+    """`mvctl monitor --json`: the sample recorded and how the monitoring rules stand."""
+
+    format_version: FormatVersion
+    status: Literal["ok", "inconclusive", "degraded"]
+    sample: SampleJson
+    rules: list[RuleVerdictJson]
+    on_degraded: str | None
+    rollback: MonitorRollbackJson | None
+    trigger: Annotated[
+        TriggerOutcomeJson | None,
+        "`on_degraded: trigger NAME`, once a rule broke: whether the trigger fired, and why.",
+    ]
+
+
+class SampleVerdictsJson(TypedDict):
+    sample: SampleJson
+    status: Literal["ok", "inconclusive", "degraded"]
+    rules: list[RuleVerdictJson]
+
+
+class MonitorHistoryJson(TypedDict):
+    """`mvctl history MODEL:ALIAS --monitor --json`: the alias's samples, oldest first, each
+    with the current rules decided on it and the samples before it."""
+
+    format_version: FormatVersion
+    model: str
+    alias: str
+    rules: list[str]
+    samples: list[SampleVerdictsJson]

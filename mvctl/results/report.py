@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mvctl.core.monitoring import MonitorSample
 from mvctl.results.history import HistoryEntry
 from mvctl.results.records import EvaluationRecord, VersionDetail
 
@@ -21,6 +22,10 @@ class ModelReport:
     """(alias, version), by alias."""
     results: tuple[EvaluationRecord, ...]
     """The latest successful result per (version, dataset), current settings only."""
+    samples: tuple[MonitorSample, ...] = ()
+    """Every monitor sample of the model's aliases, oldest first."""
+    rules: tuple[str, ...] = ()
+    """The model's monitoring rules (their absolute bounds are drawn)."""
 
 
 @dataclass(frozen=True)

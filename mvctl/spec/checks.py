@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mvctl.errors import SpecError
-from mvctl.spec.evaluation_checks import check_evaluation
+from mvctl.spec.evaluation_checks import check_evaluation, check_monitoring
 from mvctl.spec.models import (
     Config,
     FileDep,
@@ -32,6 +32,7 @@ from mvctl.spec.models import (
 from mvctl.spec.paths import output_name_problem, project_path_problem
 from mvctl.spec.positions import NodePath, Positions, dotted
 from mvctl.spec.trainer_checks import check_torch_step
+from mvctl.spec.trigger_checks import check_triggers
 from mvctl.spec.trusted_types import refused_type
 
 PathExists = Callable[[str], bool]
@@ -60,6 +61,8 @@ def check_model(
     _check_versions(name, model, at)
     _check_aliases(model, at)
     check_evaluation(model, at)
+    check_triggers(model, at)
+    check_monitoring(model, at)
     _check_paths(model, at)
     for index, dotted_name in enumerate(model.trusted_types):
         if not _DOTTED_IMPORT.match(dotted_name):

@@ -17,6 +17,7 @@ from mvctl.spec.gates import GateSyntaxError, parse_gate
 from mvctl.spec.metrics import CLASSIFICATION, METRICS, averaged_metrics
 from mvctl.spec.models import Dataset, Evaluation, ModelSpec
 from mvctl.spec.positions import NodePath
+from mvctl.spec.rules import DRIFT_STATISTICS, RuleSyntaxError, parse_rule
 
 
 class Reporter(Protocol):
@@ -235,6 +236,62 @@ def _check_gate(
             f"Did you mean '{close}'?" if close else "Declare the alias under 'aliases:' first.",
             value=True,
         )
+
+
+def check_monitoring(model: ModelSpec, at: Reporter) -> None:
+    """Monitoring rules parse, and name a metric the evaluation computes or a drift statistic;
+    `on_degraded: trigger NAME` names a trigger of the model."""
+    if model.monitoring is None:
+        return
+    if model.evaluation is None or not model.evaluation.all_datasets():
+        at.error(
+            ("monitoring",),
+            "monitoring compares live batches with the evaluation data, and the model has none",
+            "Add an `evaluation:` with data and metrics to the model.",
+        )
+    for index, text in enumerate(model.monitoring.rules):
+        check_rule(model, text, ("monitoring", "rules", index), at)
+    fired = model.monitoring.trigger
+    names = [trigger.name for trigger in model.triggers]
+    if fired is not None and fired not in names:
+        close = difflib.get_close_matches(fired, names, n=1)
+        at.error(
+            ("monitoring", "on_degraded"),
+            f"on_degraded fires trigger '{fired}', which the model does not declare",
+            f"Did you mean 'trigger {close[0]}'?"
+            if close
+            else f"Declare it under 'triggers:' (triggers: {', '.join(names) or 'none'}).",
+            value=True,
+        )
+
+
+def check_rule(model: ModelSpec, text: str, path: NodePath, at: Reporter) -> None:
+    """A monitoring rule (or a trigger's `when:`) parses and bounds something samples measure:
+    a metric the evaluation computes, or a drift statistic."""
+    computed = list(model.evaluation.metrics) if model.evaluation is not None else []
+    try:
+        rule = parse_rule(text)
+    except RuleSyntaxError as error:
+        at.error(path, str(error), "For example: 'f1 >= promoted - 0.05'.", value=True)
+        return
+    if rule.on_drift or rule.subject in computed:
+        if rule.on_drift and rule.threshold is None:
+            at.error(
+                path,
+                f"rule '{text}' bounds a drift statistic by 'promoted', which bounds metrics",
+                "Bound it by a number, e.g. 'drift.psi.max < 0.2'.",
+                value=True,
+            )
+        return
+    close = _closest(rule.subject, [*computed, *DRIFT_STATISTICS])
+    known = ", ".join([*computed, *DRIFT_STATISTICS])
+    at.error(
+        path,
+        f"rule '{text}' names '{rule.subject}', which is neither a metric the evaluation "
+        "computes nor a drift statistic",
+        f"Did you mean '{close}'?" if close else f"Known: {known}.",
+        value=True,
+    )
 
 
 def _closest(word: str, choices: list[str]) -> str | None:

@@ -28,8 +28,6 @@ _NAME_KINDS = {
 }
 
 _NOT_SUPPORTED_YET = {
-    ("ModelSpec", "triggers"): "update triggers",
-    ("ModelSpec", "monitoring"): "live monitoring rules",
     ("Config", "executor"): "the choice of executor",
     ("VersionSpec", "bundle"): "versions imported from a bundle",
 }

@@ -352,6 +352,117 @@ class VersionSpec(SpecModel):
         return self.pipeline if self.pipeline is not None else model.pipeline
 
 
+TRIGGER_LABEL_DEFAULT = "{trigger}-{n}"
+
+
+class Trigger(SpecModel):
+    """A rule that proposes a new version: `mvctl trigger` writes the version block (and the
+    alias move) into the file that declares the model when it fires, for review like any
+    other change. It never trains."""
+
+    name: Name = Field(description="Unique within the model; names the trigger in the output.")
+    schedule: str | None = Field(
+        None,
+        description="A standard 5-field cron expression (or @daily, @hourly, ...): fires at most "
+        "once per period, the period starting at the schedule's latest time at or before now.",
+    )
+    timezone: str | None = Field(
+        None, description="IANA time zone the schedule is read in, e.g. Europe/Paris (default UTC)."
+    )
+    on_change: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Files, folders or globs inside the project: fires when their digests "
+        "differ from the last firing.",
+    )
+    when: str | None = Field(
+        None,
+        description="A condition on `mvctl monitor` samples, in the monitoring rule grammar "
+        "(e.g. 'f1 < 0.85', 'drift.psi.max >= 0.2'): fires when it holds in each of the model's "
+        "`monitoring.over` last samples of the version `from` serves (the alias in `from`, "
+        "or the version it names), once per such set of samples. Missing or NaN values never "
+        "fire.",
+    )
+    from_: str = Field(
+        alias="from",
+        description="The version whose block the new one copies: a declared label, or an alias "
+        "of this model (the version the config points it at).",
+    )
+    label: str = Field(
+        TRIGGER_LABEL_DEFAULT,
+        description="The new version's label: {from} (the from version), {n} (the next free "
+        "number), {date} (YYYYMMDD of the firing), {trigger} (this trigger's name).",
+    )
+    params: dict[Name, dict[str, ParamValue]] = Field(
+        default_factory=dict,
+        description="Per-step parameter overrides written on top of the copied block.",
+    )
+    promote: Name | None = Field(
+        None, description="An alias of this model to point at the new version."
+    )
+    always: bool = Field(
+        False,
+        description="Fire even when the new version would train exactly as an existing one "
+        "does (same inputs): for training that is not deterministic.",
+    )
+
+    @model_validator(mode="after")
+    def _one_occasion(self) -> Trigger:
+        occasions = [self.schedule, self.on_change, self.when]
+        if sum(occasion is not None for occasion in occasions) != 1:
+            raise ValueError(
+                "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change' "
+                "(files to watch) or 'when' (a condition on monitor samples)"
+            )
+        if self.timezone is not None and self.schedule is None:
+            raise ValueError("'timezone' is the time zone of 'schedule'; this trigger has none")
+        return self
+
+
+ON_DEGRADED_PATTERN = r"^(alert|rollback|trigger [A-Za-z0-9][A-Za-z0-9_.-]*)$"
+
+
+def _degraded_action(value: str) -> str:
+    if not re.match(ON_DEGRADED_PATTERN, value):
+        raise ValueError(
+            f"on_degraded {value!r} is none of 'alert', 'rollback' or 'trigger NAME' (NAME: one "
+            "of the model's triggers)"
+        )
+    return value
+
+
+class Monitoring(SpecModel):
+    """What `mvctl monitor` checks on each sample of a live alias, and what a broken rule does."""
+
+    rules: list[str] = Field(
+        min_length=1,
+        description="Conditions every sample must meet: 'METRIC OP NUMBER', 'METRIC OP promoted "
+        "- NUMBER' (promoted: the version's own evaluation result at promotion) or a drift "
+        "statistic such as 'drift.psi.max < 0.2' (see `mvctl monitor --help`).",
+    )
+    over: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="A rule breaks when it fails in each of the last `over` samples of the "
+        "version the alias serves.",
+    )
+    on_degraded: Annotated[str, AfterValidator(_degraded_action)] = Field(
+        "alert",
+        description="What a broken rule does besides sending `degraded`: alert (nothing more), "
+        "rollback (move the alias back to the version it served before, and pin it) or "
+        "'trigger NAME' (fire this model's trigger NAME, as `mvctl trigger` would, once per set "
+        "of broken samples).",
+        json_schema_extra={"pattern": ON_DEGRADED_PATTERN},
+    )
+
+    @property
+    def trigger(self) -> str | None:
+        """The trigger `on_degraded: trigger NAME` names; None for alert and rollback."""
+        action, _, name = self.on_degraded.partition(" ")
+        return name if action == "trigger" else None
+
+
 class ModelSpec(SpecModel):
     """A named line of work with its pipeline, versions and aliases."""
 
@@ -385,6 +496,13 @@ class ModelSpec(SpecModel):
         "keep",
         description="When a change of this model fails in an apply: keep what succeeded, or roll "
         "back every alias the apply promoted.",
+    )
+    triggers: list[Trigger] = Field(
+        default_factory=list,
+        description="Rules that propose new versions (`mvctl trigger` writes them here).",
+    )
+    monitoring: Monitoring | None = Field(
+        None, description="Rules over `mvctl monitor` samples of this model's aliases."
     )
     trusted_types: list[str] = Field(
         default_factory=list,
@@ -457,6 +575,11 @@ class Policy(SpecModel):
     protected_aliases: dict[Name, ProtectedAlias] = Field(
         default_factory=dict,
         description="Aliases (of every model) only the listed actors may move.",
+    )
+    automatic_rollback: bool = Field(
+        False,
+        description="Whether a broken monitoring rule (`on_degraded: rollback`) may move a "
+        "protected alias back; the rollback is recorded as done by the actor 'monitor'.",
     )
 
 

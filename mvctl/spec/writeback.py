@@ -52,7 +52,22 @@ class Remove:
     path: tuple[PathPart, ...]
 
 
-Edit = SetValue | Remove
+@dataclass(frozen=True)
+class CopyValue:
+    """Set ``path`` to a copy of the value at ``source`` as written (comments, quoting and
+    flow style included), with ``changes`` (paths relative to the copy) made to the copy.
+
+    A key added after the last entry of a block mapping takes over the lines that followed
+    that entry (blank lines, a comment before the next key), so they stay where they were,
+    after the mapping, instead of between its old last entry and the new one.
+    """
+
+    source: tuple[PathPart, ...]
+    path: tuple[PathPart, ...]
+    changes: tuple[SetValue, ...] = ()
+
+
+Edit = SetValue | Remove | CopyValue
 
 
 def quoted(text: str) -> Any:
@@ -103,6 +118,8 @@ def edit_text(text: str, edits: Sequence[Edit], *, file: str) -> str:
     for edit in edits:
         if isinstance(edit, SetValue):
             _set(document, edit.path, edit.value, file)
+        elif isinstance(edit, CopyValue):
+            _copy(document, edit, file)
         else:
             _remove(document, edit.path)
     out = io.StringIO()
@@ -124,7 +141,9 @@ def unified_diff(before: str, after: str, file: str) -> str:
 
 def replace_file(path: Path, text: str) -> None:
     """Write ``text`` over ``path`` atomically (a reader sees the old file or the new one),
-    keeping the file's permissions."""
+    keeping the file's permissions. A symlinked config is written where it leads, so the
+    link stays a link and the file it names gets the edit."""
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777
     try:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -150,6 +169,7 @@ def _round_trip(text: str, file: str) -> tuple[Any, Any]:
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = True
         yaml.width = 1 << 20
+        yaml.representer.add_representer(float, _represent_float)
         yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         if document is None:
             document = yaml.load(text)
@@ -166,6 +186,41 @@ def _round_trip(text: str, file: str) -> tuple[Any, Any]:
     )
 
 
+def _represent_float(representer: Any, value: float) -> Any:
+    """A number mvctl's loader (YAML 1.1) reads back as this float: ``1e-06`` would be read
+    as text there, so the mantissa gets its point (``1.0e-06``)."""
+    if value != value:
+        text = ".nan"
+    elif value in (float("inf"), float("-inf")):
+        text = ".inf" if value > 0 else "-.inf"
+    else:
+        text = repr(value)
+        if "e" in text and "." not in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+def _as_written(value: Any) -> Any:
+    """``value`` ready to write so that mvctl's loader (YAML 1.1) reads it back the same:
+    ruamel writes YAML 1.2, where ``yes``, ``on`` or ``1_000`` are text unquoted; YAML 1.1
+    reads them as a boolean or a number, so such text is quoted. Values already in the file
+    keep their own style."""
+    from ruamel.yaml.scalarstring import ScalarString
+    from yaml.nodes import ScalarNode  # type: ignore[import-untyped,unused-ignore]
+    from yaml.resolver import Resolver  # type: ignore[import-untyped,unused-ignore]
+
+    if isinstance(value, dict) and not hasattr(value, "ca"):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list) and not hasattr(value, "ca"):
+        return [_as_written(item) for item in value]
+    if type(value) is str and not isinstance(value, ScalarString):
+        tag = Resolver().resolve(ScalarNode, value, (True, False))
+        if tag != "tag:yaml.org,2002:str":
+            return quoted(value)
+    return value
+
+
 def _set(document: Any, path: tuple[PathPart, ...], value: Any, file: str) -> None:
     node = document
     for depth, part in enumerate(path[:-1]):
@@ -180,7 +235,124 @@ def _set(document: Any, path: tuple[PathPart, ...], value: Any, file: str) -> No
     last = path[-1]
     if not ((isinstance(node, dict) and isinstance(last, str)) or _indexes(node, last)):
         raise _no_place(path, file)
-    node[last] = value
+    node[last] = _as_written(value)
+
+
+def _copy(document: Any, edit: CopyValue, file: str) -> None:
+    import copy
+
+    source = document
+    for part in edit.source:
+        source = _child(source, part)
+        if source is None:
+            raise _no_place(edit.source, file)
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    value = copy.deepcopy(source)
+    if isinstance(value, CommentedMap | CommentedSeq):
+        # The comment on the source's own line describes the source, not the copy.
+        value.ca.comment = None
+        if not value and value.fa.flow_style() is None:
+            value.fa.set_flow_style()  # written as {} or []: the copy stays on one line
+    for change in edit.changes:
+        _set(value, change.path, change.value, file)
+    parent = _child_or_none(document, edit.path[:-1])
+    key = edit.path[-1]
+    appended = isinstance(parent, dict) and key not in parent and _is_block(parent)
+    following = _take_following(parent) if appended else ""
+    _set(document, edit.path, value, file)
+    if appended:
+        _take_following(parent)  # what the copy brought from where its source stood
+        _give_following(parent, following)
+
+
+def _child_or_none(document: Any, path: tuple[PathPart, ...]) -> Any:
+    node = document
+    for part in path:
+        node = _child(node, part)
+        if node is None:
+            return None
+    return node
+
+
+def _is_block(node: Any) -> bool:
+    """A mapping or list written one entry per line (not ``{...}`` or ``[...]``)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    return isinstance(node, CommentedMap | CommentedSeq) and not node.fa.flow_style()
+
+
+def _last_slot(node: Any) -> tuple[Any, PathPart] | None:
+    """Where the lines after a block collection's last line are kept: ruamel stores them with
+    the comment of its deepest last entry (container and key)."""
+    while _is_block(node) and len(node):
+        key = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+        value = node[key]
+        if not (_is_block(value) and len(value)):
+            return node, key
+        node = value
+    return None
+
+
+def _comment_index(container: Any) -> int:
+    return 2 if isinstance(container, dict) else 0
+
+
+def _take_following(node: Any) -> str:
+    """Remove and return the lines after ``node``'s last line (blank lines, comments); the
+    end-of-line comment of that line stays."""
+    slot = _last_slot(node)
+    if slot is None:
+        return ""
+    container, key = slot
+    comments = container.ca.items.get(key)
+    index = _comment_index(container)
+    token = comments[index] if comments else None
+    if token is None:
+        return ""
+    own_line, following = _split_comment(token.value, _ends_its_line(container[key]))
+    if own_line:
+        token.value = own_line
+    else:
+        comments[index] = None
+    return following
+
+
+def _give_following(node: Any, following: str) -> None:
+    """Put ``following`` (from ``_take_following``) after ``node``'s last line."""
+    slot = _last_slot(node)
+    if slot is None or not following:
+        return
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    container, key = slot
+    index = _comment_index(container)
+    comments = container.ca.items.setdefault(key, [None, None, None, None])
+    token = comments[index]
+    if token is not None:
+        token.value += following
+        return
+    line_end = "" if _ends_its_line(container[key]) else "\n"
+    comments[index] = CommentToken(line_end + following, CommentMark(0), None)
+
+
+def _ends_its_line(value: Any) -> bool:
+    """A block scalar (``|``, ``>``) ends with its own line break, so the comment after it
+    starts on the next line; any other value's comment starts with the end of its line."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    return isinstance(value, LiteralScalarString | FoldedScalarString)
+
+
+def _split_comment(text: str, line_ended: bool) -> tuple[str, str]:
+    """A stored comment as (the end of its own line, the lines after it)."""
+    if line_ended:
+        return "", text
+    end = text.find("\n")
+    if end < 0:
+        return text, ""
+    return text[: end + 1], text[end + 1 :]
 
 
 def _remove(document: Any, path: tuple[PathPart, ...]) -> None:

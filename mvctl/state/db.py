@@ -11,13 +11,15 @@ may. Every write is one short transaction that takes the writer's lock up front.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from mvctl import clock
 from mvctl.core.hashing import canonical_json
+from mvctl.core.monitoring import MonitorSample
 from mvctl.core.recorded import Change, StepRun
+from mvctl.core.triggers import Firing
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import schema
@@ -41,7 +43,7 @@ __all__ = [
     "normalize_since",
 ]
 
-APPLY_KINDS = ("apply", "revert")
+APPLY_KINDS = ("apply", "revert", "rollback")
 APPLY_END_STATUSES = ("succeeded", "failed", "partial")
 RUNNING_APPLIES = "SELECT id FROM applies WHERE status = 'running'"
 INTERRUPTED = "interrupted: its process ended while it held the lock (killed or crashed)"
@@ -187,6 +189,54 @@ class StateDB(LockingStateDB):
                 "duration_s": run.duration_s,
                 "apply_id": run.apply_id,
                 "created_at": clock.now_stamp(),
+            }
+        )
+
+    def record_firing(self, firing: Firing, write: Callable[[], None]) -> bool:
+        """Record a trigger's firing and, in the same transaction, ``write`` what it proposes
+        (the config edit): False, with nothing written, when that trigger already fired on that
+        occasion (another run got there first). A ``write`` that raises records nothing.
+
+        Triggers never train, so this needs no state lock and moves no serial.
+        """
+        self._require_ready()
+        return self._get_writer().record_firing(
+            {
+                "model": firing.model,
+                "trigger": firing.trigger,
+                "kind": firing.kind,
+                "occasion": firing.occasion,
+                "period": firing.period,
+                "digests_json": canonical_json(dict(firing.digests)),
+                "label": firing.label,
+                "source": firing.source,
+                "file": firing.file,
+                "fired_at": firing.fired_at,
+                "actor": firing.actor,
+            },
+            write,
+        )
+
+    def record_sample(self, sample: MonitorSample) -> int:
+        """Append a monitor sample (its ``id`` is ignored); the id it was stored under."""
+        self._require_ready()
+        self._ensure_lock_held()
+        return self._get_writer().record_sample(
+            {
+                "model": sample.model,
+                "alias": sample.alias,
+                "version": sample.version,
+                "spec_hash": sample.spec_hash,
+                "taken_at": sample.taken_at,
+                "recorded_at": sample.recorded_at,
+                "actor": sample.actor,
+                "dataset": sample.dataset,
+                "dataset_digest": sample.dataset_digest,
+                "rows": sample.rows,
+                "labelled": sample.labelled,
+                "metrics_json": canonical_json(dict(sample.metrics)),
+                "status_json": canonical_json(dict(sample.metric_status)),
+                "drift_json": canonical_json(dict(sample.drift)),
             }
         )
 

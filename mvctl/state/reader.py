@@ -13,7 +13,7 @@ import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 from mvctl.core.policy import policy_shape_problem
 from mvctl.core.recorded import (
@@ -39,6 +39,7 @@ from mvctl.core.records import (
 )
 from mvctl.core.replay import LogRow
 from mvctl.core.reproduction import DEP_FILES
+from mvctl.core.triggers import Firing, TriggerKind
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx
@@ -93,6 +94,27 @@ LAST_APPLY_ID = "SELECT max(id) FROM applies"
 CHANGES = (
     "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"
 )
+
+
+FIRINGS = (
+    "SELECT id, model, trigger, kind, occasion, period, digests_json, label, source, file, "
+    "fired_at, actor FROM trigger_firings ORDER BY id"
+)
+
+
+def trigger_firings(tx: Tx) -> list[Firing]:
+    """Every recorded trigger firing, oldest first."""
+    found = []
+    for row in tx.rows(FIRINGS):
+        kind = row[3]
+        if kind not in get_args(TriggerKind):
+            raise StateError(
+                f"trigger firing #{row[0]} in {tx.display} has the unknown kind {kind!r}",
+                fix="It was changed by something other than mvctl; restore it from a backup.",
+            )
+        digests = json.loads(row[6])
+        found.append(Firing(row[0], row[1], row[2], kind, row[4], row[5], digests, *row[7:]))
+    return found
 
 
 def serial(tx: Tx) -> int:

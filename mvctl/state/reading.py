@@ -18,11 +18,13 @@ from types import TracebackType
 from typing import Self
 
 from mvctl import clock
+from mvctl.core.monitoring import MonitorSample
 from mvctl.core.recorded import LoggedChange, RecordedEvaluation, RecordedState, StepRun
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
+from mvctl.core.triggers import Firing
 from mvctl.errors import UsageError
 from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
-from mvctl.state import evaluations, inventory, liveness, reader, schema
+from mvctl.state import evaluations, inventory, liveness, reader, samples, schema
 from mvctl.state import lock as state_lock
 from mvctl.state.connection import Link, Tx
 from mvctl.state.inventory import Inventory
@@ -185,12 +187,26 @@ class ReadOnlyStateDB:
         with self._read("reading evaluations") as tx:
             return evaluations.evaluations_of(tx, model)
 
+    def monitor_samples(self, model: str, alias: str | None = None) -> list[MonitorSample]:
+        """The monitor samples of one alias of ``model`` (or all of them), oldest first."""
+        if not self._ready:
+            return []
+        with self._read("reading monitor samples") as tx:
+            return samples.samples_of(tx, model, alias)
+
     def referenced_digests(self) -> frozenset[str]:
         """Every blob the state refers to, in one snapshot; what `mvctl store gc` keeps."""
         if not self._ready:
             return frozenset()
         with self._read("reading the blobs the state refers to") as tx:
             return reader.referenced_digests(tx)
+
+    def trigger_firings(self) -> list[Firing]:
+        """Every recorded trigger firing, oldest first."""
+        if not self._ready:
+            return []
+        with self._read("reading trigger firings") as tx:
+            return reader.trigger_firings(tx)
 
     # -- history -------------------------------------------------------------------------
 

@@ -228,6 +228,60 @@ class LockRow(StateTable, table=True):
     session: int | None = None
 
 
+class TriggerFiringRow(StateTable, table=True):
+    """One firing of a trigger: the version block it wrote, and the occasion it fired on.
+
+    The unique (model, trigger, occasion) is what makes a trigger fire at most once per cron
+    period or per change of its watched files, however many runs race for it: the second
+    insert finds the first and writes nothing.
+    """
+
+    __tablename__ = "trigger_firings"
+    __table_args__ = (UniqueConstraint("model", "trigger", "occasion"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(sa_type=String)
+    trigger: str = Field(sa_type=String)
+    kind: str = Field(sa_type=String)
+    occasion: str = Field(sa_type=String)
+    period: str | None = Field(default=None, sa_type=String)
+    digests_json: str = Field(sa_type=Text)
+    label: str = Field(sa_type=String)
+    source: str = Field(sa_type=String)
+    file: str = Field(sa_type=Text)
+    fired_at: str = Field(sa_type=String)
+    actor: str = Field(sa_type=String)
+
+
+class MonitorSampleRow(StateTable, table=True):
+    """One `mvctl monitor` run: the served version scored (labelled batch) or compared with its
+    evaluation data (drift), at ``taken_at``; appended, never rewritten, never reverted.
+
+    Metrics are strict JSON as in ``evaluations`` (null plus a status for NaN or infinite
+    values); ``drift_json`` holds each feature's and the predictions' drift and the drift
+    statistics rules read. Rules are decided again from these whenever they are read.
+    """
+
+    __tablename__ = "monitor_samples"
+    __table_args__ = (Index("ix_monitor_samples_model_alias", "model", "alias", "taken_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(sa_type=String)
+    alias: str = Field(sa_type=String)
+    version: str = Field(sa_type=String)
+    spec_hash: str = Field(sa_type=String)
+    taken_at: str = Field(sa_type=String)
+    recorded_at: str = Field(sa_type=String)
+    actor: str = Field(sa_type=String)
+    dataset: str = Field(sa_type=Text)
+    dataset_digest: str = Field(sa_type=String)
+    rows: int
+    labelled: bool
+    metrics_json: str = Field(sa_type=Text)
+    status_json: str = Field(sa_type=Text)
+    drift_json: str = Field(sa_type=Text)
+
+
 def _table(row: type[StateTable]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -243,3 +297,5 @@ step_runs = _table(StepRunRow)
 lock = _table(LockRow)
 evaluations = _table(EvaluationRow)
 policy = _table(PolicyRow)
+trigger_firings = _table(TriggerFiringRow)
+monitor_samples = _table(MonitorSampleRow)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mvctl import faults
@@ -54,6 +54,8 @@ STEP_RUN_REPLACED = (
     "created_at",
 )
 """What a re-run with other outputs replaces in its step run: everything but key and name."""
+FIRING_LOCK_KEY = 0x6D76_6374_6C01
+"""PostgreSQL advisory lock key held while a trigger firing is recorded and its edit written."""
 
 
 class Writer:
@@ -207,6 +209,38 @@ class Writer:
                 )
             )
             faults.reached("step_run_uncommitted")
+
+    def record_firing(self, values: Mapping[str, Any], write: Callable[[], None]) -> bool:
+        """Insert a trigger firing unless its (model, trigger, occasion) is recorded, then call
+        ``write`` before committing; whether it was inserted.
+
+        Firings are serialised like every write (SQLite's BEGIN IMMEDIATE; on PostgreSQL an
+        advisory lock), so two runs editing one config file take turns.
+        """
+        with self._write("recording a trigger firing") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRING_LOCK_KEY})
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(t.trigger_firings).values(dict(values))
+            inserted = conn.execute(
+                statement.on_conflict_do_nothing(
+                    index_elements=["model", "trigger", "occasion"]
+                ).returning(t.trigger_firings.c.id)
+            ).scalar_one_or_none()
+            if inserted is None:
+                return False
+            write()
+        return True
+
+    def record_sample(self, values: Mapping[str, Any]) -> int:
+        """Append a monitor sample; its id. Samples are observations, not state changes: no
+        change-log row and no serial bump, so they never make a saved plan stale."""
+        with self._write("recording a monitor sample") as conn:
+            result = conn.execute(insert(t.monitor_samples).values(values))
+            (sample_id,) = result.inserted_primary_key or (None,)
+        if not isinstance(sample_id, int):
+            raise StateError(f"the state database {self._link.target.display} returned no id")
+        return sample_id
 
 
 def _serial(conn: Connection, *, for_update: bool = False) -> int:

@@ -1,16 +1,21 @@
 """The CI examples under examples/ci/ cannot rot: every `mvctl` command line they run names a
-command and flags that exist (checked against `mvctl COMMAND --help`), and together they do
-the pull-request flow: plan as Markdown with the detailed exit code, apply with auto-approve,
-a manual revert."""
+command and flags that exist (checked against `mvctl COMMAND --help`), every field their jq
+reads from `mvctl trigger --json` is in its schema, and together they do the pull-request
+flow: plan as Markdown with the detailed exit code, apply with auto-approve, a manual revert,
+and scheduled triggers proposing one pull (merge) request per trigger."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,6 +86,7 @@ def test_the_examples_exist_and_parse() -> None:
         "github/mvctl-plan.yml",
         "github/mvctl-apply.yml",
         "github/mvctl-revert.yml",
+        "github/mvctl-trigger.yml",
         "gitlab/.gitlab-ci.yml",
     } <= names
 
@@ -145,3 +151,157 @@ def test_apply_tells_a_refused_promotion_from_a_failure() -> None:
     for text in (github, gitlab):
         assert re.search(r"^\s*4\)[^\n]*refused", text, re.MULTILINE)
         assert re.search(r"^\s*3\)[^\n]*conflicts", text, re.MULTILINE)
+
+
+def trigger_scripts(path: Path) -> str:
+    document = yaml.safe_load(path.read_text("utf-8"))
+    jobs = [job for name, job in document.items() if name == "mvctl-trigger"] or [document]
+    return "\n".join(text for job in jobs for text in shell_texts(job))
+
+
+def schema_fields(node: Any) -> set[str]:
+    """Every property name anywhere in a JSON Schema."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        found |= (
+            set(node.get("properties", {})) if isinstance(node.get("properties"), dict) else set()
+        )
+        for value in node.values():
+            found |= schema_fields(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= schema_fields(item)
+    return found
+
+
+TRIGGER_FILES = [EXAMPLES / "github" / "mvctl-trigger.yml", EXAMPLES / "gitlab" / ".gitlab-ci.yml"]
+
+
+def test_triggers_run_on_a_schedule_and_only_propose() -> None:
+    github = yaml.safe_load(TRIGGER_FILES[0].read_text("utf-8"))
+    on = github.get("on", github.get(True))  # YAML 1.1 reads the key `on` as true
+    assert on["schedule"][0]["cron"]
+    gitlab = yaml.safe_load(TRIGGER_FILES[1].read_text("utf-8"))
+    assert gitlab["mvctl-trigger"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    for path in TRIGGER_FILES:
+        calls = [
+            list(itertools.takewhile(lambda word: word not in ("<", ">"), words))
+            for words in invocations(trigger_scripts(path))
+            if words[0] == "trigger"
+        ]
+        assert calls == [["trigger", "--dry-run", "--json"], ["trigger", "$name", "--json"]]
+
+
+def test_other_jobs_stay_out_of_the_scheduled_pipeline() -> None:
+    gitlab = yaml.safe_load(TRIGGER_FILES[1].read_text("utf-8"))
+    for name in ("mvctl-plan", "mvctl-apply", "mvctl-revert"):
+        first = gitlab[name]["rules"][0]
+        assert "schedule" not in first["if"] or first.get("when") == "never", name
+
+
+def test_each_trigger_gets_one_branch_and_its_request_is_updated_not_duplicated() -> None:
+    github, gitlab = (trigger_scripts(path) for path in TRIGGER_FILES)
+    for text in (github, gitlab):
+        assert 'branch="mvctl-trigger/' in text
+        assert 'git checkout --quiet -B "$branch"' in text
+        assert "git diff --quiet FETCH_HEAD HEAD" in text  # nothing new: nothing pushed
+        assert "git push --quiet --force" in text
+    assert 'gh pr list --head "$branch" --state open' in github
+    assert github.index("gh pr edit") < github.index("gh pr create")
+    assert "-o merge_request.create" in gitlab and "-o merge_request.target=" in gitlab
+
+
+def test_every_field_the_trigger_jobs_read_is_in_the_trigger_schema() -> None:
+    schema = json.loads((REPO / "schemas" / "trigger.schema.json").read_text("utf-8"))
+    known = schema_fields(schema)
+    for path in TRIGGER_FILES:
+        programs = re.findall(r"jq -r '([^']*)'", trigger_scripts(path))
+        assert programs, path.name
+        read = {name for program in programs for name in re.findall(r"\.([a-z_]+)", program)}
+        assert {"triggers", "fired", "model", "trigger", "label", "reason"} <= read
+        assert read <= known, f"{path.name} reads fields trigger --json lacks: {read - known}"
+
+
+PUSH_OPTIONS_HOOK = """#!/bin/sh
+i=0
+while [ "$i" -lt "${GIT_PUSH_OPTION_COUNT:-0}" ]; do
+  eval "printf '%s\\n' \\"\\$GIT_PUSH_OPTION_$i\\"" >> "$(dirname "$0")/../push-options"
+  i=$((i + 1))
+done
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_gitlab_trigger_job_pushes_one_branch_per_firing_and_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """The job's own script, run against a real git remote: each trigger that fires gets its
+    branch with only its edit, the default branch is never pushed, and a second run in the
+    same period pushes nothing."""
+    from tests.functional.projects import make_tiny
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(remote))
+    git(remote, "config", "receive.advertisePushOptions", "true")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(PUSH_OPTIONS_HOOK)
+    hook.chmod(0o755)
+    project = make_tiny(tmp_path / "work", f"sqlite:///{tmp_path / 'state.db'}")
+    project.edit_config(
+        '      staging: "1.1.0"\n',
+        '      staging: "1.1.0"\n'
+        "    triggers:\n"
+        '      - {name: yearly, schedule: "0 0 1 1 *", from: "1.1.0", label: "1.1.{n}",'
+        " params: {train: {lr: 0.3}}, promote: staging}\n"
+        "      - {name: fresh, on_change: [steps/prepare.py], from: production, always: true}\n",
+    )
+    project.write(".gitignore", ".mvctl/\n")
+    work = project.root
+    git(work, "init", "--quiet", "-b", "main")
+    git(work, "add", ".")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "init")
+    git(work, "remote", "add", "origin", str(remote))
+    git(work, "push", "--quiet", "origin", "main")
+    main_before = git(remote, "rev-parse", "main")
+    job = yaml.safe_load((EXAMPLES / "gitlab" / ".gitlab-ci.yml").read_text("utf-8"))
+    script = "\n".join(
+        line
+        for line in job["mvctl-trigger"]["script"]
+        if not line.startswith(("apt-get", "git remote set-url"))
+    )
+    env = {
+        **project.env,
+        **job["mvctl-trigger"]["variables"],
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_SERVER_HOST": "gitlab.example",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    def run_job() -> str:
+        done = subprocess.run(
+            ["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run_job()
+    branches = git(remote, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+    assert sorted(branches) == ["main", "mvctl-trigger/churn-fresh", "mvctl-trigger/churn-yearly"]
+    assert git(remote, "rev-parse", "main") == main_before
+    yearly = git(remote, "show", "mvctl-trigger/churn-yearly:mvctl.yaml")
+    fresh = git(remote, "show", "mvctl-trigger/churn-fresh:mvctl.yaml")
+    assert '"1.1.1": {params: {train: {lr: 0.3}}}' in yearly and "fresh-1" not in yearly
+    assert '"fresh-1": {}' in fresh and '"1.1.1"' not in fresh
+    options = (remote / "push-options").read_text().splitlines()
+    assert options.count("merge_request.create") == 2
+    assert "merge_request.title=mvctl trigger: churn:yearly proposes version 1.1.1" in options
+    heads = {name: git(remote, "rev-parse", name) for name in branches}
+
+    again = run_job()
+    assert "not due: churn:yearly: already fired for the period that began" in again
+    assert "not due: churn:fresh: steps/prepare.py unchanged since its last firing" in again
+    assert {name: git(remote, "rev-parse", name) for name in branches} == heads

@@ -65,10 +65,24 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     runs["report.schema.json"] = project.mvctl(
         "report", "-o", str(project.root / "report.html"), "--json"
     )
+    runs["monitor.schema.json"] = project.mvctl(
+        "monitor", "churn:production", "--data", "data/holdout.csv", "--json"
+    )
+    runs["history-monitor.schema.json"] = project.mvctl(
+        "history", "churn:production", "--monitor", "--json"
+    )
     project.edit_config("params: {C: 1.0}", "params: {C: 0.5}")  # 1.0.0 takes the default
     runs["freeze.schema.json"] = project.mvctl("freeze", "--json")
     runs["revert.schema.json"] = project.mvctl("revert", "--auto-approve", "--json")
     runs["error.schema.json"] = project.mvctl("show", "churn@9.9.9", "--json")
+    project.edit_config(
+        '      staging: "1.1.0"\n',
+        '      staging: "1.1.0"\n'
+        '    triggers: [{name: nightly, schedule: "0 2 * * *", from: "1.1.0", always: true}]\n',
+    )
+    runs["trigger.schema.json"] = project.mvctl(
+        "trigger", "--now", "2026-03-01T02:30:00Z", "--apply", "--json"
+    )
     yield runs
 
 
@@ -139,3 +153,9 @@ def test_the_documents_say_what_happened(outputs: dict[str, Result]) -> None:
     error = document(outputs["error.schema.json"])
     assert (error["kind"], error["exit_code"]) == ("NotFoundError", 1)
     assert "1.0.0" in (error["fix"] or "")
+
+
+def test_trigger_apply_json_holds_the_apply_it_ran(outputs: dict[str, Result]) -> None:
+    data = document(outputs["trigger.schema.json"])
+    assert [t["label"] for t in data["triggers"] if t["fired"]] == ["nightly-1"]
+    assert data["apply"]["status"] == "succeeded"

@@ -291,34 +291,418 @@ CASES = [
         "unknown key 'with_'. Did you mean 'with'?",
     ),
     Case(
-        "triggers-not-supported-yet",
-        y(f"""
+        "trigger-when-with-another-occasion",
+        y("""
         project: a
         models:
           churn:
-            {STEP}
-            versions: {{"1.0.0": {{}}}}
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
             triggers:
-              - {{name: nightly, schedule: "0 3 * * *"}}
+              - {name: slow, when: "f1 < 0.8", on_change: [train.py], from: "1.0.0"}
         """),
-        6,
-        5,
-        "'triggers' (update triggers) is not supported yet",
+        8,
+        9,
+        "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change' (files to "
+        "watch) or 'when' (a condition on monitor samples)",
         only=True,
     ),
     Case(
-        "monitoring-not-supported-yet",
+        "trigger-when-without-evaluation",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}}
+            triggers:
+              - {name: slow, when: "f1 < 0.8", from: "1.0.0"}
+        """),
+        7,
+        22,
+        "trigger 'slow' reads `mvctl monitor` samples, and the model has no evaluation data",
+        only=True,
+    ),
+    Case(
+        "trigger-cron-never-fires",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "0 0 31 2 *", from: "1.0.0"}
+        """),
+        8,
+        29,
+        "'0 0 31 2 *' never fires: no date matches it",
+        only=True,
+    ),
+    Case(
+        "trigger-cron-invalid",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "61 * * * *", from: "1.0.0"}
+        """),
+        8,
+        29,
+        "'61 * * * *' is not a valid cron expression",
+        only=True,
+    ),
+    Case(
+        "trigger-cron-six-fields",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "0 2 * * * 5", from: "1.0.0"}
+        """),
+        8,
+        29,
+        "has 6 fields; a cron schedule has 5",
+        only=True,
+    ),
+    Case(
+        "trigger-unknown-timezone",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "0 2 * * *", timezone: Mars/Olympus, from: "1.0.0"}
+        """),
+        8,
+        52,
+        "'Mars/Olympus' is not a known IANA time zone",
+        only=True,
+    ),
+    Case(
+        "trigger-timezone-without-schedule",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, on_change: [train.py], timezone: UTC, from: "1.0.0"}
+        """),
+        8,
+        9,
+        "'timezone' is the time zone of 'schedule'",
+        only=True,
+    ),
+    Case(
+        "trigger-unknown-from",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0"}
+        """),
+        8,
+        45,
+        "copies '1.0', which is neither a declared version nor an alias of this model. Did you mean '1.0.0'?",
+        only=True,
+    ),
+    Case(
+        "trigger-from-artifact-alias",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: imported}
+        """),
+        8,
+        45,
+        "copies version '2.0.0' (alias 'imported' points at it), which is registered from an artifact file",
+        only=True,
+    ),
+    Case(
+        "trigger-promote-undeclared-alias",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0", promote: staging}
+        """),
+        8,
+        63,
+        "promotes alias 'staging', which the model does not declare",
+        only=True,
+    ),
+    Case(
+        "trigger-label-same-every-time",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "nightly"}
+        """),
+        8,
+        61,
+        "label template 'nightly' gives the same label at every firing",
+        only=True,
+    ),
+    Case(
+        "trigger-label-collides",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "*/5 * * * *", from: "1.0.0", label: "2.0.{date}"}
+        """),
+        8,
+        66,
+        "can give one label twice",
+        only=True,
+    ),
+    Case(
+        "trigger-label-invalid",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "v {n}"}
+        """),
+        8,
+        61,
+        "label template 'v {n}' gives invalid labels",
+        only=True,
+    ),
+    Case(
+        "trigger-label-unknown-placeholder",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0", label: "{version}.{n}"}
+        """),
+        8,
+        61,
+        "uses {version}; a label template may use {from}, {n}, {date}, {trigger}",
+        only=True,
+    ),
+    Case(
+        "trigger-neither-schedule-nor-change",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, from: "1.0.0"}
+        """),
+        8,
+        9,
+        "a trigger needs exactly one of 'schedule' (a cron expression), 'on_change'",
+        only=True,
+    ),
+    Case(
+        "trigger-both-schedule-and-change",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", on_change: [train.py], from: "1.0.0"}
+        """),
+        8,
+        9,
+        "a trigger needs exactly one of 'schedule'",
+        only=True,
+    ),
+    Case(
+        "trigger-watches-outside",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, on_change: [../data.csv], from: "1.0.0"}
+        """),
+        8,
+        31,
+        "'../data.csv' climbs out of the project with '..'; watched paths must stay inside the project",
+        only=True,
+    ),
+    Case(
+        "trigger-overrides-unknown-param",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0", params: {train: {sed: 2}}}
+        """),
+        8,
+        71,
+        "step 'train' declares no param 'sed' to override. Did you mean 'seed'?",
+        only=True,
+    ),
+    Case(
+        "trigger-label-matches-a-declared-label",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py}]
+            versions: {"1.0.0": {}, "nightly-20260101": {}}
+            triggers:
+              - {name: n, schedule: "0 2 * * *", from: "1.0.0", label: "nightly-{date}"}
+        """),
+        7,
+        64,
+        "label template 'nightly-{date}' can give 'nightly-20260101', which is declared already",
+        only=True,
+    ),
+    Case(
+        "trigger-duplicate-names",
+        y("""
+        project: a
+        models:
+          churn:
+            pipeline: [{name: train, run: python train.py, params: {seed: 1}}]
+            versions: {"1.0.0": {}, "2.0.0": {artifact: m.skops}}
+            aliases: {production: "1.0.0", imported: "2.0.0"}
+            triggers:
+              - {name: n, schedule: "@daily", from: "1.0.0"}
+              - {name: n, schedule: "@hourly", from: "1.0.0"}
+        """),
+        9,
+        16,
+        "trigger name 'n' is used twice (triggers 0 and 1)",
+        only=True,
+    ),
+    Case(
+        "monitoring-on-degraded-trigger-without-a-name",
         y(f"""
         project: a
         models:
           churn:
             {STEP}
-            monitoring: {{rules: ["f1 >= 0.8"]}}
+            monitoring: {{rules: ["drift.psi.max < 0.2"], on_degraded: trigger}}
+        """),
+        5,
+        50,
+        "on_degraded 'trigger' is none of 'alert', 'rollback' or 'trigger NAME'",
+    ),
+    Case(
+        "monitoring-on-degraded-unknown-trigger",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [f1]}}
+            versions: {{"1.0.0": {{}}}}
+            triggers: [{{name: refit, when: "f1 < 0.8", from: "1.0.0", label: "1.{{n}}"}}]
+            monitoring: {{rules: ["f1 >= 0.8"], on_degraded: trigger reffit}}
+        """),
+        8,
+        53,
+        "on_degraded fires trigger 'reffit', which the model does not declare. Did you mean "
+        "'trigger refit'?",
+    ),
+    Case(
+        "monitoring-rule-on-a-metric-not-computed",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [accuracy]}}
+            monitoring:
+              rules:
+                - "accuracy >= 0.8"
+                - "f1 >= promoted - 0.05"
+        """),
+        9,
+        11,
+        "rule 'f1 >= promoted - 0.05' names 'f1', which is neither a metric",
+    ),
+    Case(
+        "monitoring-rule-that-does-not-parse",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            evaluation: {{dataset: d.csv, label: y, metrics: [f1]}}
+            monitoring: {{rules: ["f1 => 0.8"]}}
+        """),
+        6,
+        26,
+        "rule 'f1 => 0.8' does not read as SUBJECT OP BOUND",
+    ),
+    Case(
+        "monitoring-without-evaluation-data",
+        y(f"""
+        project: a
+        models:
+          churn:
+            {STEP}
+            monitoring: {{rules: ["drift.psi.max < 0.2"]}}
         """),
         5,
         5,
-        "'monitoring' (live monitoring rules) is not supported yet",
-        only=True,
+        "monitoring compares live batches with the evaluation data, and the model has none",
     ),
     Case(
         "executor-not-supported-yet",

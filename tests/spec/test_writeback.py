@@ -13,7 +13,15 @@ import pytest
 import yaml
 
 from mvctl.errors import SpecError
-from mvctl.spec.writeback import Remove, SetValue, edit_text, quoted, replace_file, unified_diff
+from mvctl.spec.writeback import (
+    CopyValue,
+    Remove,
+    SetValue,
+    edit_text,
+    quoted,
+    replace_file,
+    unified_diff,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +149,103 @@ def test_replace_file_keeps_the_permissions(tmp_path: Path) -> None:
     assert path.read_text() == "project: b\n"
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["mvctl.yaml"]
+
+
+COPY_SOURCE = """\
+models:
+  churn:
+    versions:
+      "1.0.0": {}   # the first one
+
+      "1.1.0":
+        params: {train: {lr: 0.2}}   # faster
+        description: |
+          two
+          lines
+
+      # older versions are archived
+    aliases:
+      production: "1.0.0"
+      staging: "1.1.0"   # stage
+"""
+
+
+def test_replace_file_writes_a_symlinked_config_where_it_leads(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    real = tmp_path / "conf" / "mvctl.yaml"
+    real.write_text("project: a\n")
+    link = tmp_path / "mvctl.yaml"
+    link.symlink_to("conf/mvctl.yaml")
+    replace_file(link, "project: b\n")
+    assert link.is_symlink() and real.read_text() == "project: b\n"
+    assert sorted(path.name for path in (tmp_path / "conf").iterdir()) == ["mvctl.yaml"]
+
+
+def test_a_copied_block_lands_after_the_last_version_keeping_what_followed_it() -> None:
+    """The blank line and the comment after the versions stay after them, once."""
+    after = edit_text(
+        COPY_SOURCE,
+        [
+            CopyValue(
+                ("models", "churn", "versions", "1.1.0"),
+                ("models", "churn", "versions", quoted("1.1.1")),
+                (SetValue(("params", "train", "seed"), 8),),
+            ),
+            SetValue(("models", "churn", "aliases", "staging"), quoted("1.1.1")),
+        ],
+        file="mvctl.yaml",
+    )
+    assert changed_lines(COPY_SOURCE, after) == [
+        '+      "1.1.1":',
+        "+        params: {train: {lr: 0.2, seed: 8}} # faster",
+        "+        description: |",
+        "+          two",
+        "+          lines",
+        '-      staging: "1.1.0"   # stage',
+        '+      staging: "1.1.1"   # stage',
+    ]
+    assert after.count("# older versions are archived") == 1
+    assert after.index('"1.1.1":') < after.index("\n\n      # older versions are archived")
+    assert yaml.safe_load(after)["models"]["churn"]["versions"]["1.1.1"] == {
+        "params": {"train": {"lr": 0.2, "seed": 8}},
+        "description": "two\nlines\n",
+    }
+
+
+def test_a_copy_of_an_empty_flow_block_stays_on_one_line_without_its_comment() -> None:
+    after = edit_text(
+        COPY_SOURCE,
+        [
+            CopyValue(
+                ("models", "churn", "versions", "1.0.0"),
+                ("models", "churn", "versions", quoted("1.0.1")),
+                (SetValue(("params", "train", "seed"), 8),),
+            )
+        ],
+        file="mvctl.yaml",
+    )
+    assert changed_lines(COPY_SOURCE, after) == ['+      "1.0.1": {params: {train: {seed: 8}}}']
+    assert after.count("# the first one") == 1
+
+
+def test_copying_a_missing_block_is_refused_naming_it() -> None:
+    with pytest.raises(SpecError, match=r"'models\.churn\.versions\.9' is not a mapping"):
+        edit_text(
+            COPY_SOURCE,
+            [CopyValue(("models", "churn", "versions", "9"), ("models", "churn", "versions", "x"))],
+            file="mvctl.yaml",
+        )
+
+
+def test_written_values_read_back_the_same_in_yaml_1_1() -> None:
+    """ruamel writes YAML 1.2; mvctl reads YAML 1.1, where 1e-06 is text and yes a boolean."""
+    values = {"small": 1e-06, "large": 1e20, "word": "yes", "toggle": "on", "count": "1_000"}
+    after = edit_text(HAND_WRITTEN, [SetValue(("models", "churn", "tags"), values)], file="f")
+    assert yaml.safe_load(after)["models"]["churn"]["tags"] == values
+    assert "small: 1.0e-06" in after and 'word: "yes"' in after
+
+
+def test_values_already_in_the_file_keep_their_style() -> None:
+    text = "models:\n  churn:\n    params: {shuffle: yes, rate: 1e-3}\n"
+    after = edit_text(text, [SetValue(("models", "churn", "owners"), ["ann"])], file="f")
+    assert after.startswith(text)

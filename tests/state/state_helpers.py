@@ -25,6 +25,8 @@ STATE_TABLES = {
     "lock",
     "evaluations",
     "policy",
+    "trigger_firings",
+    "monitor_samples",
 }
 
 

@@ -87,6 +87,7 @@ IMPORTED_FIRST_FAILS = {
         "freeze",
         "init",
         "logs",
+        "monitor",
         "plan",
         "report",
         "reproduce",
@@ -94,6 +95,7 @@ IMPORTED_FIRST_FAILS = {
         "show",
         "state",
         "store",
+        "trigger",
         "validate",
     )
 }
