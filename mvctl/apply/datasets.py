@@ -170,14 +170,21 @@ def parse_labels(cells: list[Any]) -> Any:
 def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem) -> LoadedData:
     import numpy as np
 
+    fix = "Save plain numeric arrays with numpy.savez (object arrays are refused)."
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise problem(
-            f"cannot read the NPZ file: {error}",
-            "Save plain numeric arrays with numpy.savez (object arrays are refused).",
-        ) from error
+        # numpy leaves a file it opened itself open when the archive is damaged: open it here.
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise problem("it holds one .npy array, not an NPZ archive of named arrays", fix)
+            with loaded as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except EvaluationError:
+        raise
+    except Exception as error:
+        # A damaged archive fails in zipfile, zlib or numpy's reader, each with errors of its
+        # own (BadZipFile, EOFError, an encrypted or unsupported member, a header that lies).
+        raise problem(f"cannot read the NPZ file: {error}", fix) from error
     for key, field in ((ref.x, "x_array"), (ref.y, "y_array")):
         if key not in arrays:
             raise problem(
