@@ -34,7 +34,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,11 +222,12 @@ def build_template(folder: Path) -> Template:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    artifacts = dict(
-        sql_rows(
-            root, "SELECT model, artifact_digest FROM versions WHERE label = '1.0.0' ORDER BY model"
+    artifacts = {
+        str(model): str(digest)
+        for model, digest in sql_rows(
+            root, "SELECT model, artifact_digest FROM versions WHERE label = '1.0.0'"
         )
-    )
+    }
     return Template(
         folder=folder,
         skops_model=blob(root, artifacts["churn"]),
@@ -405,42 +406,37 @@ class Case:
         project); ``quotes_outside``: the command line names a file outside the project, which
         an error may quote.
         """
-        before_outside = self._outside_snapshot()
-        before_state, before_store = state_view(self.database), store_view(self.store)
         if in_process:
-            result = self._in_process(argv)
-        else:
-            result = self._subprocess([os.fsencode(arg) for arg in argv])
-        self.commands.append((argv, result))
-        record(f"{command_verb(argv)!a} -> {result.code}")
-        shown = f"mvctl {' '.join(map(repr, argv))} -> {result.code}\n{result.text[-3000:]}"
-        assert "Internal error" not in result.text, shown + crash_log(result.text)
-        assert result.code in EXIT_CODES, shown
-        assert "Traceback" not in result.text, shown
-        assert "Internal error" not in result.text, shown
-        assert not secrets_in(result.text.encode("utf-8", "surrogateescape")), shown
-        if not quotes_outside:
-            assert OUTSIDE_MARKER not in result.text, shown
-        self._check_outside(before_outside, argv, outputs, shown)
-        self._check_state(argv, result, before_state, before_store, shown)
-        self._check_files(shown)
-        return result
+            return self._checked(argv, lambda: self._in_process(argv), outputs, quotes_outside)
+        encoded = [os.fsencode(arg) for arg in argv]
+        return self._checked(argv, lambda: self._subprocess(encoded), outputs, quotes_outside)
 
     def run_bytes(self, *argv: bytes, outputs: Sequence[str] = ()) -> Result:
         """A real process given arguments that are not text (argv is bytes on POSIX)."""
-        shown_argv = tuple(os.fsdecode(arg) for arg in argv)
+        shown = tuple(os.fsdecode(arg) for arg in argv)
+        return self._checked(shown, lambda: self._subprocess(list(argv)), outputs, False)
+
+    def _checked(
+        self,
+        argv: Sequence[str],
+        command: Callable[[], Result],
+        outputs: Sequence[str],
+        quotes_outside: bool,
+    ) -> Result:
         before_outside = self._outside_snapshot()
         before_state, before_store = state_view(self.database), store_view(self.store)
-        result = self._subprocess(list(argv))
-        self.commands.append((shown_argv, result))
-        record(f"{command_verb(shown_argv)!a} (bytes) -> {result.code}")
-        shown = f"mvctl {argv!r} -> {result.code}\n{result.text[-3000:]}"
+        result = command()
+        self.commands.append((tuple(argv), result))
+        record(f"{command_verb(argv)!a} -> {result.code}")
+        shown = f"mvctl {' '.join(map(ascii, argv))} -> {result.code}\n{result.text[-3000:]}"
         assert "Internal error" not in result.text, shown + crash_log(result.text)
+        assert "Traceback" not in result.text, shown
         assert result.code in EXIT_CODES, shown
-        assert "Traceback" not in result.text and "Internal error" not in result.text, shown
         assert not secrets_in(result.text.encode("utf-8", "surrogateescape")), shown
-        self._check_outside(before_outside, shown_argv, outputs, shown)
-        self._check_state(shown_argv, result, before_state, before_store, shown)
+        if not quotes_outside:
+            assert OUTSIDE_MARKER not in result.text, shown
+        self._check_outside(before_outside, outputs, shown)
+        self._check_state(argv, result, before_state, before_store, shown)
         self._check_files(shown)
         return result
 
@@ -513,11 +509,7 @@ class Case:
         )
 
     def _check_outside(
-        self,
-        before: tuple[dict[str, Entry], frozenset[str]],
-        argv: Sequence[str],
-        outputs: Sequence[str],
-        shown: str,
+        self, before: tuple[dict[str, Entry], frozenset[str]], outputs: Sequence[str], shown: str
     ) -> None:
         after = self._outside_snapshot()
         assert after[1] == before[1], f"files appeared beside the cases\n{shown}"

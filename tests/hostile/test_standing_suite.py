@@ -86,14 +86,54 @@ def test_hostile_config_fields(
 
 
 @standing(normal=40)
-@given(document=config_texts())
-def test_hostile_config_text(trained: Template, cases: Path, document: bytes) -> None:
-    """The config's text with raw traps spliced in, or replaced by garbage."""
+@given(document=config_texts(), included=st.booleans())
+def test_hostile_config_text(
+    trained: Template, cases: Path, document: bytes, included: bool
+) -> None:
+    """The config's text with raw traps spliced in, or replaced by garbage; or the same as a
+    file the config includes."""
     with new_case(trained, cases, pinned=True) as case:
-        case.write("mvctl.yaml", document)
+        if included:
+            case.write("mvctl.yaml", "project: hostile\ninclude: [more/*.yaml]\n")
+            case.write("more/models.yaml", document)
+        else:
+            case.write("mvctl.yaml", document)
         case.run("validate")
         case.run("plan", "--json")
         case.run("status")
+
+
+ENVIRONMENT = {
+    "MVCTL_ACTOR": texts,
+    "MVCTL_STATE": st.sampled_from(["sqlite:///state.db", "sqlite://", "", "postgresql://"])
+    | texts,
+    "MVCTL_STORE": st.sampled_from(["store", "", "s3://", "/dev/null"]) | texts,
+    "MVCTL_PLAN_KEY": texts,
+    "MVCTL_LOCK_LEASE": texts,
+    "NO_COLOR": texts,
+}
+"""The variables mvctl reads, each given hostile text (an environment cannot hold NUL)."""
+
+
+@standing(normal=15)
+@given(
+    env=st.fixed_dictionaries(
+        {},
+        optional={
+            name: values.map(lambda text: text.replace("\x00", ""))
+            for name, values in ENVIRONMENT.items()
+        },
+    )
+)
+def test_hostile_environment(trained: Template, cases: Path, env: dict[str, str]) -> None:
+    """mvctl's environment variables holding hostile text."""
+    with new_case(trained, cases) as case:
+        case.env.update(env)
+        case.run("validate")
+        case.run("plan", "--out", "saved.json")
+        case.run("status")
+        case.run("apply", "saved.json", "--auto-approve")
+        case.run("revert", "--auto-approve")
 
 
 STATE_URLS = [
