@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.standing import Template, build_template
+from tests.hostile.standing import TALLIES, Template, build_template
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +21,18 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("standing-cases")
     yield folder
     assert not list(folder.iterdir()), "a case was left behind"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many cases each generated test ran, and the commands in them by exit code."""
+    if not TALLIES:
+        return
+    terminalreporter.section("standing hostile suite: generated cases")
+    for name, tally in TALLIES.items():
+        codes = ", ".join(f"{code}: {count}" for code, count in sorted(tally.codes.items()))
+        terminalreporter.write_line(
+            f"{name}: {tally.examples} cases, {tally.commands} commands (exit {codes})"
+        )
+    examples = sum(tally.examples for tally in TALLIES.values())
+    commands = sum(tally.commands for tally in TALLIES.values())
+    terminalreporter.write_line(f"total: {examples} cases, {commands} commands")

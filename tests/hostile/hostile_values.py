@@ -645,11 +645,13 @@ COMMANDS: dict[tuple[str, ...], tuple[list[st.SearchStrategy[str]], dict[str, An
         {**PLANNING, **LOCK, "--parallel": number_words, "--json": None},
     ),
     ("apply", "--auto-approve", "--"): ([input_paths], {}),
+    ("apply",): ([], {"--actor": ACTOR, "--json": None}),
     ("revert", "--auto-approve"): (
         [],
         {"--to": number_words, "--release": None, "--force": None, "--actor": ACTOR, **LOCK},
     ),
     ("revert", "--auto-approve", "--"): ([number_words], {}),
+    ("revert",): ([], {"--json": None}),
     ("status",): ([st.sampled_from(MODELS) | texts], {"--json": None}),
     ("history",): (
         [st.sampled_from(MODELS) | texts],
@@ -670,6 +672,24 @@ COMMANDS: dict[tuple[str, ...], tuple[list[st.SearchStrategy[str]], dict[str, An
     ("store", "gc"): ([], {"--delete": None, "--lock-timeout": number_words, "--json": None}),
 }
 OUTPUT_OPTIONS = ("--out", "-o")
+folders = st.sampled_from(
+    [
+        "",
+        ".",
+        "data",
+        "steps",
+        "linked",
+        "../outside",
+        "nosuch",
+        ".mvctl",
+        "mvctl.yaml",
+        "data/holdout.csv",
+        "/dev/null",
+    ]
+) | file_names.filter(lambda name: name != "..")
+"""What `-C DIR` is given: the project's folders, the canary folder (through its link too),
+files, missing folders. Never the root or the folder of all cases: an output path then taken
+from it (`init NAME`) would land on the machine or beside the other cases."""
 
 
 @st.composite
@@ -678,12 +698,16 @@ def command_lines(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     words = draw(st.sampled_from(sorted(COMMANDS)))
     positional, options = COMMANDS[words]
     argv: list[str] = []
+    if draw(st.integers(0, 7)) == 0:
+        argv += ["-C", draw(folders)]
     if draw(st.integers(0, 5)) == 0:
         argv += ["-c", draw(input_paths)]
     if draw(st.booleans()):
         argv.append("--no-color")
     argv += list(words[:-1] if words[-1] == "--" else words)
     chosen = draw(choice(options))
+    if draw(st.integers(0, 7)) == 0:
+        chosen.append("--no-color")
     argv += chosen
     arguments = [draw(values) for values in positional[: draw(st.integers(0, len(positional)))]]
     if draw(st.integers(0, 9)) == 0:

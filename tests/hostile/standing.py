@@ -11,7 +11,9 @@ points at.
 
 Every command of a case goes through ``Case.run``, which checks after it:
 
-- the exit code is a documented one (``EXIT_CODES``);
+- the exit code is 0 or 1, or one that mvctl/exit_codes.py documents for that command
+  (``allowed_exit_codes``): 2 only from `plan --detailed-exitcode`, 3 (conflicts) only from
+  plan, apply and revert, 4 (a refused promotion) only from apply;
 - no traceback and no "Internal error" in anything it printed;
 - nothing was written outside the project (the store is in it) but the paths the command
   line itself names as outputs: the case folder around the project and the folder of all cases
@@ -34,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -42,14 +45,12 @@ from pathlib import Path
 from hypothesis import event
 from hypothesis.control import currently_in_test_context
 
+from mvctl.exit_codes import ExitCode
 from tests.functional.inprocess import run_cli
 from tests.functional.projects import PREPARE, TEST_ACTOR, Result, base_env
 from tests.functional.scored_project import PREPARE as SCORED_PREPARE
 from tests.functional.scored_project import write_holdout
 
-EXIT_CODES = frozenset({0, 1, 2, 3, 4})
-"""0 ok, 1 error, 2/3 `plan --detailed-exitcode` changes/conflicts; 3 conflicts and 4 a
-refused promotion for apply and revert."""
 SECRET_VARIABLE = "HOSTILE_TOKEN"
 SECRET_NEWLINE_VARIABLE = "HOSTILE_TOKEN_NL"
 SECRET = "hs" + hashlib.sha256(os.urandom(16)).hexdigest()[:30]
@@ -350,6 +351,40 @@ def secrets_in(data: bytes) -> list[str]:
     return [name for name in (SECRET, SECRET_NEWLINE) if name.encode() in data]
 
 
+# -- what the suite ran -----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one generated test ran: its examples (hypothesis' generated cases) and the
+    commands they ran, by exit code; printed at the end of the session (see conftest)."""
+
+    examples: int = 0
+    codes: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def commands(self) -> int:
+        return sum(self.codes.values())
+
+
+TALLIES: dict[str, Tally] = {}
+"""By test name, in the order the tests ran."""
+COUNTING: list[Tally] = []
+"""The tally of the example running now (a stack of one)."""
+
+
+@contextmanager
+def counting(name: str) -> Iterator[None]:
+    """Count one example of test ``name`` and the commands it runs."""
+    tally = TALLIES.setdefault(name, Tally())
+    tally.examples += 1
+    COUNTING.append(tally)
+    try:
+        yield
+    finally:
+        COUNTING.pop()
+
+
 # -- a case ----------------------------------------------------------------------------------
 
 
@@ -426,16 +461,18 @@ class Case:
         before_outside = self._outside_snapshot()
         before_state, before_store = state_view(self.database), store_view(self.store)
         result = command()
+        if COUNTING:
+            COUNTING[-1].codes[result.code] += 1
         self.commands.append((tuple(argv), result))
         record(f"{command_verb(argv)!a} -> {result.code}")
         shown = f"mvctl {' '.join(map(ascii, argv))} -> {result.code}\n{result.text[-3000:]}"
         assert "Internal error" not in result.text, shown + crash_log(result.text)
         assert "Traceback" not in result.text, shown
-        assert result.code in EXIT_CODES, shown
+        assert result.code in allowed_exit_codes(argv), shown
         assert not secrets_in(result.text.encode("utf-8", "surrogateescape")), shown
         if not quotes_outside:
             assert OUTSIDE_MARKER not in result.text, shown
-        self._check_outside(before_outside, outputs, shown)
+        self._check_outside(before_outside, argv, outputs, shown)
         self._check_state(argv, result, before_state, before_store, shown)
         self._check_files(shown)
         return result
@@ -447,7 +484,9 @@ class Case:
             "MVCTL_STATE": None,
             "MVCTL_STORE": None,
             "MVCTL_PLAN_KEY": None,
+            "MVCTL_CONFIG": None,
             "MVCTL_DEBUG": None,
+            "FORCE_COLOR": None,
             "MVCTL_ACTOR": TEST_ACTOR,
             "NO_COLOR": "1",
             "HOME": str(self.base / "home"),
@@ -509,11 +548,17 @@ class Case:
         )
 
     def _check_outside(
-        self, before: tuple[dict[str, Entry], frozenset[str]], outputs: Sequence[str], shown: str
+        self,
+        before: tuple[dict[str, Entry], frozenset[str]],
+        argv: Sequence[str],
+        outputs: Sequence[str],
+        shown: str,
     ) -> None:
         after = self._outside_snapshot()
         assert after[1] == before[1], f"files appeared beside the cases\n{shown}"
-        allowed = [allowed_path(self.root, output) for output in outputs]
+        # Paths on the command line are taken from `-C DIR`, as the user's shell would.
+        folder = self.root / chdir_of(argv)
+        allowed = [allowed_path(folder, output) for output in outputs]
         allowed += [self.base / "home" / cache for cache in LIBRARY_CACHES]
         changed = sorted(
             name
@@ -588,16 +633,46 @@ def before_serial(view: StateView | None) -> str:
     return "none" if view is None else view.serial
 
 
+GLOBAL_OPTIONS = {"-c": True, "--config": True, "-C": True, "--chdir": True, "--no-color": False}
+"""mvctl's options before the command, and whether each takes a value."""
+
+
 def command_verb(argv: Sequence[str]) -> str:
     """The (sub)command an argv runs: its first word that is not an option or a value."""
     words = list(argv)
-    while words and words[0] in ("-c", "--config", "--no-color"):
-        words = words[2:] if words[0] in ("-c", "--config") else words[1:]
+    while words and words[0] in GLOBAL_OPTIONS:
+        words = words[2:] if GLOBAL_OPTIONS[words[0]] else words[1:]
     if not words:
         return ""
     if words[0] in ("state", "store") and len(words) > 1:
         return words[1]
     return words[0]
+
+
+def chdir_of(argv: Sequence[str]) -> str:
+    """The folder `-C DIR` names before the command ("." without one; the last one wins)."""
+    folder = "."
+    words = list(argv)
+    while words and words[0] in GLOBAL_OPTIONS:
+        if words[0] in ("-C", "--chdir") and len(words) > 1:
+            folder = words[1]
+        words = words[2:] if GLOBAL_OPTIONS[words[0]] else words[1:]
+    return folder
+
+
+def allowed_exit_codes(argv: Sequence[str]) -> frozenset[int]:
+    """0 and 1 for every command, and the codes mvctl/exit_codes.py documents for this one:
+    changes only under `plan --detailed-exitcode`, conflicts from the planning commands, a
+    refused promotion from apply. (Nothing here answers a prompt, so never DECLINED.)"""
+    verb = command_verb(argv)
+    codes = {ExitCode.OK, ExitCode.ERROR}
+    if verb in ("plan", "apply", "revert"):
+        codes.add(ExitCode.CONFLICTS)
+    if verb == "plan" and "--detailed-exitcode" in argv:
+        codes.add(ExitCode.CHANGES)
+    if verb == "apply":
+        codes.add(ExitCode.REFUSED)
+    return frozenset(codes)
 
 
 def allowed_path(root: Path, output: str) -> Path | None:

@@ -5,13 +5,16 @@ outside the project, the state untouched on error, no secret anywhere).
 
 Most cases run in this process (``mvctl.cli.main``); a few go through real processes, which
 can also be handed arguments that are not UTF-8. The normal suite runs a modest number of
-examples, derandomized so that CI sees the same ones each time;
-``MVCTL_HOSTILE_EXAMPLES=N`` runs N examples of every test (thousands, locally) and
-``MVCTL_HOSTILE_SEED=S`` draws them from seed S instead of the fixed one.
+examples under one fixed profile (``STANDING``: derandomized, no deadline, no example
+database), so that CI sees the same cases each time; ``MVCTL_HOSTILE_EXAMPLES=N`` runs N
+examples of every test (thousands, locally) and ``MVCTL_HOSTILE_SEED=S`` draws them from
+seed S instead of the fixed one. The number of cases each test ran, and their commands by exit
+code, are printed at the end of the session.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,25 +42,38 @@ from tests.hostile.hostile_values import (
     template,
     texts,
 )
-from tests.hostile.standing import Template, new_case, state_view, store_view
+from tests.hostile.standing import Template, counting, new_case, state_view, store_view
 
 EXAMPLES = int(os.environ.get("MVCTL_HOSTILE_EXAMPLES", "0"))
 SEED = os.environ.get("MVCTL_HOSTILE_SEED")
 T = TypeVar("T", bound=Callable[..., Any])
 
 
+STANDING = settings(
+    derandomize=SEED is None,
+    deadline=None,
+    database=None,
+    # The health checks time generation, so they could pass on one machine and fail on a
+    # slower one: a fixed set of cases must not depend on the machine.
+    suppress_health_check=list(HealthCheck),
+)
+"""The suite's one profile: the same cases on every run, however long a command takes."""
+
+
 def standing(normal: int) -> Callable[[T], T]:
-    """Run ``normal`` examples (MVCTL_HOSTILE_EXAMPLES overrides), the same ones every run
-    unless MVCTL_HOSTILE_SEED names another seed."""
+    """Run ``normal`` examples (MVCTL_HOSTILE_EXAMPLES overrides) under ``STANDING``, counting
+    each one and its commands."""
 
     def decorate(test: T) -> T:
-        configured: T = settings(
-            max_examples=EXAMPLES or normal,
-            deadline=None,
-            database=None,
-            derandomize=SEED is None,
-            suppress_health_check=list(HealthCheck),
-        )(test)
+        inner = test.hypothesis.inner_test
+
+        @functools.wraps(inner)
+        def counted(*args: Any, **kwargs: Any) -> None:
+            with counting(test.__name__):
+                inner(*args, **kwargs)
+
+        test.hypothesis.inner_test = counted
+        configured: T = settings(STANDING, max_examples=EXAMPLES or normal)(test)
         return configured if SEED is None else seed(int(SEED))(configured)
 
     return decorate
@@ -111,6 +127,11 @@ ENVIRONMENT = {
     "MVCTL_PLAN_KEY": texts,
     "MVCTL_LOCK_LEASE": texts,
     "NO_COLOR": texts,
+    "FORCE_COLOR": texts,
+    "MVCTL_CONFIG": st.sampled_from(
+        ["mvctl.yaml", "", "data", "/dev/zero", "../outside/passwd", "linked/holdout.csv"]
+    )
+    | texts,
 }
 """The variables mvctl reads, each given hostile text (an environment cannot hold NUL)."""
 
