@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.standing import TALLIES, Template, build_template
+from tests.hostile import tally
+from tests.hostile.standing import Template, build_template
 
 
 @pytest.fixture(scope="session")
@@ -23,16 +24,8 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert not list(folder.iterdir()), "a case was left behind"
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many cases each generated test ran, and the commands in them by exit code."""
-    if not TALLIES:
-        return
-    terminalreporter.section("standing hostile suite: generated cases")
-    for name, tally in TALLIES.items():
-        codes = ", ".join(f"{code}: {count}" for code, count in sorted(tally.codes.items()))
-        terminalreporter.write_line(
-            f"{name}: {tally.examples} cases, {tally.commands} commands (exit {codes})"
-        )
-    examples = sum(tally.examples for tally in TALLIES.values())
-    commands = sum(tally.commands for tally in TALLIES.values())
-    terminalreporter.write_line(f"total: {examples} cases, {commands} commands")
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker sends its tallies to the controller, which prints them."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output[tally.WORKER_OUTPUT_KEY] = tally.as_data()

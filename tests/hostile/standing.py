@@ -36,7 +36,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from tests.functional.inprocess import run_cli
 from tests.functional.projects import PREPARE, TEST_ACTOR, Result, base_env
 from tests.functional.scored_project import PREPARE as SCORED_PREPARE
 from tests.functional.scored_project import write_holdout
+from tests.hostile.tally import count_command
 
 SECRET_VARIABLE = "HOSTILE_TOKEN"
 SECRET_NEWLINE_VARIABLE = "HOSTILE_TOKEN_NL"
@@ -351,40 +351,6 @@ def secrets_in(data: bytes) -> list[str]:
     return [name for name in (SECRET, SECRET_NEWLINE) if name.encode() in data]
 
 
-# -- what the suite ran -----------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """What one generated test ran: its examples (hypothesis' generated cases) and the
-    commands they ran, by exit code; printed at the end of the session (see conftest)."""
-
-    examples: int = 0
-    codes: Counter[int] = field(default_factory=Counter)
-
-    @property
-    def commands(self) -> int:
-        return sum(self.codes.values())
-
-
-TALLIES: dict[str, Tally] = {}
-"""By test name, in the order the tests ran."""
-COUNTING: list[Tally] = []
-"""The tally of the example running now (a stack of one)."""
-
-
-@contextmanager
-def counting(name: str) -> Iterator[None]:
-    """Count one example of test ``name`` and the commands it runs."""
-    tally = TALLIES.setdefault(name, Tally())
-    tally.examples += 1
-    COUNTING.append(tally)
-    try:
-        yield
-    finally:
-        COUNTING.pop()
-
-
 # -- a case ----------------------------------------------------------------------------------
 
 
@@ -461,8 +427,7 @@ class Case:
         before_outside = self._outside_snapshot()
         before_state, before_store = state_view(self.database), store_view(self.store)
         result = command()
-        if COUNTING:
-            COUNTING[-1].codes[result.code] += 1
+        count_command(result.code)
         self.commands.append((tuple(argv), result))
         record(f"{command_verb(argv)!a} -> {result.code}")
         shown = f"mvctl {' '.join(map(ascii, argv))} -> {result.code}\n{result.text[-3000:]}"

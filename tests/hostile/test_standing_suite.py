@@ -42,7 +42,8 @@ from tests.hostile.hostile_values import (
     template,
     texts,
 )
-from tests.hostile.standing import Template, counting, new_case, state_view, store_view
+from tests.hostile.standing import Template, new_case, state_view, store_view
+from tests.hostile.tally import counting
 
 EXAMPLES = int(os.environ.get("MVCTL_HOSTILE_EXAMPLES", "0"))
 SEED = os.environ.get("MVCTL_HOSTILE_SEED")
