@@ -213,16 +213,9 @@ def build_template(folder: Path) -> Template:
     env = {**base_env(None), **secret_env(), "HOME": str(folder)}
     for config in (FIRST_APPLY, TEMPLATE_CONFIG):
         (root / "mvctl.yaml").write_text(config, "utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "mvctl", "apply", "--auto-approve"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        with environment(env), working_folder(root):
+            done = run_cli("apply", "--auto-approve")
+        assert done.code == 0, done.text
     artifacts = {
         str(model): str(digest)
         for model, digest in sql_rows(
