@@ -664,6 +664,8 @@ COMMANDS: dict[tuple[str, ...], tuple[list[st.SearchStrategy[str]], dict[str, An
         {"--data": input_paths, "--label": texts | st.just("churned"), "--json": None},
     ),
     ("report",): ([], {"-o": output_paths, "--history": number_words}),
+    ("freeze",): ([references | st.sampled_from(MODELS)], {"--check": None, "--json": None}),
+    ("reproduce",): ([references], {"--json": None}),
     ("init",): ([output_paths], {"--project": names}),
     ("state", "check"): ([], {"--stale-after": number_words, "--json": None}),
     ("state", "lock"): ([], {"--reason": texts}),

@@ -13,7 +13,8 @@ Every command of a case goes through ``Case.run``, which checks after it:
 
 - the exit code is 0 or 1, or one that mvctl/exit_codes.py documents for that command
   (``allowed_exit_codes``): 2 only from `plan --detailed-exitcode`, 3 (conflicts) only from
-  plan, apply and revert, 4 (a refused promotion) only from apply;
+  plan, apply and revert, 4 (a refused promotion) only from apply, 6 (a difference) only from
+  reproduce;
 - no traceback and no "Internal error" in anything it printed;
 - nothing was written outside the project (the store is in it) but the paths the command
   line itself names as outputs: the case folder around the project and the folder of all cases
@@ -66,9 +67,22 @@ LIBRARY_CACHES = (".cache/matplotlib", ".config/matplotlib")
 """Where matplotlib keeps its font cache (in the user's home, as any program that plots):
 `mvctl report` may leave it there."""
 READ_ONLY = frozenset(
-    {"validate", "plan", "status", "history", "show", "logs", "compare", "report", "check"}
+    {
+        "validate",
+        "plan",
+        "status",
+        "history",
+        "show",
+        "logs",
+        "compare",
+        "report",
+        "check",
+        "freeze",
+        "reproduce",
+    }
 )
-"""Commands that never change the state or the store, whatever their exit code."""
+"""Commands that never change the state or the store, whatever their exit code (freeze
+writes the config, reproduce works in a scratch folder)."""
 WRITERS = frozenset({"apply", "revert"})
 """Commands whose failure may be recorded (a failed training, a failed promotion)."""
 
@@ -621,7 +635,8 @@ def chdir_of(argv: Sequence[str]) -> str:
 def allowed_exit_codes(argv: Sequence[str]) -> frozenset[int]:
     """0 and 1 for every command, and the codes mvctl/exit_codes.py documents for this one:
     changes only under `plan --detailed-exitcode`, conflicts from the planning commands, a
-    refused promotion from apply. (Nothing here answers a prompt, so never DECLINED.)"""
+    refused promotion from apply, a difference from reproduce. (Nothing here answers a
+    prompt, so never DECLINED.)"""
     verb = command_verb(argv)
     codes = {ExitCode.OK, ExitCode.ERROR}
     if verb in ("plan", "apply", "revert"):
@@ -630,6 +645,8 @@ def allowed_exit_codes(argv: Sequence[str]) -> frozenset[int]:
         codes.add(ExitCode.CHANGES)
     if verb == "apply":
         codes.add(ExitCode.REFUSED)
+    if verb == "reproduce":
+        codes.add(ExitCode.DIFFERS)
     return frozenset(codes)
 
 
