@@ -240,10 +240,16 @@ def env_digest(name: str) -> str:
 def find_config(explicit: Path | None, start: Path) -> Path:
     """The config named by --config, or mvctl.yaml in ``start`` or the nearest parent."""
     if explicit is not None:
-        if not explicit.is_file():
+        try:
+            is_file, exists = explicit.is_file(), explicit.exists()
+        except OSError as error:  # a name too long, a loop of links
             raise UsageError(
-                f"config file {explicit} does not exist", fix="Check the --config path."
-            )
+                f"cannot read config file {explicit}: {error.strerror or error}",
+                fix="Check the --config path.",
+            ) from error
+        if not is_file:
+            problem = "is not a regular file" if exists else "does not exist"
+            raise UsageError(f"config file {explicit} {problem}", fix="Check the --config path.")
         return explicit
     for folder in (start, *start.parents):
         candidate = folder / CONFIG_NAME

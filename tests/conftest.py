@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,25 @@ def _in_process_actor(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.functional.projects import TEST_ACTOR
 
     monkeypatch.setenv("MVCTL_ACTOR", TEST_ACTOR)
+
+
+# ------------------------------------------------------------------------------------------
+# The standing hostile suite (tests/hostile): how many cases it generated, printed at the end
+# of the session, whether its tests ran here or in pytest-xdist's workers.
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    from tests.hostile import tally
+
+    tally.merge(getattr(node, "workeroutput", {}).get(tally.WORKER_OUTPUT_KEY, {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.hostile import tally
+
+    if tally.TALLIES:
+        terminalreporter.section("standing hostile suite: generated cases")
+        for line in tally.summary_lines():
+            terminalreporter.write_line(line)

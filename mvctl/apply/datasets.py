@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,15 +183,21 @@ def parse_labels(cells: list[Any]) -> Any:
 def _read_npz(ref: DatasetRef, path: Path, problem: DataProblem, labelled: bool) -> LoadedData:
     import numpy as np
 
+    fix = "Save plain numeric arrays with numpy.savez (object arrays are refused)."
     try:
-        # Our own handle: numpy leaves its file open when the archive is not a zip.
-        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise problem(
-            f"cannot read the NPZ file: {error}",
-            "Save plain numeric arrays with numpy.savez (object arrays are refused).",
-        ) from error
+        # numpy leaves a file it opened itself open when the archive is damaged: open it here.
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise problem("it holds one .npy array, not an NPZ archive of named arrays", fix)
+            with loaded as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except EvaluationError:
+        raise
+    except Exception as error:
+        # A damaged archive fails in zipfile, zlib or numpy's reader, each with errors of its
+        # own (BadZipFile, EOFError, an encrypted or unsupported member, a header that lies).
+        raise problem(f"cannot read the NPZ file: {error}", fix) from error
     wanted = ((ref.x, "x_array"), (ref.y, "y_array")) if labelled else ((ref.x, "x_array"),)
     for key, field in wanted:
         if key not in arrays:

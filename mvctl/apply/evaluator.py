@@ -69,6 +69,11 @@ def score(
                 "Give the features the model was trained on.",
                 "features",
             ) from error
+        except Exception as error:  # the model's own code failing on a damaged model's values
+            raise problem(
+                f"{what} fails to predict: {type(error).__name__}: {error}",
+                "Train the version again, or register a model file saved whole.",
+            ) from error
     _check_predictions(predicted, data, problem, what)
     scores = quality_metrics(
         settings, data.y, predicted, what, pos_label_field=problem.evaluation_field("pos_label")

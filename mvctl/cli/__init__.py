@@ -122,6 +122,12 @@ def main(argv: list[str] | None = None) -> None:
             stopped = aborted.__cause__
             if isinstance(stopped, Interrupted):
                 code = _stopped(as_json, f"Stopped: {stopped}.", for_error(stopped))
+            elif isinstance(stopped, EOFError):
+                # ... and an EOFError too (a prompt's own ends in Abort without one): escaped
+                # from a reader of a damaged file, it is a bug, not the user stopping mvctl.
+                if debug:
+                    raise stopped from None
+                code = _report_internal_error(stopped, as_json)
             else:
                 code = _stopped(as_json, "Aborted.", ExitCode.INTERRUPTED)
         except click.ClickException as error:
@@ -144,10 +150,10 @@ def main(argv: list[str] | None = None) -> None:
             _write_error(f"Error: {_error_message(error)}")
             if as_json:
                 _json_of_error(error, code)
-        except Exception:
+        except Exception as error:
             if debug:
                 raise
-            code = _report_internal_error(as_json)
+            code = _report_internal_error(error, as_json)
     sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
 
 
@@ -189,13 +195,13 @@ def _signals_stop_the_command() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _report_internal_error(as_json: bool) -> ExitCode:
+def _report_internal_error(error: BaseException, as_json: bool) -> ExitCode:
     handle, path = tempfile.mkstemp(
         prefix=f"mvctl-crash-{clock.now().strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
     with os.fdopen(handle, "w") as log:
-        traceback.print_exc(file=log)
-    kind = type(sys.exc_info()[1]).__name__
+        traceback.print_exception(error, file=log)
+    kind = type(error).__name__
     fix = f"The traceback is in {path}; please include it in a bug report, or re-run with --debug."
     sys.stderr.write(f"Internal error ({kind}): this is a bug in mvctl. {fix}\n")
     if as_json:

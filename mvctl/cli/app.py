@@ -70,6 +70,19 @@ def json_option(func: F) -> F:
     )(func)
 
 
+class Text(click.types.StringParamType):
+    """A name, reference or reason that mvctl looks up in or records into the state: text.
+    Python holds the bytes of an argument that are not UTF-8 as lone surrogates, which no
+    database (nor terminal) can take."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = super().convert(value, param, ctx)
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            self.fail(f"{text!r} holds bytes that are not UTF-8.", param, ctx)
+        return text
+
+
+TEXT = Text()
 MAX_LOCK_TIMEOUT_S = 86_400.0
 """A day: longer than any apply a CI job would wait on."""
 SQL_INT_MAX = 2**63 - 1
@@ -125,6 +138,7 @@ def actor_option(func: F) -> F:
     """--actor: who plans, applies or reverts, for the policy and the history."""
     return click.option(
         "--actor",
+        type=TEXT,
         default=None,
         metavar="NAME",
         help="Act as NAME (default: MVCTL_ACTOR, else the CI's user, e.g. GITHUB_ACTOR, "
@@ -137,6 +151,7 @@ def plan_options(func: F) -> F:
     func = click.option(
         "--target",
         "targets",
+        type=TEXT,
         multiple=True,
         metavar="MODEL[@VERSION]",
         help="Limit the plan to a model or one version (repeatable).",

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, emit, json_option, pass_app
+from mvctl.cli.app import TEXT, AppContext, emit, json_option, pass_app
 from mvctl.cli.completion import complete_versions
 
 
 @click.command()
-@click.argument("version_a", metavar="MODEL@A|MODEL:ALIAS", shell_complete=complete_versions)
-@click.argument("version_b", metavar="MODEL@B|MODEL:ALIAS", shell_complete=complete_versions)
+@click.argument(
+    "version_a", metavar="MODEL@A|MODEL:ALIAS", type=TEXT, shell_complete=complete_versions
+)
+@click.argument(
+    "version_b", metavar="MODEL@B|MODEL:ALIAS", type=TEXT, shell_complete=complete_versions
+)
 @click.option(
     "--data",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, emit, json_option, pass_app
+from mvctl.cli.app import TEXT, AppContext, emit, json_option, pass_app
 
 
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=".")
-@click.option("--project", help="Project name (default: the folder's name).")
+@click.option("--project", type=TEXT, help="Project name (default: the folder's name).")
 @json_option
 @pass_app
 def init(app: AppContext, folder: Path, project: str | None, as_json: bool) -> int:

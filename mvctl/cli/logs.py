@@ -7,13 +7,15 @@ from typing import Any
 
 import click
 
-from mvctl.cli.app import AppContext, emit, json_option, pass_app
+from mvctl.cli.app import TEXT, AppContext, emit, json_option, pass_app
 from mvctl.cli.completion import complete_versions
 
 
 @click.command()
-@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
-@click.argument("step", required=False)
+@click.argument(
+    "reference", metavar="MODEL@VERSION|MODEL:ALIAS", type=TEXT, shell_complete=complete_versions
+)
+@click.argument("step", required=False, type=TEXT)
 @click.option(
     "-f",
     "--follow",

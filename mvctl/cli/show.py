@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import SQL_INT_MAX, AppContext, emit, json_option, pass_app
+from mvctl.cli.app import SQL_INT_MAX, TEXT, AppContext, emit, json_option, pass_app
 from mvctl.cli.completion import complete_models, complete_versions
 
 
 @click.command()
-@click.argument("model", required=False, shell_complete=complete_models)
+@click.argument("model", required=False, type=TEXT, shell_complete=complete_models)
 @json_option
 @pass_app
 def status(app: AppContext, model: str | None, as_json: bool) -> int:
@@ -25,7 +25,11 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
 
 @click.command()
 @click.argument(
-    "model", metavar="[MODEL|MODEL:ALIAS]", required=False, shell_complete=complete_models
+    "model",
+    metavar="[MODEL|MODEL:ALIAS]",
+    required=False,
+    type=TEXT,
+    shell_complete=complete_models,
 )
 @click.option(
     "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
@@ -75,7 +79,9 @@ def history(
 
 
 @click.command()
-@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
+@click.argument(
+    "reference", metavar="MODEL@VERSION|MODEL:ALIAS", type=TEXT, shell_complete=complete_versions
+)
 @json_option
 @pass_app
 def show(app: AppContext, reference: str, as_json: bool) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import AppContext, Duration, emit, json_option, pass_app
+from mvctl.cli.app import TEXT, AppContext, Duration, emit, json_option, pass_app
 
 MAX_STALE_AFTER_H = 24.0 * 365
 """A year: a lock older than that on another host is stale whatever the setting."""
@@ -33,7 +33,11 @@ def migrate(app: AppContext) -> int:
 
 @state.command()
 @click.option(
-    "--reason", default="maintenance", show_default=True, help="Shown to anyone who meets the lock."
+    "--reason",
+    type=TEXT,
+    default="maintenance",
+    show_default=True,
+    help="Shown to anyone who meets the lock.",
 )
 @pass_app
 def lock(app: AppContext, reason: str) -> int:
@@ -50,7 +54,7 @@ def lock(app: AppContext, reason: str) -> int:
 
 
 @state.command()
-@click.argument("lock_id")
+@click.argument("lock_id", type=TEXT)
 @click.option(
     "--force", is_flag=True, help="Break a lock held by another process (make sure it is gone)."
 )

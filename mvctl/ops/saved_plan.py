@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,15 @@ def load_saved_plan(path: Path) -> SavedPlan:
     """Read a plan file and check its shape, its signature (with ``MVCTL_PLAN_KEY`` set) and
     its own hash; what it promises is checked later against the recomputed plan."""
     try:
-        data = json.loads(path.read_text("utf-8"))
+        # Only a regular file: a device (/dev/zero) or a pipe may never end.
+        regular = stat.S_ISREG(path.stat().st_mode)
+        data = json.loads(path.read_text("utf-8")) if regular else None
     except OSError as error:
         raise UsageError(f"cannot read plan file {path}: {error.strerror or error}") from error
     except (ValueError, RecursionError) as error:
         raise _invalid(path, f"it is not JSON ({error})") from error
+    if not regular:
+        raise _invalid(path, "it is not a regular file")
     if not isinstance(data, dict):
         raise _invalid(path, "it is not a JSON object")
     if data.get("format_version") != PLAN_FORMAT:

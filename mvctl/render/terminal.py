@@ -5,7 +5,8 @@ A model's description, a step's log line or a file name may hold an escape seque
 link) or a bidi override (U+202E shows ``exe.txt`` for ``txt.exe``). The Console passes every
 string it writes through ``visible``, so no value reaches a terminal or a CI log viewer
 that renders ANSI as anything but printable text: C0 controls, DEL, C1 controls, the bidi
-embeddings, overrides, isolates and marks, and the Unicode line and paragraph separators.
+embeddings, overrides, isolates and marks, the Unicode line and paragraph separators, and
+lone surrogates (the bytes of a command-line argument or file name that are not UTF-8).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import json
 import re
 from typing import Any
 
-_BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-"""DEL, the C1 controls, the bidi controls and the line and paragraph separators."""
+_BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+"""DEL, the C1 controls, the bidi controls, the line and paragraph separators, and lone
+surrogates (how Python holds the bytes of an argument or file name that are not UTF-8: no
+stream can encode them)."""
 _ANY_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _UNSAFE_KEEPING_LINES = re.compile(f"\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f{_BEYOND_C0}]")
 """Every unsafe character but a newline, a tab, and a carriage return that ends a line."""

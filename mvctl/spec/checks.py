@@ -45,7 +45,11 @@ def check_config(
     config: Config, positions: Positions, path_exists: PathExists | None = None
 ) -> list[SpecError]:
     """Every meaning check over the whole configuration."""
-    errors: list[SpecError] = []
+    at = _Reporter(positions, ())
+    for key, location in (("state", config.state), ("store", config.store)):
+        if location is not None and "\0" in location:
+            at.error((key,), f"the {key} location holds a NUL character", "Remove it.")
+    errors: list[SpecError] = at.errors
     for name, model in config.models.items():
         errors += check_model(name, model, positions, path_exists)
     return errors

@@ -43,6 +43,8 @@ def actor_name_problem(name: str) -> str | None:
         return "it is empty"
     if len(name) > ACTOR_MAX_LENGTH:
         return f"it is longer than {ACTOR_MAX_LENGTH} characters"
+    if any(unicodedata.category(c) == "Cs" for c in name):
+        return "it holds bytes that are not UTF-8"
     odd = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
     if odd:
         return f"it holds the invisible or control character U+{ord(odd[0]):04X}"

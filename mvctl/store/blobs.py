@@ -176,7 +176,13 @@ class LocalStore:
         return digest
 
     def has(self, digest: str) -> bool:
-        return self._path(digest).is_file()
+        try:
+            return self._path(digest).is_file()
+        except OSError as error:  # a store path too long, a loop of links
+            raise StoreError(
+                f"cannot read the store folder {self.root}: {error.strerror or error}",
+                fix="Set `store:` / MVCTL_STORE to a folder you can read.",
+            ) from error
 
     def location(self, digest: str) -> str:
         return str(self._path(digest))
