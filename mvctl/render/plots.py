@@ -79,6 +79,16 @@ def _moment(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() / 86400
 
 
+def _time_axis(axes: Any) -> None:
+    """Dates on x, labelled as concisely as their spread allows (seconds or days apart)."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    axes.xaxis_date()
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
 def axis_range(
     values: Sequence[float], thresholds: Sequence[float], unit_score: bool
 ) -> tuple[float, float]:
@@ -155,7 +165,7 @@ def metric_trends(title: str, trends: Sequence[Trend]) -> bytes:
             axes.axhline(bound, color="tab:red", linestyle="--", linewidth=1, label=gate)
         axes.set_ylim(*axis_range(values, [b for _, b in trend.thresholds], trend.unit_score))
         axes.set_title(trend.metric, fontsize="medium")
-        axes.xaxis_date()
+        _time_axis(axes)
         axes.set_xlabel("time (UTC)")
         axes.set_ylabel(trend.ylabel)
         axes.tick_params(axis="x", labelrotation=30, labelsize="small")
@@ -330,7 +340,7 @@ def monitor_over_time(
             *axis_range([p[1] for p in points], [b for _, b in bounds], name in unit_scores)
         )
         axes.set_title(name, fontsize="medium")
-        axes.xaxis_date()
+        _time_axis(axes)
         axes.set_xlabel("time (UTC)")
         axes.set_ylabel(name)
         axes.tick_params(axis="x", labelrotation=30, labelsize="small")
