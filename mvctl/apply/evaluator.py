@@ -2,10 +2,10 @@
 
 The result is what the state stores: metric values as strict JSON (a NaN or infinite value
 becomes null, with 'nan', 'inf' or '-inf' as its status), and details for reports (rows, the
-ROC curve, timings, scikit-learn's warnings, and ``scoring``: the averaging and positive
-class the metrics were computed with, for the views that name them). Bad input fails before
-any number is made: a model expecting another number of features, predictions of the wrong
-length, NaN predictions.
+ROC curve, confusion matrix and other curves of ``diagnostics``, timings, scikit-learn's
+warnings, and ``scoring``: the averaging and positive class the metrics were computed with,
+for the views that name them). Bad input fails before any number is made: a model expecting
+another number of features, predictions of the wrong length, NaN predictions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from mvctl import __version__
 from mvctl.apply.datasets import DataProblem, LoadedData
+from mvctl.apply.diagnostics import classification_details
 from mvctl.apply.predictors import Predictions, Predictor
 from mvctl.apply.scoring import quality_metrics
 from mvctl.apply.speed import measure_speed
@@ -57,7 +58,7 @@ def score(
             "features",
         )
     want_scores = any(METRICS[m].needs_scores for m in settings.metrics) or (
-        settings.task == "binary-classification"  # the ROC curve in reports
+        settings.task in CLASSIFICATION  # the ROC and precision-recall curves in reports
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -84,6 +85,7 @@ def score(
         details["scoring"] = scoring_details(settings.average, scores.positive)
     if scores.roc is not None:
         details["roc"] = scores.roc
+    details.update(classification_details(settings.task, data.y, predicted))
     notes = {**scores.warnings}
     if caught:
         notes["predict"] = str(caught[-1].message)

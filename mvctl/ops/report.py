@@ -71,6 +71,7 @@ def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportDat
                     tuple(sorted(latest.values(), key=lambda r: r.id)),
                     tuple(state.monitor_samples(name)),
                     tuple(spec.monitoring.rules) if spec and spec.monitoring else (),
+                    tuple(evaluation.gates) if evaluation else (),
                 )
             )
         serial = recorded.serial

@@ -45,13 +45,38 @@ def _coloured(status: str) -> str:
 
 
 def _short(value: Any) -> str:
+    """A logged value in words: a version for an alias or pin, a status for a version, names
+    joined by commas, other objects as 'key value' pairs; never raw JSON."""
     if value is None:
         return "(none)"
     if isinstance(value, dict) and set(value) <= {"version", "revert_apply_id"}:
         return str(value.get("version"))
     if isinstance(value, dict) and "status" in value:
         return str(value["status"])
-    return json.dumps(value, sort_keys=True)
+    if isinstance(value, dict):
+        return (
+            ", ".join(f"{key} {_short(item)}" for key, item in sorted(value.items())) or "(empty)"
+        )
+    if isinstance(value, list):
+        return ", ".join(_short(item) for item in value) or "(nobody)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _model_line(change: Change, before: Any, after: Any) -> str:
+    """A model record's change: recorded, archived, restored or dropped."""
+    name = str(change.target)
+    if before is None:
+        archived = " (archived)" if (after or {}).get("archived") else ""
+        return f"{name}: model recorded{archived}"
+    if after is None:
+        return f"{name}: model record removed"
+    if before.get("archived") != after.get("archived"):
+        return (
+            f"{name}: model {'archived' if after.get('archived') else 'restored from the archive'}"
+        )
+    return f"{name}: model record unchanged"
 
 
 def _digest(value: Any) -> str:
@@ -76,6 +101,10 @@ def _retrained(before: Any, after: Any) -> bool:
 def change_line(change: Change) -> str:
     target = change.target
     before, after = value_json(change.before), value_json(change.after)
+    if target.kind == "model":
+        return _model_line(change, before, after)
+    if target.kind == "version" and after is None:
+        return f"{target}: record removed (was {_short(before)})"
     if target.kind == "version" and before is None:
         status = (after or {}).get("status", "?")
         return f"{target}: recorded as {status}"

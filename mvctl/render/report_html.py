@@ -1,30 +1,30 @@
 """The HTML report: one self-contained page (inline CSS, images as data: URIs, no network).
 
-For each model: aliases, versions, a metrics table per dataset, the ROC curves of the versions
-the aliases hold (binary classification), and the trend of each metric across versions; then
-the apply history. A few lines of script mark on ``<body data-images>`` how many images the
+For each model: aliases, versions, a metrics table per dataset with deltas against
+production, the aliased versions' curves and confusion matrices (``report_sections``), each
+metric over time with the gates' bounds, the monitor samples, each promotion's gate results
+and each version's params and lineage; then the apply history. A few lines of script mark on ``<body data-images>`` how many images the
 browser loaded with a real size (once the load event says all are in), which the rendering
 test in headless Chromium reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from html import escape as _escape_html
+from collections.abc import Sequence
 
-from mvctl.render.evaluation import number
-from mvctl.render.plots import (
-    data_uri,
-    drift_per_feature,
-    metric_trends,
-    monitor_over_time,
-    roc_curves,
-)
+from mvctl.render.html import escape, figure, table, td
+from mvctl.render.plots import drift_per_feature, monitor_over_time
 from mvctl.render.records import change_line
-from mvctl.render.terminal import visible
-from mvctl.results.records import EvaluationRecord
+from mvctl.render.report_sections import (
+    UNIT_SCORES,
+    aliased_views,
+    metrics_table,
+    promotions_section,
+    trend_figure,
+    version_details,
+)
+from mvctl.results.history import HistoryEntry
 from mvctl.results.report import ModelReport, ReportData
-from mvctl.spec.metrics import recorded_label
 from mvctl.spec.rules import DRIFT_STATISTICS, parse_rule
 
 STYLE = """
@@ -39,6 +39,9 @@ th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: ta
 .status-archived { color: #59636e; } .alias { background: #ddf4ff; border-radius: .6rem; padding: 0 .4rem; }
 figure { margin: .5rem 0 1.5rem; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
 nav a { margin-right: 1rem; } ul.changes { margin: 0; padding-left: 1.1rem; }
+td.better { color: #1a7f37; } td.worse { color: #cf222e; } td.same { color: #59636e; }
+li.gate-pass { color: #1a7f37; } li.gate-fail, li.gate-inconclusive { color: #cf222e; }
+details.version-detail { margin: .3rem 0; } summary { cursor: pointer; font-weight: 600; }
 """
 
 IMAGE_CHECK = """
@@ -53,12 +56,6 @@ IMAGE_CHECK = """
   if (document.readyState === "complete") { mark(); } else { window.addEventListener("load", mark); }
 })();
 """
-
-
-def escape(text: str) -> str:
-    """Text for an element or a quoted attribute: HTML escaped, and its control characters
-    and bidi overrides shown as escapes, as on a terminal (U+202E would reorder a name)."""
-    return _escape_html(visible(text, lines=True))
 
 
 def format_report_html(report: ReportData) -> str:
@@ -81,26 +78,13 @@ def format_report_html(report: ReportData) -> str:
             '<p class="empty">Nothing recorded yet: run <code>mvctl apply</code> first.</p>'
         )
     for model in report.models:
-        parts += _model_section(model)
+        parts += _model_section(model, report.history)
     parts += _history_section(report)
     parts += [f"<script>{IMAGE_CHECK}</script>", "</body></html>", ""]
     return "\n".join(parts)
 
 
-def _table(css: str, header: Sequence[str], rows: Iterable[Sequence[str]], attrs: str = "") -> str:
-    """Rows are already-escaped HTML cells."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
-    return (
-        f'<table class="{css}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
-
-
-def _td(text: str, css: str = "") -> str:
-    return f'<td class="{escape(css)}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
-
-
-def _model_section(model: ModelReport) -> list[str]:
+def _model_section(model: ModelReport, history: Sequence[HistoryEntry]) -> list[str]:
     held: dict[str, list[str]] = {}
     for alias, version in model.aliases:
         held.setdefault(version, []).append(alias)
@@ -109,24 +93,24 @@ def _model_section(model: ModelReport) -> list[str]:
         f"<h2>{escape(model.name)}</h2>",
         f'<p class="meta">{escape(model.description or "")} Task: {escape(model.task)}.</p>',
         "<h3>Aliases</h3>",
-        _table("aliases", ["alias", "version"], ([_td(a), _td(v)] for a, v in model.aliases))
+        table("aliases", ["alias", "version"], ([td(a), td(v)] for a, v in model.aliases))
         if model.aliases
         else '<p class="empty">No aliases.</p>',
         "<h3>Versions</h3>",
-        _table(
+        table(
             "versions",
             ["version", "status", "aliases", "created", "by"],
             (
                 [
-                    _td(v.label),
-                    _td(v.status, f"status-{v.status}"),
+                    td(v.label),
+                    td(v.status, f"status-{v.status}"),
                     "<td>"
                     + " ".join(
                         f'<span class="alias">{escape(a)}</span>' for a in held.get(v.label, [])
                     )
                     + "</td>",
-                    _td(v.created_at),
-                    _td(v.created_by),
+                    td(v.created_at),
+                    td(v.created_by),
                 ]
                 for v in model.versions
             ),
@@ -137,44 +121,14 @@ def _model_section(model: ModelReport) -> list[str]:
         parts.append('<p class="empty">The model declares no evaluation.</p>')
     elif not datasets:
         parts.append('<p class="empty">No evaluation results under the current settings yet.</p>')
-    labels = [v.label for v in model.versions]
     for dataset in datasets:
-        results = {r.label: r for r in model.results if r.dataset == dataset}
-        scored = next(iter(results.values())).details
-        parts += [
-            f"<h3>Metrics on {escape(dataset)}</h3>",
-            _table(
-                "metrics",
-                ["version", *(recorded_label(m, scored) for m in model.metrics)],
-                (
-                    [_td(label)] + [_td(_cell(results[label], m), "num") for m in model.metrics]
-                    for label in labels
-                    if label in results
-                ),
-                f' data-dataset="{escape(dataset)}"',
-            ),
-        ]
-        curves = {
-            f"{alias}: {version}": results[version].details["roc"]
-            for alias, version in model.aliases
-            if version in results and "roc" in results[version].details
-        }
-        if curves and model.task == "binary-classification":
-            png = roc_curves(f"{model.name} on {dataset}: ROC of the aliased versions", curves)
-            parts.append(
-                _figure(png, f"ROC curves of {model.name}'s aliased versions on {dataset}", "roc")
-            )
+        parts += [f"<h3>Metrics on {escape(dataset)}</h3>", metrics_table(model, dataset)]
+        parts += aliased_views(model, dataset)
     if datasets:
-        scored = model.results[0].details
-        series = {
-            recorded_label(metric, scored): {
-                d: [_value(model, label, d, metric) for label in labels] for d in datasets
-            }
-            for metric in model.metrics
-        }
-        png = metric_trends(f"{model.name}: metrics across versions", labels, series)
-        parts.append(_figure(png, f"Trend of each metric of {model.name} across versions", "trend"))
+        parts += ["<h3>Trends</h3>", *trend_figure(model, datasets)]
     parts += _monitoring_figures(model)
+    parts += promotions_section(model, history)
+    parts += version_details(model)
     parts.append("</section>")
     return parts
 
@@ -206,37 +160,16 @@ def _monitoring_figures(model: ModelReport) -> list[str]:
             [s.version for s in samples],
             series,
             thresholds,
+            UNIT_SCORES,
         )
-        parts.append(_figure(png, f"Metrics and drift of {reference} over time", "monitor-trend"))
+        parts.append(figure(png, f"Metrics and drift of {reference} over time", "monitor-trend"))
         latest = samples[-1]
         columns = [*latest.drift["features"], latest.drift["prediction"]]
         png = drift_per_feature(
             f"{reference}: drift of sample #{latest.id} ({latest.taken_at})", columns
         )
-        parts.append(_figure(png, f"Drift per feature of {reference}'s latest sample", "drift"))
+        parts.append(figure(png, f"Drift per feature of {reference}'s latest sample", "drift"))
     return parts
-
-
-def _value(model: ModelReport, label: str, dataset: str, metric: str) -> float | None:
-    for record in model.results:
-        if record.label == label and record.dataset == dataset:
-            value = record.metrics.get(metric)
-            return float(value) if isinstance(value, int | float) else None
-    return None
-
-
-def _cell(record: EvaluationRecord, metric: str) -> str:
-    value = record.metrics.get(metric)
-    if value is None:
-        return record.metric_status.get(metric, "—").upper()
-    return number(float(value))
-
-
-def _figure(png: bytes, caption: str, css: str) -> str:
-    return (
-        f'<figure class="{css}"><img alt="{escape(caption)}" src="{data_uri(png)}">'
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
-    )
 
 
 def _history_section(report: ReportData) -> list[str]:
@@ -246,17 +179,17 @@ def _history_section(report: ReportData) -> list[str]:
         changes = "".join(f"<li>{escape(change_line(c.change))}</li>" for c in entry.changes)
         rows.append(
             [
-                _td(f"#{a.id}"),
-                _td(a.kind),
-                _td(a.actor),
-                _td(a.started_at),
-                _td(a.status, f"status-{a.status}"),
-                f'<td><ul class="changes">{changes}</ul></td>' if changes else _td("(no changes)"),
+                td(f"#{a.id}"),
+                td(a.kind),
+                td(a.actor),
+                td(a.started_at),
+                td(a.status, f"status-{a.status}"),
+                f'<td><ul class="changes">{changes}</ul></td>' if changes else td("(no changes)"),
             ]
         )
-    table = _table("history", ["apply", "kind", "actor", "started", "status", "changes"], rows)
+    history = table("history", ["apply", "kind", "actor", "started", "status", "changes"], rows)
     return [
         '<section id="history"><h2>Apply history</h2>',
-        table if rows else '<p class="empty">No applies yet.</p>',
+        history if rows else '<p class="empty">No applies yet.</p>',
         "</section>",
     ]

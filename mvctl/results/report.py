@@ -26,6 +26,8 @@ class ModelReport:
     """Every monitor sample of the model's aliases, oldest first."""
     rules: tuple[str, ...] = ()
     """The model's monitoring rules (their absolute bounds are drawn)."""
+    gates: tuple[str, ...] = ()
+    """The model's evaluation gates (their bounds are drawn on the trends)."""
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,11 @@ def test_stored_metrics_are_scikit_learns_on_the_same_data(project: Project) -> 
         }
         assert {k: record.metrics[k] for k in expected} == expected
         assert record.details["rows"] == 120 and record.evaluator_version.startswith("mvctl ")
+        assert record.details["confusion"]["matrix"] == skm.confusion_matrix(y, predicted).tolist()
+        assert record.details["pr"]["average_precision"] == round(
+            skm.average_precision_score(y, proba[:, 1]), 6
+        )
+        assert sum(record.details["calibration"]["count"]) == 120
         assert (
             record.details["speed"]["repetitions"] == 6 and record.details["speed"]["warmup"] == 2
         )
