@@ -31,7 +31,6 @@ _NOT_SUPPORTED_YET = {
     ("ModelSpec", "triggers"): "update triggers",
     ("ModelSpec", "monitoring"): "live monitoring rules",
     ("Config", "executor"): "the choice of executor",
-    ("VersionSpec", "bundle"): "versions imported from a bundle",
 }
 """Keys of features the design names but mvctl does not carry out yet, by the spec model
 they belong to: refused with words that say so, rather than as a typo."""

@@ -1,0 +1,73 @@
+"""mvctl export and mvctl import: versions that travel between projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.completion import complete_versions
+
+
+@click.command()
+@click.argument("reference", metavar="MODEL@VERSION|MODEL:ALIAS", shell_complete=complete_versions)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The bundle file to write (FILE.tar.gz).",
+)
+@click.option("--with-steps", is_flag=True, help="Also pack the outputs of its training steps.")
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An ed25519 private key (PEM) to sign the bundle's manifest with.",
+)
+@pass_app
+def export(
+    app: AppContext,
+    reference: str,
+    output: Path,
+    with_steps: bool,
+    sign_key: Path | None,
+) -> int:
+    """Pack a recorded version into a checksummed (and optionally signed) bundle: its model,
+    spec, params, lineage, metrics and gate results, and with --with-steps its step outputs.
+
+    MODEL:ALIAS names the version the alias points at now."""
+    from mvctl.exit_codes import ExitCode
+    from mvctl.render.bundles import format_export
+
+    from mvctl.ops.export import export_bundle
+
+    result = export_bundle(
+        app.workspace(), reference, output, with_steps=with_steps, sign_key=sign_key
+    )
+    app.console().print(format_export(result))
+    return ExitCode.OK
+
+
+@click.command(name="import")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--verify-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The publisher's ed25519 public key (PEM): the bundle must be signed by it.",
+)
+@click.option("--as", "as_label", metavar="LABEL", help="Declare it under this version label.")
+@pass_app
+def import_(app: AppContext, bundle: Path, verify_key: Path | None, as_label: str | None) -> int:
+    """Verify a bundle and declare it as a version (`bundle: FILE`) in the config, with the
+    model when the config has none. Nothing is recorded until `mvctl apply`."""
+    from mvctl.exit_codes import ExitCode
+    from mvctl.ops.bundle_import import import_bundle
+    from mvctl.render.bundles import format_import
+
+    result = import_bundle(app.workspace(), bundle, verify_key=verify_key, as_label=as_label)
+    app.console().print(format_import(result))
+    return ExitCode.OK
+
+
+COMMANDS = [export, import_]

@@ -1,0 +1,31 @@
+"""What `mvctl export` and `mvctl import` say when they are done."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from mvctl.results.bundles import ExportResult, ImportResult
+
+
+def format_export(result: ExportResult) -> str:
+    target = f"{escape(result.model)}@{escape(result.label)}"
+    signed = f", signed by {result.signer}" if result.signer else ", unsigned"
+    return (
+        f"Exported {target} to {escape(str(result.out))} ({result.files} files{signed}); "
+        f"import it in another project with `mvctl import {escape(str(result.out))}`."
+    )
+
+
+def format_import(result: ImportResult) -> str:
+    target = f"{escape(result.model)}@{escape(result.label)}"
+    signed = f"signed by {result.signer}" if result.signer else "unsigned"
+    head = (
+        f"Verified {escape(result.bundle)} ({signed}; exported from {escape(result.origin)})."
+    )
+    if not result.diff:
+        return f"{head}\n{target} already declares this bundle; nothing to change."
+    added = " and the model" if result.model_added else ""
+    return (
+        f"{head}\nDeclared {target}{added} in {escape(str(result.config_file))}:\n\n"
+        f"{escape(result.diff)}\nReview the change, then run `mvctl plan` and `mvctl apply`."
+    )
