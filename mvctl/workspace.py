@@ -17,8 +17,8 @@ from typing import Literal, overload
 
 from mvctl.apply.registration import check_registered_artifacts
 from mvctl.bundles.declared import BundleChecks, check_declared_bundles
-from mvctl.core.plan import BundleSource
 from mvctl.core.drift import artifacts_to_check
+from mvctl.core.plan import BundleSource
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError

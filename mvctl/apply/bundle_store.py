@@ -12,6 +12,7 @@ the dataset digests and evaluation hashes they were made with.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def _store_step(session: ApplySession, model: str, step: dict[str, Any], members
 
 
 def _lineage(
-    action: RegisterArtifact, manifest: dict[str, Any], signer: str | None
+    action: RegisterArtifact, manifest: Mapping[str, Any], signer: str | None
 ) -> dict[str, Any]:
     source = action.bundle
     assert source is not None

@@ -24,7 +24,7 @@ MEMBER_PATTERN = re.compile(r"^(artifact|steps)(/[A-Za-z0-9_][A-Za-z0-9_.+=-]*)+
 ``artifact/`` or ``steps/``; never absolute, never '.' or '..', no backslash or control
 character."""
 
-REQUIRED = {
+REQUIRED: dict[str, type] = {
     "format": str,
     "format_version": int,
     "project": str,
@@ -42,7 +42,11 @@ REQUIRED = {
     "steps": list,
     "files": dict,
 }
-OPTIONAL = {"torch_module": (str, type(None)), "mvctl_version": str, "description": (str, type(None))}
+OPTIONAL: dict[str, tuple[type, ...]] = {
+    "torch_module": (str, type(None)),
+    "mvctl_version": (str,),
+    "description": (str, type(None)),
+}
 
 
 class ManifestError(ValueError):

@@ -69,7 +69,9 @@ def verify_bundle(
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise _refused(shown, f"cannot be read: {error.strerror or error}", "Check the path.")
+        raise _refused(
+            shown, f"cannot be read: {error.strerror or error}", "Check the path."
+        ) from error
     if size == 0:
         raise _refused(shown, "is empty", "Export the version again.")
     if size > MAX_BUNDLE_BYTES:
@@ -93,14 +95,16 @@ def verify_bundle(
     try:
         manifest = parse_manifest(json.loads(manifest_bytes))
     except (ValueError, ManifestError) as error:
-        raise _refused(shown, f"has a {MANIFEST} mvctl cannot use: {error}", "Export it again.")
+        raise _refused(
+            shown, f"has a {MANIFEST} mvctl cannot use: {error}", "Export it again."
+        ) from error
     _check_files(manifest.files, digests, shown)
     signer = _check_signed(manifest_bytes, signature, required_key, key_name, shown)
     return VerifiedBundle(manifest, signer, unpack_to)
 
 
 def _read_members(
-    stream: IO[bytes], shown: str, unpack_to: Path | None
+    stream: gzip.GzipFile, shown: str, unpack_to: Path | None
 ) -> tuple[dict[str, str], bytes | None, bytes | None]:
     digests: dict[str, str] = {}
     manifest: bytes | None = None
@@ -125,7 +129,9 @@ def _read_members(
                 raise _refused(
                     shown, f"holds {name!r}, which is {_kind(member)}, not a plain file", _NOT_OURS
                 )
-            if name in digests or name in (MANIFEST, SIGNATURE) and _seen(name, manifest, signature):
+            if name in digests or (
+                name in (MANIFEST, SIGNATURE) and _seen(name, manifest, signature)
+            ):
                 raise _refused(shown, f"holds {name!r} twice", _NOT_OURS)
             handle = archive.extractfile(member)
             if handle is None:
@@ -147,7 +153,7 @@ def _read_members(
     return digests, manifest, signature
 
 
-def _check_trailer(stream: IO[bytes], shown: str) -> None:
+def _check_trailer(stream: gzip.GzipFile, shown: str) -> None:
     """Read to the end, so gzip checks its CRC; only the archive's zero padding may follow."""
     read = 0
     while chunk := stream.read(CHUNK):
@@ -246,6 +252,4 @@ def _refused(shown: str, what: str, fix: str) -> BundleError:
 
 
 _NOT_OURS = "mvctl does not write such bundles: do not use it, and check where it came from."
-_TAMPERED = (
-    "It was changed after it was exported: do not use it; export it again from its source."
-)
+_TAMPERED = "It was changed after it was exported: do not use it; export it again from its source."

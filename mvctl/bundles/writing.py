@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.bundles.manifest import MANIFEST, SIGNATURE
-from mvctl.bundles.signing import sign_manifest
+from mvctl.bundles.signing import check_signature, fingerprint, sign_manifest
 from mvctl.errors import UsageError
 
 
@@ -34,14 +34,17 @@ def write_bundle(
     signature = sign_manifest(body, sign_key) if sign_key is not None else None
     temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with temp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-                _add_bytes(archive, MANIFEST, body)
-                if signature is not None:
-                    _add_bytes(archive, SIGNATURE, signature)
-                for name in sorted(files):
-                    with files[name].open("rb") as handle:
-                        archive.addfile(_info(name, files[name].stat().st_size), handle)
+        with (
+            temp.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as archive,
+        ):
+            _add_bytes(archive, MANIFEST, body)
+            if signature is not None:
+                _add_bytes(archive, SIGNATURE, signature)
+            for name in sorted(files):
+                with files[name].open("rb") as handle:
+                    archive.addfile(_info(name, files[name].stat().st_size), handle)
         os.replace(temp, out)
     except OSError as error:
         temp.unlink(missing_ok=True)
@@ -51,8 +54,6 @@ def write_bundle(
         ) from error
     if signature is None:
         return None
-    from mvctl.bundles.signing import check_signature, fingerprint
-
     public = check_signature(body, signature)
     return fingerprint(public) if public is not None else None
 

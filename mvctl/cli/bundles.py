@@ -38,9 +38,8 @@ def export(
 
     MODEL:ALIAS names the version the alias points at now."""
     from mvctl.exit_codes import ExitCode
-    from mvctl.render.bundles import format_export
-
     from mvctl.ops.export import export_bundle
+    from mvctl.render.bundles import format_export
 
     result = export_bundle(
         app.workspace(), reference, output, with_steps=with_steps, sign_key=sign_key

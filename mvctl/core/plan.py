@@ -529,7 +529,11 @@ def _convert(hint: Any, value: Any) -> Any:
         return tuple(_convert(item_hint, item) for item in value)
     if origin in (Union, types.UnionType):
         for option in typing.get_args(hint):
-            if dataclasses.is_dataclass(option) and isinstance(value, dict):
+            if (
+                isinstance(option, type)
+                and dataclasses.is_dataclass(option)
+                and isinstance(value, dict)
+            ):
                 return _from_json(option, value)
         return value
     if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):

@@ -57,7 +57,9 @@ def import_bundle(
         block["verify_key"] = key_path
     if declared is not None and label in declared.versions:
         existing = declared.versions[label]
-        if existing.bundle == bundle_path and existing.verify_key == key_path:
+        in_place = root / bundle_path
+        same = in_place.is_file() and hash_file(in_place) == hash_file(bundle)
+        if existing.bundle == bundle_path and existing.verify_key == key_path and same:
             config_file = _declaring_file(workspace, model)
             return _result(verified, model, label, bundle_path, config_file, "", False)
         raise UsageError(

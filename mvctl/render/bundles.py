@@ -19,9 +19,7 @@ def format_export(result: ExportResult) -> str:
 def format_import(result: ImportResult) -> str:
     target = f"{escape(result.model)}@{escape(result.label)}"
     signed = f"signed by {result.signer}" if result.signer else "unsigned"
-    head = (
-        f"Verified {escape(result.bundle)} ({signed}; exported from {escape(result.origin)})."
-    )
+    head = f"Verified {escape(result.bundle)} ({signed}; exported from {escape(result.origin)})."
     if not result.diff:
         return f"{head}\n{target} already declares this bundle; nothing to change."
     added = " and the model" if result.model_added else ""

@@ -355,7 +355,9 @@ class VersionSpec(SpecModel):
                 "or 'pipeline'"
             )
         if self.verify_key is not None and self.bundle is None:
-            raise ValueError("'verify_key' checks the signature of a 'bundle'; this version has none")
+            raise ValueError(
+                "'verify_key' checks the signature of a 'bundle'; this version has none"
+            )
         return self
 
     def steps(self, model: ModelSpec) -> list[Step]:

@@ -341,7 +341,7 @@ CASES = [
             versions: {{"1.0.0": {{verify_key: k.pem}}}}
         """),
         5,
-        26,
+        16,
         "'verify_key' checks the signature of a 'bundle'; this version has none",
         only=True,
     ),
