@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mvctl.cli.app import AppContext, pass_app
+from mvctl.cli.app import AppContext, emit, json_option, pass_app
 from mvctl.cli.completion import complete_versions
 
 
@@ -25,6 +25,7 @@ from mvctl.cli.completion import complete_versions
     type=click.Path(path_type=Path, dir_okay=False),
     help="An ed25519 private key (PEM) to sign the bundle's manifest with.",
 )
+@json_option
 @pass_app
 def export(
     app: AppContext,
@@ -32,6 +33,7 @@ def export(
     output: Path,
     with_steps: bool,
     sign_key: Path | None,
+    as_json: bool,
 ) -> int:
     """Pack a recorded version into a checksummed (and optionally signed) bundle: its model,
     spec, params, lineage, metrics and gate results, and with --with-steps its step outputs.
@@ -39,12 +41,12 @@ def export(
     MODEL:ALIAS names the version the alias points at now."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.export import export_bundle
-    from mvctl.render.bundles import format_export
+    from mvctl.render.bundles import export_json, format_export
 
     result = export_bundle(
         app.workspace(), reference, output, with_steps=with_steps, sign_key=sign_key
     )
-    app.console().print(format_export(result))
+    emit(app, result, as_json=as_json, json=export_json, text=format_export)
     return ExitCode.OK
 
 
@@ -56,16 +58,19 @@ def export(
     help="The publisher's ed25519 public key (PEM): the bundle must be signed by it.",
 )
 @click.option("--as", "as_label", metavar="LABEL", help="Declare it under this version label.")
+@json_option
 @pass_app
-def import_(app: AppContext, bundle: Path, verify_key: Path | None, as_label: str | None) -> int:
+def import_(
+    app: AppContext, bundle: Path, verify_key: Path | None, as_label: str | None, as_json: bool
+) -> int:
     """Verify a bundle and declare it as a version (`bundle: FILE`) in the config, with the
     model when the config has none. Nothing is recorded until `mvctl apply`."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.bundle_import import import_bundle
-    from mvctl.render.bundles import format_import
+    from mvctl.render.bundles import format_import, import_json
 
     result = import_bundle(app.workspace(), bundle, verify_key=verify_key, as_label=as_label)
-    app.console().print(format_import(result))
+    emit(app, result, as_json=as_json, json=import_json, text=format_import)
     return ExitCode.OK
 
 

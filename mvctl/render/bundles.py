@@ -1,9 +1,11 @@
-"""What `mvctl export` and `mvctl import` say when they are done."""
+"""What `mvctl export` and `mvctl import` say when they are done, as text and as JSON
+(`schemas/export.schema.json`, `schemas/import.schema.json`)."""
 
 from __future__ import annotations
 
 from rich.markup import escape
 
+from mvctl.render.shapes import FORMAT_VERSION, ExportJson, ImportJson
 from mvctl.results.bundles import ExportResult, ImportResult
 
 
@@ -27,3 +29,29 @@ def format_import(result: ImportResult) -> str:
         f"{head}\nDeclared {target}{added} in {escape(str(result.config_file))}:\n\n"
         f"{escape(result.diff)}\nReview the change, then run `mvctl plan` and `mvctl apply`."
     )
+
+
+def export_json(result: ExportResult) -> ExportJson:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": result.model,
+        "label": result.label,
+        "output": str(result.out),
+        "files": result.files,
+        "signer": result.signer,
+    }
+
+
+def import_json(result: ImportResult) -> ImportJson:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": result.model,
+        "label": result.label,
+        "origin": result.origin,
+        "bundle": result.bundle,
+        "signer": result.signer,
+        "config_file": str(result.config_file),
+        "changed": bool(result.diff),
+        "model_added": result.model_added,
+        "diff": result.diff,
+    }
