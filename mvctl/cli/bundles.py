@@ -17,7 +17,15 @@ from mvctl.cli.completion import complete_versions
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="The bundle file to write (FILE.tar.gz).",
+    help="The bundle file to write (FILE.tar.gz); with --format mlflow, a new folder.",
+)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["bundle", "mlflow"]),
+    default="bundle",
+    show_default=True,
+    help="bundle: for `mvctl import`; mlflow: an MLflow model directory (scikit-learn models).",
 )
 @click.option("--with-steps", is_flag=True, help="Also pack the outputs of its training steps.")
 @click.option(
@@ -31,6 +39,7 @@ def export(
     app: AppContext,
     reference: str,
     output: Path,
+    export_format: str,
     with_steps: bool,
     sign_key: Path | None,
     as_json: bool,
@@ -38,14 +47,22 @@ def export(
     """Pack a recorded version into a checksummed (and optionally signed) bundle: its model,
     spec, params, lineage, metrics and gate results, and with --with-steps its step outputs.
 
-    MODEL:ALIAS names the version the alias points at now."""
+    MODEL:ALIAS names the version the alias points at now. --format mlflow writes a folder
+    that `mlflow.pyfunc.load_model` loads instead."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.export import export_bundle
     from mvctl.render.bundles import export_json, format_export
 
-    result = export_bundle(
-        app.workspace(), reference, output, with_steps=with_steps, sign_key=sign_key
-    )
+    if export_format == "mlflow":
+        from mvctl.ops.export_mlflow import export_mlflow
+
+        if with_steps or sign_key is not None:
+            raise click.UsageError("--with-steps and --sign-key apply to bundles only")
+        result = export_mlflow(app.workspace(), reference, output)
+    else:
+        result = export_bundle(
+            app.workspace(), reference, output, with_steps=with_steps, sign_key=sign_key
+        )
     emit(app, result, as_json=as_json, json=export_json, text=format_export)
     return ExitCode.OK
 

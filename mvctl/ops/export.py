@@ -108,7 +108,7 @@ def _collect(
         "spec_hash": detail.spec_hash,
         "params": dict(detail.params),
         "lineage": dict(detail.lineage),
-        "metrics": _metrics(state, detail),
+        "metrics": metric_records(state, detail),
         "gates": _gates(state, detail),
         "artifact": artifact,
         "steps": steps,
@@ -171,7 +171,8 @@ def _step_outputs(
     return steps
 
 
-def _metrics(state: StateReader, detail: VersionDetail) -> list[dict[str, Any]]:
+def metric_records(state: StateReader, detail: VersionDetail) -> list[dict[str, Any]]:
+    """The version's latest successful evaluation per dataset and evaluation settings."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for record in state.evaluations_of(detail.model):
         if record.label != detail.label or record.spec_hash != detail.spec_hash:

@@ -11,6 +11,11 @@ from mvctl.results.bundles import ExportResult, ImportResult
 
 def format_export(result: ExportResult) -> str:
     target = f"{escape(result.model)}@{escape(result.label)}"
+    if result.format == "mlflow":
+        return (
+            f"Exported {target} to {escape(str(result.out))} as an MLflow model; load it with "
+            f"`mlflow.pyfunc.load_model({escape(repr(str(result.out)))})`."
+        )
     signed = f", signed by {result.signer}" if result.signer else ", unsigned"
     return (
         f"Exported {target} to {escape(str(result.out))} ({result.files} files{signed}); "
@@ -36,6 +41,7 @@ def export_json(result: ExportResult) -> ExportJson:
         "format_version": FORMAT_VERSION,
         "model": result.model,
         "label": result.label,
+        "format": "mlflow" if result.format == "mlflow" else "bundle",
         "output": str(result.out),
         "files": result.files,
         "signer": result.signer,

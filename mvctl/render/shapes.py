@@ -400,8 +400,12 @@ class ExportJson(TypedDict):
     format_version: FormatVersion
     model: str
     label: str
-    output: Annotated[str, "The bundle written, as given on the command line."]
-    files: Annotated[int, "Files packed beside the manifest (model, step outputs)."]
+    format: Annotated[
+        Literal["bundle", "mlflow"],
+        "bundle: an mvctl bundle file; mlflow: an MLflow model directory (--format mlflow).",
+    ]
+    output: Annotated[str, "The bundle file or MLflow folder written, as given."]
+    files: Annotated[int, "Files written beside the manifest (bundle) or in the folder (mlflow)."]
     signer: Annotated[
         str | None,
         "The signing key's fingerprint (ed25519: and the start of the sha256 of its raw "

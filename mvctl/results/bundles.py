@@ -13,6 +13,8 @@ class ExportResult:
     out: Path
     files: int
     signer: str | None = None
+    format: str = "bundle"
+    """bundle: an mvctl bundle file; mlflow: an MLflow model directory."""
 
 
 @dataclass(frozen=True)
