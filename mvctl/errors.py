@@ -17,6 +17,7 @@ Only ``mvctl.cli`` catches these; it prints the message and exits 1. Anything th
     ├── StoreError             the blob store cannot be read or written
     │   └── DigestMismatchError  a blob or file does not hash to its recorded digest
     ├── UnsafeArtifactError    a model file is not a safe format (skops, safetensors)
+    ├── BundleError            a bundle is malformed, tampered with, or not signed as required
     ├── StepFailedError        a version could not be trained: a step failed, or its model
     │                          is missing or unsafe (apply records it failed and goes on)
     ├── EvaluationError        a version cannot be scored: its data, its model or its predictions
@@ -142,6 +143,10 @@ class DigestMismatchError(StoreError):
 
 class UnsafeArtifactError(MvctlError):
     """A model file is not in a safe format or would load untrusted code."""
+
+
+class BundleError(MvctlError):
+    """A bundle (`mvctl export` / `import`, a version's `bundle:`) cannot be trusted."""
 
 
 class StepFailedError(MvctlError):

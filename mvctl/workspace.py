@@ -11,12 +11,14 @@ import getpass
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
 
 from mvctl.apply.registration import check_registered_artifacts
+from mvctl.bundles.declared import BundleChecks, check_declared_bundles
 from mvctl.core.drift import artifacts_to_check
+from mvctl.core.plan import BundleSource
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
@@ -46,6 +48,7 @@ class Workspace:
     loaded: LoadedConfig
     state_url: str
     store_url: str
+    checked_bundles: BundleChecks = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -172,9 +175,20 @@ class Workspace:
         errors = check_registered_artifacts(
             self.loaded, digest_of, self.private_dir / "cache" / "artifact-checks.json"
         )
+        errors += check_declared_bundles(self.loaded, digest_of, self.checked_bundles)[1]
         cache.save()
         if errors:
             raise SpecErrors(errors)
+
+    def bundle_sources(self, digests: Mapping[str, str]) -> dict[tuple[str, str], BundleSource]:
+        """What each `bundle:` version's checks found (checked once per command), by (model,
+        label); SpecErrors at the `bundle:` keys of those refused."""
+        sources, errors = check_declared_bundles(
+            self.loaded, digests.__getitem__, self.checked_bundles
+        )
+        if errors:
+            raise SpecErrors(errors)
+        return sources
 
     def _dep_error(
         self, error: DepMissingError | DepOutsideError, place_path: tuple[str | int, ...]
@@ -201,6 +215,10 @@ class Workspace:
             for label, version in model.versions.items():
                 if version.artifact is not None:
                     yield version.artifact, ("models", model_name, "versions", label, "artifact")
+                for key in ("bundle", "verify_key"):
+                    path = getattr(version, key)
+                    if path is not None:
+                        yield path, ("models", model_name, "versions", label, key)
                 if version.pipeline is not None:
                     where = ("models", model_name, "versions", label, "pipeline")
                     pipelines.append((where, version.pipeline))

@@ -17,6 +17,7 @@ from typing import Any
 
 from mvctl import faults
 from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.bundle_store import store_bundle
 from mvctl.apply.evaluating import evaluate_version
 from mvctl.apply.pipeline import run_steps
 from mvctl.apply.promotion import promote_move, promote_replacement
@@ -152,17 +153,33 @@ def _register_artifact(session: ApplySession, action: RegisterArtifact) -> Actio
     target = f"{action.model}@{action.label}"
     before = session.state.version_value(action.model, action.label)
     try:
-        digest = _store_artifact(session, action, f"the artifact of {target}")
+        if action.bundle is not None:
+            bundle = store_bundle(session, action)
+        else:
+            digest = _store_artifact(session, action, f"the artifact of {target}")
     except MvctlError as error:
         session.unusable[(action.model, action.label)] = error.message
-        failure = {"reason": "artifact refused", "detail": error.message}
+        reason = "bundle refused" if action.bundle is not None else "artifact refused"
+        failure = {"reason": reason, "detail": error.message}
         after = _version_value(session, version, VERSION_FAILED, None, {}, failure)
         _record_version(session, action.model, action.label, before, after)
         return ActionOutcome(action, "failed", error.message)
-    lineage = {"artifact": {"source": action.path}}
-    after = _version_value(session, version, VERSION_TRAINED, digest, lineage, None)
+    if action.bundle is None:
+        lineage = {"artifact": {"source": action.path}}
+        after = _version_value(session, version, VERSION_TRAINED, digest, lineage, None)
+        _record_version(session, action.model, action.label, before, after)
+        return ActionOutcome(action, "done")
+    after = replace(
+        _version_value(
+            session, version, VERSION_TRAINED, bundle.artifact_digest, bundle.lineage, None
+        ),
+        params=bundle.params,
+    )
     _record_version(session, action.model, action.label, before, after)
-    return ActionOutcome(action, "done")
+    if (action.model, action.label) not in session.held and bundle.evaluations:
+        target_of = Target("evaluation", action.model, action.label)
+        _record(session, *(Change(target_of, None, result) for result in bundle.evaluations))
+    return ActionOutcome(action, "done", f"imported from {action.bundle.origin}")
 
 
 def _record_version(

@@ -255,6 +255,7 @@ def _with_plain_output_option(command: click.Command) -> None:
 def _register() -> None:
     from mvctl.cli import (
         apply,
+        bundles,
         compare,
         freeze,
         init,
@@ -287,6 +288,7 @@ def _register() -> None:
         logs,
         state,
         store,
+        bundles,
     ):
         for command in module.COMMANDS:
             _with_plain_output_option(command)

@@ -38,6 +38,12 @@ def version_spec_hash(resolved_steps: Sequence[Mapping[str, Any]]) -> str:
     return sha256_hex(canonical_json([[step["name"], step["key"]] for step in resolved_steps]))
 
 
+def bundle_spec_hash(bundle_digest: str) -> str:
+    """An imported bundle version is decided by the bundle's bytes, which export writes the
+    same for the same version: another bundle under a recorded label is a conflict."""
+    return sha256_hex(canonical_json({"bundle": bundle_digest}))
+
+
 def artifact_spec_hash(artifact_digest: str) -> str:
     """An imported artifact version is decided by its file's content alone."""
     return sha256_hex(canonical_json({"artifact": artifact_digest}))

@@ -120,8 +120,26 @@ class TrainVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class BundleSource:
+    """What the checks found in a version's `bundle:` when the plan was made."""
+
+    origin: str
+    """project/model@label it was exported from."""
+    artifact_digest: str
+    signer: str | None
+    """Fingerprint of the key that signed it; None: unsigned."""
+    verify_key: str | None
+    """The `verify_key:` its signature was checked against; None: no key required."""
+    metrics: int
+    """Evaluation results it carries (one per dataset and evaluation)."""
+    step_outputs: int
+
+
+@dataclass(frozen=True, slots=True)
 class RegisterArtifact:
-    """Verify a model file produced elsewhere and copy it into the store as a version."""
+    """Verify a model file produced elsewhere and copy it into the store as a version; with
+    ``bundle``, ``path`` and ``digest`` are the bundle's, and its metrics, lineage and step
+    outputs are registered too."""
 
     kind: ClassVar[str] = "register_artifact"
     model: str
@@ -131,6 +149,7 @@ class RegisterArtifact:
     spec_hash: str
     metadata_hash: str
     replaces: str | None = None
+    bundle: BundleSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +528,13 @@ def _convert(hint: Any, value: Any) -> Any:
         (item_hint, _ellipsis) = typing.get_args(hint)
         return tuple(_convert(item_hint, item) for item in value)
     if origin in (Union, types.UnionType):
+        for option in typing.get_args(hint):
+            if (
+                isinstance(option, type)
+                and dataclasses.is_dataclass(option)
+                and isinstance(value, dict)
+            ):
+                return _from_json(option, value)
         return value
     if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return _from_json(hint, value)

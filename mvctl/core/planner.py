@@ -18,6 +18,7 @@ from mvctl.core.plan import (
     EVERYTHING,
     Action,
     ArchiveVersion,
+    BundleSource,
     Conflict,
     CreateModel,
     Drift,
@@ -61,9 +62,11 @@ def build_plan(
     options: PlanOptions = EVERYTHING,
     missing_artifacts: Collection[str] = frozenset(),
     missing_step_outputs: Collection[str] = frozenset(),
+    bundles: Mapping[tuple[str, str], BundleSource] | None = None,
 ) -> Plan:
     """What apply must do to make the recorded state match the config.
 
+    ``bundles``: what the checks of each `bundle:` version found, by (model, label).
     ``missing_artifacts``: digests among ``drift.artifacts_to_check`` that the store lacks.
     ``missing_step_outputs``: cache keys among ``restored_step_keys`` of this plan whose
     recorded outputs are not all in the store; those steps run again (apply could not restore
@@ -83,6 +86,7 @@ def build_plan(
             options=refresh.options,
         )
     planner = _Planner(recorded, digests, env_digests or {}, options, missing_step_outputs)
+    planner.bundles = bundles or {}
     planner.plan_policy(config)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
@@ -127,6 +131,7 @@ class _Planner:
         self.env_digests = env_digests
         self.options = options
         self.missing_step_outputs = missing_step_outputs
+        self.bundles: Mapping[tuple[str, str], BundleSource] = {}
         self.actions: list[Action] = []
         self.conflicts: list[Conflict] = []
         self.drift: list[Drift] = []
@@ -233,6 +238,20 @@ class _Planner:
         return version
 
     def _train(self, version: ResolvedVersion, reason: str, replaces: str | None = None) -> None:
+        if version.bundle_path is not None and version.artifact_digest is not None:
+            self.actions.append(
+                RegisterArtifact(
+                    version.model,
+                    version.label,
+                    version.bundle_path,
+                    version.artifact_digest,
+                    version.spec_hash,
+                    version.metadata_hash,
+                    replaces,
+                    self.bundles[(version.model, version.label)],
+                )
+            )
+            return
         if version.artifact_path is not None and version.artifact_digest is not None:
             self.actions.append(
                 RegisterArtifact(

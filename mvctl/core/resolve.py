@@ -15,6 +15,7 @@ from typing import Any
 from mvctl.core.dag import topological_order
 from mvctl.core.hashing import (
     artifact_spec_hash,
+    bundle_spec_hash,
     canonical_json,
     metadata_hash,
     step_cache_key,
@@ -56,9 +57,13 @@ class ResolvedVersion:
     artifact_digest: str | None
     description: str | None
     tags: Mapping[str, str]
+    bundle_path: str | None = None
+    """A version imported from a bundle: the bundle (``artifact_digest`` is the bundle's)."""
 
     def spec(self) -> dict[str, Any]:
         """The resolved spec as recorded with the version: what a conflict diff compares."""
+        if self.bundle_path is not None:
+            return {"bundle": {"digest": self.artifact_digest}}
         if self.artifact_digest is not None:
             return {"artifact": {"path": self.artifact_path, "digest": self.artifact_digest}}
         return {"steps": {step.name: dict(step.definition) for step in self.steps}}
@@ -119,6 +124,20 @@ def resolve_version(
     overrides and the same upstream keys resolves the same, so it is hashed once.
     """
     meta = metadata_hash(version.description, version.tags)
+    if version.bundle is not None:
+        digest = digests[version.bundle]
+        return ResolvedVersion(
+            model_name,
+            label,
+            bundle_spec_hash(digest),
+            meta,
+            (),
+            None,
+            digest,
+            version.description,
+            version.tags,
+            version.bundle,
+        )
     if version.artifact is not None:
         digest = digests[version.artifact]
         return ResolvedVersion(

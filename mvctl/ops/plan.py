@@ -70,7 +70,10 @@ def plan_against(
     looked up one blob at a time (never a scan of the store), and only the steps of versions
     the plan trains, so a no-op plan costs no lookup."""
     missing = workspace.missing_artifacts(recorded)
-    plan = build_plan(workspace.config, recorded, digests, env_digests, options, missing)
+    bundles = workspace.bundle_sources(digests)
+    plan = build_plan(
+        workspace.config, recorded, digests, env_digests, options, missing, bundles=bundles
+    )
     restored = restored_step_keys(plan, recorded)
     if not restored:
         return plan
@@ -79,4 +82,6 @@ def plan_against(
     if not gone:
         return plan
     # Steps that run instead of restoring only ever restore fewer: one more pass is exact.
-    return build_plan(workspace.config, recorded, digests, env_digests, options, missing, gone)
+    return build_plan(
+        workspace.config, recorded, digests, env_digests, options, missing, gone, bundles
+    )

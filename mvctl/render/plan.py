@@ -67,6 +67,20 @@ def _train_version(action: TrainVersion) -> list[str]:
 
 
 def _register_artifact(action: RegisterArtifact) -> list[str]:
+    source = action.bundle
+    if source is not None:
+        signed = (
+            f"signed by {source.signer}"
+            + (f", checked against {escape(source.verify_key)}" if source.verify_key else "")
+            if source.signer
+            else "unsigned"
+        )
+        carries = f"{source.metrics} metric results, {source.step_outputs} step outputs"
+        return [
+            f"[green]+ import[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
+            f"from {escape(action.path)} ({action.digest[:19]})",
+            f"    verified; {signed}; exported from {escape(source.origin)}; {carries}",
+        ]
     return [
         f"[green]+ register[/] [bold]{escape(action.model)}@{escape(action.label)}[/]  "
         f"from {escape(action.path)} ({action.digest[:19]})"

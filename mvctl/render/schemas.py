@@ -245,6 +245,8 @@ DOCUMENTS: tuple[tuple[str, Any, str], ...] = (
     ("freeze.schema.json", shapes.FreezeJson, "mvctl freeze"),
     ("reproduce.schema.json", shapes.ReproduceJson, "mvctl reproduce"),
     ("trigger.schema.json", shapes.TriggerJson, "mvctl trigger"),
+    ("export.schema.json", shapes.ExportJson, "mvctl export"),
+    ("import.schema.json", shapes.ImportJson, "mvctl import"),
     ("error.schema.json", shapes.ErrorJson, "mvctl, any command failing under --json"),
 )
 """Each file in ``schemas/`` that documents a TypedDict document, and its title."""

@@ -442,6 +442,40 @@ class FreezeJson(TypedDict):
     edits: list[FreezeEditJson]
 
 
+class ExportJson(TypedDict):
+    """`mvctl export --json`: the version packed, and where."""
+
+    format_version: FormatVersion
+    model: str
+    label: str
+    format: Annotated[
+        Literal["bundle", "mlflow"],
+        "bundle: an mvctl bundle file; mlflow: an MLflow model directory (--format mlflow).",
+    ]
+    output: Annotated[str, "The bundle file or MLflow folder written, as given."]
+    files: Annotated[int, "Files written beside the manifest (bundle) or in the folder (mlflow)."]
+    signer: Annotated[
+        str | None,
+        "The signing key's fingerprint (ed25519: and the start of the sha256 of its raw "
+        "public key); null: unsigned.",
+    ]
+
+
+class ImportJson(TypedDict):
+    """`mvctl import --json`: the bundle verified, and the version block declared for it."""
+
+    format_version: FormatVersion
+    model: str
+    label: Annotated[str, "The label it is declared under (--as, else the exported one)."]
+    origin: Annotated[str, "PROJECT/MODEL@LABEL the bundle was exported from."]
+    bundle: Annotated[str, "The bundle's path in the project, as the version block names it."]
+    signer: Annotated[str | None, "The verified signer's fingerprint; null: unsigned."]
+    config_file: Annotated[str, "The config file that declares the version."]
+    changed: Annotated[bool, "False when the config already declared this bundle."]
+    model_added: Annotated[bool, "Whether the model itself was added to the config."]
+    diff: Annotated[str, "The edit as a unified diff; empty when nothing changed."]
+
+
 class ReproducedDigestJson(TypedDict):
     recorded: Annotated[str | None, "The digest the record holds."]
     reproduced: Annotated[str | None, "The re-run's digest; null: the re-run did not make it."]

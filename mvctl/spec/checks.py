@@ -307,9 +307,14 @@ def _check_paths(model: ModelSpec, at: _Reporter) -> None:
                         value=True,
                     )
     paths += [
-        (("versions", label, "artifact"), version.artifact)
+        (("versions", label, key), path)
         for label, version in model.versions.items()
-        if version.artifact is not None
+        for key, path in (
+            ("artifact", version.artifact),
+            ("bundle", version.bundle),
+            ("verify_key", version.verify_key),
+        )
+        if path is not None
     ]
     evaluation = model.evaluation
     if evaluation is not None and evaluation.dataset is not None:
@@ -345,13 +350,14 @@ def _check_versions(name: str, model: ModelSpec, at: _Reporter) -> None:
         untrained = [
             label
             for label, version in model.versions.items()
-            if version.artifact is None and version.pipeline is None
+            if version.artifact is None and version.pipeline is None and version.bundle is None
         ]
         if untrained:
             at.error(
                 ("versions",),
                 f"model '{name}' has no pipeline to train version(s) {_listing(untrained)}",
-                "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere.",
+                "Add a 'pipeline:', or give each version an 'artifact:' file made elsewhere "
+                "or a 'bundle:' from `mvctl export`.",
             )
     model_steps = {step.name: step for step in reversed(model.pipeline)}
     for label, version in model.versions.items():

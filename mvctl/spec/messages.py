@@ -29,7 +29,6 @@ _NAME_KINDS = {
 
 _NOT_SUPPORTED_YET = {
     ("Config", "executor"): "the choice of executor",
-    ("VersionSpec", "bundle"): "versions imported from a bundle",
 }
 """Keys of features the design names but mvctl does not carry out yet, by the spec model
 they belong to: refused with words that say so, rather than as a typo."""

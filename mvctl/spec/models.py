@@ -333,6 +333,16 @@ class VersionSpec(SpecModel):
     artifact: str | None = Field(
         None, description="A model file produced elsewhere (skops or safetensors) to register."
     )
+    bundle: str | None = Field(
+        None,
+        description="A bundle made by `mvctl export` (written here by `mvctl import`): the "
+        "version is checked and registered from it, with its metrics and lineage.",
+    )
+    verify_key: str | None = Field(
+        None,
+        description="An ed25519 public key (PEM) in the project: the `bundle` must be signed "
+        "by it, or it is refused.",
+    )
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     on_conflict: Literal["abort", "overwrite"] = Field(
@@ -347,6 +357,17 @@ class VersionSpec(SpecModel):
             raise ValueError("a version with 'artifact' is not trained, so it takes no 'params'")
         if self.artifact is not None and self.pipeline is not None:
             raise ValueError("a version with 'artifact' is not trained, so it takes no 'pipeline'")
+        if self.bundle is not None and (
+            self.params or self.artifact is not None or self.pipeline is not None
+        ):
+            raise ValueError(
+                "a version with 'bundle' is imported, so it takes no 'params', 'artifact' "
+                "or 'pipeline'"
+            )
+        if self.verify_key is not None and self.bundle is None:
+            raise ValueError(
+                "'verify_key' checks the signature of a 'bundle'; this version has none"
+            )
         return self
 
     def steps(self, model: ModelSpec) -> list[Step]:

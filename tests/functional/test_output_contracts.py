@@ -74,6 +74,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Resu
     project.edit_config("params: {C: 1.0}", "params: {C: 0.5}")  # 1.0.0 takes the default
     runs["freeze.schema.json"] = project.mvctl("freeze", "--json")
     runs["revert.schema.json"] = project.mvctl("revert", "--auto-approve", "--json")
+    bundle = root / "churn-1.1.0.tar.gz"
+    runs["export.schema.json"] = project.mvctl("export", "churn@1.1.0", "-o", str(bundle), "--json")
+    runs["import.schema.json"] = Project(root / "fresh", base_env(None)).mvctl(
+        "import", str(bundle), "--json"
+    )
     runs["error.schema.json"] = project.mvctl("show", "churn@9.9.9", "--json")
     project.edit_config(
         '      staging: "1.1.0"\n',
@@ -150,6 +155,12 @@ def test_the_documents_say_what_happened(outputs: dict[str, Result]) -> None:
     assert report["bytes"] == Path(report["output"]).stat().st_size > 0
     created = document(outputs["init.schema.json"])
     assert all((Path(created["folder"]) / name).is_file() for name in created["created"])
+    exported = document(outputs["export.schema.json"])
+    assert (exported["label"], exported["signer"]) == ("1.1.0", None)
+    assert Path(exported["output"]).is_file()
+    imported = document(outputs["import.schema.json"])
+    assert (imported["origin"], imported["model_added"]) == ("scored/churn@1.1.0", True)
+    assert "bundle: bundles/churn-1.1.0.tar.gz" in Path(imported["config_file"]).read_text()
     error = document(outputs["error.schema.json"])
     assert (error["kind"], error["exit_code"]) == ("NotFoundError", 1)
     assert "1.0.0" in (error["fix"] or "")

@@ -716,17 +716,17 @@ CASES = [
         only=True,
     ),
     Case(
-        "bundle-not-supported-yet",
+        "verify-key-without-bundle",
         y(f"""
         project: a
         models:
           churn:
             {STEP}
-            versions: {{"1.0.0": {{bundle: b.tar.gz}}}}
+            versions: {{"1.0.0": {{verify_key: k.pem}}}}
         """),
         5,
-        26,
-        "'bundle' (versions imported from a bundle) is not supported yet",
+        16,
+        "'verify_key' checks the signature of a 'bundle'; this version has none",
         only=True,
     ),
     Case("missing-project", "models: {}\n", 1, 1, "missing required key 'project'", only=True),

@@ -83,6 +83,7 @@ IMPORTED_FIRST_FAILS = {
     "which imports the command modules to register them"
     for name in (
         "apply",
+        "bundles",
         "compare",
         "freeze",
         "init",
