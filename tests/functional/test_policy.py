@@ -161,8 +161,7 @@ def test_an_admin_changes_the_policy_and_it_holds_from_the_next_apply(guarded: P
     assert changed.code == 0, changed.text
     shown = guarded.mvctl("history").out
     assert (
-        'policy: policy.protected_aliases.production.actors ["release-bot"] -> '
-        '["mallory", "release-bot"]'
+        "policy: policy.protected_aliases.production.actors release-bot -> mallory, release-bot"
     ) in shown
     (change,) = history(guarded)[0]["changes"]
     assert (change["kind"], change["actor"]) == ("policy", "admin")
