@@ -87,7 +87,8 @@ class _Scheduler:
                         self._start_ready(pool)
                     if not self.running and not self.borrowed:
                         break
-                    done, _ = wait([*self.running, *self.borrowed], return_when=FIRST_COMPLETED)
+                    watched: list[Future[Any]] = [*self.running, *self.borrowed]
+                    done, _ = wait(watched, return_when=FIRST_COMPLETED)
                     finished = []
                     for future in done:
                         if future in self.borrowed:

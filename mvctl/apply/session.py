@@ -79,11 +79,11 @@ class SharedSteps:
         ``abandoned`` must follow)."""
         with self._lock:
             if key in self._runs:
-                owner, future = self._runs[key]
-                return future, owner
-            future: Future[None] = Future()
-            self._runs[key] = (target, future)
-            return future, None
+                owner, running = self._runs[key]
+                return running, owner
+            claimed: Future[None] = Future()
+            self._runs[key] = (target, claimed)
+            return claimed, None
 
     def recorded(self, key: str) -> None:
         with self._lock:
