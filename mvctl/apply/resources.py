@@ -156,7 +156,7 @@ def resource_errors(
         model = loaded.config.models[version.model]
         index = {step.name: i for i, step in enumerate(model.pipeline)}
         for step in version.steps:
-            problem = _too_much(step.execution, machine)
+            problem = too_much(step.execution, machine)
             if problem is None or (version.model, step.name) in errors:
                 continue
             path = ("models", version.model, "pipeline", index[step.name], "resources")
@@ -169,8 +169,9 @@ def resource_errors(
     return list(errors.values())
 
 
-def _too_much(execution: StepExecution, machine: Machine) -> str | None:
-    if execution.cpus is not None and execution.cpus > machine.cpus:
+def too_much(execution: StepExecution, machine: Machine) -> str | None:
+    """What ``execution`` asks beyond ``machine``, in words; None when it fits."""
+    if execution.cpus_declared and execution.cpus is not None and execution.cpus > machine.cpus:
         return f"{execution.cpus:g} cores; this machine has {machine.cpus}"
     if machine.memory and execution.memory > machine.memory:
         return (

@@ -34,6 +34,9 @@ class StepExecution:
 
     cpus: float | None = 1.0
     """Cores one run holds; None: the whole machine (a sklearn step with n_jobs=-1)."""
+    cpus_declared: bool = False
+    """Whether `resources.cpus` says so (more than the machine has is then an error) or the
+    trainer's default does (then capped at the machine)."""
     memory: int = 0
     """Bytes one run holds (0: not counted)."""
     gpus: int = 0
@@ -117,6 +120,7 @@ def step_execution(step: Step, params: Mapping[str, Any]) -> StepExecution:
     cpus = declared.cpus if declared.cpus is not None else _default_cpus(step, params)
     return StepExecution(
         cpus=cpus,
+        cpus_declared=declared.cpus is not None,
         memory=parse_size(declared.memory) if declared.memory is not None else 0,
         gpus=declared.gpus or 0,
         timeout_s=parse_duration(step.timeout) if step.timeout is not None else None,
