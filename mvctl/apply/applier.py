@@ -21,6 +21,7 @@ from mvctl.apply.bundle_store import store_bundle
 from mvctl.apply.evaluating import evaluate_version
 from mvctl.apply.pipeline import run_steps
 from mvctl.apply.promotion import promote_move, promote_replacement
+from mvctl.apply.scheduling import run_concurrently
 from mvctl.apply.session import ApplySession
 from mvctl.core.plan import (
     Action,
@@ -64,14 +65,16 @@ Handler = Callable[[ApplySession, Any], ActionOutcome]
 
 
 def run_actions(session: ApplySession, actions: tuple[Action, ...]) -> list[ActionOutcome]:
-    """Run every action in order; a failure stops only what depends on it."""
+    """Run every action, independent ones at once (``apply.scheduling``); a failure stops
+    only what depends on it. The outcomes come back in plan order."""
     session.held.update((a.model, a.label) for a in actions if isinstance(a, ReplaceServedVersion))
-    outcomes = []
-    for action in actions:
-        outcome = HANDLERS[type(action)](session, action)
-        session.events.action_finished(outcome)
-        outcomes.append(outcome)
-    return outcomes
+    return run_concurrently(session, actions, _run_action)
+
+
+def _run_action(session: ApplySession, action: Action) -> ActionOutcome:
+    outcome = HANDLERS[type(action)](session, action)
+    session.events.action_finished(outcome)
+    return outcome
 
 
 def _record(session: ApplySession, *changes: Change) -> None:

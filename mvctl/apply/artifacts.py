@@ -10,6 +10,7 @@ registered, when `mvctl validate` and `plan` see its `artifact:`, and at every l
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,10 @@ from mvctl.errors import UnsafeArtifactError
 PICKLE_PROTOCOL_MARK = 0x80
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_MODULE_KEY = "mvctl.module"
+_ONE_CHECK_AT_A_TIME = threading.Lock()
+"""A check imports modules in this process (scikit-learn's estimator list, a torch module),
+and apply checks the models of versions trained at once from several threads: walking one
+package's modules from two threads at once can fail half-way."""
 
 
 def check_safe_artifact(
@@ -42,12 +47,13 @@ def check_safe_artifact(
     """
     shown = shown or path
     kind = artifact_format(path, what, shown)
-    if kind == "skops":
-        audit_skops(path, trusted_types, registered=registered, what=what, shown=shown)
-        return kind
-    read_header(path, what, shown)
-    if registered:
-        check_torch_module(path, what, torch_module, shown)
+    with _ONE_CHECK_AT_A_TIME:
+        if kind == "skops":
+            audit_skops(path, trusted_types, registered=registered, what=what, shown=shown)
+            return kind
+        read_header(path, what, shown)
+        if registered:
+            check_torch_module(path, what, torch_module, shown)
     return kind
 
 

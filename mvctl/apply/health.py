@@ -2,7 +2,9 @@
 
 It runs in the project root with the alias, the version and a verified copy of the artifact
 handed over (MVCTL_MODEL, MVCTL_ALIAS, MVCTL_VERSION, MVCTL_ARTIFACT). A non-zero exit or a
-timeout means the promotion is rolled back to the version the alias held before.
+timeout (the model's `health_check_timeout`) means the promotion is rolled back to the version
+the alias held before. Like a step, it runs in a process group of its own that is stopped at
+the timeout and never outlives the apply (``apply/processes.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 import subprocess
 from pathlib import Path
 
+from mvctl.apply.processes import Deadline, ProcessGroups
+from mvctl.spec.quantities import format_duration
 from mvctl.store.blobs import BlobStore
 
-HEALTH_TIMEOUT_S = 300.0
 OUTPUT_TAIL_LINES = 5
 
 
@@ -27,6 +30,8 @@ def check_health(
     alias: str,
     version: str,
     artifact_digest: str,
+    timeout_s: float,
+    processes: ProcessGroups,
 ) -> str | None:
     """None when the check passes, else why it failed (exit code or timeout, with its output)."""
     artifact = work_dir / "health" / artifact_digest.removeprefix("sha256:")
@@ -39,22 +44,29 @@ def check_health(
         "MVCTL_ARTIFACT": str(artifact),
     }
     try:
-        done = subprocess.run(
+        process = processes.start(
             command,
             shell=True,
             cwd=root,
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=HEALTH_TIMEOUT_S,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            check=False,
         )
-    except subprocess.TimeoutExpired:
-        return f"health check did not finish within {HEALTH_TIMEOUT_S:.0f} s"
+        deadline = Deadline(process.pid, timeout_s)
+        try:
+            assert process.stdout is not None
+            output = process.stdout.read().decode("utf-8", errors="replace")
+            process.stdout.close()
+            exit_code = process.wait()
+        finally:
+            deadline.cancel()
+            processes.ended(process)
     finally:
         artifact.unlink(missing_ok=True)
-    if done.returncode == 0:
+    if deadline.expired:
+        return f"health check timed out after {format_duration(timeout_s)}"
+    if exit_code == 0:
         return None
-    tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
-    return f"health check exited with code {done.returncode}" + (f": {tail}" if tail else "")
+    tail = " | ".join(output.strip().splitlines()[-OUTPUT_TAIL_LINES:])
+    return f"health check exited with code {exit_code}" + (f": {tail}" if tail else "")

@@ -1,7 +1,9 @@
 """Run one version's steps over their DAG, independent steps at the same time.
 
-A step starts as soon as every upstream step has finished (run or restored from the cache), in
-a small thread pool bounded by `mvctl apply --parallel N`. The threads only wait on step
+A step starts as soon as every upstream step has finished (run or restored from the cache) and
+its apply's ``ResourcePool`` has room for it: the pool is shared by every version training in
+the apply, so `--parallel N` and the steps' `resources` bound them all together. A step with
+`retries:` runs again after a failure, up to that many more times. The threads only wait on step
 subprocesses and copy blobs into the store; the state database is written from the
 coordinating thread alone, so its writes stay in the order the steps finish. When a step fails
 no new step starts, the ones already running finish (their results are valid cache entries),
@@ -26,15 +28,17 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from mvctl.apply.processes import StepsStopped
 from mvctl.apply.session import ApplySession
 from mvctl.apply.snapshots import DepFiles, DepSnapshots
-from mvctl.apply.steps import StepResult, run_step
+from mvctl.apply.steps import LOG_NAME, StepResult, run_step
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
 from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
 from mvctl.errors import MvctlError, StepFailedError
 from mvctl.spec.paths import output_name_problem
+from mvctl.spec.quantities import format_duration
 
 
 def run_steps(
@@ -51,13 +55,17 @@ class _Scheduler:
         self.session = session
         self.version = version
         self.target = f"{version.model}@{version.label}"
-        self.slots = max(1, session.parallel)
+        self.slots = session.pool.parallel
         self.waiting = list(version.steps)
         self.must_run: set[str] = set()
         """Ready steps already found missing from the cache, waiting for a free slot."""
         self.running: dict[Future[StepResult], ResolvedStep] = {}
         self.outputs: dict[str, Mapping[str, str]] = {}
         self.lineage: dict[str, Any] = {}
+        self.borrowed: dict[Future[None], ResolvedStep] = {}
+        """Steps another version of this apply is running, waited for here."""
+        self.claimed: set[str] = set()
+        """Keys of the shared steps this version runs for the apply, until recorded."""
         self.unrecorded: list[tuple[ResolvedStep, StepResult]] = []
         """Steps that finished and are waiting for their cache entry to be written."""
         self.snapshots = DepSnapshots(session.root, session.store, session.digest_cache)
@@ -69,6 +77,10 @@ class _Scheduler:
         try:
             return self._run()
         finally:
+            for key in self.claimed:
+                self.session.shared_steps.abandoned(
+                    key, StepFailedError(f"{self.target} did not finish the step", {})
+                )
             self.janitor.shutdown(wait=True)
 
     def discard(self, folder: Path) -> None:
@@ -82,11 +94,15 @@ class _Scheduler:
                 while True:
                     if first_error is None:
                         self._start_ready(pool)
-                    if not self.running:
+                    if not self.running and not self.borrowed:
                         break
-                    done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                    watched: list[Future[Any]] = [*self.running, *self.borrowed]
+                    done, _ = wait(watched, return_when=FIRST_COMPLETED)
                     finished = []
                     for future in done:
+                        if future in self.borrowed:
+                            self._borrowed_done(self.borrowed.pop(future), future)
+                            continue
                         step = self.running.pop(future)
                         try:
                             finished.append((step, future.result()))
@@ -108,6 +124,12 @@ class _Scheduler:
         if first_error is not None:
             raise first_error
         return self.outputs, {step.name: self.lineage[step.name] for step in self.version.steps}
+
+    def _borrowed_done(self, step: ResolvedStep, shared: Future[None]) -> None:
+        """Restore a step another version ran; if that one did not finish it, run it here."""
+        if shared.exception() is None and self._restore(step):
+            return
+        self.waiting.insert(0, step)
 
     def _record_finished(self) -> None:
         while self.unrecorded:
@@ -135,6 +157,13 @@ class _Scheduler:
                     self.waiting.remove(step)
                     progressed = True
                     continue
+                if step.name not in self.must_run:
+                    shared, owner = self.session.shared_steps.claim(step.key, self.target)
+                    if owner is not None:
+                        self.waiting.remove(step)
+                        self.borrowed[shared] = step
+                        continue
+                    self.claimed.add(step.key)
                 self.must_run.add(step.name)
                 if len(self.running) < self.slots:
                     self.waiting.remove(step)
@@ -187,6 +216,9 @@ class _Scheduler:
                 self.session.apply_id,
             )
         )
+        if step.key in self.claimed:
+            self.claimed.discard(step.key)
+            self.session.shared_steps.recorded(step.key)
 
 
 def _run_one(
@@ -203,19 +235,33 @@ def _run_one(
             session.store.get_file(digest, _restore_path(folder, upstream, name))
         folders[upstream] = folder
     taken = scheduler.dep_files[step.name] = scheduler.snapshots.take(step)
-    session.events.step_started(target, step.name, "run")
-    result = run_step(
-        step,
-        root=session.root,
-        work_dir=work_dir,
-        inputs=folders,
-        store=session.store,
-        labels={"model": version.model, "version": version.label},
-        on_progress=lambda fraction, fields: session.events.step_progress(
-            target, step.name, fraction, fields
-        ),
-        processes=session.processes,
-    )
+    attempts = step.execution.retries + 1
+    earlier_log = b""
+    for attempt in range(1, attempts + 1):
+        with session.pool.hold(step.execution) as grant:
+            session.events.step_started(target, step.name, "run")
+            result = run_step(
+                step,
+                root=session.root,
+                work_dir=work_dir,
+                inputs=folders,
+                store=session.store,
+                labels={"model": version.model, "version": version.label},
+                on_progress=lambda fraction, fields: session.events.step_progress(
+                    target, step.name, fraction, fields
+                ),
+                processes=session.processes,
+                grant=grant,
+                earlier_log=earlier_log,
+            )
+        if not result.succeeded and session.processes.stopping:
+            raise StepsStopped(f"step {step.name} of {target} was stopped with its apply")
+        if result.succeeded or attempt == attempts:
+            break
+        session.events.step_finished(target, step.name, "retry", result.duration_s)
+        earlier_log = (work_dir / LOG_NAME).read_bytes() + (
+            f"--- mvctl: {_why_failed(step, result)}; run {attempt + 1} of {attempts} ---\n"
+        ).encode()
     scheduler.discard(in_dir)
     changed = scheduler.snapshots.changed_while_running(step, taken) if result.succeeded else None
     if result.succeeded and changed is None:
@@ -229,22 +275,31 @@ def _run_one(
     if changed is not None:
         raise changed
     if not result.succeeded:
-        why = (
-            f"exited with code {result.exit_code}"
-            if result.exit_code
-            else f"did not write its declared outputs {', '.join(result.missing_outputs)}"
-        )
+        tried = f" (tried {attempts} times)" if attempts > 1 else ""
         raise StepFailedError(
-            f"step {step.name} {why}",
+            f"{_why_failed(step, result)}{tried}",
             {
                 "step": step.name,
                 "exit_code": result.exit_code,
+                "timed_out": result.timed_out,
+                "attempts": attempts,
                 "log": result.log_digest,
                 "log_tail": result.log_tail,
                 "missing_outputs": list(result.missing_outputs),
             },
         )
     return result
+
+
+def _why_failed(step: ResolvedStep, result: StepResult) -> str:
+    timeout_s = step.execution.timeout_s
+    if result.timed_out and timeout_s is not None:
+        return f"step {step.name} timed out after {format_duration(timeout_s)}"
+    if result.exit_code:
+        return f"step {step.name} exited with code {result.exit_code}"
+    return (
+        f"step {step.name} did not write its declared outputs {', '.join(result.missing_outputs)}"
+    )
 
 
 def _restore_path(folder: Path, step: str, name: str) -> Path:

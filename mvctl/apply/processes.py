@@ -16,7 +16,9 @@ them itself. An apply can end three ways while steps run:
   the first step, so an apply with nothing to run never pays for it.
 
 When a step's main process ends, whatever it left running in its group is killed with it. A
-process that leaves its group on purpose (``setsid``, a daemon) escapes all of this.
+process that leaves its group on purpose (``setsid``, a daemon) escapes all of this. A step
+with a `timeout:` gets a ``Deadline``: when it passes, the group gets SIGTERM, and SIGKILL
+after the same grace period.
 """
 
 from __future__ import annotations
@@ -41,6 +43,32 @@ class StepsStopped(Exception):
     """A step was about to start after its apply began stopping its steps."""
 
 
+class Deadline:
+    """Stops one step's process group when its time is up, unless cancelled first."""
+
+    def __init__(self, pgid: int, seconds: float, grace_s: float = STOP_GRACE_S) -> None:
+        self.expired = False
+        self._pgid = pgid
+        self._grace_s = grace_s
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, args=(seconds,), name="mvctl-deadline", daemon=True
+        )
+        self._thread.start()
+
+    def _watch(self, seconds: float) -> None:
+        if self._cancelled.wait(seconds):
+            return
+        self.expired = True
+        signal_group(self._pgid, signal.SIGTERM)
+        if not self._cancelled.wait(self._grace_s):
+            signal_group(self._pgid, signal.SIGKILL)
+
+    def cancel(self) -> None:
+        """The step ended (call before its main process is reaped, while its group is ours)."""
+        self._cancelled.set()
+
+
 class ProcessGroups:
     """The process groups of one apply's running steps, and their watchdog."""
 
@@ -50,6 +78,12 @@ class ProcessGroups:
         self._changed = threading.Condition()
         self._stopping = False
         self._watchdog: subprocess.Popen[bytes] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the apply is stopping its steps: a step that fails now was stopped."""
+        with self._changed:
+            return self._stopping
 
     def start(self, command: str | list[str], **options: Any) -> subprocess.Popen[bytes]:
         """Start a step in a new process group that the watchdog knows of."""

@@ -137,6 +137,8 @@ def promote(session: ApplySession, action: Action, promotion: Promotion) -> Acti
             alias=alias,
             version=promotion.label,
             artifact_digest=promotion.artifact,
+            timeout_s=session.health_timeouts[promotion.model],
+            processes=session.processes,
         )
         if failure is not None:
             return roll_back(session, action, "health_check", failure)

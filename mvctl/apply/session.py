@@ -7,12 +7,15 @@ These types live here, apart from every handler, so each module imports them at 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from mvctl.apply.processes import ProcessGroups
+from mvctl.apply.resources import Machine, ResourcePool
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import Action, GateCheck
 from mvctl.core.recorded import Change
@@ -27,8 +30,8 @@ from mvctl.store.digests import DigestCache
 class ApplyEvents(Protocol):
     """What apply tells the person watching; the CLI renders it, tests record it.
 
-    The step events come from the threads that run a version's independent steps at once, so
-    an implementation must be safe to call from several threads.
+    The events come from the threads that run independent versions and steps at once, so an
+    implementation must be safe to call from several threads.
     """
 
     def step_started(self, target: str, step: str, status: str) -> None: ...
@@ -62,6 +65,41 @@ class Promotion:
     """Set for a retrained version not recorded yet: its gates read this apply's results."""
 
 
+class SharedSteps:
+    """A step that several versions of one apply share (the same cache key) runs once: the
+    first version to need it runs it, the others wait for its cache entry and restore it,
+    as the plan says ("trained earlier in this plan by ...")."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, tuple[str, Future[None]]] = {}
+
+    def claim(self, key: str, target: str) -> tuple[Future[None], str | None]:
+        """The future done once the step's cache entry is written, and the version running
+        it; None when the caller is the first and must run it (then ``recorded`` or
+        ``abandoned`` must follow)."""
+        with self._lock:
+            if key in self._runs:
+                owner, running = self._runs[key]
+                return running, owner
+            claimed: Future[None] = Future()
+            self._runs[key] = (target, claimed)
+            return claimed, None
+
+    def recorded(self, key: str) -> None:
+        with self._lock:
+            _, future = self._runs[key]
+        if not future.done():
+            future.set_result(None)
+
+    def abandoned(self, key: str, why: BaseException) -> None:
+        """The claimed step did not run to its cache entry; a waiting version runs it itself."""
+        with self._lock:
+            _, future = self._runs.pop(key)
+        if not future.done():
+            future.set_exception(why)
+
+
 @dataclass
 class ApplySession:
     """Everything the handlers share during one apply."""
@@ -78,12 +116,14 @@ class ApplySession:
     work_root: Path
     unusable: dict[tuple[str, str], str] = field(default_factory=dict)
     """Versions that failed in this apply -> why; aliases needing them stay put."""
-    parallel: int = 1
-    """How many independent steps of a version may run at once (`apply --parallel`)."""
+    pool: ResourcePool = field(default_factory=lambda: ResourcePool(Machine.this(), 1))
+    """The cores, memory, GPUs and `--parallel N` slots every step of this apply shares."""
     evaluations: Mapping[str, ResolvedEvaluation] = field(default_factory=dict)
     """Each model's resolved evaluation (scoring settings, datasets per version), by name."""
     health_checks: Mapping[str, str] = field(default_factory=dict)
     """Each model's `health_check:` command, run after every promotion of one of its aliases."""
+    health_timeouts: Mapping[str, float] = field(default_factory=dict)
+    """Seconds each model's health check may take (`health_check_timeout`)."""
     torch_modules: Mapping[str, str | None] = field(default_factory=dict)
     """Each model's torch `with.module`: the only module its safetensors files may import."""
     held: set[tuple[str, str]] = field(default_factory=set)
@@ -92,6 +132,8 @@ class ApplySession:
     """The retrained record of each held version, waiting for its ReplaceServedVersion."""
     promoted: dict[Action, Promotion] = field(default_factory=dict)
     """Action -> the promotion it committed, for a later automatic rollback."""
+    shared_steps: SharedSteps = field(default_factory=SharedSteps)
+    """Steps shared by versions training at once, run by the first that needs them."""
     processes: ProcessGroups = field(default_factory=ProcessGroups)
     """The running steps' process groups, stopped when the apply is interrupted or dies."""
     digest_cache: DigestCache = field(default_factory=lambda: DigestCache(None))

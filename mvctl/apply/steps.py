@@ -9,11 +9,18 @@ the run's log; JSON lines carrying `progress` are passed to the caller as they a
 While it runs, the log is written line by line to ``log.txt`` in its work folder, so
 `mvctl logs --follow` can tail it; ``exit_code`` appears beside it when the process ends. The
 work folder stays for the caller to remove (a failed step's is kept for inspection).
+
+A step runs within what its apply granted it (``apply/resources.py``): its thread pools
+(OpenMP, MKL, OpenBLAS) sized to its cores unless the environment sizes them already, and only
+its GPUs visible. With a `timeout:`, its process group is stopped when the time is up. A run
+that retries an earlier one starts its log with the earlier runs' logs, so the log keeps
+every attempt.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -25,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import faults
-from mvctl.apply.processes import ProcessGroups
+from mvctl.apply.processes import Deadline, ProcessGroups
+from mvctl.apply.resources import Grant
 from mvctl.core.resolve import ResolvedStep
 from mvctl.store.blobs import BlobStore
 
@@ -48,6 +56,7 @@ class StepResult:
     log_tail: str
     duration_s: float
     missing_outputs: tuple[str, ...] = ()
+    timed_out: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -73,6 +82,8 @@ def run_step(
     labels: Mapping[str, str],
     on_progress: ProgressCallback,
     processes: ProcessGroups,
+    grant: Grant | None = None,
+    earlier_log: bytes = b"",
 ) -> StepResult:
     """Run the step to completion; never raises for a failing step, only for I/O errors
     (and ``StepsStopped`` once its apply is stopping). A step stopped by a signal ends with
@@ -83,9 +94,14 @@ def run_step(
     out_dir.mkdir(parents=True)
     log_path = work_dir / LOG_NAME
     env = _step_environment(step, work_dir, out_dir, inputs, labels)
+    if grant is not None:
+        env.update(_granted_environment(grant))
     started = time.perf_counter()
     command = step_command(step)
+    timeout_s = step.execution.timeout_s
+    deadline: Deadline | None = None
     with log_path.open("wb", buffering=0) as log:
+        log.write(earlier_log)
         process = processes.start(
             command,
             shell=isinstance(command, str),
@@ -95,6 +111,8 @@ def run_step(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+        if timeout_s is not None:
+            deadline = Deadline(process.pid, timeout_s)
         try:
             assert process.stdout is not None
             faults.reached("step_running")
@@ -104,6 +122,8 @@ def run_step(
             process.stdout.close()
             exit_code = process.wait()
         finally:
+            if deadline is not None:
+                deadline.cancel()
             processes.ended(process)
     (work_dir / EXIT_CODE_NAME).write_text(str(exit_code), "utf-8")
     faults.reached("step_exited")
@@ -116,7 +136,8 @@ def run_step(
     )
     log_digest = store.put_bytes(log_path.read_bytes())
     tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    return StepResult(exit_code, outputs, log_digest, tail, duration, missing)
+    timed_out = deadline is not None and deadline.expired
+    return StepResult(exit_code, outputs, log_digest, tail, duration, missing, timed_out)
 
 
 def _step_environment(
@@ -146,6 +167,18 @@ def _step_environment(
         settings_file = work_dir / "with.json"
         settings_file.write_text(json.dumps(step.definition["with"], sort_keys=True), "utf-8")
         env["MVCTL_WITH_FILE"] = str(settings_file)
+    return env
+
+
+THREAD_POOL_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _granted_environment(grant: Grant) -> dict[str, str]:
+    """Thread pools sized to the granted cores (unless already set), the granted GPUs only."""
+    threads = str(max(1, math.ceil(grant.cpus)))
+    env = {name: threads for name in THREAD_POOL_VARIABLES if name not in os.environ}
+    if grant.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(grant.gpus)
     return env
 
 

@@ -44,7 +44,8 @@ def confirm_on_terminal(question: str, *, err: bool) -> bool:
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Run at most N independent steps of a version at once (default: one per CPU).",
+    help="Run at most N steps at once, across every version and model, within the cores, "
+    "memory and GPUs the steps declare (default: one per CPU).",
 )
 @lock_options
 @json_option
@@ -87,7 +88,11 @@ def apply(
         lock_lease,
         parallel=parallel,
     )
-    result = run_apply(app.workspace(), options, confirm=confirm, events=ApplyReporter(console))
+    reporter = ApplyReporter(console)
+    try:
+        result = run_apply(app.workspace(), options, confirm=confirm, events=reporter)
+    finally:
+        reporter.close()
     emit(app, result, as_json=as_json, json=apply_json, text=format_apply_result)
     return for_apply(result)
 

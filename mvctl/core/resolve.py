@@ -22,11 +22,29 @@ from mvctl.core.hashing import (
     version_spec_hash,
 )
 from mvctl.spec.models import ModelSpec, Step, VersionSpec, is_step_reference
+from mvctl.spec.quantities import parse_duration, parse_size
 
 UNSET_ENV = "unset"
 """What a step's definition holds for a declared environment variable that is not set."""
 BUILTIN_OUTPUTS = {"sklearn": ("model.skops",), "torch": ("model.safetensors",)}
 """What a built-in trainer writes when the step declares no outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepExecution:
+    """How a step runs, apart from what it computes: none of it enters the cache key, so
+    changing a timeout or the cores a step holds never retrains a version."""
+
+    cpus: float | None = 1.0
+    """Cores one run holds; None: the whole machine (a sklearn step with n_jobs=-1)."""
+    cpus_declared: bool = False
+    """Whether `resources.cpus` says so (more than the machine has is then an error) or the
+    trainer's default does (then capped at the machine)."""
+    memory: int = 0
+    """Bytes one run holds (0: not counted)."""
+    gpus: int = 0
+    timeout_s: float | None = None
+    retries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +57,7 @@ class ResolvedStep:
     outputs: tuple[str, ...]
     unkept: frozenset[str] = frozenset()
     """File deps written with `snapshot: false`: their files are not copied into the store."""
+    execution: StepExecution = StepExecution()
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -106,6 +125,35 @@ def torch_module(model: ModelSpec) -> str | None:
         return None
     module = steps[-1].with_.get("module")
     return module if isinstance(module, str) else None
+
+
+def step_execution(step: Step, params: Mapping[str, Any]) -> StepExecution:
+    """The step's declared resources, timeout and retries; what it leaves out, its trainer's
+    default: one core, or a sklearn step's `n_jobs`, or a torch step's nproc x threads."""
+    declared = step.resources
+    cpus = declared.cpus if declared.cpus is not None else _default_cpus(step, params)
+    return StepExecution(
+        cpus=cpus,
+        cpus_declared=declared.cpus is not None,
+        memory=parse_size(declared.memory) if declared.memory is not None else 0,
+        gpus=declared.gpus or 0,
+        timeout_s=parse_duration(step.timeout) if step.timeout is not None else None,
+        retries=step.retries,
+    )
+
+
+def _default_cpus(step: Step, params: Mapping[str, Any]) -> float | None:
+    if step.uses == "sklearn":
+        jobs = params.get("n_jobs")
+        if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs != 0:
+            return float(jobs) if jobs > 0 else None
+    if step.uses == "torch":
+        distributed = step.with_.get("distributed")
+        nproc = distributed.get("nproc", 1) if isinstance(distributed, dict) else 1
+        threads = step.with_.get("threads", 1)
+        if isinstance(nproc, int) and isinstance(threads, int) and nproc > 0 and threads > 0:
+            return float(nproc * threads)
+    return 1.0
 
 
 def resolve_version(
@@ -185,8 +233,9 @@ def resolve_version(
         key = step_cache_key(definition)
         keys[step.name] = key
         outputs = tuple(step.outputs) or BUILTIN_OUTPUTS.get(step.uses or "", ())
+        execution = step_execution(step, definition["params"])
         resolved_step = ResolvedStep(
-            step.name, key, definition, upstream, outputs, step.unkept_deps()
+            step.name, key, definition, upstream, outputs, step.unkept_deps(), execution
         )
         memo[memo_key] = resolved_step
         resolved.append(resolved_step)

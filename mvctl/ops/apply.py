@@ -7,7 +7,6 @@ from the file itself.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from mvctl import clock, faults
 from mvctl.apply.applier import run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
+from mvctl.apply.resources import Machine, ResourcePool, resource_errors
 from mvctl.apply.session import ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.lineage import resolve_as_recorded
@@ -24,7 +24,7 @@ from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
 from mvctl.core.planner import PlanOptions
 from mvctl.core.recorded import RecordedState
 from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
-from mvctl.errors import ConflictError, StaleStateError, UsageError
+from mvctl.errors import ConflictError, SpecErrors, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import (
     acquire_lock,
@@ -36,6 +36,7 @@ from mvctl.ops.guard import (
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
 from mvctl.results.apply import ApplyResult, ApplyStatus
+from mvctl.spec.quantities import parse_duration
 from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
 
@@ -48,7 +49,7 @@ class ApplyOptions:
     lock_timeout_s: float = 0.0
     lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
-    """Steps of one version run at once; None: one per CPU."""
+    """Steps run at once across the whole apply; None: one per CPU."""
 
 
 def apply(
@@ -99,6 +100,8 @@ def apply(
             )
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
+        machine = Machine.this()
+        _check_resources(workspace, plan, resolved, machine)
         store = workspace.open_store()
         if _writes_blobs(plan):
             store.check_writable()
@@ -121,12 +124,16 @@ def apply(
             events=events,
             clock=clock.now_stamp,
             work_root=work_folder(workspace, apply_id),
-            parallel=options.parallel or os.cpu_count() or 1,
+            pool=ResourcePool(machine, options.parallel or machine.cpus),
             evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
             health_checks={
                 name: m.health_check
                 for name, m in workspace.config.models.items()
                 if m.health_check
+            },
+            health_timeouts={
+                name: parse_duration(m.health_check_timeout)
+                for name, m in workspace.config.models.items()
             },
             torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
             processes=processes,
@@ -178,6 +185,19 @@ def _check_saved_plan_fits(
             fix="Apply the file without those options (it records its own), or make a new plan "
             "with them: `mvctl plan --out FILE ...`.",
         )
+
+
+def _check_resources(
+    workspace: Workspace,
+    plan: Plan,
+    resolved: dict[tuple[str, str], ResolvedVersion],
+    machine: Machine,
+) -> None:
+    """Refuse, before anything runs, a step to train that asks more than this machine has."""
+    training = [resolved[(a.model, a.label)] for a in plan.actions if isinstance(a, TrainVersion)]
+    errors = resource_errors(workspace.loaded, training, machine)
+    if errors:
+        raise SpecErrors(errors)
 
 
 def _writes_blobs(plan: Plan) -> bool:

@@ -2,6 +2,13 @@
 
 Independent steps run in threads, so every event takes the reporter's lock: one bar or line is
 changed at a time, and a line printed by one step never interleaves with another's.
+
+In plain output (CI logs) versions train at once, yet a reader follows one version at a time,
+so a version's lines stay together, as `make --output-sync` keeps a target's: one version
+streams live (the first to start), and every line starts with its MODEL@VERSION; the others'
+lines are held and printed as one block when that version's training ends, or when it becomes
+the live one. A CI log thus always shows progress, and a failed version's story reads in one
+piece right above its result line.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from mvctl.core.plan import TrainVersion
 from mvctl.render.console import Console
 from mvctl.render.markup import escape
 from mvctl.render.plan import action_lines
@@ -30,6 +38,10 @@ class ApplyReporter:
         self._progress: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
         self._last_plain: dict[tuple[str, str], float] = {}
+        self._live: str | None = None
+        """The version whose plain lines are printed as they come."""
+        self._held: dict[str, list[str]] = {}
+        """The other versions' plain lines, oldest version first."""
         self._lock = threading.RLock()
 
     def step_started(self, target: str, step: str, status: str) -> None:
@@ -48,11 +60,53 @@ class ApplyReporter:
 
     def action_finished(self, outcome: ActionOutcome) -> None:
         with self._lock:
+            action = outcome.action
+            target = f"{action.model}@{action.label}" if isinstance(action, TrainVersion) else ""
+            if target and target != self._live:
+                self._print_held(target)  # its block, right above its result
             self._action_finished(outcome)
+            if target == self._live:
+                self._version_done(target)
+
+    def close(self) -> None:
+        """Print the lines still held (an apply that stopped before its versions ended)."""
+        with self._lock:
+            for target in list(self._held):
+                self._version_done(target)
+            self._version_done(self._live or "")
+
+    def _plain(self, target: str, line: str, *, progress: bool = False) -> None:
+        """Print a version's line now if it is the live one, else hold it (progress lines of a
+        held version are dropped: they are stale by the time its block prints)."""
+        if self._live is None:
+            self._live = target
+            self._print_held(target)
+        if target == self._live:
+            self.console.print(line)
+        elif not progress:
+            self._held.setdefault(target, []).append(line)
+
+    def _version_done(self, target: str) -> None:
+        """The version ended: print its held block; the oldest held version goes live."""
+        if target != self._live:
+            self._print_held(target)
+            return
+        self._live = None
+        if self._held:
+            self._live = next(iter(self._held))
+            self._print_held(self._live)
+
+    def _print_held(self, target: str) -> None:
+        for line in self._held.pop(target, ()):
+            self.console.print(line)
 
     def _step_started(self, target: str, step: str, status: str) -> None:
         if status == "cached":
-            self.console.print(f"  [dim]{escape(target)} {escape(step)}: cached[/]")
+            line = f"  [dim]{escape(target)} {escape(step)}: cached[/]"
+            if self.console.color:
+                self.console.print(line)
+            else:
+                self._plain(target, line)
             return
         if self.console.color:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -73,7 +127,7 @@ class ApplyReporter:
                 f"{escape(target)} {escape(step)}", total=1.0, info=""
             )
         else:
-            self.console.print(f"  {escape(target)} {escape(step)}: running")
+            self._plain(target, f"  {escape(target)} {escape(step)}: running")
             self._last_plain[(target, step)] = time.monotonic()
 
     def _step_progress(
@@ -88,8 +142,10 @@ class ApplyReporter:
         now = time.monotonic()
         if now - self._last_plain.get(key, 0.0) >= PLAIN_PROGRESS_EVERY_S:
             self._last_plain[key] = now
-            self.console.print(
-                f"  {escape(target)} {escape(step)}: {fraction:.0%} {escape(_fields(fields))}".rstrip()
+            self._plain(
+                target,
+                f"  {escape(target)} {escape(step)}: {fraction:.0%} {escape(_fields(fields))}".rstrip(),
+                progress=True,
             )
 
     def _step_finished(self, target: str, step: str, status: str, seconds: float) -> None:
@@ -101,10 +157,12 @@ class ApplyReporter:
             if not self._tasks:
                 self._progress.stop()
                 self._progress = None
-        colour = "green" if status == "ok" else "red"
-        self.console.print(
-            f"  {escape(target)} {escape(step)}: [{colour}]{status}[/] ({seconds:.1f} s)"
-        )
+        colour = {"ok": "green", "retry": "yellow"}.get(status, "red")
+        line = f"  {escape(target)} {escape(step)}: [{colour}]{status}[/] ({seconds:.1f} s)"
+        if self.console.color:
+            self.console.print(line)
+        else:
+            self._plain(target, line)
 
     def _action_finished(self, outcome: ActionOutcome) -> None:
         headline = action_lines(outcome.action)[0]

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from mvctl.spec.metrics import MetricName
+from mvctl.spec.quantities import parse_duration, parse_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
@@ -62,6 +63,22 @@ def _actor_name(name: str) -> str:
 
 ActorName = Annotated[str, AfterValidator(_actor_name)]
 """Who runs mvctl, as `--actor`, MVCTL_ACTOR or the CI names them; compared exactly."""
+
+
+def _duration(value: int | float | str) -> int | float | str:
+    parse_duration(value)
+    return value
+
+
+def _size(value: int | str) -> int | str:
+    parse_size(value)
+    return value
+
+
+Duration = Annotated[int | float | str, AfterValidator(_duration)]
+"""Seconds, or a number with a unit: '90s', '10m', '1h30m' (``spec.quantities``)."""
+Size = Annotated[int | str, AfterValidator(_size)]
+"""Bytes, or a number with a unit: '512MiB', '2GiB' (``spec.quantities``)."""
 
 
 class SpecModel(BaseModel):
@@ -119,6 +136,29 @@ def dep_place(item: tuple[str | int, ...], dep: str | FileDep) -> tuple[str | in
     return item if isinstance(dep, str) else (*item, "path")
 
 
+class Resources(SpecModel):
+    """What one run of a step holds while it runs; apply starts a step only when it fits."""
+
+    cpus: float | None = Field(
+        None,
+        gt=0,
+        le=4096,
+        description="Cores the step uses (default: 1; a sklearn step's n_jobs, a torch step's "
+        "nproc x threads). Its OMP/MKL/OpenBLAS thread counts are set to match.",
+    )
+    memory: Size | None = Field(
+        None,
+        description="Memory the step needs, e.g. '2GiB' (default: none reserved); steps run "
+        "at once never ask for more than the machine has.",
+    )
+    gpus: int | None = Field(
+        None,
+        ge=0,
+        le=1024,
+        description="GPUs the step uses (default: 0); it sees only its own in CUDA_VISIBLE_DEVICES.",
+    )
+
+
 class Step(SpecModel):
     """One training step: a command (`run:`) or a built-in trainer (`uses:`)."""
 
@@ -150,6 +190,22 @@ class Step(SpecModel):
     env: list[str] = Field(
         default_factory=list,
         description="Names of environment variables the step reads; their values enter the cache key.",
+    )
+    resources: Resources = Field(
+        default_factory=Resources,
+        description="Cores, memory and GPUs one run holds; not part of the cache key.",
+    )
+    timeout: Duration | None = Field(
+        None,
+        description="Longest a run may take ('90s', '10m', or seconds); its process group is "
+        "killed then and the run fails. Not part of the cache key.",
+    )
+    retries: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Further runs after a failed one (a timeout included), for transient "
+        "failures; the log keeps every run. Not part of the cache key.",
     )
 
     @model_validator(mode="after")
@@ -515,6 +571,11 @@ class ModelSpec(SpecModel):
     health_check: str | None = Field(
         None, description="Command run after a promotion; its failure rolls the promotion back."
     )
+    health_check_timeout: Duration = Field(
+        "5m",
+        description="Longest the health check may take ('30s', '5m', or seconds); past it, it "
+        "is killed and counts as failed.",
+    )
     on_failure: Literal["keep", "rollback"] = Field(
         "keep",
         description="When a change of this model fails in an apply: keep what succeeded, or roll "
@@ -534,6 +595,15 @@ class ModelSpec(SpecModel):
         "index types (sklearn.tree._tree.Tree, ...) must be listed. Never functions, nor names "
         "in builtins, numpy, os, subprocess, importlib, operator, functools or pickle.",
     )
+
+    @model_validator(mode="after")
+    def _timeout_needs_a_check(self) -> ModelSpec:
+        if self.health_check is None and "health_check_timeout" in self.model_fields_set:
+            raise ValueError(
+                "'health_check_timeout' limits the health check, and the model has no "
+                "'health_check'; add one or remove the timeout"
+            )
+        return self
 
 
 class Notification(SpecModel):

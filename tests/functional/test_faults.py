@@ -135,7 +135,8 @@ def test_full_disk_under_the_state_database(
         next_change(project)
         serial = status(project)["serial"]
         filler = fill(disk, leave_kib=64)  # room to begin, not to record the first change
-        failed = project.mvctl("apply", "--auto-approve")
+        # Only the new version: the alias move needs no training and would be written first.
+        failed = project.mvctl("apply", "--auto-approve", "--target", "churn@1.2.0")
         assert failed.code == 1, failed.text
         assert "Traceback" not in failed.text and "is full" in failed.err
         assert "mvctl state check" in failed.err or "mvctl state unlock --force" in failed.err

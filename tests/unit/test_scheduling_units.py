@@ -1,0 +1,64 @@
+"""The action DAG of an apply and the step defaults per trainer: pure values, no processes."""
+
+from __future__ import annotations
+
+from mvctl.apply.resources import Machine, too_much
+from mvctl.apply.scheduling import dependencies
+from mvctl.core.plan import CreateModel, EvaluateVersion, MoveAlias, TrainVersion
+from mvctl.core.resolve import step_execution
+from mvctl.spec.models import Step
+from mvctl.spec.quantities import format_duration, parse_duration, parse_size
+
+
+def _train(model: str, label: str) -> TrainVersion:
+    return TrainVersion(model, label, "s", "m", "new", ())
+
+
+def _evaluate(model: str, label: str) -> EvaluateVersion:
+    return EvaluateVersion(model, label, "e", (), "new")
+
+
+def test_evaluations_and_moves_wait_only_for_their_own_version_and_model_creation() -> None:
+    actions = (
+        CreateModel("a"),
+        _train("a", "1"),
+        _train("a", "2"),
+        CreateModel("b"),
+        _train("b", "1"),
+        _evaluate("a", "1"),
+        _evaluate("a", "2"),
+        MoveAlias("a", "production", None, "1"),
+        _evaluate("b", "1"),
+    )
+    needs = dependencies(actions)
+    assert needs[1] == {0} and needs[2] == {0}
+    assert needs[4] == {3}
+    assert needs[5] == {0, 1}
+    assert needs[6] == {0, 2}
+    assert needs[7] == {0, 5}
+    assert needs[8] == {3, 4}
+
+
+def test_durations_and_sizes_read_as_written_and_print_back() -> None:
+    assert parse_duration("10m") == 600
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration(90) == 90
+    assert format_duration(600) == "10m"
+    assert format_duration(90) == "90s"
+    assert format_duration(1.5) == "1.5s"
+    assert parse_size("2GiB") == 2 * 1024**3
+    assert parse_size("1.5GB") == 1_500_000_000
+
+
+def test_trainer_defaults_size_a_step_and_only_declared_cores_can_be_too_many() -> None:
+    sklearn = Step.model_validate({"name": "t", "uses": "sklearn"})
+    assert step_execution(sklearn, {"n_jobs": 4}).cpus == 4
+    assert step_execution(sklearn, {"n_jobs": -1}).cpus is None
+    torch = Step.model_validate(
+        {"name": "t", "uses": "torch", "with": {"distributed": {"nproc": 2}, "threads": 3}}
+    )
+    assert step_execution(torch, {}).cpus == 6
+    machine = Machine(cpus=2, memory=8 * 1024**3, gpus=())
+    assert not too_much(step_execution(sklearn, {"n_jobs": 64}), machine)
+    declared = Step.model_validate({"name": "t", "run": "x", "resources": {"cpus": 3}})
+    assert too_much(step_execution(declared, {}), machine) == "3 cores; this machine has 2"
