@@ -243,3 +243,16 @@ step_runs = _table(StepRunRow)
 lock = _table(LockRow)
 evaluations = _table(EvaluationRow)
 policy = _table(PolicyRow)
+
+
+class ArtifactCheckRow(StateTable, table=True):
+    """A model file that passed the safe-format check, keyed by its digest and the rules it
+    was checked under (``apply/promotion.py``), so revert and promotion need not audit the same
+    bytes again. A cache, not recorded state: writing it moves no serial and logs no change."""
+
+    __tablename__ = "artifact_checks"
+
+    key: str = Field(primary_key=True, sa_type=String)
+    digest: str = Field(sa_type=String)
+    format: str = Field(sa_type=String)
+    checked_at: str = Field(sa_type=String)

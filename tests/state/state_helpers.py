@@ -25,6 +25,7 @@ STATE_TABLES = {
     "lock",
     "evaluations",
     "policy",
+    "artifact_checks",
 }
 
 
