@@ -7,20 +7,13 @@ from mvctl.apply.promotion import check_key
 DIGEST = "sha256:" + "a" * 64
 
 
-def key(**changed: object) -> str:
-    arguments: dict[str, object] = {
-        "digest": DIGEST,
-        "trusted_types": ("sklearn.tree._tree.Tree",),
-        "registered": True,
-        "torch_module": None,
-        **changed,
-    }
-    return check_key(
-        str(arguments["digest"]),
-        tuple(arguments["trusted_types"]),  # type: ignore[call-overload]
-        registered=bool(arguments["registered"]),
-        torch_module=arguments["torch_module"],  # type: ignore[arg-type]
-    )
+def key(
+    digest: str = DIGEST,
+    trusted_types: tuple[str, ...] = ("sklearn.tree._tree.Tree",),
+    registered: bool = True,
+    torch_module: str | None = None,
+) -> str:
+    return check_key(digest, trusted_types, registered=registered, torch_module=torch_module)
 
 
 def test_every_input_of_the_verdict_changes_its_key() -> None:
