@@ -23,8 +23,6 @@ from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import Config, actor_name_problem, is_step_reference
 from mvctl.state import StateReader, StateWriter
-from mvctl.state.db import StateDB
-from mvctl.state.reading import ReadOnlyStateDB
 from mvctl.store.blobs import BlobStore, LocalStore
 from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
 from mvctl.store.s3 import S3Store
@@ -61,7 +59,11 @@ class Workspace:
         """The state to read (``create=False``: writes nothing, a missing database reads as
         empty), or to write (``create=True``: created and migrated as needed)."""
         if create:
+            from mvctl.state.db import StateDB
+
             return StateDB.open(self.state_url, create=True)
+        from mvctl.state.reading import ReadOnlyStateDB
+
         return ReadOnlyStateDB.open(self.state_url)
 
     def open_store(self) -> BlobStore:

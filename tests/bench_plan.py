@@ -27,11 +27,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mvctl.core.recorded import Change, StepRun, Target  # noqa: E402
-from mvctl.core.records import AliasRecord, ModelRecord, VersionRecord  # noqa: E402
+from mvctl.core.policy import declared_policy  # noqa: E402
+from mvctl.core.recorded import POLICY_TARGET, Change, StepRun, Target  # noqa: E402
+from mvctl.core.records import AliasRecord, ModelRecord, PolicyRecord, VersionRecord  # noqa: E402
 from mvctl.core.resolve import resolve_model  # noqa: E402
 from mvctl.spec.loader import load_config  # noqa: E402
 from mvctl.state.db import StateDB  # noqa: E402
+from mvctl.store.blobs import LocalStore  # noqa: E402
 from mvctl.store.digests import DigestCache  # noqa: E402
 
 
@@ -67,9 +69,10 @@ def populate_state(root: Path) -> None:
     loaded = load_config(root / "mvctl.yaml")
     cache = DigestCache(None)
     digests = {dep: cache.dep_digest(root, dep) for dep in ("steps/prepare.py", "steps/train.py")}
+    artifact = LocalStore(root / ".mvctl" / "store").put_bytes(b"bench model weights")
     state = StateDB.open(f"sqlite:///{root / '.mvctl' / 'state.db'}", create=True)
     apply_id = state.begin_apply(kind="apply", actor="bench", plan_hash="0" * 64, expected_serial=0)
-    changes: list[Change] = []
+    changes = [Change(POLICY_TARGET, None, PolicyRecord.from_json(declared_policy(loaded.config)))]
     runs: list[StepRun] = []
     now = "2026-01-01T00:00:00Z"
     for name, model in loaded.config.models.items():
@@ -83,7 +86,7 @@ def populate_state(root: Path) -> None:
                         status="trained",
                         spec_hash=resolved.spec_hash,
                         metadata_hash=resolved.metadata_hash,
-                        artifact_digest="sha256:" + "1" * 64,
+                        artifact_digest=artifact,
                         spec=resolved.record_spec(),
                         params=resolved.params(),
                         lineage={},
