@@ -9,6 +9,10 @@ SQLite state (as an apply would have), then times:
   - the no-op plan of the quickstart example after it was applied.
 Targets (DESIGN.md): under 2 s and 300 MB for 10,000 versions; under 0.25 s for the quickstart;
 no-op apply under 0.3 s; revert under 0.2 s; --version and validate under 0.15 s.
+
+With ``--postgres URL`` (a server URL, e.g. $MVCTL_TEST_POSTGRES_URL) it also applies the
+quickstart to a fresh database there, adds 10,000 applies of 10 changes each to its change log
+(100,000 rows), and times `status` and a page of `history`.
 """
 
 from __future__ import annotations
@@ -155,10 +159,57 @@ def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float,
     return statistics.median(walls), peak_mb, output
 
 
+def time_long_change_log(workdir: Path, server_url: str) -> None:
+    """`status` and `history --limit 20` of the quickstart on PostgreSQL, 100,000 log rows."""
+    import psycopg
+
+    database = "mvctl_bench_history"
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as server:
+        server.execute(f"DROP DATABASE IF EXISTS {database}")
+        server.execute(f"CREATE DATABASE {database}")
+    state_url = server_url.rsplit("/", 1)[0] + "/" + database
+    project = workdir / "postgres"
+    shutil.copytree(REPO / "examples" / "quickstart", project)
+    (project / "mvctl.yaml").write_text(
+        (project / "mvctl.yaml").read_text() + f"state: {state_url}\n"
+    )
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
+    subprocess.run(
+        [sys.executable, "-m", "mvctl", "apply", "--auto-approve"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with psycopg.connect(plain.rsplit("/", 1)[0] + "/" + database, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO applies (kind, actor, started_at, finished_at, plan_hash, status, "
+            "serial_before, serial_after) SELECT 'apply', 'bench', '2025-01-01T00:00:00Z', "
+            "'2025-01-01T00:00:01Z', repeat('0', 64), 'succeeded', 0, 0 "
+            "FROM generate_series(1, 10000)"
+        )
+        db.execute(
+            "INSERT INTO changes (apply_id, seq, target_kind, model, name, before_json, "
+            "after_json, at, actor) SELECT a.id, s, 'model', 'bench-' || a.id || '-' || s, '', "
+            'NULL, \'{"archived": false, "created_at": "2025-01-01T00:00:00Z"}\', '
+            "'2025-01-01T00:00:00Z', 'bench' FROM applies AS a "
+            "CROSS JOIN generate_series(1, 10) AS s WHERE a.actor = 'bench'"
+        )
+        db.execute("ANALYZE")
+        rows = db.execute("SELECT count(*) FROM changes").fetchone()
+    print(f"PostgreSQL change log: {rows[0] if rows else 0} rows")
+    wall, _, _ = time_command(project, "status", repeat=9)
+    print(f"mvctl status on PostgreSQL: {wall:.3f} s wall (target < 0.3 s)")
+    wall, _, _ = time_command(project, "history", "--limit", "20", repeat=9)
+    print(f"mvctl history --limit 20 on PostgreSQL: {wall:.3f} s wall (target < 0.3 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=10)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL: also time history/status")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="mvctl-bench-"))
     try:
@@ -219,6 +270,8 @@ def main() -> None:
         print(f"mvctl validate (quickstart): {wall:.3f} s wall (target < 0.15 s)")
         wall, _, _ = time_command(quick, "status", repeat=9)
         print(f"mvctl status (quickstart): {wall:.3f} s wall (target < 0.2 s)")
+        if args.postgres:
+            time_long_change_log(workdir, args.postgres)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -49,4 +49,10 @@ def artifact_spec_hash(artifact_digest: str) -> str:
 
 
 def metadata_hash(description: str | None, tags: Mapping[str, str]) -> str:
+    if description is None and not tags:
+        return _NO_METADATA_HASH
     return sha256_hex(canonical_json({"description": description, "tags": dict(tags)}))
+
+
+_NO_METADATA_HASH = sha256_hex(canonical_json({"description": None, "tags": {}}))
+"""Most versions say neither: hashed once, not once per version of a large plan."""
