@@ -16,7 +16,7 @@ _CANONICAL_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
 """One encoder for every call: `json.dumps` with these options builds a new one each time,
-a third of the cost of hashing a 10,000-version plan."""
+about a fifth of the cost of a call (a 10,000-version plan makes 40,000)."""
 
 
 def canonical_json(value: Any) -> str:
