@@ -1,5 +1,5 @@
 """`python -m mvctl` runs the command line."""
 
-from mvctl.cli import main
+from mvctl.cli import run
 
-main()
+run()

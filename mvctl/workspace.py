@@ -32,8 +32,6 @@ from mvctl.spec.models import (
     is_step_reference,
 )
 from mvctl.state import StateReader, StateWriter
-from mvctl.state.db import StateDB
-from mvctl.state.reading import ReadOnlyStateDB
 from mvctl.store.blobs import BlobStore, LocalStore
 from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
 from mvctl.store.s3 import S3Store
@@ -71,7 +69,11 @@ class Workspace:
         """The state to read (``create=False``: writes nothing, a missing database reads as
         empty), or to write (``create=True``: created and migrated as needed)."""
         if create:
+            from mvctl.state.db import StateDB
+
             return StateDB.open(self.state_url, create=True)
+        from mvctl.state.reading import ReadOnlyStateDB
+
         return ReadOnlyStateDB.open(self.state_url)
 
     def open_store(self) -> BlobStore:

@@ -12,12 +12,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+"""One encoder for every call: `json.dumps` with these options builds a new one each time,
+about a fifth of the cost of a call (a 10,000-version plan makes 40,000)."""
+
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL_ENCODER.encode(value)
 
 
 def sha256_hex(text: str) -> str:
@@ -50,4 +54,10 @@ def artifact_spec_hash(artifact_digest: str) -> str:
 
 
 def metadata_hash(description: str | None, tags: Mapping[str, str]) -> str:
+    if description is None and not tags:
+        return _NO_METADATA_HASH
     return sha256_hex(canonical_json({"description": description, "tags": dict(tags)}))
+
+
+_NO_METADATA_HASH = sha256_hex(canonical_json({"description": None, "tags": {}}))
+"""Most versions say neither: hashed once, not once per version of a large plan."""

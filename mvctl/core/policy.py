@@ -134,6 +134,7 @@ class _Checker:
     def __init__(self, rules: Rules, actor: str | None) -> None:
         self.rules = rules
         self.actor = actor
+        self._serving: tuple[RecordedState, dict[tuple[str, str], list[str]]] | None = None
 
     def alias(self, model: str, alias: str, doing: str) -> list[Conflict]:
         allowed = self.rules.protected.get(alias)
@@ -148,10 +149,19 @@ class _Checker:
         """Denials of replacing what ``model@label`` is, for each protected alias serving it."""
         return [
             denial
-            for (owner, alias), row in sorted(recorded.aliases.items())
-            if owner == model and row.version == label
+            for alias in self._aliases_serving(recorded).get((model, label), ())
             for denial in self.alias(model, alias, f"{doing}, which {model}:{alias} points at")
         ]
+
+    def _aliases_serving(self, recorded: RecordedState) -> dict[tuple[str, str], list[str]]:
+        """(model, version) -> the recorded aliases pointing at it, in name order. Built once
+        per state: a plan that overwrites every version would otherwise sort them all each time."""
+        if self._serving is None or self._serving[0] is not recorded:
+            serving: dict[tuple[str, str], list[str]] = {}
+            for (model, alias), row in sorted(recorded.aliases.items()):
+                serving.setdefault((model, row.version), []).append(alias)
+            self._serving = (recorded, serving)
+        return self._serving[1]
 
     def owners(self, model: str, label: str, doing: str) -> list[Conflict]:
         allowed = self.rules.owners.get(model)

@@ -170,7 +170,7 @@ def revert(
 
 
 def _verify_served(
-    workspace: Workspace, state: StateReader, outline: RevertOutline, recorded: RecordedState
+    workspace: Workspace, state: StateWriter, outline: RevertOutline, recorded: RecordedState
 ) -> list[_Unverified]:
     """Every artifact an alias is to serve once reverted: in the store, intact, a safe format."""
     to_verify = served_changes(outline, recorded)
@@ -203,6 +203,7 @@ def _verify_served(
                     tuple(model.trusted_types) if model else (),
                     torch_module(model) if model else None,
                     work_dir,
+                    state,
                     what=f"the artifact of {target}",
                 )
             except MvctlError as error:

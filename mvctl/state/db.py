@@ -172,6 +172,17 @@ class StateDB(LockingStateDB):
             )
         return self._get_writer().close_interrupted(message, clock.now_stamp())
 
+    def record_artifact_check(self, key: str, digest: str, kind: str) -> None:
+        """Remember that the model file ``digest`` passed its safe-format check under ``key``.
+        A cache beside the recorded state: plain SQL, no serial bump, no change-log row."""
+        self._require_ready()
+        with self._link.transaction("recording an artifact check", write=True) as tx:
+            tx.execute(
+                "INSERT INTO artifact_checks (key, digest, format, checked_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                (key, digest, kind, clock.now_stamp()),
+            )
+
     def record_step_run(self, run: StepRun) -> None:
         """Remember a finished step. A cache key already recorded keeps its record unless the
         outputs differ: the step ran again because those were gone from the store, and later

@@ -85,11 +85,12 @@ VERSION_COLUMNS = tuple(
 VERSION_DETAILS = f"SELECT model, label, {', '.join(VERSION_COLUMNS)} FROM versions"
 APPLIES = (
     "SELECT a.id, a.kind, a.actor, a.started_at, a.finished_at, a.plan_hash, a.status, "
-    "a.message, a.serial_before, a.serial_after, a.reverts_apply_id, coalesce(n.changes, 0) "
-    "FROM applies AS a LEFT OUTER JOIN "
-    "(SELECT apply_id, count(*) AS changes FROM changes GROUP BY apply_id) AS n "
-    "ON n.apply_id = a.id"
+    "a.message, a.serial_before, a.serial_after, a.reverts_apply_id, "
+    "(SELECT count(*) FROM changes AS c WHERE c.apply_id = a.id) "
+    "FROM applies AS a"
 )
+"""Each apply with its number of changes, counted through the (apply_id, seq) index for the
+applies returned only: a page of history never scans the whole change log."""
 LAST_APPLY_ID = "SELECT max(id) FROM applies"
 CHANGES = (
     "SELECT apply_id, seq, target_kind, model, name, before_json, after_json, actor FROM changes"

@@ -110,6 +110,15 @@ class ReadOnlyStateDB:
         with self._read("reading the serial") as tx:
             return reader.serial(tx)
 
+    def artifact_check(self, key: str) -> str | None:
+        """The format recorded when the model file under ``key`` passed its safe-format check;
+        None when it never did (or the state is empty)."""
+        if not self._ready:
+            return None
+        with self._read("reading an artifact check") as tx:
+            row = tx.first("SELECT format FROM artifact_checks WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
     def snapshot(self) -> RecordedState:
         """The whole recorded state the planner needs, read in one consistent transaction."""
         if not self._ready:

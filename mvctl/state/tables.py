@@ -299,3 +299,16 @@ evaluations = _table(EvaluationRow)
 policy = _table(PolicyRow)
 trigger_firings = _table(TriggerFiringRow)
 monitor_samples = _table(MonitorSampleRow)
+
+
+class ArtifactCheckRow(StateTable, table=True):
+    """A model file that passed the safe-format check, keyed by its digest and the rules it
+    was checked under (``apply/promotion.py``), so revert and promotion need not audit the same
+    bytes again. A cache, not recorded state: writing it moves no serial and logs no change."""
+
+    __tablename__ = "artifact_checks"
+
+    key: str = Field(primary_key=True, sa_type=String)
+    digest: str = Field(sa_type=String)
+    format: str = Field(sa_type=String)
+    checked_at: str = Field(sa_type=String)

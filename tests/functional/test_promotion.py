@@ -376,6 +376,41 @@ def test_revert_of_a_move_refuses_an_artifact_swapped_for_a_pickle(project: Proj
     assert aliases(project)["production"] == "1.1.0"
 
 
+def test_a_recorded_format_verdict_never_covers_other_bytes(project: Project) -> None:
+    """Revert and promotion remember which blobs passed the format check, keyed by digest;
+    a blob swapped in place or a record pointed at other bytes is still fetched, verified and
+    audited, and refused."""
+    project.edit_config('production: "1.0.0"', 'production: "1.1.0"')
+    assert project.mvctl("apply", "--auto-approve").code == 0
+    assert project.mvctl("revert", "--auto-approve").code == 0
+    assert aliases(project)["production"] == "1.0.0"
+    old = shown(project)["artifact_digest"]
+    state_db = project.root / ".mvctl" / "state.db"
+    with sqlite3.connect(state_db) as conn:
+        checked = {digest for (digest,) in conn.execute("SELECT digest FROM artifact_checks")}
+    assert old in checked and shown(project, "churn@1.1.0")["artifact_digest"] in checked
+
+    assert project.mvctl("revert", "--auto-approve").code == 0  # production back to 1.1.0
+    original = blob(project, old).read_bytes()
+    blob(project, old).write_bytes(b"\x80\x04\x95" + original[3:])
+    swapped = project.mvctl("revert", "--auto-approve")
+    assert swapped.code == 1, swapped.text
+    assert "is corrupt" in swapped.err
+    assert aliases(project)["production"] == "1.1.0"
+
+    blob(project, old).write_bytes(original)
+    pickle_blob = b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00."
+    digest = "sha256:" + hashlib.sha256(pickle_blob).hexdigest()
+    blob(project, digest).parent.mkdir(parents=True, exist_ok=True)
+    blob(project, digest).write_bytes(pickle_blob)
+    with sqlite3.connect(state_db) as conn:
+        conn.execute("UPDATE versions SET artifact_digest = ? WHERE label = '1.0.0'", (digest,))
+    repointed = project.mvctl("revert", "--auto-approve")
+    assert repointed.code == 1, repointed.text
+    assert "is a pickle" in repointed.err
+    assert aliases(project)["production"] == "1.1.0"
+
+
 def safetensors_file(path: Path, note: str) -> None:
     header = json.dumps(
         {

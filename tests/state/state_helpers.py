@@ -27,6 +27,7 @@ STATE_TABLES = {
     "policy",
     "trigger_firings",
     "monitor_samples",
+    "artifact_checks",
 }
 
 

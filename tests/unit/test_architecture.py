@@ -70,6 +70,8 @@ OUTER_LAYERS = (
 LAZY_IMPORTS = {
     ("state/db.py", "mvctl.state.writer"): "SQLAlchemy, which a no-op plan or apply never loads",
     ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
+    ("workspace.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
+    ("workspace.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
 }
 """The function-level imports of mvctl modules allowed outside the CLI, each keeping a heavy
 library out of start-up. Anything else imports at the top of its module."""

@@ -126,3 +126,27 @@ def test_undoing_an_overwrite_of_what_production_serves_needs_production_s_actor
     assert revert_denials(whole_record, recorded, "release-bot") == []
     status_only = [VersionRestoration(Target("version", "m", "1"), now, StatusOnly("archived"))]
     assert revert_denials(status_only, recorded, "ml-team") == []
+
+
+def test_each_protected_alias_serving_a_reverted_version_is_named_in_order() -> None:
+    """Only the aliases of that model at that version count, each once, in name order, and
+    the same checker answers for every version of a long revert."""
+    protected = {"production": {"actors": ["release-bot"]}, "canary": {"actors": ["release-bot"]}}
+    recorded = RecordedState(
+        policy=RecordedPolicy({**IN_FORCE, "protected_aliases": protected, "owners": {}}, 4),
+        aliases={
+            ("m", "production"): RecordedAlias("m", "production", "1", 5),
+            ("m", "canary"): RecordedAlias("m", "canary", "1", 5),
+            ("m", "staging"): RecordedAlias("m", "staging", "2", 5),
+            ("n", "production"): RecordedAlias("n", "production", "1", 5),
+        },
+    )
+    earlier = version_value(spec_hash="old", artifact_digest="sha256:old")
+    now = VersionIdentity("trained", "new", "sha256:new")
+    undo = [
+        VersionRestoration(Target("version", model, label), now, earlier)
+        for model, label in (("m", "1"), ("m", "2"), ("n", "2"), ("n", "1"))
+    ]
+    denied = revert_denials(undo, recorded, "ml-team")
+    assert [c.target for c in denied] == ["m:canary", "m:production", "n:production"]
+    assert "'ml-team' may not revert n@1, which n:production points at" in denied[2].message
