@@ -444,6 +444,7 @@ def _roll_back(
             tuple(spec.trusted_types) if spec else (),
             torch_module(spec) if spec else None,
             work_dir,
+            state,
             what=f"the artifact of {model}@{previous}",
         )
     except MvctlError as error:
