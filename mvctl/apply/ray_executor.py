@@ -93,7 +93,7 @@ class RaySteps:
                     ray.init(address=self.address, log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as error:
                 raise RayExecutorError(
-                    f"cannot connect to Ray at {self.address!r}: {str(error).splitlines()[0]}",
+                    f"cannot connect to Ray at {self.address!r}: {str(error).splitlines()[0].rstrip('.')}",
                     fix="Start one with `ray start --head`, use --executor ray:local for a Ray of "
                     "the apply's own, or --executor local.",
                 ) from error
