@@ -11,7 +11,7 @@ share this machine's files: a Ray whose every node is this machine. A multi-node
 `ray://` client address is refused before anything runs, saying so. Ctrl-C (or any end of the
 apply) cancels the tasks and kills the steps' process groups (the task reports its step's
 process first: Ray's own cancel cannot interrupt a task blocked reading its step's output),
-as a `timeout:` does. Ray is imported here only, and only when this executor is chosen.
+as a `timeout:` does. If the apply itself is killed, Ray ends its tasks and their processes. Ray is imported here only, and only when this executor is chosen.
 """
 
 from __future__ import annotations

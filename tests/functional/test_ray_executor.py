@@ -111,8 +111,11 @@ def test_a_step_past_its_timeout_is_cancelled_and_its_process_killed(
     assert not alive(pid), f"the step process {pid} outlived its cancelled task"
 
 
-def test_ctrl_c_cancels_the_running_task_and_records_nothing(
-    local_ray: None, tmp_path: Path
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGKILL, -9)], ids=["SIGINT", "SIGKILL"]
+)
+def test_an_apply_stopped_or_killed_leaves_no_step_running_and_records_nothing(
+    local_ray: None, tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
     project = make_project(tmp_path / "proj")
     project.edit_config("params: {sleep: 0}", "params: {sleep: 120}")
@@ -122,14 +125,15 @@ def test_ctrl_c_cancels_the_running_task_and_records_nothing(
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     step_pid = int(pid_file.read_text())
-    victim.send_signal(signal.SIGINT)
-    assert victim.wait(timeout=60) == 130
-    deadline = time.monotonic() + 10
+    time.sleep(0.5)  # the apply has read the task's report of the step's process by now
+    victim.send_signal(signum)
+    assert victim.wait(timeout=60) == code
+    deadline = time.monotonic() + 15
     while alive(step_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(step_pid), "the step process outlived the interrupted apply"
-    status = json.loads(project.mvctl("status", "--json").out)
-    assert status["lock"] is None and status["models"][0]["versions"] == []
+    assert not alive(step_pid), "the step process outlived its apply"
+    (model,) = json.loads(project.mvctl("status", "--json").out)["models"]
+    assert model["versions"] == []
 
 
 @pytest.mark.parametrize(
