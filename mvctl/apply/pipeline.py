@@ -31,7 +31,7 @@ from typing import Any
 from mvctl.apply.processes import StepsStopped
 from mvctl.apply.session import ApplySession
 from mvctl.apply.snapshots import DepFiles, DepSnapshots
-from mvctl.apply.steps import LOG_NAME, StepResult, run_step
+from mvctl.apply.steps import LOG_NAME, StepResult
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import StepRun
 from mvctl.core.reproduction import DEP_FILES
@@ -240,7 +240,7 @@ def _run_one(
     for attempt in range(1, attempts + 1):
         with session.pool.hold(step.execution) as grant:
             session.events.step_started(target, step.name, "run")
-            result = run_step(
+            result = session.step_runner(
                 step,
                 root=session.root,
                 work_dir=work_dir,

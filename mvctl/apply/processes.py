@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class ProcessGroups:
         self._changed = threading.Condition()
         self._stopping = False
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._also_stop: list[Callable[[], None]] = []
 
     @property
     def stopping(self) -> bool:
@@ -106,6 +108,10 @@ class ProcessGroups:
             self._tell(f"-{process.pid}")
             self._changed.notify_all()
 
+    def also_stop(self, stop: Callable[[], None]) -> None:
+        """Call ``stop`` too when the steps are stopped: steps that run elsewhere (Ray)."""
+        self._also_stop.append(stop)
+
     def stop(self) -> None:
         """Start no new step; SIGTERM the running ones, SIGKILL them after the grace period.
 
@@ -113,6 +119,8 @@ class ProcessGroups:
         with self._changed:
             self._stopping = True
             groups = list(self._running)
+        for stop_elsewhere in self._also_stop:
+            stop_elsewhere()
         for pgid in groups:
             signal_group(pgid, signal.SIGTERM)
         deadline = time.monotonic() + self._grace_s

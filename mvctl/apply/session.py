@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.resources import Machine, ResourcePool
+from mvctl.apply.steps import StepRunner, run_step
 from mvctl.core.evaluation import ResolvedEvaluation
 from mvctl.core.plan import Action, GateCheck
 from mvctl.core.recorded import Change
@@ -125,6 +126,8 @@ class ApplySession:
     health_timeouts: Mapping[str, float] = field(default_factory=dict)
     """Seconds each model's health check may take (`health_check_timeout`)."""
     torch_modules: Mapping[str, str | None] = field(default_factory=dict)
+    step_runner: StepRunner = run_step
+    """How a step's process runs: here (``steps.run_step``) or as a Ray task (``RaySteps``)."""
     """Each model's torch `with.module`: the only module its safetensors files may import."""
     held: set[tuple[str, str]] = field(default_factory=set)
     """Versions aliases serve that this apply retrains: recorded only through their gates."""

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mvctl import faults
 from mvctl.apply.processes import Deadline, ProcessGroups
@@ -63,6 +63,25 @@ class StepResult:
         return self.exit_code == 0 and not self.missing_outputs
 
 
+class StepRunner(Protocol):
+    """Runs one step's process to its end: ``run_step`` here, or ``RaySteps.run_step``."""
+
+    def __call__(
+        self,
+        step: ResolvedStep,
+        *,
+        root: Path,
+        work_dir: Path,
+        inputs: Mapping[str, Path],
+        store: BlobStore,
+        labels: Mapping[str, str],
+        on_progress: ProgressCallback,
+        processes: ProcessGroups,
+        grant: Grant | None = None,
+        earlier_log: bytes = b"",
+    ) -> StepResult: ...
+
+
 def step_command(step: ResolvedStep) -> str | list[str]:
     """The shell command of a `run:` step, or the built-in trainer's module invocation."""
     definition = step.definition
@@ -88,12 +107,8 @@ def run_step(
     """Run the step to completion; never raises for a failing step, only for I/O errors
     (and ``StepsStopped`` once its apply is stopping). A step stopped by a signal ends with
     the negative signal number as its exit code, like any process killed by one."""
-    out_dir = work_dir / "out"
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    out_dir.mkdir(parents=True)
+    env = prepare_work_dir(step, work_dir, inputs, labels)
     log_path = work_dir / LOG_NAME
-    env = _step_environment(step, work_dir, out_dir, inputs, labels)
     if grant is not None:
         env.update(_granted_environment(grant))
     started = time.perf_counter()
@@ -118,13 +133,40 @@ def run_step(
             faults.reached("step_running")
             for raw in process.stdout:
                 log.write(raw)
-                _report_progress(raw, on_progress)
+                report_progress(raw, on_progress)
             process.stdout.close()
             exit_code = process.wait()
         finally:
             if deadline is not None:
                 deadline.cancel()
             processes.ended(process)
+    timed_out = deadline is not None and deadline.expired
+    return collect_result(step, work_dir, store, exit_code, started, timed_out=timed_out)
+
+
+def prepare_work_dir(
+    step: ResolvedStep, work_dir: Path, inputs: Mapping[str, Path], labels: Mapping[str, str]
+) -> dict[str, str]:
+    """An empty work folder with its output folder; returns the step's environment."""
+    out_dir = work_dir / "out"
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    out_dir.mkdir(parents=True)
+    return _step_environment(step, work_dir, out_dir, inputs, labels)
+
+
+def collect_result(
+    step: ResolvedStep,
+    work_dir: Path,
+    store: BlobStore,
+    exit_code: int,
+    started: float,
+    *,
+    timed_out: bool,
+) -> StepResult:
+    """Once the step's process ended: its outputs and log into the store, how it went."""
+    out_dir = work_dir / "out"
+    log_path = work_dir / LOG_NAME
     (work_dir / EXIT_CODE_NAME).write_text(str(exit_code), "utf-8")
     faults.reached("step_exited")
     duration = time.perf_counter() - started
@@ -136,7 +178,6 @@ def run_step(
     )
     log_digest = store.put_bytes(log_path.read_bytes())
     tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    timed_out = deadline is not None and deadline.expired
     return StepResult(exit_code, outputs, log_digest, tail, duration, missing, timed_out)
 
 
@@ -182,7 +223,7 @@ def _granted_environment(grant: Grant) -> dict[str, str]:
     return env
 
 
-def _report_progress(raw: bytes, on_progress: ProgressCallback) -> None:
+def report_progress(raw: bytes, on_progress: ProgressCallback) -> None:
     line = raw.strip()
     if not line.startswith(b"{") or b"progress" not in line:
         return

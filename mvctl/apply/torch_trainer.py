@@ -14,10 +14,14 @@ labels that are already column numbers (0 <= label < outputs) keep them. ``with.
 threads per process (default 1: the small networks steps train are slower with more, and
 independent steps and versions share the CPUs).
 
-``with: {distributed: {nproc: N}}`` trains data-parallel in N processes on the CPU through
-torch.distributed with the gloo backend: each process sees its shard of every epoch
-(DistributedSampler) and gradients are averaged (DistributedDataParallel); rank 0 reports
-progress and saves.
+``with.device`` is auto (the default: CUDA when torch finds enough CUDA devices, else the
+CPU), cpu or cuda; cuda where torch finds no CUDA device fails the step with that reason rather
+than training somewhere slower than asked.
+
+``with: {distributed: {nproc: N}}`` trains data-parallel in N processes through
+torch.distributed, with the backend that fits the device (nccl on CUDA, one GPU per process;
+gloo on the CPU): each process sees its shard of every epoch (DistributedSampler) and gradients
+are averaged (DistributedDataParallel); rank 0 reports progress and saves.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "momentum": 0.0,
 }
 OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
 OUTPUT = "model.safetensors"
 
 
@@ -69,6 +74,7 @@ class Recipe:
     threads: int
     data: str
     output: str
+    device: str = "auto"
 
     @classmethod
     def from_step(
@@ -88,7 +94,36 @@ class Recipe:
             str(settings.get("module", "")), dict(settings.get("module_args") or {}), task
         )
         threads = int(settings.get("threads", 1))
-        return cls(recipe, merged, max(1, nproc), max(1, threads), str(data), str(output))
+        device = str(settings.get("device", "auto"))
+        if device not in DEVICES:
+            raise _fail(f"with.device {device!r} is not one of {DEVICES}")
+        return cls(recipe, merged, max(1, nproc), max(1, threads), str(data), str(output), device)
+
+
+def resolve_device(requested: str, nproc: int) -> str:
+    """cpu or cuda for ``requested``: auto takes CUDA when torch sees a device per process.
+
+    Each data-parallel process needs a GPU of its own (nccl refuses two ranks on one device),
+    so auto falls back to the CPU when there are fewer, and cuda fails with the counts.
+    """
+    import torch
+
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if requested == "cpu" or (requested == "auto" and available < nproc):
+        return "cpu"
+    if available == 0:
+        raise _fail(
+            "with.device is cuda but torch finds no CUDA device on this machine "
+            "(torch.cuda.is_available() is False); use device: auto or cpu, or apply where "
+            "CUDA is present"
+        )
+    if available < nproc:
+        raise _fail(
+            f"with.device is cuda with distributed nproc {nproc}, one GPU per process, but "
+            f"torch finds {available} CUDA device(s); lower nproc to {available} or use "
+            "device: cpu"
+        )
+    return "cuda"
 
 
 def _find_data(name: str) -> Path:
@@ -169,15 +204,19 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
     params, task = recipe.params, recipe.module.task
     torch.manual_seed(int(params["seed"]))
     torch.set_num_threads(recipe.threads)
+    device = torch.device("cuda", rank) if recipe.device == "cuda" else torch.device("cpu")
+    if recipe.device == "cuda":
+        torch.cuda.set_device(device)
     if world > 1:
         import torch.distributed as dist
 
+        backend = "nccl" if recipe.device == "cuda" else "gloo"
         dist.init_process_group(
-            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+            backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
         )
     x, labels, held = _load_arrays(recipe.data, task)
-    module = build_module(recipe.module)
-    y, classes = _targets(module, x, labels, task)
+    module = build_module(recipe.module).to(device)
+    y, classes = _targets(module, x.to(device), labels, task)
     dataset = TensorDataset(x, y)
     generator = torch.Generator().manual_seed(int(params["seed"]))
     sampler: Any = None
@@ -191,8 +230,11 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         generator=generator,
     )
     shard = len(sampler) if sampler is not None else len(dataset)
-    _say({"rank": rank, "world_size": world, "rows": shard})
-    model = torch.nn.parallel.DistributedDataParallel(module) if world > 1 else module
+    _say({"rank": rank, "world_size": world, "rows": shard, "device": str(device)})
+    model = module
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
     optimizer = _optimizer(model, params)
     loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
     epochs = int(params["epochs"])
@@ -200,20 +242,23 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         if sampler is not None:
             sampler.set_epoch(epoch)
         totals = torch.zeros(2, dtype=torch.float64)
-        for xb, yb in loader:
+        for x_batch, y_batch in loader:
+            xb, yb = x_batch.to(device), y_batch.to(device)
             optimizer.zero_grad()
             loss = loss_fn(_outputs(model, xb, task), yb)
             loss.backward()
             optimizer.step()
             totals += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64)
-        if world > 1:
-            torch.distributed.all_reduce(totals)
+        if world > 1:  # summed on the device: nccl reduces CUDA tensors only
+            reduced = totals.to(device)
+            torch.distributed.all_reduce(reduced)
+            totals = reduced.cpu()
         if rank == 0:
             step.progress(
                 (epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6)
             )
     if rank == 0:
-        _report_held_out(module, held, task, classes)
+        _report_held_out(module, held, task, classes, device)
         save_torch_model(module, replace(recipe.module, classes=classes), Path(recipe.output))
     if world > 1:
         torch.distributed.barrier()
@@ -232,7 +277,11 @@ def _optimizer(model: Any, params: dict[str, Any]) -> Any:
 
 
 def _report_held_out(
-    module: Any, held: tuple[Any, Any] | None, task: str, classes: tuple[Any, ...] | None
+    module: Any,
+    held: tuple[Any, Any] | None,
+    task: str,
+    classes: tuple[Any, ...] | None,
+    device: Any,
 ) -> None:
     import numpy as np
     import torch
@@ -241,7 +290,7 @@ def _report_held_out(
         return
     module.eval()
     with torch.no_grad():
-        out = _outputs(module, held[0], task)
+        out = _outputs(module, held[0].to(device), task).cpu()
     if classes is not None:
         predicted = np.asarray(classes)[out.argmax(dim=1).numpy()]
         score = {"held_out_accuracy": float((predicted == held[1]).mean())}
@@ -279,12 +328,13 @@ def main() -> None:
         build_module(recipe.module)  # fail early, before any process is spawned, on a bad module
     except MvctlError as error:
         raise _fail(error.message) from error
+    recipe = replace(recipe, device=resolve_device(recipe.device, recipe.nproc))
     if recipe.nproc == 1:
         _train(0, 1, recipe, 0)
         return
     from torch.multiprocessing.spawn import spawn
 
-    if sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux") and recipe.device == "cpu":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # all ranks are on this machine
     spawn(_train, args=(recipe.nproc, recipe, _free_port()), nprocs=recipe.nproc, join=True)  # type: ignore[no-untyped-call]
 

@@ -47,6 +47,14 @@ def confirm_on_terminal(question: str, *, err: bool) -> bool:
     help="Run at most N steps at once, across every version and model, within the cores, "
     "memory and GPUs the steps declare (default: one per CPU).",
 )
+@click.option(
+    "--executor",
+    default=None,
+    metavar="local|ray[:ADDRESS]",
+    help="Run the steps here (local) or as Ray tasks: ray (the Ray running on this machine), "
+    "ray:local (a Ray started for this apply) or ray:HOST:PORT (default: the config's "
+    "`executor:`).",
+)
 @lock_options
 @json_option
 @pass_app
@@ -60,6 +68,7 @@ def apply(
     actor: str | None,
     auto_approve: bool,
     parallel: int | None,
+    executor: str | None,
     lock_timeout: float,
     lock_lease: float,
     as_json: bool,
@@ -87,6 +96,7 @@ def apply(
         lock_timeout,
         lock_lease,
         parallel=parallel,
+        executor=executor,
     )
     reporter = ApplyReporter(console)
     try:

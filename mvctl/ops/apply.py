@@ -16,6 +16,7 @@ from mvctl import clock, faults
 from mvctl.apply.applier import run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
+from mvctl.apply.ray_executor import RaySteps, parse_executor
 from mvctl.apply.resources import Machine, ResourcePool, resource_errors
 from mvctl.apply.session import ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
@@ -50,6 +51,8 @@ class ApplyOptions:
     lock_lease_s: float = DEFAULT_LEASE_S
     parallel: int | None = None
     """Steps run at once across the whole apply; None: one per CPU."""
+    executor: str | None = None
+    """`local`, `ray` or `ray:ADDRESS` (`--executor`); None: the config's `executor:`."""
 
 
 def apply(
@@ -74,6 +77,7 @@ def apply(
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)
     processes = ProcessGroups()
+    ray_steps: RaySteps | None = None
     apply_id: int | None = None
     try:
         close_interrupted(state, workspace)
@@ -107,6 +111,10 @@ def apply(
             store.check_writable()
         if not options.auto_approve and not confirm(plan):
             return ApplyResult(plan, "declined")
+        ray_steps = _ray_steps(workspace, options)
+        if ray_steps is not None:
+            ray_steps.connect()
+            processes.also_stop(ray_steps.stop)
         apply_id = state.begin_apply(
             kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
         )
@@ -139,6 +147,8 @@ def apply(
             processes=processes,
             digest_cache=workspace.digest_cache(),
         )
+        if ray_steps is not None:
+            session.step_runner = ray_steps.run_step
         outcomes = roll_back_failed_models(
             session,
             run_actions(session, plan.actions),
@@ -164,9 +174,20 @@ def apply(
     finally:
         try:
             processes.close()
+            if ray_steps is not None:
+                ray_steps.close()
             release_lock(state, lock_id)
         finally:
             alerts.close()
+
+
+def _ray_steps(workspace: Workspace, options: ApplyOptions) -> RaySteps | None:
+    """The Ray executor when `--executor` or else the config's `executor:` asks for it."""
+    if options.executor is not None:
+        kind, address = parse_executor(options.executor)
+    else:
+        kind, address = workspace.config.executor.type, workspace.config.executor.address
+    return RaySteps(address) if kind == "ray" and address is not None else None
 
 
 def _check_saved_plan_fits(

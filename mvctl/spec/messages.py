@@ -27,12 +27,6 @@ _NAME_KINDS = {
     "protected_aliases": "alias name",
 }
 
-_NOT_SUPPORTED_YET = {
-    ("Config", "executor"): "the choice of executor",
-}
-"""Keys of features the design names but mvctl does not carry out yet, by the spec model
-they belong to: refused with words that say so, rather than as a typo."""
-
 
 def schema_errors(
     exc: ValidationError, positions: Positions, reported: set[NodePath], model: type[BaseModel]
@@ -90,14 +84,6 @@ def _translate(
 
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        planned = _NOT_SUPPORTED_YET.get((_owner_name(model, loc[:-1]), key))
-        if planned is not None:
-            return SpecError(
-                f"'{key}' ({planned}) is not supported yet",
-                place=positions.place(loc),
-                field=field,
-                fix="Remove it; mvctl would otherwise accept a setting it does not act on.",
-            )
         valid = _keys_at(model, loc[:-1])
         close = difflib.get_close_matches(key, valid, n=1)
         if close:
@@ -321,12 +307,6 @@ def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     if not _is_model(annotation):
         return []
     return [info.alias or name for name, info in annotation.model_fields.items()]
-
-
-def _owner_name(model: type[BaseModel], loc: Sequence[Any]) -> str:
-    """The name of the spec model whose mapping sits at ``loc`` ('' when there is none)."""
-    annotation = _annotation_at(model, loc)
-    return annotation.__name__ if _is_model(annotation) else ""
 
 
 def _literal_values(model: type[BaseModel], loc: Sequence[Any]) -> list[Any]:

@@ -676,6 +676,21 @@ class Policy(SpecModel):
     )
 
 
+class Executor(SpecModel):
+    """Where apply runs the steps' processes; `apply --executor` overrides it."""
+
+    type: Literal["local", "ray"] = Field(
+        "local",
+        description="local: processes on this machine; ray: each step a Ray task holding its "
+        "resources (needs `pip install 'mvctl[ray]'`).",
+    )
+    address: str = Field(
+        "auto",
+        description="The Ray to use: auto (the one running on this machine), local (a Ray "
+        "started for the apply) or HOST:PORT. Its workers must share this machine's files.",
+    )
+
+
 class Config(SpecModel):
     """The whole configuration after `include:` files are merged in."""
 
@@ -690,6 +705,7 @@ class Config(SpecModel):
     models: dict[Name, ModelSpec] = Field(default_factory=dict, description="Models by name.")
     notifications: list[Notification] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
+    executor: Executor = Field(default_factory=Executor)
 
 
 class IncludedFile(SpecModel):

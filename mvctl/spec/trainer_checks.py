@@ -1,7 +1,7 @@
 """Meaning checks of a `uses: torch` step: what the schema accepts but the trainer cannot do.
 
 The torch trainer needs a module class to build (``with.module``, an import path), may take its
-constructor arguments, a task, a data file name and a process count; its params are the
+constructor arguments, a task, a data file name, a device and a process count; its params are the
 training loop's. A typo in any of them would otherwise surface only in the step's log, after
 apply has started, so ``mvctl validate`` and every plan report them with the place and fix.
 """
@@ -18,7 +18,8 @@ from mvctl.spec.positions import NodePath
 
 TORCH_TASKS = ("classification", "regression")
 TORCH_PARAMS = ("batch_size", "epochs", "lr", "momentum", "optimizer", "seed", "weight_decay")
-TORCH_WITH = ("data", "distributed", "module", "module_args", "task", "threads")
+TORCH_WITH = ("data", "device", "distributed", "module", "module_args", "task", "threads")
+TORCH_DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 _DOTTED_IMPORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
@@ -65,6 +66,14 @@ def check_torch_step(step: Step, path: NodePath, at: Reporter) -> None:
             (*path, "with", "task"),
             f"task {task!r} is neither classification nor regression",
             "Use classification (cross-entropy) or regression (mean squared error).",
+            value=True,
+        )
+    device = settings.get("device", "auto")
+    if device not in TORCH_DEVICES:
+        at.error(
+            (*path, "with", "device"),
+            f"device {device!r} is not auto, cpu or cuda",
+            "Use auto (CUDA when present, else the CPU), cpu or cuda.",
             value=True,
         )
     if "distributed" in settings and not _valid_distributed(settings["distributed"]):

@@ -705,14 +705,14 @@ CASES = [
         "monitoring compares live batches with the evaluation data, and the model has none",
     ),
     Case(
-        "executor-not-supported-yet",
+        "executor-type-unknown",
         y("""
         project: a
-        executor: {type: ray}
+        executor: {type: dask}
         """),
         2,
-        1,
-        "'executor' (the choice of executor) is not supported yet",
+        18,
+        "'executor.type': 'dask' is not allowed here; expected one of 'local', 'ray'",
         only=True,
     ),
     Case(

@@ -20,6 +20,7 @@ GOOD = {
     "distributed": {"nproc": 2},
     "threads": 2,
     "data": "train.npz",
+    "device": "auto",
 }
 
 
@@ -84,6 +85,12 @@ def test_a_complete_torch_step_is_accepted() -> None:
             {},
             "models.m.pipeline[0].with.threads",
             "not a whole number",
+        ),
+        (
+            {**GOOD, "device": "gpu"},
+            {},
+            "models.m.pipeline[0].with.device",
+            "device 'gpu' is not auto, cpu or cuda",
         ),
         (GOOD, {"epoch": 3}, "models.m.pipeline[0].params.epoch", "takes no param 'epoch'"),
         (

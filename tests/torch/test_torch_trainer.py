@@ -135,6 +135,28 @@ def test_distributed_training_on_two_processes(tmp_path: Path) -> None:
     assert list(predict(module, x)) == list(y)
 
 
+NO_CUDA = {"CUDA_VISIBLE_DEVICES": ""}  # torch then finds no CUDA device, GPU machine or not
+
+
+def test_device_auto_trains_on_the_cpu_where_torch_finds_no_cuda(tmp_path: Path) -> None:
+    project = make_blobs(tmp_path / "proj", extra=", device: auto, distributed: {nproc: 2}")
+    applied = project.mvctl("apply", "--auto-approve", extra_env=NO_CUDA)
+    assert applied.code == 0, applied.text
+    log = project.mvctl("logs", "blobs@1.0.0", "train").out
+    ranks = [json.loads(line) for line in log.splitlines() if '"world_size"' in line]
+    assert sorted((r["rank"], r["device"]) for r in ranks) == [(0, "cpu"), (1, "cpu")]
+
+
+def test_device_cuda_without_cuda_fails_the_step_with_the_reason(tmp_path: Path) -> None:
+    project = make_blobs(tmp_path / "proj", extra=", device: cuda")
+    failed = project.mvctl("apply", "--auto-approve", extra_env=NO_CUDA)
+    assert failed.code == 1 and "step train exited with code 1" in failed.out, failed.text
+    shown = project.mvctl("show", "blobs@1.0.0").out
+    assert "with.device is cuda but torch finds no CUDA device" in shown, shown
+    assert "Traceback" not in shown and "Traceback" not in failed.text
+    assert project.mvctl("show", "blobs@1.0.0", "--json").out.count('"artifact_digest": null') == 1
+
+
 def test_digits_example_applies_end_to_end(tmp_path: Path) -> None:
     from mvctl.apply.torch_model import load_torch_model, predict
 
