@@ -1,6 +1,7 @@
 """What a reviewer needs to see beyond the metric values, kept in an evaluation's details for
 the report: the confusion matrix and per-class precision, recall and F1 (classification), the
-precision-recall curve and a calibration curve (binary), one-vs-rest ROC curves (multiclass).
+precision-recall curve and a calibration curve (binary), one-vs-rest ROC and precision-recall
+curves (multiclass).
 
 Computed by scikit-learn's functions on the same predictions the metrics used. Curves are
 thinned to at most ``CURVE_POINTS`` points and matrices are skipped past ``MAX_CLASSES``
@@ -46,6 +47,7 @@ def classification_details(task: str, y_true: Any, predicted: Predictions) -> di
             details.update(_binary_curves(y_true, column, positive, predicted.probabilistic))
         elif scores.ndim == 2 and scores.shape[1] == len(classes):
             details["roc_ovr"] = _one_vs_rest(y_true, scores, classes)
+            details["pr_ovr"] = _one_vs_rest_precision_recall(y_true, scores, classes)
     return details
 
 
@@ -129,4 +131,26 @@ def _one_vs_rest(y_true: Any, scores: Any, classes: Any) -> dict[str, Any]:
         curves["fpr"].append(thin_fpr)
         curves["tpr"].append(thin_tpr)
         curves["auc"].append(round(float(roc_auc_score(is_class, scores[:, index])), 6))
+    return curves
+
+
+def _one_vs_rest_precision_recall(y_true: Any, scores: Any, classes: Any) -> dict[str, Any]:
+    """Each class's precision-recall curve and average precision against the rest, the way
+    the binary curve is drawn for its positive class."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    truth = np.asarray(y_true)
+    curves: dict[str, Any] = {"labels": [], "precision": [], "recall": [], "average_precision": []}
+    for index, label in enumerate(_text(classes)):
+        is_class = truth == classes[index]
+        if is_class.all() or not is_class.any():
+            continue
+        precision, recall, _ = precision_recall_curve(is_class, scores[:, index])
+        thin_precision, thin_recall = _thin(precision, recall)
+        curves["labels"].append(label)
+        curves["precision"].append(thin_precision)
+        curves["recall"].append(thin_recall)
+        average = average_precision_score(is_class, scores[:, index])
+        curves["average_precision"].append(round(float(average), 6))
     return curves

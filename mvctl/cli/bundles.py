@@ -25,7 +25,7 @@ from mvctl.cli.completion import complete_versions
     type=click.Choice(["bundle", "mlflow"]),
     default="bundle",
     show_default=True,
-    help="bundle: for `mvctl import`; mlflow: an MLflow model directory (scikit-learn models).",
+    help="bundle: for `mvctl import`; mlflow: an MLflow model directory (scikit-learn or torch models).",
 )
 @click.option("--with-steps", is_flag=True, help="Also pack the outputs of its training steps.")
 @click.option(

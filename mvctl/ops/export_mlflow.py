@@ -1,7 +1,8 @@
 """mvctl export --format mlflow: one recorded version as an MLflow model directory.
 
 mvctl does not import mlflow: it writes the directory MLflow's own ``save_model`` would, so
-``mlflow.pyfunc.load_model(DIR)`` loads it with MLflow's sklearn flavor. The model file is
+``mlflow.pyfunc.load_model(DIR)`` loads it with MLflow's sklearn flavor (a torch version gets
+a ``python_function`` flavor of its own: see export_mlflow_torch). The model file is
 the version's skops file, verified as it leaves the store; the flavor lists exactly the types
 the file needs beyond skops's defaults, and only after mvctl's own skops audit has accepted
 them under the model's `trusted_types`. The signature is inferred from the evaluation data
@@ -22,9 +23,12 @@ import mvctl
 from mvctl.apply.artifacts import artifact_format, registered_file
 from mvctl.apply.datasets import load_dataset
 from mvctl.apply.skops_trust import load_skops
+from mvctl.apply.torch_model import load_torch_model, predict, read_recipe
 from mvctl.core.evaluation import dataset_ref
+from mvctl.core.resolve import torch_module
 from mvctl.errors import UsageError
 from mvctl.ops.export import exportable_version, metric_records
+from mvctl.ops.export_mlflow_torch import CODE_FOLDER, LOADER_MODULE, write_torch_code
 from mvctl.ops.lookup import version_reference
 from mvctl.results.bundles import ExportResult
 from mvctl.results.records import VersionDetail
@@ -34,6 +38,7 @@ from mvctl.store.blobs import hash_file
 from mvctl.workspace import Workspace
 
 MODEL_FILE = "model.skops"
+TORCH_MODEL_FILE = "model.safetensors"
 SIGNATURE_ROWS = 5
 """Rows of the evaluation data run through the model to learn its output's type."""
 
@@ -51,8 +56,10 @@ def export_mlflow(workspace: Workspace, reference: str, out: Path) -> ExportResu
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
         try:
-            workspace.open_store().get_file(str(detail.artifact_digest), temp / MODEL_FILE)
-            _write_directory(workspace, detail, spec, metrics, temp)
+            downloaded = temp / ".model"
+            workspace.open_store().get_file(str(detail.artifact_digest), downloaded)
+            _write_directory(workspace, detail, spec, metrics, temp, downloaded)
+            files = sum(1 for path in temp.rglob("*") if path.is_file())
             _check_output(out)
             if out.is_dir():
                 out.rmdir()
@@ -60,10 +67,7 @@ def export_mlflow(workspace: Workspace, reference: str, out: Path) -> ExportResu
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-    return ExportResult(model, label, out, 1 + len(_SIDE_FILES), None, format="mlflow")
-
-
-_SIDE_FILES = ("MLmodel", "requirements.txt", "python_env.yaml")
+    return ExportResult(model, label, out, files, None, format="mlflow")
 
 
 def _check_output(out: Path) -> None:
@@ -85,15 +89,14 @@ def _write_directory(
     spec: ModelSpec | None,
     metrics: list[dict[str, Any]],
     folder: Path,
+    downloaded: Path,
 ) -> None:
     what = f"the model of {detail.model}@{detail.label}"
+    if artifact_format(downloaded, what, downloaded) != "skops":
+        _write_torch_directory(workspace, detail, spec, metrics, folder, downloaded)
+        return
     path = folder / MODEL_FILE
-    if artifact_format(path, what, path) != "skops":
-        raise UsageError(
-            f"{detail.model}@{detail.label} is a torch (safetensors) model; --format mlflow "
-            "writes scikit-learn (skops) models only",
-            fix="Export it as an mvctl bundle (without --format).",
-        )
+    downloaded.rename(path)
     declared = list(spec.trusted_types) if spec is not None else []
     estimator = load_skops(path, declared, registered=registered_file(detail.lineage), what=what)
     import sklearn
@@ -109,11 +112,65 @@ def _write_directory(
     (folder / "requirements.txt").write_text(
         f"scikit-learn=={sklearn.__version__}\nskops=={skops.__version__}\n", "utf-8"
     )
+    _write_python_env(folder)
+
+
+def _write_python_env(folder: Path) -> None:
     (folder / "python_env.yaml").write_text(
         f"python: {platform.python_version()}\nbuild_dependencies:\n- pip\n"
         "dependencies:\n- -r requirements.txt\n",
         "utf-8",
     )
+
+
+def _write_torch_directory(
+    workspace: Workspace,
+    detail: VersionDetail,
+    spec: ModelSpec | None,
+    metrics: list[dict[str, Any]],
+    folder: Path,
+    downloaded: Path,
+) -> None:
+    """The weights, the module's source and the loader, and an MLmodel naming that loader;
+    the module is rebuilt here first, so a file mvctl would refuse to load is not exported."""
+    import numpy as np
+    import safetensors
+    import torch
+
+    what = f"{detail.model}@{detail.label}"
+    expected = torch_module(spec) if spec is not None else None
+    path = folder / TORCH_MODEL_FILE
+    downloaded.rename(path)
+    write_torch_code(workspace.root, expected, what, folder)
+    module = load_torch_model(path, expected_module=expected, import_root=workspace.root)
+    recipe = read_recipe(path)
+    data = _evaluation_data(workspace, detail, spec, metrics)
+    signature = None
+    if data is not None:
+        x = np.asarray(data.x[:SIGNATURE_ROWS], dtype=np.float32)
+        predicted = predict(module, x, recipe.task, recipe.classes)
+        signature = {
+            "inputs": json.dumps([_tensor(x.dtype, [-1, int(x.shape[1])])]),
+            "outputs": json.dumps([_tensor(predicted.dtype, [-1, *predicted.shape[1:]])]),
+            "params": None,
+        }
+    flavor = {
+        "code": CODE_FOLDER,
+        "data": TORCH_MODEL_FILE,
+        "env": {"virtualenv": "python_env.yaml"},
+        "loader_module": LOADER_MODULE,
+        "python_version": platform.python_version(),
+    }
+    document = _document(detail, workspace.config.project, {"python_function": flavor}, metrics)
+    if signature is not None:
+        document["signature"] = signature
+    (folder / "MLmodel").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", "utf-8")
+    (folder / "requirements.txt").write_text(
+        f"torch=={torch.__version__.split('+')[0]}\nsafetensors=={safetensors.__version__}\n"
+        f"numpy=={np.__version__}\n",
+        "utf-8",
+    )
+    _write_python_env(folder)
 
 
 def _signature(
@@ -186,24 +243,38 @@ def _mlmodel(
     sklearn_version: str,
 ) -> str:
     """The MLmodel file, as JSON (a subset of YAML that MLflow's YAML reader accepts)."""
-    document: dict[str, Any] = {
-        "artifact_path": None,
-        "flavors": {
-            "python_function": {
-                "env": {"virtualenv": "python_env.yaml"},
-                "loader_module": "mlflow.sklearn",
-                "model_path": MODEL_FILE,
-                "predict_fn": "predict",
-                "python_version": platform.python_version(),
-            },
-            "sklearn": {
-                "code": None,
-                "pickled_model": MODEL_FILE,
-                "serialization_format": "skops",
-                "sklearn_version": sklearn_version,
-                "skops_trusted_types": trusted or None,
-            },
+    flavors = {
+        "python_function": {
+            "env": {"virtualenv": "python_env.yaml"},
+            "loader_module": "mlflow.sklearn",
+            "model_path": MODEL_FILE,
+            "predict_fn": "predict",
+            "python_version": platform.python_version(),
         },
+        "sklearn": {
+            "code": None,
+            "pickled_model": MODEL_FILE,
+            "serialization_format": "skops",
+            "sklearn_version": sklearn_version,
+            "skops_trusted_types": trusted or None,
+        },
+    }
+    document = _document(detail, project, flavors, metrics)
+    if signature is not None:
+        document["signature"] = signature
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _document(
+    detail: VersionDetail,
+    project: str,
+    flavors: dict[str, Any],
+    metrics: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The MLmodel fields every export shares: its flavors and mvctl's record as metadata."""
+    return {
+        "artifact_path": None,
+        "flavors": flavors,
         "metadata": {
             "mvctl": {
                 "mvctl_version": mvctl.__version__,
@@ -223,9 +294,6 @@ def _mlmodel(
             ],
         },
     }
-    if signature is not None:
-        document["signature"] = signature
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def _finite(value: Any) -> float | None:

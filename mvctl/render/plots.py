@@ -296,6 +296,39 @@ def one_vs_rest_roc(title: str, versions: Mapping[str, Mapping[str, Any]]) -> by
 
 
 @_plain_text
+def one_vs_rest_precision_recall(title: str, versions: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """Per version, a precision-recall curve of each class against the rest ({'labels',
+    'precision', 'recall', 'average_precision'}: one entry per class), AP in the legend."""
+    from matplotlib.figure import Figure
+
+    count = max(1, len(versions))
+    figure = Figure(figsize=(WIDTH_IN * 0.75 * count, WIDTH_IN * 0.8), layout="constrained")
+    figure.suptitle(title)
+    for index, (name, curves) in enumerate(versions.items()):
+        axes = figure.add_subplot(1, count, index + 1)
+        for label, precision, recall, average in zip(
+            curves["labels"],
+            curves["precision"],
+            curves["recall"],
+            curves["average_precision"],
+            strict=True,
+        ):
+            axes.step(
+                recall,
+                precision,
+                where="post",
+                linewidth=1.5,
+                label=f"{short(label, 24)} (AP {average:.3f})",
+            )
+        axes.set(
+            xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=short(name)
+        )
+        axes.legend(loc="lower left", fontsize="x-small")
+        axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+@_plain_text
 def monitor_over_time(
     title: str,
     times: Sequence[str],

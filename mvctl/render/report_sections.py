@@ -20,6 +20,7 @@ from mvctl.render.plots import (
     calibration_curves,
     confusion_matrices,
     metric_trends,
+    one_vs_rest_precision_recall,
     one_vs_rest_roc,
     precision_recall_curves,
     roc_curves,
@@ -111,8 +112,8 @@ def _delta_cell(metric: str, value: float | None, base: float | None, same: bool
 
 def aliased_views(model: ModelReport, dataset: str) -> list[str]:
     """The aliased versions on one dataset: ROC and precision-recall curves with their areas,
-    calibration (binary), confusion matrices, one-vs-rest ROC and per-class metrics
-    (multiclass)."""
+    calibration (binary), confusion matrices, one-vs-rest ROC and precision-recall curves and
+    per-class metrics (multiclass)."""
     results = _results_on(model, dataset)
     names = _aliased(model, results)
     details = {names[v]: results[v].details for v in names}
@@ -150,6 +151,12 @@ def aliased_views(model: ModelReport, dataset: str) -> list[str]:
         if ovr:
             png = one_vs_rest_roc(f"{where}: one-vs-rest ROC per class", ovr)
             parts.append(figure(png, f"One-vs-rest ROC curves of {where}", "ovr-roc"))
+        ovr_pr = {
+            name: d["pr_ovr"] for name, d in details.items() if d.get("pr_ovr", {}).get("labels")
+        }
+        if ovr_pr:
+            png = one_vs_rest_precision_recall(f"{where}: one-vs-rest precision-recall", ovr_pr)
+            parts.append(figure(png, f"One-vs-rest precision-recall curves of {where}", "ovr-pr"))
         for name, d in details.items():
             if "per_class" in d:
                 parts += [f"<h4>Per class: {escape(name)}</h4>", _per_class_table(d["per_class"])]

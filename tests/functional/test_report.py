@@ -39,6 +39,7 @@ SECTIONS = {
         "metrics",
         "confusion",
         "ovr-roc",
+        "ovr-pr",
         "per-class",
         "trend",
         "promotions",
@@ -76,7 +77,7 @@ def _pngs(html: str) -> list[tuple[str, bytes]]:
 def test_the_page_needs_nothing_but_itself(report: Path) -> None:
     page = report.read_text("utf-8")
     sources = re.findall(r'<img[^>]* src="([^"]*)"', page)
-    assert len(sources) == 10 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 11 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page and "@import" not in page
 
@@ -89,14 +90,22 @@ def test_every_section_of_each_model_is_there(report: Path) -> None:
             assert f'class="{css}"' in html, (model, css)
     churn = _model_html(page, "churn")
     assert "calibration" not in _model_html(page, "iris")
-    assert "ovr-roc" not in churn and 'class="per-class"' not in churn
+    assert "ovr-roc" not in churn and "ovr-pr" not in churn and 'class="per-class"' not in churn
 
 
 def test_every_chart_has_a_title_and_both_axis_labels(report: Path) -> None:
     from PIL import Image
 
     pngs = _pngs(report.read_text("utf-8"))
-    assert {css for css, _ in pngs} >= {"roc", "pr", "calibration", "confusion", "ovr-roc", "trend"}
+    assert {css for css, _ in pngs} >= {
+        "roc",
+        "pr",
+        "calibration",
+        "confusion",
+        "ovr-roc",
+        "ovr-pr",
+        "trend",
+    }
     for css, png in pngs:
         with Image.open(io.BytesIO(png)) as image:
             text = dict(image.text)  # type: ignore[attr-defined]
@@ -118,6 +127,20 @@ def test_roc_and_pr_legends_carry_their_areas_and_deltas_are_against_production(
     # 1.1.0 scored 0.93 where production's 1.0.0 scored 0.88: +0.05, better, in green.
     assert '<td class="num delta better">+0.05</td>' in metrics
     assert '<td class="num delta better">-0.05</td>' in metrics  # log_loss: lower is better
+
+
+def test_multiclass_precision_recall_is_drawn_one_vs_rest_per_class(report: Path) -> None:
+    from PIL import Image
+
+    iris = _model_html(report.read_text("utf-8"), "iris")
+    assert 'alt="One-vs-rest precision-recall curves of iris on' in iris
+    [png] = [png for css, png in _pngs(iris) if css == "ovr-pr"]
+    with Image.open(io.BytesIO(png)) as image:
+        text = dict(image.text)  # type: ignore[attr-defined]
+    assert text["Title"].startswith("iris on ") and "one-vs-rest precision-recall" in text["Title"]
+    for chart in json.loads(text["Axes"]):
+        assert (chart["xlabel"], chart["ylabel"]) == ("recall", "precision")
+        assert chart["title"].startswith("production: ")
 
 
 def test_promotions_show_each_gate_and_the_lineage_its_digests(report: Path) -> None:

@@ -45,6 +45,40 @@ def test_multiclass_diagnostics_are_scikit_learns() -> None:
     assert "pr" not in details and "calibration" not in details
 
 
+def test_multiclass_precision_recall_is_scikit_learns_one_vs_rest() -> None:
+    x, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = LogisticRegression(max_iter=200).fit(x[::3], names[::3])
+    held_out = np.concatenate([x[1::3], x[2::3]])
+    truth = np.concatenate([names[1::3], names[2::3]])
+    proba = model.predict_proba(held_out)
+    predicted = Predictions(model.predict(held_out), proba, True, model.classes_)
+    curves = classification_details("multiclass-classification", truth, predicted)["pr_ovr"]
+    assert curves["labels"] == ["setosa", "versicolor", "virginica"]
+    for index, label in enumerate(model.classes_):
+        precision, recall, _ = skm.precision_recall_curve(truth == label, proba[:, index])
+        assert len(precision) <= 101  # 100 rows: the stored curve is not thinned
+        assert curves["precision"][index] == [round(float(v), 6) for v in precision]
+        assert curves["recall"][index] == [round(float(v), 6) for v in recall]
+        assert curves["average_precision"][index] == round(
+            skm.average_precision_score(truth == label, proba[:, index]), 6
+        )
+    # versicolor and virginica overlap: not every class is ranked perfectly.
+    assert min(curves["average_precision"]) < 1.0
+
+
+def test_a_class_missing_from_the_data_gets_no_one_vs_rest_curve() -> None:
+    x, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = LogisticRegression(max_iter=200).fit(x, names)
+    no_setosa = names != "setosa"
+    proba = model.predict_proba(x[no_setosa])
+    predicted = Predictions(model.predict(x[no_setosa]), proba, True, model.classes_)
+    details = classification_details("multiclass-classification", names[no_setosa], predicted)
+    assert details["pr_ovr"]["labels"] == ["versicolor", "virginica"]
+    assert details["roc_ovr"]["labels"] == ["versicolor", "virginica"]
+
+
 def test_binary_diagnostics_are_scikit_learns() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 3))
