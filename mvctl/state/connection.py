@@ -1,9 +1,10 @@
 """Plain DB-API connections to the state: the two backends, transactions, failures as errors.
 
-Reads and the lock run here, on the stdlib ``sqlite3`` module or ``psycopg``, with SQL text
-shared by both backends; SQLAlchemy, sqlmodel and alembic are not imported, because a no-op
-plan or apply must finish faster than importing them takes. Writes and migrations go through
-SQLAlchemy (``engine.py``), which is handed the very same connection settings.
+Reads, writes and the lock run here, on the stdlib ``sqlite3`` module or ``psycopg``, with SQL
+text shared by both backends; SQLAlchemy, sqlmodel and alembic are not imported, because a
+no-op plan, an apply or a revert must finish faster than importing them takes. Migrations
+alone go through SQLAlchemy and alembic (``engine.py``, ``migrating.py``), handed the very same
+connection settings.
 
 Three things live here because they are about the connection rather than the data:
 
@@ -150,6 +151,14 @@ class Tx:
         """Run a statement that returns no rows; how many rows it changed."""
         count: int = self._conn.execute(self.backend.sql(sql), params).rowcount
         return count
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each of ``rows``."""
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(self.backend.sql(sql), rows)
+        finally:
+            cursor.close()
 
 
 class Link:

@@ -3,17 +3,17 @@
 It is the reads (``ReadOnlyStateDB``, ``state/reading.py``) and the lock
 (``LockingStateDB``, ``state/locking.py``), plus the writes: opening with ``create=True``
 creates and migrates the database, and each write records ``Change`` values with their
-change-log rows. Writes and migrations go through SQLAlchemy (``writer``), imported at the
-first write: a no-op plan or apply, which only reads and takes the lock, never imports
-SQLAlchemy, sqlmodel or alembic, which together take longer to import than the whole command
-may. Every write is one short transaction that takes the writer's lock up front.
+change-log rows. Writes run in plain SQL on the reads' connection (``writer``); only a
+migration imports SQLAlchemy, sqlmodel and alembic (``migrating``), which together take longer
+to import than a whole revert may. Every write is one short transaction that takes the
+writer's lock up front.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from mvctl import clock
 from mvctl.core.hashing import canonical_json
@@ -28,9 +28,7 @@ from mvctl.state.lock import Takeover
 from mvctl.state.locking import DEFAULT_LEASE_S, LockingStateDB
 from mvctl.state.reading import normalize_since
 from mvctl.state.url import parse_state_url
-
-if TYPE_CHECKING:
-    from mvctl.state.writer import Writer
+from mvctl.state.writer import Writer
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -55,7 +53,7 @@ class StateDB(LockingStateDB):
     def __init__(self, link: Link):
         """Use ``StateDB.open``, which finds out whether the schema is there and current."""
         super().__init__(link)
-        self._writer: Writer | None = None
+        self._writer = Writer(link)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Self:
@@ -94,23 +92,15 @@ class StateDB(LockingStateDB):
         return self._found_revision, schema.HEAD_REVISION
 
     def _migrate_to_head(self) -> None:
-        self._get_writer().migrate_to_head()
+        # Imported here: SQLAlchemy and alembic take longer to import than a revert may.
+        from mvctl.state.migrating import migrate_to_head
+
+        migrate_to_head(self._link)
         self._ready = True
 
     def close(self) -> None:
         self._stop_keeping()
-        if self._writer is not None:
-            self._writer.close()
         super().close()
-
-    def _get_writer(self) -> Writer:
-        """The SQLAlchemy writer, imported and built at the first write."""
-        if self._writer is None:
-            # Imported here: SQLAlchemy takes longer to import than a no-op apply may.
-            from mvctl.state.writer import Writer
-
-            self._writer = Writer(self._link)
-        return self._writer
 
     def begin_apply(
         self,
@@ -126,7 +116,7 @@ class StateDB(LockingStateDB):
             raise ValueError(f"apply kind must be one of {APPLY_KINDS}, not {kind!r}")
         self._require_ready()
         self._ensure_lock_held()
-        return self._get_writer().begin_apply(
+        return self._writer.begin_apply(
             kind=kind,
             actor=actor,
             plan_hash=plan_hash,
@@ -145,7 +135,7 @@ class StateDB(LockingStateDB):
             return self.serial()
         self._require_ready()
         self._ensure_lock_held()
-        return self._get_writer().record(apply_id, changes, clock.now_stamp())
+        return self._writer.record(apply_id, changes, clock.now_stamp())
 
     def finish_apply(self, apply_id: int, status: str, message: str | None = None) -> None:
         """Close an apply record with how it ended and the serial it left behind."""
@@ -153,7 +143,7 @@ class StateDB(LockingStateDB):
             raise ValueError(f"apply status must be one of {APPLY_END_STATUSES}, not {status!r}")
         self._require_ready()
         self._ensure_lock_held()
-        self._get_writer().finish_apply(apply_id, status, message, clock.now_stamp())
+        self._writer.finish_apply(apply_id, status, message, clock.now_stamp())
 
     def close_interrupted_applies(self) -> list[int]:
         """Close as failed every apply left 'running' by a killed process; call holding the
@@ -170,7 +160,7 @@ class StateDB(LockingStateDB):
                 f"; its lock {holder.lock_id} ({holder.actor}, pid {holder.pid} on "
                 f"{holder.host}) was taken over at {self.takeover.at}: {self.takeover.reason}"
             )
-        return self._get_writer().close_interrupted(message, clock.now_stamp())
+        return self._writer.close_interrupted(message, clock.now_stamp())
 
     def record_artifact_check(self, key: str, digest: str, kind: str) -> None:
         """Remember that the model file ``digest`` passed its safe-format check under ``key``.
@@ -189,7 +179,7 @@ class StateDB(LockingStateDB):
         restores must find the new ones."""
         self._require_ready()
         self._ensure_lock_held()
-        self._get_writer().record_step_run(
+        self._writer.record_step_run(
             {
                 "cache_key": run.cache_key,
                 "model": run.model,
@@ -211,7 +201,7 @@ class StateDB(LockingStateDB):
         Triggers never train, so this needs no state lock and moves no serial.
         """
         self._require_ready()
-        return self._get_writer().record_firing(
+        return self._writer.record_firing(
             {
                 "model": firing.model,
                 "trigger": firing.trigger,
@@ -232,7 +222,7 @@ class StateDB(LockingStateDB):
         """Append a monitor sample (its ``id`` is ignored); the id it was stored under."""
         self._require_ready()
         self._ensure_lock_held()
-        return self._get_writer().record_sample(
+        return self._writer.record_sample(
             {
                 "model": sample.model,
                 "alias": sample.alias,

@@ -1,14 +1,14 @@
-"""SQLAlchemy for the writes and migrations, built on the plain connection's settings.
+"""SQLAlchemy for the migrations, built on the plain connection's settings.
 
-Imported only by ``writer.py``, which ``StateDB`` imports at its first write: a read-only
-command or a no-op apply never pays for SQLAlchemy. The engine gets its DB-API connections
+Imported only by ``migrating.py``, when a schema is behind: no other command pays for
+SQLAlchemy. The engine gets its DB-API connections
 from the same ``Backend`` as the plain reads, so both open the same database the same way:
 
 * SQLite shares the plain connection itself (one connection per ``StateDB``; an in-memory
   database stays one database). SQLAlchemy would start transactions lazily and never for a
   SELECT, so following its documented recipe the driver's own BEGIN is off (the plain
   connection already has ``isolation_level=None``) and every transaction here, all of them
-  writes, begins with ``BEGIN IMMEDIATE``: the write lock is taken up front, waiting up to
+  migrations, begins with ``BEGIN IMMEDIATE``: the write lock is taken up front, waiting up to
   the busy timeout, instead of a writer meeting 'database is locked' half-way through;
 * PostgreSQL gets connections of its own from a pool, pinged before use, in psycopg's
   ordinary transaction mode, which SQLAlchemy drives.

@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 from mvctl.core.policy import policy_shape_problem
 from mvctl.core.recorded import (
+    DEP_FILES,
     RESULT_KINDS,
     Change,
     LoggedChange,
@@ -38,7 +39,6 @@ from mvctl.core.records import (
     version_status,
 )
 from mvctl.core.replay import LogRow
-from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.triggers import Firing, TriggerKind
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail

@@ -1,10 +1,11 @@
-"""The write half of the state, on SQLAlchemy: apply records, changes, step runs, migrations.
+"""The write half of the state on the plain DB-API connection: apply records, changes, step runs.
 
-``StateDB`` imports this module at its first write, so reads and the lock never pay for
-SQLAlchemy. Every write is one short transaction that takes the writer's lock up front
-(``BEGIN IMMEDIATE`` on SQLite, a row lock on the serial on PostgreSQL), so a change, its
-change-log row and the serial bump commit together or not at all, and concurrent writers
-queue instead of interleaving.
+Every write is one short transaction on the link's connection that takes the writer's lock up
+front (``BEGIN IMMEDIATE`` on SQLite, a row lock on the serial on PostgreSQL), so a change, its
+change-log row and the serial bump commit together or not at all, and concurrent writers queue
+instead of interleaving. The SQL is written once for both databases: SQLite (3.35 and later)
+and PostgreSQL share ``INSERT ... ON CONFLICT`` and ``RETURNING``. SQLAlchemy is left to the
+migrations (``migrating.py``), so a revert, which moves a few pointers, never imports it.
 
 A ``Change`` becomes rows in ``apply_change``: the writer its target kind has in
 ``ROW_WRITERS`` makes its ``after`` value true in its table (None removes the row). A
@@ -14,12 +15,8 @@ rolls back the whole record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
-
-from sqlalchemy import Connection, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mvctl import faults
 from mvctl.core.hashing import canonical_json
@@ -38,10 +35,7 @@ from mvctl.core.records import (
     VersionRecord,
 )
 from mvctl.errors import StaleStateError, StateError
-from mvctl.state import schema
-from mvctl.state import tables as t
-from mvctl.state.connection import Link
-from mvctl.state.engine import DriverQueries, create_state_engine, translated_errors
+from mvctl.state.connection import Link, Tx
 from mvctl.state.reader import VERSION_COLUMNS, VERSION_JSON_FIELDS
 
 APPLY_RUNNING = "running"
@@ -56,41 +50,24 @@ STEP_RUN_REPLACED = (
 """What a re-run with other outputs replaces in its step run: everything but key and name."""
 FIRING_LOCK_KEY = 0x6D76_6374_6C01
 """PostgreSQL advisory lock key held while a trigger firing is recorded and its edit written."""
+CHANGE_LOG_COLUMNS = (
+    "apply_id",
+    "seq",
+    "target_kind",
+    "model",
+    "name",
+    "before_json",
+    "after_json",
+    "at",
+    "actor",
+)
 
 
 class Writer:
-    """Write transactions on an engine built from ``link``'s connection settings."""
+    """Write transactions on ``link``'s connection."""
 
     def __init__(self, link: Link):
         self._link = link
-        self._engine = create_state_engine(link)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    @contextmanager
-    def _write(self, doing: str) -> Iterator[Connection]:
-        """One write transaction holding the writer's lock from its first statement.
-
-        The link's guard is held too: on SQLite the engine shares the link's connection.
-        """
-        display = self._link.target.display
-        with (
-            self._link.guard,
-            translated_errors(self._link.backend, display, doing),
-            self._engine.begin() as conn,
-        ):
-            yield conn
-
-    def migrate_to_head(self) -> None:
-        with self._write("migrating the schema") as conn:
-            queries = DriverQueries(conn, self._link.backend)
-            schema.lock_for_migration(queries)
-            # Checked again under the lock: another process may have migrated meanwhile.
-            found = schema.current_revision(queries)
-            schema.check_known(found, self._link.target.display)
-            if found != schema.HEAD_REVISION:
-                schema.upgrade_to_head(conn)
 
     def begin_apply(
         self,
@@ -102,29 +79,28 @@ class Writer:
         reverts_apply_id: int | None,
         now: str,
     ) -> int:
-        with self._write("starting the apply") as conn:
-            serial = _serial(conn, for_update=True)
+        with self._link.transaction("starting the apply", write=True) as tx:
+            serial = _serial(tx, for_update=True)
             if expected_serial is not None and expected_serial != serial:
                 raise StaleStateError(
                     f"the state moved from serial {expected_serial} to {serial} since this "
                     "plan was made",
                     fix="Run `mvctl plan` again and review the new plan.",
                 )
-            result = conn.execute(
-                insert(t.applies).values(
-                    kind=kind,
-                    actor=actor,
-                    started_at=now,
-                    plan_hash=plan_hash,
-                    status=APPLY_RUNNING,
-                    serial_before=serial,
-                    reverts_apply_id=reverts_apply_id,
-                )
+            apply_id = _insert_returning_id(
+                tx,
+                "applies",
+                {
+                    "kind": kind,
+                    "actor": actor,
+                    "started_at": now,
+                    "plan_hash": plan_hash,
+                    "status": APPLY_RUNNING,
+                    "serial_before": serial,
+                    "reverts_apply_id": reverts_apply_id,
+                },
             )
-            (apply_id,) = result.inserted_primary_key or (None,)
             faults.reached("apply_begun_uncommitted")
-        if not isinstance(apply_id, int):
-            raise StateError(f"the state database {self._link.target.display} returned no apply id")
         return apply_id
 
     def record(self, apply_id: int, changes: Sequence[Change], now: str) -> int:
@@ -132,81 +108,76 @@ class Writer:
 
         Each log row names its apply's actor, so who made a change is on the change itself.
         """
-        with self._write("recording changes") as conn:
-            serial = _serial(conn, for_update=True)
-            actor = conn.execute(
-                select(t.applies.c.actor).where(t.applies.c.id == apply_id)
-            ).scalar_one_or_none()
-            if actor is None:
+        with self._link.transaction("recording changes", write=True) as tx:
+            serial = _serial(tx, for_update=True)
+            found = tx.first("SELECT actor FROM applies WHERE id = ?", (apply_id,))
+            if found is None:
                 raise ValueError(f"apply #{apply_id} does not exist; call begin_apply first")
-            last_seq: int = conn.execute(
-                select(func.coalesce(func.max(t.changes.c.seq), 0)).where(
-                    t.changes.c.apply_id == apply_id
-                )
-            ).scalar_one()
+            (actor,) = found
+            (last_seq,) = tx.first(
+                "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE apply_id = ?", (apply_id,)
+            ) or (0,)
             log_rows = []
-            for seq, change in enumerate(changes, start=last_seq + 1):
-                apply_change(conn, apply_id, change, now)
+            for seq, change in enumerate(changes, start=int(last_seq) + 1):
+                apply_change(tx, apply_id, change, now)
+                target = change.target
                 log_rows.append(
-                    {
-                        "apply_id": apply_id,
-                        "seq": seq,
-                        "target_kind": change.target.kind,
-                        "model": change.target.model,
-                        "name": change.target.name,
-                        "before_json": _dumps(change.before),
-                        "after_json": _dumps(change.after),
-                        "at": now,
-                        "actor": actor,
-                    }
+                    (
+                        apply_id,
+                        seq,
+                        target.kind,
+                        target.model,
+                        target.name,
+                        _dumps(change.before),
+                        _dumps(change.after),
+                        now,
+                        actor,
+                    )
                 )
-            conn.execute(insert(t.changes), log_rows)
-            conn.execute(
-                update(t.meta).where(t.meta.c.key == "serial").values(value=str(serial + 1))
-            )
+            tx.execute_many(_insert_sql("changes", CHANGE_LOG_COLUMNS), log_rows)
+            tx.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
             faults.reached("state_uncommitted")
         faults.reached("state_committed")
         return serial + 1
 
     def finish_apply(self, apply_id: int, status: str, message: str | None, now: str) -> None:
-        with self._write("finishing the apply") as conn:
-            serial = _serial(conn)
-            result = conn.execute(
-                update(t.applies)
-                .where(t.applies.c.id == apply_id)
-                .values(finished_at=now, status=status, message=message, serial_after=serial)
+        with self._link.transaction("finishing the apply", write=True) as tx:
+            serial = _serial(tx)
+            changed = tx.execute(
+                "UPDATE applies SET finished_at = ?, status = ?, message = ?, serial_after = ?"
+                " WHERE id = ?",
+                (now, status, message, serial, apply_id),
             )
-            if result.rowcount != 1:
+            if changed != 1:
                 raise ValueError(f"apply #{apply_id} does not exist")
 
     def close_interrupted(self, message: str, now: str) -> list[int]:
         """Close applies still 'running' as failed; the caller holds the lock, so their
         processes are gone (killed while they held it). Returns their ids."""
-        with self._write("closing interrupted applies") as conn:
-            serial = _serial(conn)
-            running = t.applies.c.status == APPLY_RUNNING
-            ids = [row[0] for row in conn.execute(select(t.applies.c.id).where(running))]
+        with self._link.transaction("closing interrupted applies", write=True) as tx:
+            serial = _serial(tx)
+            ids = [
+                int(row[0])
+                for row in tx.rows("SELECT id FROM applies WHERE status = ?", (APPLY_RUNNING,))
+            ]
             if ids:
-                conn.execute(
-                    update(t.applies)
-                    .where(running)
-                    .values(finished_at=now, status="failed", message=message, serial_after=serial)
+                tx.execute(
+                    "UPDATE applies SET finished_at = ?, status = 'failed', message = ?,"
+                    " serial_after = ? WHERE status = ?",
+                    (now, message, serial, APPLY_RUNNING),
                 )
         return ids
 
     def record_step_run(self, values: Mapping[str, Any]) -> None:
         """Insert a step run; a recorded cache key keeps its row unless the outputs differ
         (a re-run of a step whose outputs left the store), which replace it in place."""
-        with self._write("recording a step run") as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t.step_runs).values(values)
-            replaced = {name: statement.excluded[name] for name in STEP_RUN_REPLACED}
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[t.step_runs.c.cache_key],
-                    set_=replaced,
-                    where=t.step_runs.c.outputs_json != statement.excluded.outputs_json,
-                )
+        with self._link.transaction("recording a step run", write=True) as tx:
+            replaced = ", ".join(f"{name} = excluded.{name}" for name in STEP_RUN_REPLACED)
+            tx.execute(
+                _insert_sql("step_runs", values)
+                + f" ON CONFLICT (cache_key) DO UPDATE SET {replaced}"
+                " WHERE step_runs.outputs_json <> excluded.outputs_json",
+                tuple(values.values()),
             )
             faults.reached("step_run_uncommitted")
 
@@ -217,16 +188,14 @@ class Writer:
         Firings are serialised like every write (SQLite's BEGIN IMMEDIATE; on PostgreSQL an
         advisory lock), so two runs editing one config file take turns.
         """
-        with self._write("recording a trigger firing") as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRING_LOCK_KEY})
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t.trigger_firings).values(dict(values))
-            inserted = conn.execute(
-                statement.on_conflict_do_nothing(
-                    index_elements=["model", "trigger", "occasion"]
-                ).returning(t.trigger_firings.c.id)
-            ).scalar_one_or_none()
+        with self._link.transaction("recording a trigger firing", write=True) as tx:
+            if tx.backend.name == "postgresql":
+                tx.rows("SELECT pg_advisory_xact_lock(?)", (FIRING_LOCK_KEY,))
+            inserted = tx.first(
+                _insert_sql("trigger_firings", values)
+                + ' ON CONFLICT (model, "trigger", occasion) DO NOTHING RETURNING id',
+                tuple(values.values()),
+            )
             if inserted is None:
                 return False
             write()
@@ -235,21 +204,31 @@ class Writer:
     def record_sample(self, values: Mapping[str, Any]) -> int:
         """Append a monitor sample; its id. Samples are observations, not state changes: no
         change-log row and no serial bump, so they never make a saved plan stale."""
-        with self._write("recording a monitor sample") as conn:
-            result = conn.execute(insert(t.monitor_samples).values(values))
-            (sample_id,) = result.inserted_primary_key or (None,)
-        if not isinstance(sample_id, int):
-            raise StateError(f"the state database {self._link.target.display} returned no id")
-        return sample_id
+        with self._link.transaction("recording a monitor sample", write=True) as tx:
+            return _insert_returning_id(tx, "monitor_samples", values)
 
 
-def _serial(conn: Connection, *, for_update: bool = False) -> int:
-    query = select(t.meta.c.value).where(t.meta.c.key == "serial")
-    if for_update:
-        # Serialises PostgreSQL writers on this row; SQLite's BEGIN IMMEDIATE already has.
-        query = query.with_for_update()
-    value = conn.execute(query).scalar_one()
-    return int(value)
+def _insert_sql(table: str, columns: Sequence[str] | Mapping[str, Any]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``; names are mvctl's own, quoted
+    (``trigger`` is an SQL keyword)."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def _insert_returning_id(tx: Tx, table: str, values: Mapping[str, Any]) -> int:
+    row = tx.first(_insert_sql(table, values) + " RETURNING id", tuple(values.values()))
+    if row is None or not isinstance(row[0], int):
+        raise StateError(f"the state database {tx.display} returned no id for the new row")
+    return row[0]
+
+
+def _serial(tx: Tx, *, for_update: bool = False) -> int:
+    # FOR UPDATE serialises PostgreSQL writers on this row; SQLite's BEGIN IMMEDIATE already has.
+    lock = " FOR UPDATE" if for_update and tx.backend.name == "postgresql" else ""
+    row = tx.first("SELECT value FROM meta WHERE key = 'serial'" + lock)
+    if row is None:
+        raise StateError(f"the state database {tx.display} has no serial; it is damaged")
+    return int(row[0])
 
 
 def _dumps(value: RecordValue | None) -> str | None:
@@ -265,13 +244,13 @@ EVALUATION_JSON_COLUMNS = {
 column of their own name."""
 
 R = TypeVar("R")
-RowWriter = Callable[[Connection, int, Change, str], None]
+RowWriter = Callable[[Tx, int, Change, str], None]
 """Makes one kind of change true in its table: (connection, apply id, change, now)."""
 
 
-def apply_change(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def apply_change(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     """Make ``change.after`` true in its table (None: remove the row)."""
-    ROW_WRITERS[change.target.kind](conn, apply_id, change, now)
+    ROW_WRITERS[change.target.kind](tx, apply_id, change, now)
 
 
 def _after(change: Change, kind: type[R]) -> R | None:
@@ -282,10 +261,10 @@ def _after(change: Change, kind: type[R]) -> R | None:
     raise ValueError(f"malformed change to {change.target}: its value is not a {kind.__name__}")
 
 
-def _write_model(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_model(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     target, after = change.target, _after(change, ModelRecord)
     if after is None:
-        conn.execute(delete(t.models).where(t.models.c.name == target.model))
+        tx.execute("DELETE FROM models WHERE name = ?", (target.model,))
         return
     values = {
         "name": target.model,
@@ -294,14 +273,15 @@ def _write_model(conn: Connection, apply_id: int, change: Change, now: str) -> N
         "apply_id": apply_id,
     }
     # The apply that created the model stays its apply; archiving does not move it.
-    _upsert(conn, t.models, ["name"], values, keep=["apply_id"])
+    _upsert(tx, "models", ["name"], values, keep=["apply_id"])
 
 
-def _write_version(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_version(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     target, after = change.target, _after(change, VersionRecord)
-    v = t.versions.c
     if after is None:
-        conn.execute(delete(t.versions).where(v.model == target.model, v.label == target.name))
+        tx.execute(
+            "DELETE FROM versions WHERE model = ? AND label = ?", (target.model, target.name)
+        )
         return
     if after.status not in VERSION_STATUSES:
         raise ValueError(f"malformed change to {target}: status {after.status!r} is unknown")
@@ -311,18 +291,14 @@ def _write_version(conn: Connection, apply_id: int, change: Change, now: str) ->
         for name, column in zip(VERSION_FIELDS, VERSION_COLUMNS, strict=True)
     }
     _upsert(
-        conn,
-        t.versions,
-        ["model", "label"],
-        {"model": target.model, "label": target.name, **values},
+        tx, "versions", ["model", "label"], {"model": target.model, "label": target.name, **values}
     )
 
 
-def _write_alias(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_alias(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     target, after = change.target, _after(change, AliasRecord)
-    a = t.aliases.c
     if after is None:
-        conn.execute(delete(t.aliases).where(a.model == target.model, a.name == target.name))
+        tx.execute("DELETE FROM aliases WHERE model = ? AND name = ?", (target.model, target.name))
         return
     values = {
         "model": target.model,
@@ -331,14 +307,13 @@ def _write_alias(conn: Connection, apply_id: int, change: Change, now: str) -> N
         "apply_id": apply_id,
         "updated_at": now,
     }
-    _upsert(conn, t.aliases, ["model", "name"], values)
+    _upsert(tx, "aliases", ["model", "name"], values)
 
 
-def _write_pin(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_pin(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     target, after = change.target, _after(change, PinRecord)
-    p = t.pins.c
     if after is None:
-        conn.execute(delete(t.pins).where(p.model == target.model, p.alias == target.name))
+        tx.execute("DELETE FROM pins WHERE model = ? AND alias = ?", (target.model, target.name))
         return
     values = {
         "model": target.model,
@@ -346,10 +321,10 @@ def _write_pin(conn: Connection, apply_id: int, change: Change, now: str) -> Non
         "version": after.version,
         "revert_apply_id": after.revert_apply_id,
     }
-    _upsert(conn, t.pins, ["model", "alias"], values)
+    _upsert(tx, "pins", ["model", "alias"], values)
 
 
-def _write_evaluation(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_evaluation(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     target, after = change.target, _after(change, EvaluationResult)
     if after is None or change.before is not None:
         raise ValueError(f"malformed change to {target}: evaluation results are only ever added")
@@ -360,22 +335,19 @@ def _write_evaluation(conn: Connection, apply_id: int, change: Change, now: str)
         )
         for name, value in result.items()
     }
-    conn.execute(
-        insert(t.evaluations).values(
-            model=target.model, label=target.name, apply_id=apply_id, **row
-        )
-    )
+    values = {"model": target.model, "label": target.name, "apply_id": apply_id, **row}
+    tx.execute(_insert_sql("evaluations", values), tuple(values.values()))
 
 
-def _write_gate(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_gate(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     """A gate's decision is kept in the change log alone."""
     _after(change, GateDecision)
 
 
-def _write_policy(conn: Connection, apply_id: int, change: Change, now: str) -> None:
+def _write_policy(tx: Tx, apply_id: int, change: Change, now: str) -> None:
     after = _after(change, PolicyRecord)
     if after is None:
-        conn.execute(delete(t.policy))
+        tx.execute("DELETE FROM policy")
         return
     values = {
         "id": 1,
@@ -383,7 +355,7 @@ def _write_policy(conn: Connection, apply_id: int, change: Change, now: str) -> 
         "apply_id": apply_id,
         "updated_at": now,
     }
-    _upsert(conn, t.policy, ["id"], values)
+    _upsert(tx, "policy", ["id"], values)
 
 
 ROW_WRITERS: Mapping[TargetKind, RowWriter] = {
@@ -403,23 +375,18 @@ def _json_column(value: Any) -> str | None:
 
 
 def _upsert(
-    conn: Connection,
-    table: Any,
+    tx: Tx,
+    table: str,
     keys: Sequence[str],
     values: Mapping[str, Any],
     keep: Sequence[str] = (),
 ) -> None:
     """Insert or update by ``keys``; columns in ``keep`` keep their first value."""
-    changed = [name for name in values if name not in keys and name not in keep]
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(table).values(values)
-        pg = pg.on_conflict_do_update(
-            index_elements=list(keys), set_={name: pg.excluded[name] for name in changed}
-        )
-        conn.execute(pg)
-    else:
-        lite = sqlite.insert(table).values(values)
-        lite = lite.on_conflict_do_update(
-            index_elements=list(keys), set_={name: lite.excluded[name] for name in changed}
-        )
-        conn.execute(lite)
+    changed = ", ".join(
+        f'"{name}" = excluded."{name}"' for name in values if name not in keys and name not in keep
+    )
+    conflict = ", ".join(f'"{name}"' for name in keys)
+    tx.execute(
+        _insert_sql(table, values) + f" ON CONFLICT ({conflict}) DO UPDATE SET {changed}",
+        tuple(values.values()),
+    )

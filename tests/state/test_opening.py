@@ -183,8 +183,8 @@ def test_an_in_memory_state_is_refused_for_writing(url: str) -> None:
 
 
 def test_first_write_after_plain_reads_shares_sqlite_memory() -> None:
-    """SQLAlchemy's engine writes on the connection the plain reads use, so even an
-    in-memory SQLite database is one database (built by hand: `open` refuses to write one)."""
+    """SQLAlchemy's engine migrates on the connection the plain reads and writes use, so even
+    an in-memory SQLite database is one database (built by hand: `open` refuses to write one)."""
     with StateDB(Link(parse_state_url("sqlite://"), wal=False)) as db:
         db.migrate()
         lock_id = db.acquire_lock("apply", "alice")

@@ -68,7 +68,7 @@ OUTER_LAYERS = (
 )
 
 LAZY_IMPORTS = {
-    ("state/db.py", "mvctl.state.writer"): "SQLAlchemy, which a no-op plan or apply never loads",
+    ("state/db.py", "mvctl.state.migrating"): "SQLAlchemy and alembic, loaded only to migrate",
     ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
     ("workspace.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
     ("workspace.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
