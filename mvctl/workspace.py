@@ -17,9 +17,7 @@ from typing import Literal, overload
 
 from mvctl.apply.registration import check_registered_artifacts
 from mvctl.bundles.declared import BundleChecks, check_declared_bundles
-from mvctl.core.drift import artifacts_to_check
-from mvctl.core.plan import BundleSource
-from mvctl.core.recorded import RecordedState
+from mvctl.core.bundle_source import BundleSource
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
 from mvctl.spec.loader import LoadedConfig, load_config
@@ -89,11 +87,11 @@ class Workspace:
             )
         return LocalStore(Path(self.store_url))
 
-    def missing_artifacts(self, recorded: RecordedState) -> frozenset[str]:
-        """Artifacts that aliases point at or are declared to, missing from the store: one
-        existence check each, never a scan of the store (plan stays cheap)."""
+    def missing_blobs(self, digests: Iterable[str]) -> frozenset[str]:
+        """Those of ``digests`` missing from the store: one existence check each, never a scan
+        of the store (plan stays cheap)."""
         store = self.open_store()
-        return frozenset(d for d in artifacts_to_check(self.config, recorded) if not store.has(d))
+        return frozenset(digest for digest in digests if not store.has(digest))
 
     def missing_step_outputs(self, outputs: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
         """Cache keys among ``outputs`` ({key: {file: digest}}) with an output the store lacks:

@@ -33,8 +33,7 @@ from mvctl.apply.session import ApplySession
 from mvctl.apply.snapshots import DepFiles, DepSnapshots
 from mvctl.apply.steps import LOG_NAME, StepResult
 from mvctl.core.hashing import canonical_json
-from mvctl.core.recorded import StepRun
-from mvctl.core.reproduction import DEP_FILES
+from mvctl.core.recorded import DEP_FILES, StepRun
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
 from mvctl.errors import MvctlError, StepFailedError
 from mvctl.spec.paths import output_name_problem

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mvctl.bundles.reading import verify_bundle
 from mvctl.bundles.signing import public_key_raw
-from mvctl.core.plan import BundleSource
+from mvctl.core.bundle_source import BundleSource
 from mvctl.errors import BundleError, SpecError, UsageError
 from mvctl.spec.loader import LoadedConfig
 

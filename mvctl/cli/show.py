@@ -16,7 +16,7 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
     """Recorded models, versions, aliases, pins and the lock."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.status import status as read_status
-    from mvctl.render.records import format_status, status_json
+    from mvctl.render.status import format_status, status_json
 
     result = read_status(app.workspace(), model)
     emit(app, result, as_json=as_json, json=status_json, text=format_status)

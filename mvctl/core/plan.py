@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Union
 
+from mvctl.core.bundle_source import BundleSource
 from mvctl.core.hashing import canonical_json, sha256_hex
 
 PLAN_FORMAT = 4
@@ -117,22 +118,6 @@ class TrainVersion:
     @property
     def steps_to_run(self) -> tuple[StepPlan, ...]:
         return tuple(step for step in self.steps if step.status == "run")
-
-
-@dataclass(frozen=True, slots=True)
-class BundleSource:
-    """What the checks found in a version's `bundle:` when the plan was made."""
-
-    origin: str
-    """project/model@label it was exported from."""
-    artifact_digest: str
-    signer: str | None
-    """Fingerprint of the key that signed it; None: unsigned."""
-    verify_key: str | None
-    """The `verify_key:` its signature was checked against; None: no key required."""
-    metrics: int
-    """Evaluation results it carries (one per dataset and evaluation)."""
-    step_outputs: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import TypeVar
 
+from mvctl.core.bundle_source import BundleSource
 from mvctl.core.diff import diff_values
 from mvctl.core.drift import missing_artifact_drift, refresh_plan
 from mvctl.core.evaluation_plan import EvaluationPlanner
@@ -18,7 +19,6 @@ from mvctl.core.plan import (
     EVERYTHING,
     Action,
     ArchiveVersion,
-    BundleSource,
     Conflict,
     CreateModel,
     Drift,
@@ -38,12 +38,12 @@ from mvctl.core.plan import (
 )
 from mvctl.core.policy import declared_policy, plan_denials, policy_changes
 from mvctl.core.recorded import (
+    DEP_FILES,
     VERSION_ARCHIVED,
     VERSION_FAILED,
     RecordedState,
     RecordedVersion,
 )
-from mvctl.core.reproduction import DEP_FILES
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion, resolve_model
 from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
 from mvctl.spec.models import Config, ModelSpec

@@ -24,6 +24,10 @@ from mvctl.core.records import (
     TargetKind,
 )
 
+DEP_FILES = "dep_files"
+"""Where a step's lineage and its cache entry's inputs record the dep files it kept:
+{dep: {"kept": bool, "files": {path relative to the project root: digest}}}."""
+
 __all__ = [
     "JSON",
     "VERSION_ARCHIVED",

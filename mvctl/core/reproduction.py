@@ -19,14 +19,11 @@ from typing import Any, Literal
 
 from mvctl.core.dag import topological_order
 from mvctl.core.hashing import step_cache_key
+from mvctl.core.recorded import DEP_FILES
 from mvctl.errors import StateError
 from mvctl.spec.metrics import METRICS
 from mvctl.spec.models import NAME_PATTERN
 from mvctl.spec.paths import output_name_problem, project_path_problem
-
-DEP_FILES = "dep_files"
-"""Where a step's lineage and its cache entry's inputs record the dep files it kept:
-{dep: {"kept": bool, "files": {path relative to the project root: digest}}}."""
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DEP_DIGEST = re.compile(r"^(sha256|tree):[0-9a-f]{64}$")

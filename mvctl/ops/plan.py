@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mvctl.core.comparison import MetricTable, plan_metric_tables
+from mvctl.core.drift import artifacts_to_check
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.lineage import resolve_as_recorded
 from mvctl.core.plan import Plan
@@ -69,7 +70,7 @@ def plan_against(
     artifacts that aliases need, and the outputs of the steps it would restore. Those are
     looked up one blob at a time (never a scan of the store), and only the steps of versions
     the plan trains, so a no-op plan costs no lookup."""
-    missing = workspace.missing_artifacts(recorded)
+    missing = workspace.missing_blobs(artifacts_to_check(workspace.config, recorded))
     bundles = workspace.bundle_sources(digests)
     plan = build_plan(
         workspace.config, recorded, digests, env_digests, options, missing, bundles=bundles

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 
-from mvctl.render.shapes import FORMAT_VERSION, ExportJson, ImportJson
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.results.bundles import ExportResult, ImportResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ExportJson, ImportJson
 
 
 def format_export(result: ExportResult) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, CheckJson
 from mvctl.results.check import CheckResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import CheckJson
 
 
 def format_check(result: CheckResult) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mvctl.render.evaluation import delta_markup, number
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, CompareJson
 from mvctl.results.compare import CompareResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import CompareJson
 
 
 def format_compare(result: CompareResult) -> str:

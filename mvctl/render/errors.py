@@ -3,9 +3,14 @@ the fix apart, the exit code, and each problem of a config that does not load.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mvctl.errors import MvctlError, SpecError, SpecErrors
 from mvctl.exit_codes import ExitCode
-from mvctl.render.shapes import FORMAT_VERSION, ErrorJson, ProblemJson
+from mvctl.render.json_format import FORMAT_VERSION
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ErrorJson, ProblemJson
 
 
 def mvctl_error_json(error: MvctlError, exit_code: ExitCode) -> ErrorJson:

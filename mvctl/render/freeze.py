@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, FreezeJson
 from mvctl.results.freeze import FreezeResult, FrozenVersion
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import FreezeJson
 
 FIELDS_SHOWN = 3
 """Recipe fields named per frozen version before the count of the rest."""

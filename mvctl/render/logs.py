@@ -8,9 +8,13 @@ which the Console writes byte for byte into a file or a pipe (``Console.passthro
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from mvctl.render.shapes import FORMAT_VERSION, LogsJson
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.results.logs import LogChunk, LogsResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import LogsJson
 
 LogPiece = tuple[str, bool]
 """(text, whether it is a step's own output)."""

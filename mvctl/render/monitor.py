@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mvctl.core.monitoring import MonitorSample, RuleVerdict
 from mvctl.render.evaluation import number
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import (
-    FORMAT_VERSION,
-    MonitorHistoryJson,
-    MonitorJson,
-    RuleVerdictJson,
-    SampleJson,
-)
 from mvctl.render.trigger import outcome_json, outcome_line
 from mvctl.results.monitor import MonitorHistory, MonitorResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import MonitorHistoryJson, MonitorJson, RuleVerdictJson, SampleJson
 
 _STATUS_STYLE = {
     "ok": "green",

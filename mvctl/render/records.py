@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvctl.core.plan import action_to_dict
 from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
@@ -11,37 +11,25 @@ from mvctl.core.recorded import RESULT_KINDS, Change
 from mvctl.core.records import VersionRecord, value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.render.evaluation import record_line, result_summary
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import (
-    FORMAT_VERSION,
-    ApplyJson,
-    EvaluationJson,
-    HistoryApplyJson,
-    HistoryJson,
-    OutcomeJson,
-    RevertJson,
-    ShowJson,
-    StatusJson,
-)
+from mvctl.render.status import coloured_status
 from mvctl.results.apply import ActionOutcome, ApplyResult
 from mvctl.results.history import HistoryEntry
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.revert import RevertResult
 from mvctl.results.show import InputDigest, ShowResult
-from mvctl.results.status import StatusResult
 
-STATUS_COLOURS = {
-    "trained": "green",
-    "failed": "red",
-    "archived": "dim",
-    "succeeded": "green",
-    "running": "yellow",
-}
-
-
-def _coloured(status: str) -> str:
-    colour = STATUS_COLOURS.get(status, "yellow")
-    return f"[{colour}]{escape(status)}[/]"
+if TYPE_CHECKING:
+    from mvctl.render.shapes import (
+        ApplyJson,
+        EvaluationJson,
+        HistoryApplyJson,
+        HistoryJson,
+        OutcomeJson,
+        RevertJson,
+        ShowJson,
+    )
 
 
 def _short(value: Any) -> str:
@@ -127,72 +115,6 @@ def change_line(change: Change) -> str:
     return f"{target}: {_short(before)} -> {_short(after)}"
 
 
-def format_status(result: StatusResult) -> str:
-    lines = [
-        f"Project [bold]{escape(result.project)}[/] — state {escape(result.state_url)} (serial {result.serial})"
-    ]
-    if result.lock is not None:
-        lock = result.lock
-        lines.append(
-            f"[yellow]Locked[/] by {escape(lock.actor)} ({escape(lock.operation)}, pid {lock.pid} on "
-            f"{escape(lock.host)}, since {escape(lock.acquired_at)}, lock {escape(lock.lock_id)})"
-        )
-        if result.lock_dead is not None:
-            lines.append(
-                f"  [yellow]its holder is dead[/]: {escape(result.lock_dead)}; "
-                "the next `mvctl apply` (or revert) takes the lock over"
-            )
-    if not result.models:
-        lines.append("Nothing recorded yet. Run `mvctl plan`, then `mvctl apply`.")
-    for model in result.models:
-        note = "" if model.declared else "  [dim](not in the config)[/]"
-        lines += ["", f"[bold]{escape(model.name)}[/]{note}"]
-        for alias, version, pin in model.aliases:
-            pin_note = f"  [yellow]{escape(pin)}[/]" if pin else ""
-            lines.append(f"  {escape(alias):<12} -> {escape(version)}{pin_note}")
-        for label, status, created_at in model.versions:
-            lines.append(f"  {escape(label):<12} {_coloured(status)}  {created_at}")
-    return "\n".join(lines)
-
-
-def status_json(result: StatusResult) -> StatusJson:
-    lock = result.lock
-    return {
-        "format_version": FORMAT_VERSION,
-        "project": result.project,
-        "state": result.state_url,
-        "serial": result.serial,
-        "lock": (
-            {
-                "lock_id": lock.lock_id,
-                "actor": lock.actor,
-                "operation": lock.operation,
-                "pid": lock.pid,
-                "host": lock.host,
-                "acquired_at": lock.acquired_at,
-                "process": lock.process,
-                "heartbeat_at": lock.heartbeat_at,
-                "lease_s": lock.lease_s,
-                "session": lock.session,
-                "dead": result.lock_dead,
-            }
-            if lock
-            else None
-        ),
-        "models": [
-            {
-                "name": m.name,
-                "declared": m.declared,
-                "aliases": [{"alias": a, "version": v, "pinned": p} for a, v, p in m.aliases],
-                "versions": [
-                    {"label": lb, "status": s, "created_at": c} for lb, s, c in m.versions
-                ],
-            }
-            for m in result.models
-        ],
-    }
-
-
 def format_history(entries: tuple[HistoryEntry, ...]) -> str:
     if not entries:
         return "No applies recorded."
@@ -205,7 +127,7 @@ def format_history(entries: tuple[HistoryEntry, ...]) -> str:
             else a.kind
         )
         lines.append(
-            f"[bold]#{a.id}[/] {what} by {escape(a.actor)} at {a.started_at}  {_coloured(a.status)}"
+            f"[bold]#{a.id}[/] {what} by {escape(a.actor)} at {a.started_at}  {coloured_status(a.status)}"
             + (f"  {escape(a.message)}" if a.message else "")
         )
         lines += [f"    {escape(change_line(c.change))}" for c in entry.changes]
@@ -251,7 +173,7 @@ def _history_apply_json(entry: HistoryEntry) -> HistoryApplyJson:
 def format_show(result: ShowResult) -> str:
     v = result.version
     lines = [
-        f"[bold]{escape(v.model)}@{escape(v.label)}[/]  {_coloured(v.status)}",
+        f"[bold]{escape(v.model)}@{escape(v.label)}[/]  {coloured_status(v.status)}",
         f"  aliases:      {escape(', '.join(result.aliases)) or '(none)'}",
         f"  description:  {escape(v.description or '')}",
         *(

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, ReportJson
 from mvctl.results.report import ReportResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ReportJson
 
 
 def format_report_written(result: ReportResult) -> str:

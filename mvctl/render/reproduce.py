@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mvctl.core.reproduction import MetricCheck, OutputCheck
 from mvctl.render.evaluation import number, signed
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, ReproduceJson
 from mvctl.results.reproduce import ReproduceResult, StepRerun
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ReproduceJson
 
 STEP_COLOURS = {"match": "green", "differs": "red", "failed": "red", "not_run": "yellow"}
 

@@ -11,7 +11,7 @@ This module does not use postponed annotations: TypedDict reads ``NotRequired`` 
 evaluated annotations.
 """
 
-from typing import Annotated, Any, Final, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from mvctl.core.comparison import Verdict
 from mvctl.core.recorded import TargetKind
@@ -23,8 +23,7 @@ from mvctl.results.reproduce import InputSource, StepStatus
 from mvctl.results.revert import RevertStatus
 
 FormatVersion = Literal[1]
-FORMAT_VERSION: Final = 1
-"""The version of every JSON document but the plan, which carries ``core.plan.PLAN_FORMAT``."""
+"""``json_format.FORMAT_VERSION``, as a type."""
 
 
 class ProblemJson(TypedDict):

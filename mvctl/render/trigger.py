@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
 from mvctl.render.records import apply_json, format_apply_result
-from mvctl.render.shapes import FORMAT_VERSION, TriggerJson, TriggerOutcomeJson
 from mvctl.results.trigger import TriggerOutcome, TriggerResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import TriggerJson, TriggerOutcomeJson
 
 
 def format_trigger(result: TriggerResult) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.shapes import FORMAT_VERSION, ValidateJson
 from mvctl.results.validate import ValidateResult
+
+if TYPE_CHECKING:
+    from mvctl.render.shapes import ValidateJson
 
 
 def format_validate(result: ValidateResult) -> str:

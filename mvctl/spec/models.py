@@ -87,11 +87,18 @@ class SpecModel(BaseModel):
     Strict, because YAML hands over numbers and booleans where text was meant (``task: yes``,
     ``production: 1.10``); coercing them would hide exactly the mistakes we must report.
     ``populate_by_name`` lets Python code write ``with_=``; the loader validates YAML with
-    ``by_name=False``, so a configuration must say ``with`` and ``from``.
+    ``by_name=False``, so a configuration must say ``with`` and ``from``. ``defer_build``: a
+    model's validator is built when first used, so a command builds the one for ``Config``
+    (which holds all the others) instead of one per model at import.
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, strict=True, str_strip_whitespace=False
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        strict=True,
+        str_strip_whitespace=False,
+        defer_build=True,
     )
 
 
