@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from mvctl.apply.torch_model import weights_digest
+from mvctl.errors import MvctlError
 
 Say = Callable[[dict[str, Any]], None]
 
 
-class RayTrainError(Exception):
-    """Why training on the Ray Train workers could not give one agreed model."""
+class RayTrainError(MvctlError):
+    """Why training on the Ray Train workers could not give one agreed model (the step's
+    process reports it and fails)."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,8 @@ def train_on_workers(
             raise RayTrainError(
                 f"the step asks for {workers.described()}, but the Ray cluster can hold "
                 f"{capacity} (its nodes have {totals.get('CPU', 0):g} CPU(s) and "
-                f"{totals.get('GPU', 0):g} GPU(s) in all); lower distributed.workers or what "
-                "each worker asks, or add nodes that have them"
+                f"{totals.get('GPU', 0):g} GPU(s) in all)",
+                fix="Lower distributed.workers or what each worker asks, or add nodes that have them.",
             )
         inbox: Any = ray.remote(num_cpus=0)(Inbox).remote()
         with tempfile.TemporaryDirectory(prefix="mvctl-ray-train-") as storage:

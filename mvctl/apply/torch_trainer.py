@@ -448,7 +448,7 @@ def _train_on_ray(recipe: Recipe, root: Path) -> None:
             say=_say,
         )
     except RayTrainError as error:
-        raise _fail(str(error)) from error
+        raise _fail(error.message) from error
     Path(recipe.output).write_bytes(model)
 
 

@@ -188,11 +188,11 @@ def _check_worker_device(
             "Add 'gpus_per_worker: 1' to distributed, or use device: auto.",
             value=True,
         )
-    for key in ("cpus", "gpus"):
+    for key, held in (("cpus", "cores"), ("gpus", "GPUs")):
         if getattr(step.resources, key) is not None:
             at.error(
                 (*path, "resources", key),
-                f"the Ray Train workers of this step hold its {key.upper()}s; the step's own "
+                f"the Ray Train workers of this step hold its {held}; the step's own "
                 f"task holds none, so resources.{key} would do nothing",
                 f"Remove resources.{key} and set distributed.{key}_per_worker.",
             )

@@ -31,7 +31,9 @@ def local_ray() -> Iterator[None]:
 
 
 def on_ray(project: Project) -> Project:
-    project.edit_config("project: blobs\n", "project: blobs\nexecutor: {type: ray, address: auto}\n")
+    project.edit_config(
+        "project: blobs\n", "project: blobs\nexecutor: {type: ray, address: auto}\n"
+    )
     return project
 
 
@@ -67,7 +69,9 @@ def test_two_ray_train_workers_end_with_the_weights_the_store_holds(
     assert ranks == [(0, 2, 80), (1, 2, 80)], lines  # a DistributedSampler shard each
     losses = [m["loss"] for m in lines if "epoch" in m]
     assert len(losses) == 6 and losses[-1] < losses[0], lines  # rank 0 alone reports
-    digests = {m["rank"]: m["weights_digest"] for m in lines if "rank" in m and "weights_digest" in m}
+    digests = {
+        m["rank"]: m["weights_digest"] for m in lines if "rank" in m and "weights_digest" in m
+    }
     model_file = stored_model(project, "blobs@1.0.0")
     assert digests == {0: weights_only_digest(model_file), 1: weights_only_digest(model_file)}
     (agreed,) = [m for m in lines if "ranks_agree" in m]
@@ -86,7 +90,9 @@ def test_two_ray_train_workers_end_with_the_weights_the_store_holds(
 def test_more_than_the_cluster_can_ever_hold_fails_the_step_saying_so(
     local_ray: None, tmp_path: Path
 ) -> None:
-    project = on_ray(make_blobs(tmp_path / "proj", extra=", distributed: {workers: 2, gpus_per_worker: 4}"))
+    project = on_ray(
+        make_blobs(tmp_path / "proj", extra=", distributed: {workers: 2, gpus_per_worker: 4}")
+    )
     failed = project.mvctl("apply", "--auto-approve")
     assert failed.code == 1 and "step train exited with code 1" in failed.out, failed.text
     shown = project.mvctl("show", "blobs@1.0.0").out
@@ -111,8 +117,8 @@ def test_workers_without_the_ray_executor_are_refused_before_anything_runs(
     assert refused.code == 1, (how, refused.text)
     assert (
         place_of(project, "workers") in refused.err
-        and "step train of model blobs trains on 2 Ray Train workers, which need the Ray "
-        "executor" in refused.err
+        and "step train of model blobs trains on 2 Ray Train workers, which need the Ray executor"
+        in refused.err
         and "--executor ray" in refused.err
         and "distributed: {nproc: N}" in refused.err
     ), refused.text
