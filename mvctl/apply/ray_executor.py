@@ -148,6 +148,8 @@ class RaySteps:
             "num_gpus": execution.gpus,
             "max_retries": 0,  # `retries:` is the scheduler's, with the attempts in the log
         }
+        if execution.ray_train_workers:  # its workers hold the cores; holding one here could
+            options.update(num_cpus=0, num_gpus=0)  # leave them none on a small Ray: deadlock
         if execution.memory:
             options["memory"] = execution.memory
         started = time.perf_counter()
@@ -237,6 +239,7 @@ def run_on_worker(
 
     gpus = ray.get_gpu_ids()
     env = {**env, "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpus)} if gpus else env
+    env["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # Ray Train steps join this Ray
     process = subprocess.Popen(
         command,
         shell=isinstance(command, str),

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mvctl.core.resolve import ResolvedVersion, StepExecution
+from mvctl.core.resolve import ResolvedStep, ResolvedVersion, StepExecution
 from mvctl.errors import SpecError
 from mvctl.spec.loader import LoadedConfig
 from mvctl.spec.quantities import format_size
@@ -181,3 +181,26 @@ def too_much(execution: StepExecution, machine: Machine) -> str | None:
     if execution.gpus > len(machine.gpus):
         return f"{execution.gpus} GPU(s); this machine has {len(machine.gpus)}"
     return None
+
+
+def ray_train_errors(
+    loaded: LoadedConfig, steps: Iterable[tuple[str, ResolvedStep]]
+) -> list[SpecError]:
+    """A SpecError for each step that trains on Ray Train workers (a torch step's
+    `distributed.workers`), for an apply whose executor is local: they need a Ray cluster."""
+    errors: dict[tuple[str, str], SpecError] = {}
+    for model_name, step in steps:
+        if not step.execution.ray_train_workers or (model_name, step.name) in errors:
+            continue
+        index = [s.name for s in loaded.config.models[model_name].pipeline].index(step.name)
+        path = ("models", model_name, "pipeline", index, "with", "distributed", "workers")
+        errors[(model_name, step.name)] = SpecError(
+            f"step {step.name} of model {model_name} trains on {step.execution.ray_train_workers} "
+            "Ray Train workers, which need the Ray executor, but this apply runs its steps "
+            "on this machine",
+            place=loaded.positions.place(path),
+            field=f"models.{model_name}.pipeline[{index}].with.distributed.workers",
+            fix="Apply with `--executor ray` (or `executor: {type: ray}` in mvctl.yaml), or "
+            "train on this machine with `distributed: {nproc: N}`.",
+        )
+    return list(errors.values())

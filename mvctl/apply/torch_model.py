@@ -13,6 +13,7 @@ torch and safetensors are imported only here, when a model is built or loaded.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import sys
@@ -138,12 +139,25 @@ class _importable_from:
 
 def save_torch_model(module: Any, recipe: ModuleRecipe, path: Path) -> None:
     """Weights as safetensors with the recipe in the metadata; never pickle."""
-    from safetensors.torch import save_file
+    path.write_bytes(torch_model_bytes(module, recipe))
 
-    tensors = {
-        name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()
-    }
-    save_file(tensors, str(path), metadata=recipe.metadata())
+
+def torch_model_bytes(module: Any, recipe: ModuleRecipe) -> bytes:
+    """What ``save_torch_model`` writes, as bytes (sent from a Ray Train worker)."""
+    from safetensors.torch import save
+
+    return save(_cpu_tensors(module.state_dict()), metadata=recipe.metadata())
+
+
+def weights_digest(tensors: Mapping[str, Any]) -> str:
+    """sha256 of the weights alone (safetensors, no metadata): equal weights, equal digest."""
+    from safetensors.torch import save
+
+    return "sha256:" + hashlib.sha256(save(_cpu_tensors(tensors))).hexdigest()
+
+
+def _cpu_tensors(tensors: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
 
 
 def read_recipe(path: Path) -> ModuleRecipe:

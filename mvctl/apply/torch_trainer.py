@@ -22,6 +22,11 @@ than training somewhere slower than asked.
 torch.distributed, with the backend that fits the device (nccl on CUDA, one GPU per process;
 gloo on the CPU): each process sees its shard of every epoch (DistributedSampler) and gradients
 are averaged (DistributedDataParallel); rank 0 reports progress and saves.
+
+``with: {distributed: {workers: N, gpus_per_worker: G, cpus_per_worker: C}}`` runs the same
+loop on N Ray Train workers (``torch_ray_train``) of the Ray cluster the step's task runs in,
+under the Ray executor: nccl on the GPUs Ray gives each worker when G > 0, gloo on the CPU
+otherwise. The step writes the weights rank 0 sends, once every rank reported the same ones.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mvctl import step
 from mvctl.apply.torch_model import (
@@ -41,6 +47,14 @@ from mvctl.apply.torch_model import (
     build_module,
     load_torch_model,
     save_torch_model,
+    torch_model_bytes,
+    weights_digest,
+)
+from mvctl.apply.torch_ray_train import (
+    RayTrainError,
+    RayTrainWorkers,
+    importable_source,
+    train_on_workers,
 )
 from mvctl.errors import MvctlError
 
@@ -75,6 +89,10 @@ class Recipe:
     data: str
     output: str
     device: str = "auto"
+    workers: int = 0
+    """Ray Train workers (`distributed.workers`); 0: processes on this machine (``nproc``)."""
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: int = 0
 
     @classmethod
     def from_step(
@@ -89,7 +107,8 @@ class Recipe:
         task = settings.get("task", "classification")
         if task not in TASKS:
             raise _fail(f"with.task {task!r} is not one of {TASKS}")
-        nproc = int((settings.get("distributed") or {}).get("nproc", 1))
+        distributed = settings.get("distributed") or {}
+        nproc = int(distributed.get("nproc", 1))
         recipe = ModuleRecipe(
             str(settings.get("module", "")), dict(settings.get("module_args") or {}), task
         )
@@ -97,7 +116,18 @@ class Recipe:
         device = str(settings.get("device", "auto"))
         if device not in DEVICES:
             raise _fail(f"with.device {device!r} is not one of {DEVICES}")
-        return cls(recipe, merged, max(1, nproc), max(1, threads), str(data), str(output), device)
+        return cls(
+            recipe,
+            merged,
+            max(1, nproc),
+            max(1, threads),
+            str(data),
+            str(output),
+            device,
+            workers=int(distributed.get("workers", 0)),
+            cpus_per_worker=float(distributed.get("cpus_per_worker", 1)),
+            gpus_per_worker=int(distributed.get("gpus_per_worker", 0)),
+        )
 
 
 def resolve_device(requested: str, nproc: int) -> str:
@@ -138,12 +168,13 @@ def _find_data(name: str) -> Path:
     return found[0]
 
 
-def _load_arrays(path: str, task: str) -> tuple[Any, Any, tuple[Any, Any] | None]:
-    """Features as float tensors; labels as numpy arrays (values for regression)."""
+def _load_arrays(source: str | IO[bytes]) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    """Features as float tensors; labels as numpy arrays (values for regression), from an
+    NPZ file or its bytes."""
     import numpy as np
     import torch
 
-    with np.load(path) as data:
+    with np.load(source) as data:
         keys = set(data.files)
         x_key, y_key = ("X_train", "y_train") if "X_train" in keys else ("X", "y")
         if x_key not in keys or y_key not in keys:
@@ -197,16 +228,10 @@ def _outputs(model: Any, x: Any, task: str) -> Any:
 
 
 def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
-    """One training process (rank 0 of 1 when not distributed)."""
+    """One process of ``nproc`` on this machine (rank 0 of 1 when not distributed)."""
     import torch
-    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-    params, task = recipe.params, recipe.module.task
-    torch.manual_seed(int(params["seed"]))
-    torch.set_num_threads(recipe.threads)
     device = torch.device("cuda", rank) if recipe.device == "cuda" else torch.device("cpu")
-    if recipe.device == "cuda":
-        torch.cuda.set_device(device)
     if world > 1:
         import torch.distributed as dist
 
@@ -214,7 +239,67 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         dist.init_process_group(
             backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
         )
-    x, labels, held = _load_arrays(recipe.data, task)
+    trained = _fit(rank, world, recipe, device, _load_arrays(recipe.data), _say)
+    if rank == 0:
+        save_torch_model(trained.module, trained.recipe, Path(recipe.output))
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def train_on_ray_worker(config: dict[str, Any]) -> None:
+    """One Ray Train worker: the same loop as an ``nproc`` process, in the process group Ray
+    Train set up (gloo, or nccl with the GPUs Ray gave it). Every rank reports the digest of
+    its final weights to the step's inbox; rank 0 also sends the model file's bytes."""
+    import io
+
+    import ray
+    import ray.train
+    import ray.train.torch
+
+    recipe: Recipe = config["recipe"]
+    inbox = config["inbox"]
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+
+    def say(message: dict[str, Any]) -> None:
+        inbox.say.remote(json.dumps(message))  # one caller's calls arrive in order
+
+    arrays = _load_arrays(io.BytesIO(ray.get(config["data"])))
+    trained = _fit(rank, world, recipe, ray.train.torch.get_device(), arrays, say)
+    sent = [inbox.agree.remote(rank, weights_digest(trained.module.state_dict()))]
+    if rank == 0:
+        sent.append(inbox.deliver.remote(torch_model_bytes(trained.module, trained.recipe)))
+    ray.get(sent)
+
+
+@dataclass(frozen=True)
+class _Trained:
+    module: Any
+    recipe: ModuleRecipe
+    """The module's recipe with the classes its output columns stand for."""
+
+
+def _fit(
+    rank: int,
+    world: int,
+    recipe: Recipe,
+    device: Any,
+    arrays: tuple[Any, Any, tuple[Any, Any] | None],
+    say: Callable[[dict[str, Any]], None],
+) -> _Trained:
+    """The training loop every rank runs, on this machine or on a Ray Train worker: the same
+    seed everywhere, a DistributedSampler shard per rank, gradients averaged by DDP when the
+    process group (``world`` > 1) is up. Rank 0 reports progress and the held-out score."""
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    params, task = recipe.params, recipe.module.task
+    torch.manual_seed(int(params["seed"]))
+    torch.set_num_threads(recipe.threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    x, labels, held = arrays
     module = build_module(recipe.module).to(device)
     y, classes = _targets(module, x.to(device), labels, task)
     dataset = TensorDataset(x, y)
@@ -230,7 +315,7 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
         generator=generator,
     )
     shard = len(sampler) if sampler is not None else len(dataset)
-    _say({"rank": rank, "world_size": world, "rows": shard, "device": str(device)})
+    say({"rank": rank, "world_size": world, "rows": shard, "device": str(device)})
     model = module
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -254,15 +339,11 @@ def _train(rank: int, world: int, recipe: Recipe, port: int) -> None:
             torch.distributed.all_reduce(reduced)
             totals = reduced.cpu()
         if rank == 0:
-            step.progress(
-                (epoch + 1) / epochs, epoch=epoch + 1, loss=round(float(totals[0] / totals[1]), 6)
-            )
+            loss_now = round(float(totals[0] / totals[1]), 6)
+            say({"progress": (epoch + 1) / epochs, "epoch": epoch + 1, "loss": loss_now})
     if rank == 0:
-        _report_held_out(module, held, task, classes, device)
-        save_torch_model(module, replace(recipe.module, classes=classes), Path(recipe.output))
-    if world > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        _report_held_out(module, held, task, classes, device, say)
+    return _Trained(module, replace(recipe.module, classes=classes))
 
 
 def _optimizer(model: Any, params: dict[str, Any]) -> Any:
@@ -282,6 +363,7 @@ def _report_held_out(
     task: str,
     classes: tuple[Any, ...] | None,
     device: Any,
+    say: Callable[[dict[str, Any]], None],
 ) -> None:
     import numpy as np
     import torch
@@ -297,7 +379,7 @@ def _report_held_out(
     else:
         truth = torch.as_tensor(held[1], dtype=torch.float32)
         score = {"held_out_mse": float(((out - truth) ** 2).mean())}
-    _say(score)
+    say(score)
 
 
 def _say(message: dict[str, Any]) -> None:
@@ -328,6 +410,9 @@ def main() -> None:
         build_module(recipe.module)  # fail early, before any process is spawned, on a bad module
     except MvctlError as error:
         raise _fail(error.message) from error
+    if recipe.workers:
+        _train_on_ray(recipe, Path(root))
+        return
     recipe = replace(recipe, device=resolve_device(recipe.device, recipe.nproc))
     if recipe.nproc == 1:
         _train(0, 1, recipe, 0)
@@ -337,6 +422,34 @@ def main() -> None:
     if sys.platform.startswith("linux") and recipe.device == "cpu":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # all ranks are on this machine
     spawn(_train, args=(recipe.nproc, recipe, _free_port()), nprocs=recipe.nproc, join=True)  # type: ignore[no-untyped-call]
+
+
+def _train_on_ray(recipe: Recipe, root: Path) -> None:
+    """Train on the Ray Train workers of the Ray cluster this step's task runs in; save the
+    weights rank 0 sends once every rank reported the same final weights."""
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise _fail(
+            "with.distributed.workers trains on Ray Train workers, which need the Ray executor; "
+            "apply with --executor ray, or use distributed: {nproc: N} on one machine"
+        )
+    # Ray gives each worker its GPUs: the device follows gpus_per_worker (the checks refuse
+    # device: cpu with GPUs and device: cuda without).
+    recipe = replace(recipe, device="cuda" if recipe.gpus_per_worker else "cpu")
+    workers = RayTrainWorkers(recipe.workers, recipe.cpus_per_worker, recipe.gpus_per_worker)
+    try:
+        model = train_on_workers(
+            train_on_ray_worker,
+            {"recipe": recipe},
+            Path(recipe.data).read_bytes(),
+            workers,
+            address=address,
+            shipped=importable_source(root, recipe.module.module),
+            say=_say,
+        )
+    except RayTrainError as error:
+        raise _fail(error.message) from error
+    Path(recipe.output).write_bytes(model)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ class StepExecution:
     gpus: int = 0
     timeout_s: float | None = None
     retries: int = 0
+    ray_train_workers: int = 0
+    """Ray Train workers the step's process starts (a torch step's `distributed.workers`):
+    they hold its cores and GPUs on the Ray cluster, so its own Ray task holds none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,8 @@ def torch_module(model: ModelSpec) -> str | None:
 
 def step_execution(step: Step, params: Mapping[str, Any]) -> StepExecution:
     """The step's declared resources, timeout and retries; what it leaves out, its trainer's
-    default: one core, or a sklearn step's `n_jobs`, or a torch step's nproc x threads."""
+    default: one core, or a sklearn step's `n_jobs`, or a torch step's nproc x threads (its
+    Ray Train workers x cpus_per_worker)."""
     declared = step.resources
     cpus = declared.cpus if declared.cpus is not None else _default_cpus(step, params)
     return StepExecution(
@@ -139,6 +143,7 @@ def step_execution(step: Step, params: Mapping[str, Any]) -> StepExecution:
         gpus=declared.gpus or 0,
         timeout_s=parse_duration(step.timeout) if step.timeout is not None else None,
         retries=step.retries,
+        ray_train_workers=_ray_train_workers(step),
     )
 
 
@@ -149,11 +154,21 @@ def _default_cpus(step: Step, params: Mapping[str, Any]) -> float | None:
             return float(jobs) if jobs > 0 else None
     if step.uses == "torch":
         distributed = step.with_.get("distributed")
+        workers = _ray_train_workers(step)
+        per_worker = distributed.get("cpus_per_worker", 1) if isinstance(distributed, dict) else 1
+        if workers and isinstance(per_worker, int | float) and per_worker > 0:
+            return float(workers * per_worker)
         nproc = distributed.get("nproc", 1) if isinstance(distributed, dict) else 1
         threads = step.with_.get("threads", 1)
         if isinstance(nproc, int) and isinstance(threads, int) and nproc > 0 and threads > 0:
             return float(nproc * threads)
     return 1.0
+
+
+def _ray_train_workers(step: Step) -> int:
+    distributed = step.with_.get("distributed") if step.uses == "torch" else None
+    workers = distributed.get("workers", 0) if isinstance(distributed, dict) else 0
+    return workers if type(workers) is int and workers > 0 else 0
 
 
 def resolve_version(

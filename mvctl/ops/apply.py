@@ -17,7 +17,7 @@ from mvctl.apply.applier import run_actions
 from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.promotion import roll_back_failed_models
 from mvctl.apply.ray_executor import RaySteps, parse_executor
-from mvctl.apply.resources import Machine, ResourcePool, resource_errors
+from mvctl.apply.resources import Machine, ResourcePool, ray_train_errors, resource_errors
 from mvctl.apply.session import ApplyEvents, ApplySession
 from mvctl.core.evaluation import resolve_evaluations
 from mvctl.core.lineage import resolve_as_recorded
@@ -105,13 +105,13 @@ def apply(
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
         machine = Machine.this()
-        _check_resources(workspace, plan, resolved, machine)
+        ray_steps = _ray_steps(workspace, options)
+        _check_resources(workspace, plan, resolved, machine, on_ray=ray_steps is not None)
         store = workspace.open_store()
         if _writes_blobs(plan):
             store.check_writable()
         if not options.auto_approve and not confirm(plan):
             return ApplyResult(plan, "declined")
-        ray_steps = _ray_steps(workspace, options)
         if ray_steps is not None:
             ray_steps.connect()
             processes.also_stop(ray_steps.stop)
@@ -213,10 +213,20 @@ def _check_resources(
     plan: Plan,
     resolved: dict[tuple[str, str], ResolvedVersion],
     machine: Machine,
+    *,
+    on_ray: bool,
 ) -> None:
-    """Refuse, before anything runs, a step to train that asks more than this machine has."""
-    training = [resolved[(a.model, a.label)] for a in plan.actions if isinstance(a, TrainVersion)]
+    """Refuse, before anything runs, a step to train that asks more than this machine has,
+    or that trains on Ray Train workers without the Ray executor."""
+    actions = [a for a in plan.actions if isinstance(a, TrainVersion)]
+    training = [resolved[(a.model, a.label)] for a in actions]
     errors = resource_errors(workspace.loaded, training, machine)
+    if not on_ray:
+        to_run = {(a.model, a.label, s.name) for a in actions for s in a.steps_to_run}
+        steps = [
+            (v.model, s) for v in training for s in v.steps if (v.model, v.label, s.name) in to_run
+        ]
+        errors += ray_train_errors(workspace.loaded, steps)
     if errors:
         raise SpecErrors(errors)
 

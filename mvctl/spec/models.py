@@ -151,7 +151,8 @@ class Resources(SpecModel):
         gt=0,
         le=4096,
         description="Cores the step uses (default: 1; a sklearn step's n_jobs, a torch step's "
-        "nproc x threads). Its OMP/MKL/OpenBLAS thread counts are set to match.",
+        "nproc x threads, or its Ray Train workers x cpus_per_worker). Its OMP/MKL/OpenBLAS "
+        "thread counts are set to match.",
     )
     memory: Size | None = Field(
         None,

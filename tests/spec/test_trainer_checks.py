@@ -76,8 +76,44 @@ def test_a_complete_torch_step_is_accepted() -> None:
         (
             {**GOOD, "distributed": {"nproc": 0}},
             {},
+            "models.m.pipeline[0].with.distributed.nproc",
+            "nproc 0 is not a whole number from 1 to 1024",
+        ),
+        (
+            {**GOOD, "distributed": {"workers": True}},
+            {},
+            "models.m.pipeline[0].with.distributed.workers",
+            "workers True is not a whole number",
+        ),
+        (
+            {**GOOD, "distributed": {"workers": 2, "cpus_per_worker": "two"}},
+            {},
+            "models.m.pipeline[0].with.distributed.cpus_per_worker",
+            "cpus_per_worker 'two' is not a number of cores",
+        ),
+        (
+            {**GOOD, "distributed": {"nproc": 2, "gpus_per_worker": 1}},
+            {},
+            "models.m.pipeline[0].with.distributed.gpus_per_worker",
+            "gpus_per_worker goes with workers",
+        ),
+        (
+            {**GOOD, "distributed": {"gpus_per_worker": 1}},
+            {},
             "models.m.pipeline[0].with.distributed",
             "{nproc: N}",
+        ),
+        (
+            {**GOOD, "device": "cpu", "distributed": {"workers": 2, "gpus_per_worker": 1}},
+            {},
+            "models.m.pipeline[0].with.distributed.gpus_per_worker",
+            "device is cpu, but each worker asks for 1 GPU(s)",
+        ),
+        (
+            {**GOOD, "device": "cuda", "distributed": {"workers": 2}},
+            {},
+            "models.m.pipeline[0].with.device",
+            "device is cuda, but the Ray Train workers ask for no GPU",
         ),
         ({**GOOD, "distributed": 2}, {}, "models.m.pipeline[0].with.distributed", "{nproc: N}"),
         (
@@ -117,3 +153,21 @@ def test_a_typo_gets_a_suggestion_with_its_line(tmp_path: Path) -> None:
     (error,) = errors_of(tmp_path, text)
     assert error.place is not None and error.place.line == 8
     assert "Did you mean 'epochs'?" in error.message
+
+
+def test_a_ray_train_step_takes_its_resources_per_worker() -> None:
+    step = {
+        "name": "train",
+        "uses": "torch",
+        "with": {"module": "nets.Net", "distributed": {"workers": 2, "gpus_per_worker": 1}},
+        "resources": {"cpus": 4},
+    }
+    spec = ModelSpec.model_validate({"pipeline": [step]}, by_name=False)
+    found = [(e.field, e.what) for e in check_model("m", spec, NOWHERE)]
+    assert found == [
+        (
+            "models.m.pipeline[0].resources.cpus",
+            "the Ray Train workers of this step hold its cores; the step's own task holds none, "
+            "so resources.cpus would do nothing",
+        )
+    ]

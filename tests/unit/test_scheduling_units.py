@@ -58,6 +58,18 @@ def test_trainer_defaults_size_a_step_and_only_declared_cores_can_be_too_many() 
         {"name": "t", "uses": "torch", "with": {"distributed": {"nproc": 2}, "threads": 3}}
     )
     assert step_execution(torch, {}).cpus == 6
+    assert step_execution(torch, {}).ray_train_workers == 0
+    ray_train = Step.model_validate(
+        {
+            "name": "t",
+            "uses": "torch",
+            "with": {"distributed": {"workers": 3, "cpus_per_worker": 2}},
+        }
+    )
+    assert (
+        step_execution(ray_train, {}).cpus,
+        step_execution(ray_train, {}).ray_train_workers,
+    ) == (6, 3)
     machine = Machine(cpus=2, memory=8 * 1024**3, gpus=())
     assert not too_much(step_execution(sklearn, {"n_jobs": 64}), machine)
     declared = Step.model_validate({"name": "t", "run": "x", "resources": {"cpus": 3}})
