@@ -20,8 +20,10 @@ from mvctl.core.records import (
     VERSION_FAILED,
     VERSION_STATUSES,
     VERSION_TRAINED,
+    RecordShapeError,
     RecordValue,
     TargetKind,
+    target_kind,
 )
 
 DEP_FILES = "dep_files"
@@ -220,3 +222,26 @@ class StepRun:
     log_digest: str | None
     duration_s: float
     apply_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """A change-log row as stored: its values JSON whatever their shape, its kind perhaps one
+    mvctl does not record (a hand edit). What the check replays; revert reads typed changes."""
+
+    apply_id: int
+    seq: int
+    kind: str
+    model: str
+    name: str
+    before: JSON
+    after: JSON
+    actor: str | None = None
+
+    @property
+    def target(self) -> Target | None:
+        """What the row changed; None for a kind mvctl does not record."""
+        try:
+            return Target(target_kind(self.kind), self.model, self.name)
+        except RecordShapeError:
+            return None

@@ -17,33 +17,9 @@ from typing import Any
 
 from mvctl.core.diff import diff_values
 from mvctl.core.plan import FieldChange
-from mvctl.core.recorded import Target
-from mvctl.core.records import JSON, RecordShapeError, target_kind
+from mvctl.core.recorded import LogRow, Target
 
 STATE_KINDS = frozenset({"model", "version", "alias", "pin", "policy"})
-
-
-@dataclass(frozen=True, slots=True)
-class LogRow:
-    """A change-log row as stored: its values JSON whatever their shape, its kind perhaps one
-    mvctl does not record (a hand edit). What the check replays; revert reads typed changes."""
-
-    apply_id: int
-    seq: int
-    kind: str
-    model: str
-    name: str
-    before: JSON
-    after: JSON
-    actor: str | None = None
-
-    @property
-    def target(self) -> Target | None:
-        """What the row changed; None for a kind mvctl does not record."""
-        try:
-            return Target(target_kind(self.kind), self.model, self.name)
-        except RecordShapeError:
-            return None
 
 
 @dataclass(frozen=True, slots=True)

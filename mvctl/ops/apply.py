@@ -7,39 +7,28 @@ from the file itself.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mvctl import clock, faults
-from mvctl.apply.applier import run_actions
-from mvctl.apply.processes import ProcessGroups
-from mvctl.apply.promotion import roll_back_failed_models
-from mvctl.apply.ray_executor import RaySteps, parse_executor
-from mvctl.apply.resources import Machine, ResourcePool, ray_train_errors, resource_errors
-from mvctl.apply.session import ApplyEvents, ApplySession
-from mvctl.core.evaluation import resolve_evaluations
+from mvctl import faults
 from mvctl.core.lineage import resolve_as_recorded
-from mvctl.core.plan import Plan, RegisterArtifact, TrainVersion
+from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions
 from mvctl.core.recorded import RecordedState
-from mvctl.core.resolve import ResolvedVersion, resolve_model, torch_module
-from mvctl.errors import ConflictError, SpecErrors, StaleStateError, UsageError
+from mvctl.core.resolve import ResolvedVersion, resolve_model
+from mvctl.errors import ConflictError, StaleStateError, UsageError
 from mvctl.ops.alerts import Alerts
-from mvctl.ops.guard import (
-    acquire_lock,
-    close_failed,
-    close_interrupted,
-    release_lock,
-    work_folder,
-)
+from mvctl.ops.guard import acquire_lock, close_interrupted, release_lock
 from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
-from mvctl.results.apply import ApplyResult, ApplyStatus
-from mvctl.spec.quantities import parse_duration
+from mvctl.results.apply import ApplyResult
 from mvctl.state.locking import DEFAULT_LEASE_S
 from mvctl.workspace import Workspace, current_actor
+
+if TYPE_CHECKING:
+    from mvctl.apply.session import ApplyEvents
 
 
 @dataclass(frozen=True)
@@ -76,9 +65,6 @@ def apply(
     )
     faults.reached("lock_taken")
     alerts = Alerts(workspace, "apply", actor, state.serial)
-    processes = ProcessGroups()
-    ray_steps: RaySteps | None = None
-    apply_id: int | None = None
     try:
         close_interrupted(state, workspace)
         recorded = state.snapshot()
@@ -104,90 +90,29 @@ def apply(
             )
         if not plan.has_changes:
             return ApplyResult(plan, "no_changes")
-        machine = Machine.this()
-        ray_steps = _ray_steps(workspace, options)
-        _check_resources(workspace, plan, resolved, machine, on_ray=ray_steps is not None)
-        store = workspace.open_store()
-        if _writes_blobs(plan):
-            store.check_writable()
-        if not options.auto_approve and not confirm(plan):
-            return ApplyResult(plan, "declined")
-        if ray_steps is not None:
-            ray_steps.connect()
-            processes.also_stop(ray_steps.stop)
-        apply_id = state.begin_apply(
-            kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
-        )
-        alerts.started(apply_id, plan)
-        session = ApplySession(
-            root=workspace.root,
-            store=store,
-            state=state,
-            apply_id=apply_id,
-            actor=actor,
+        # The applier and the step machinery are loaded only when there is work to do.
+        from mvctl.ops.apply_run import run_plan
+
+        return run_plan(
+            workspace,
+            state,
+            plan,
+            auto_approve=options.auto_approve,
+            parallel=options.parallel,
+            executor=options.executor,
             resolved=resolved,
-            trusted_types={
-                name: tuple(m.trusted_types) for name, m in workspace.config.models.items()
-            },
+            digests=digests,
+            env_digests=env_digests,
+            actor=actor,
+            alerts=alerts,
+            confirm=confirm,
             events=events,
-            clock=clock.now_stamp,
-            work_root=work_folder(workspace, apply_id),
-            pool=ResourcePool(machine, options.parallel or machine.cpus),
-            evaluations=resolve_evaluations(workspace.config, resolved, digests, env_digests),
-            health_checks={
-                name: m.health_check
-                for name, m in workspace.config.models.items()
-                if m.health_check
-            },
-            health_timeouts={
-                name: parse_duration(m.health_check_timeout)
-                for name, m in workspace.config.models.items()
-            },
-            torch_modules={name: torch_module(m) for name, m in workspace.config.models.items()},
-            processes=processes,
-            digest_cache=workspace.digest_cache(),
         )
-        if ray_steps is not None:
-            session.step_runner = ray_steps.run_step
-        outcomes = roll_back_failed_models(
-            session,
-            run_actions(session, plan.actions),
-            {name for name, m in workspace.config.models.items() if m.on_failure == "rollback"},
-        )
-        faults.reached("actions_done")
-        shutil.rmtree(session.work_root, ignore_errors=True)
-        status: ApplyStatus = "failed" if any(o.status != "done" for o in outcomes) else "succeeded"
-        state.finish_apply(apply_id, status)
-        faults.reached("apply_finished")
-        alerts.finished(apply_id, status, outcomes)
-        return ApplyResult(plan, status, apply_id, outcomes)
-    except BaseException as error:
-        # Interrupted (SIGINT, SIGTERM) or failed: no step outlives the apply, nor its folder.
-        processes.stop()
-        if apply_id is not None:
-            shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
-            alerts.failed(apply_id, error)
-            stopped = close_failed(state, apply_id, error)
-            if stopped is not error:
-                raise stopped from error
-        raise
     finally:
         try:
-            processes.close()
-            if ray_steps is not None:
-                ray_steps.close()
             release_lock(state, lock_id)
         finally:
             alerts.close()
-
-
-def _ray_steps(workspace: Workspace, options: ApplyOptions) -> RaySteps | None:
-    """The Ray executor when `--executor` or else the config's `executor:` asks for it."""
-    if options.executor is not None:
-        kind, address = parse_executor(options.executor)
-    else:
-        kind, address = workspace.config.executor.type, workspace.config.executor.address
-    return RaySteps(address) if kind == "ray" and address is not None else None
 
 
 def _check_saved_plan_fits(
@@ -206,38 +131,6 @@ def _check_saved_plan_fits(
             fix="Apply the file without those options (it records its own), or make a new plan "
             "with them: `mvctl plan --out FILE ...`.",
         )
-
-
-def _check_resources(
-    workspace: Workspace,
-    plan: Plan,
-    resolved: dict[tuple[str, str], ResolvedVersion],
-    machine: Machine,
-    *,
-    on_ray: bool,
-) -> None:
-    """Refuse, before anything runs, a step to train that asks more than this machine has,
-    or that trains on Ray Train workers without the Ray executor."""
-    actions = [a for a in plan.actions if isinstance(a, TrainVersion)]
-    training = [resolved[(a.model, a.label)] for a in actions]
-    errors = resource_errors(workspace.loaded, training, machine)
-    if not on_ray:
-        to_run = {(a.model, a.label, s.name) for a in actions for s in a.steps_to_run}
-        steps = [
-            (v.model, s) for v in training for s in v.steps if (v.model, v.label, s.name) in to_run
-        ]
-        errors += ray_train_errors(workspace.loaded, steps)
-    if errors:
-        raise SpecErrors(errors)
-
-
-def _writes_blobs(plan: Plan) -> bool:
-    """Whether applying ``plan`` puts anything into the store (a step to run, an artifact)."""
-    return any(
-        isinstance(action, RegisterArtifact)
-        or (isinstance(action, TrainVersion) and action.steps_to_run)
-        for action in plan.actions
-    )
 
 
 def _resolve_all(

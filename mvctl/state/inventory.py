@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mvctl.core.recorded import POLICY_TARGET, Target
-from mvctl.core.replay import LogRow
+from mvctl.core.recorded import POLICY_TARGET, LogRow, Target
 from mvctl.results.records import ApplyRecord, LockInfo
 from mvctl.state import lock as state_lock
 from mvctl.state import reader

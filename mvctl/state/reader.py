@@ -21,6 +21,7 @@ from mvctl.core.recorded import (
     RESULT_KINDS,
     Change,
     LoggedChange,
+    LogRow,
     RecordedAlias,
     RecordedPin,
     RecordedPolicy,
@@ -38,7 +39,6 @@ from mvctl.core.records import (
     target_kind,
     version_status,
 )
-from mvctl.core.replay import LogRow
 from mvctl.core.triggers import Firing, TriggerKind
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail

@@ -69,6 +69,8 @@ OUTER_LAYERS = (
 
 LAZY_IMPORTS = {
     ("state/db.py", "mvctl.state.migrating"): "SQLAlchemy and alembic, loaded only to migrate",
+    ("ops/apply.py", "mvctl.ops.apply_run"): "the applier and step machinery, which a no-op "
+    "apply never runs",
     ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
     ("workspace.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
     ("workspace.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mvctl.core.recorded import Target
-from mvctl.core.replay import LogRow, compare, replay
+from mvctl.core.recorded import LogRow, Target
+from mvctl.core.replay import compare, replay
 
 ALIAS = Target("alias", "churn", "production")
 MODEL = Target("model", "churn")
