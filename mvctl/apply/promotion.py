@@ -15,22 +15,18 @@ when they were promoted, so it only makes sure their artifacts are still there a
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from mvctl import __version__, faults
-from mvctl.apply.artifacts import check_safe_artifact, registered_file
+from mvctl import faults
 from mvctl.apply.gating import blocked_reasons, check_gates
 from mvctl.apply.health import check_health
+from mvctl.apply.served import verify_served_artifact
 from mvctl.apply.session import ApplySession, Promotion
-from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.plan import Action, MoveAlias, ReplaceServedVersion
 from mvctl.core.recorded import Change, Target
 from mvctl.core.records import VERSION_TRAINED, AliasRecord, GateDecision, Rollback
 from mvctl.errors import MvctlError
 from mvctl.results.apply import ROLLED_BACK, ActionOutcome
-from mvctl.state import StateWriter
-from mvctl.store.blobs import BlobStore
 
 
 def promote_move(session: ApplySession, action: MoveAlias) -> ActionOutcome:
@@ -180,73 +176,6 @@ def _decisions(
         Change(Target("gate", promotion.model, alias), None, decision)
         for alias in promotion.aliases
     )
-
-
-def verify_served_artifact(
-    store: BlobStore,
-    digest: str,
-    lineage: Mapping[str, Any],
-    trusted_types: Sequence[str],
-    torch_module: str | None,
-    work_dir: Path,
-    checks: StateWriter,
-    *,
-    what: str,
-) -> None:
-    """The model ``digest`` of a version with ``lineage``, which an alias is to serve, is in
-    the store, matches its digest and is a safe model format, checked as strictly as when it
-    entered (a registered file's unchecked types must be listed); otherwise raises naming the
-    blob and the fix. A verdict already in ``checks`` under the same ``check_key`` stands for
-    the format check; the blob is fetched and its digest verified every time."""
-    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')}{artifact_suffix(lineage)}"
-    store.get_file(digest, path)
-    registered = registered_file(lineage)
-    key = check_key(digest, trusted_types, registered=registered, torch_module=torch_module)
-    try:
-        if checks.artifact_check(key) is not None:
-            return
-        kind = check_safe_artifact(
-            path, trusted_types, what=what, registered=registered, torch_module=torch_module
-        )
-    finally:
-        path.unlink(missing_ok=True)
-    checks.record_artifact_check(key, digest, kind)
-
-
-def check_key(
-    digest: str, trusted_types: Sequence[str], *, registered: bool, torch_module: str | None
-) -> str:
-    """What a safe-format verdict depends on: the bytes (their digest), the trust the config
-    gives them, and the checking code (mvctl's, skops' and scikit-learn's versions, whose
-    defaults decide what is trusted). The same key means the same bytes passed the same rules,
-    so the audit, which imports skops and scikit-learn, runs once per key. Loading a model
-    audits its bytes again whatever is recorded here."""
-    from importlib import metadata
-
-    def installed(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return ""
-
-    return sha256_hex(
-        canonical_json(
-            {
-                "digest": digest,
-                "trusted_types": sorted(set(trusted_types)),
-                "registered": registered,
-                "torch_module": torch_module,
-                "checker": [__version__, installed("skops"), installed("scikit-learn")],
-            }
-        )
-    )
-
-
-def artifact_suffix(lineage: Mapping[str, Any]) -> str:
-    """The model file's extension as recorded in the version's lineage ('' when unknown)."""
-    artifact = lineage.get("artifact") or {}
-    name = artifact.get("file") or artifact.get("source") or ""
-    return Path(str(name)).suffix
 
 
 def roll_back_failed_models(

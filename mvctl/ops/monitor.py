@@ -33,7 +33,7 @@ from mvctl.apply.evaluating import fetch_dataset, load_version_model
 from mvctl.apply.evaluator import score, split_non_finite
 from mvctl.apply.population_drift import drift_report
 from mvctl.apply.predictors import Predictor
-from mvctl.apply.promotion import verify_served_artifact
+from mvctl.apply.served import verify_served_artifact
 from mvctl.core.evaluation import dataset_ref, resolve_evaluation
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.monitoring import (

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mvctl.apply.promotion import verify_served_artifact
+from mvctl.apply.served import verify_served_artifact
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.policy import revert_denials
 from mvctl.core.recorded import Change, RecordedState, Target

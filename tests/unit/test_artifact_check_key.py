@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mvctl.apply.promotion import check_key
+from mvctl.apply.served import check_key
 
 DIGEST = "sha256:" + "a" * 64
 
