@@ -41,7 +41,6 @@ from mvctl.core.records import (
     AUTOMATIC_ROLLBACK,
     AliasRecord,
     PolicyRecord,
-    RecordShapeError,
     VersionRecord,
 )
 from mvctl.core.revert import Restoration, VersionRestoration
@@ -69,15 +68,6 @@ def declared_policy(config: Config) -> dict[str, Any]:
             if model.owners
         },
     }
-
-
-def policy_shape_problem(value: Any) -> str | None:
-    """Why a recorded policy value is not one mvctl wrote, or None when it is."""
-    try:
-        PolicyRecord.from_json(value)
-    except RecordShapeError as problem:
-        return str(problem)
-    return None
 
 
 def policy_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[FieldChange]:

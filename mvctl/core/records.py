@@ -414,3 +414,12 @@ def _names(item: JSON) -> bool:
 
 def _is_number(value: JSON) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def policy_shape_problem(value: Any) -> str | None:
+    """Why a recorded policy value is not one mvctl wrote, or None when it is."""
+    try:
+        PolicyRecord.from_json(value)
+    except RecordShapeError as problem:
+        return str(problem)
+    return None

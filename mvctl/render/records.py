@@ -6,9 +6,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mvctl.core.plan import action_to_dict
-from mvctl.core.policy import EMPTY_POLICY, policy_changes, policy_shape_problem
+from mvctl.core.policy import EMPTY_POLICY, policy_changes
 from mvctl.core.recorded import RESULT_KINDS, Change
-from mvctl.core.records import VersionRecord, value_json
+from mvctl.core.records import VersionRecord, policy_shape_problem, value_json
 from mvctl.core.revert import RevertOutline
 from mvctl.render.evaluation import record_line, result_summary
 from mvctl.render.json_format import FORMAT_VERSION

@@ -15,7 +15,6 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, get_args
 
-from mvctl.core.policy import policy_shape_problem
 from mvctl.core.recorded import (
     DEP_FILES,
     RESULT_KINDS,
@@ -35,6 +34,7 @@ from mvctl.core.records import (
     VERSION_FIELDS,
     PinRecord,
     RecordShapeError,
+    policy_shape_problem,
     record_from_json,
     target_kind,
     version_status,

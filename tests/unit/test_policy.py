@@ -11,7 +11,7 @@ import yaml
 
 from mvctl.core.plan import Plan, RecordPolicy
 from mvctl.core.planner import PlanOptions, build_plan
-from mvctl.core.policy import EMPTY_POLICY, declared_policy, policy_shape_problem, revert_denials
+from mvctl.core.policy import EMPTY_POLICY, declared_policy, revert_denials
 from mvctl.core.recorded import (
     POLICY_TARGET,
     RecordedAlias,
@@ -19,7 +19,7 @@ from mvctl.core.recorded import (
     RecordedState,
     Target,
 )
-from mvctl.core.records import AliasRecord, PinRecord, PolicyRecord
+from mvctl.core.records import AliasRecord, PinRecord, PolicyRecord, policy_shape_problem
 from mvctl.core.revert import Restoration, StatusOnly, VersionIdentity, VersionRestoration
 from tests.state.state_helpers import version_value
 from tests.unit.planner_support import config_of, recorded_from
