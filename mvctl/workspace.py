@@ -13,10 +13,8 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
-from mvctl.apply.registration import check_registered_artifacts
-from mvctl.bundles.declared import BundleChecks, check_declared_bundles
 from mvctl.core.bundle_source import BundleSource
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
@@ -32,7 +30,9 @@ from mvctl.spec.models import (
 from mvctl.state import StateReader, StateWriter
 from mvctl.store.blobs import BlobStore, LocalStore
 from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
-from mvctl.store.s3 import S3Store
+
+if TYPE_CHECKING:
+    from mvctl.bundles.declared import BundleChecks
 
 CONFIG_NAME = "mvctl.yaml"
 DEFAULT_STATE = "sqlite:///.mvctl/state.db"
@@ -77,6 +77,8 @@ class Workspace:
     def open_store(self) -> BlobStore:
         """The local folder store, or the S3 store for `s3://bucket/prefix` (checked reachable)."""
         if self.store_url.startswith("s3://"):
+            from mvctl.store.s3 import S3Store
+
             store = S3Store(self.store_url)
             store.check()
             return store
@@ -165,6 +167,9 @@ class Workspace:
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
         types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
         ``digests``: the files' digests when already computed (plan, apply)."""
+        from mvctl.apply.registration import check_registered_artifacts
+        from mvctl.bundles.declared import check_declared_bundles
+
         cache = self.digest_cache()
 
         def digest_of(artifact: str) -> str:
@@ -183,6 +188,8 @@ class Workspace:
     def bundle_sources(self, digests: Mapping[str, str]) -> dict[tuple[str, str], BundleSource]:
         """What each `bundle:` version's checks found (checked once per command), by (model,
         label); SpecErrors at the `bundle:` keys of those refused."""
+        from mvctl.bundles.declared import check_declared_bundles
+
         sources, errors = check_declared_bundles(
             self.loaded, digests.__getitem__, self.checked_bundles
         )

@@ -74,6 +74,11 @@ LAZY_IMPORTS = {
     ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
     ("workspace.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
     ("workspace.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
+    ("workspace.py", "mvctl.apply.registration"): "the model-file checks, which only validate, "
+    "plan and apply run",
+    ("workspace.py", "mvctl.bundles.declared"): "the bundle checks, which only validate, plan "
+    "and apply run",
+    ("workspace.py", "mvctl.store.s3"): "boto3's wrapper, for an s3:// store only",
 }
 """The function-level imports of mvctl modules allowed outside the CLI, each keeping a heavy
 library out of start-up. Anything else imports at the top of its module."""
