@@ -109,7 +109,9 @@ def revert(
             )
             if state.apply_record(reverts) is None:
                 raise NotFoundError(f"there is no apply {reverts}", fix="See `mvctl history`.")
-            log = state.changes()
+            # Only that apply's changes and later ones matter: a revert reads what it undoes,
+            # never the whole history.
+            log = state.changes(after_apply_id=reverts - 1)
             if options.to is not None:
                 outline = outline_to(log, recorded, reverts, declared)
             else:
