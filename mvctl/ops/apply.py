@@ -113,7 +113,7 @@ def apply(
             return ApplyResult(plan, "declined")
         ray_steps = _ray_steps(workspace, options)
         if ray_steps is not None:
-            ray_steps.connect()
+            ray_steps.connect(store)
             processes.also_stop(ray_steps.stop)
         apply_id = state.begin_apply(
             kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
@@ -149,6 +149,7 @@ def apply(
         )
         if ray_steps is not None:
             session.step_runner = ray_steps.run_step
+            session.step_inputs_here = not ray_steps.fetches_inputs
         outcomes = roll_back_failed_models(
             session,
             run_actions(session, plan.actions),
