@@ -58,6 +58,10 @@ from mvctl.store.s3 import S3Settings, S3Store
 
 RELAY_POLL_S = 0.2
 """How often the task sends its step's new output lines, and the apply collects them."""
+ONLY_DECLARED = (
+    "--- mvctl: the step ran on a Ray worker, in a scratch copy of the project holding only "
+    "its declared file deps and upstream outputs: a file it reads must be in its `deps:` ---\n"
+)
 PROTOCOL = 1
 """The shape of a task's payload and report; a worker with another mvctl refuses others."""
 
@@ -123,6 +127,8 @@ def run_remotely(
         problem = _report_problem(report)
         if problem is not None:
             log.write(f"--- mvctl: {problem} ---\n".encode())
+        elif report is not None and report["exit_code"]:
+            log.write(ONLY_DECLARED.encode())
     return _result(step, work_dir, store, report if problem is None else None, started)
 
 
