@@ -291,3 +291,45 @@ def test_a_local_store_with_a_multi_node_cluster_is_refused_with_the_fix(
     assert "Traceback" not in refused.text
     assert json.loads(project.mvctl("history", "--json").out)["applies"] == []
     assert not list((project.root / ".mvctl" / "store").glob("objects/*/*"))
+
+
+@pytest.mark.parametrize(
+    ("reported", "says"),
+    [
+        ({"model.bin": "GOOD", "extra.bin": "GOOD"}, "reported outputs 'extra.bin' that the step"),
+        ({"model.bin": {"digest": "sha256:nothex", "size": 4}}, "is not a sha256 digest"),
+        (
+            {"model.bin": {"digest": "GOOD", "size": "4"}},
+            "report of output 'model.bin' is malformed",
+        ),
+        ({"model.bin": {"digest": "ABSENT", "size": 4}}, "which is not in the store"),
+        ({"model.bin": {"digest": "GOOD", "size": 5}}, "was reported as 5 bytes"),
+    ],
+    ids=["undeclared name", "not a digest", "malformed", "absent blob", "wrong size"],
+)
+def test_a_worker_report_that_does_not_match_the_store_is_refused(
+    s3_endpoint: str, s3_bucket: str, reported: dict[str, object], says: str
+) -> None:
+    from mvctl.apply.ray_remote import verify_outputs
+    from mvctl.core.resolve import ResolvedStep
+    from mvctl.errors import MvctlError
+    from mvctl.store.s3 import S3Settings, S3Store
+
+    store = S3Store(f"s3://{s3_bucket}/mvctl", S3Settings(endpoint_url=s3_endpoint))
+    good = store.put_bytes(b"good")
+    absent = "sha256:" + hashlib.sha256(b"absent").hexdigest()
+    entry = {"digest": good, "size": 4}
+    concrete = {
+        name: entry
+        if value == "GOOD"
+        else {
+            key: {"GOOD": good, "ABSENT": absent}.get(v, v) if isinstance(v, str) else v
+            for key, v in value.items()  # type: ignore[attr-defined]
+        }
+        for name, value in reported.items()
+    }
+    step = ResolvedStep("train", "k" * 64, {}, (), ("model.bin",))
+    assert verify_outputs(step, {"model.bin": entry}, store) == {"model.bin": good}
+    with pytest.raises(MvctlError) as refused:
+        verify_outputs(step, concrete, store)
+    assert says in refused.value.message
