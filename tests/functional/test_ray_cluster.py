@@ -5,7 +5,9 @@ step can run there) with a Ray Client server, and a worker node with two CPUs, i
 folder, the S3 credentials and mvctl on its path. The apply's process has no node of its own
 on the `ray://` address and is not the worker node on the GCS address: every step runs on the
 worker node, in a scratch folder, with only what the store holds. What the worker reports is
-verified by the apply; a local store with the cluster is refused."""
+verified by the apply; a local store with the cluster is refused. Each apply is a real process,
+as for a user: one process joins one Ray (a process that joins another Ray after leaving one,
+as in-process runs would, has its new actors dropped by Ray at once)."""
 
 from __future__ import annotations
 
@@ -148,7 +150,9 @@ def test_the_quickstart_trains_on_the_cluster_through_ray_client_and_an_s3_store
     project = quickstart(tmp_path / "proj")
     env = s3_env(s3_bucket, s3_endpoint)
     executor = f"ray:{cluster.client}"
-    applied = project.mvctl("apply", "--auto-approve", "--executor", executor, extra_env=env)
+    applied = project.mvctl(
+        "apply", "--auto-approve", "--executor", executor, extra_env=env, process=True
+    )
     assert applied.code == 0, applied.text
     shown = json.loads(project.mvctl("show", "cancer@1.0.0", "--json", extra_env=env).out)
     store = S3Store(f"s3://{s3_bucket}/mvctl", S3Settings(endpoint_url=s3_endpoint))
@@ -163,13 +167,17 @@ def test_the_quickstart_trains_on_the_cluster_through_ray_client_and_an_s3_store
         "    aliases:",
         '      "1.0.1": {params: {train: {n_estimators: 20}}}\n    aliases:',
     )
-    again = project.mvctl("apply", "--auto-approve", "--executor", executor, extra_env=env)
+    again = project.mvctl(
+        "apply", "--auto-approve", "--executor", executor, extra_env=env, process=True
+    )
     assert again.code == 0, again.text
     steps = json.loads(project.mvctl("show", "cancer@1.0.1", "--json", extra_env=env).out)
     lineage = steps["lineage"]["steps"]
     assert lineage["prepare"]["cached"] is True and lineage["train"]["cached"] is False
     assert store.has(steps["artifact_digest"]) and steps["artifact_digest"] != artifact
-    unchanged = project.mvctl("apply", "--auto-approve", "--executor", executor, extra_env=env)
+    unchanged = project.mvctl(
+        "apply", "--auto-approve", "--executor", executor, extra_env=env, process=True
+    )
     assert unchanged.code == 0 and "No changes" in unchanged.out, unchanged.text
 
 
@@ -201,10 +209,12 @@ def test_a_step_reading_an_undeclared_file_fails_on_the_worker(
     )
     env = s3_env(s3_bucket, s3_endpoint)
     failed = project.mvctl(
-        "apply", "--auto-approve", "--executor", f"ray:{cluster.gcs}", extra_env=env
+        "apply", "--auto-approve", "--executor", f"ray:{cluster.gcs}", extra_env=env, process=True
     )
     assert failed.code == 1, failed.text
-    assert "step only exited with code 1" in failed.text, failed.text
+    assert "step only exited with code 1" in failed.text, project.mvctl(
+        "logs", "m@1", "only", extra_env=env
+    ).out
     log = project.mvctl("logs", "m@1", "only", extra_env=env).out
     assert "FileNotFoundError" in log and "data/secret.csv" in log, log
     assert "only its declared file deps and upstream outputs" in log, log
@@ -252,7 +262,7 @@ def test_an_output_blob_that_is_not_what_the_worker_reported_is_refused(
     )
     env = s3_env(s3_bucket, s3_endpoint)
     refused = project.mvctl(
-        "apply", "--auto-approve", "--executor", f"ray:{cluster.gcs}", extra_env=env
+        "apply", "--auto-approve", "--executor", f"ray:{cluster.gcs}", extra_env=env, process=True
     )
     assert refused.code == 1, refused.text
     assert "output 'model.bin' is not what the worker reported" in refused.text, refused.text
@@ -281,7 +291,12 @@ def test_a_local_store_with_a_multi_node_cluster_is_refused_with_the_fix(
         """,
     )
     refused = project.mvctl(
-        "apply", "--auto-approve", "--executor", f"ray:{cluster.gcs}", extra_env=RAY_ENV
+        "apply",
+        "--auto-approve",
+        "--executor",
+        f"ray:{cluster.gcs}",
+        extra_env=RAY_ENV,
+        process=True,
     )
     assert refused.code == 1, refused.text
     assert (
