@@ -31,7 +31,7 @@ from typing import Any
 from mvctl.apply.processes import StepsStopped
 from mvctl.apply.session import ApplySession
 from mvctl.apply.snapshots import DepFiles, DepSnapshots
-from mvctl.apply.steps import LOG_NAME, StepResult
+from mvctl.apply.steps import LOG_NAME, StepResult, StoredInputs
 from mvctl.core.hashing import canonical_json
 from mvctl.core.recorded import DEP_FILES, StepRun
 from mvctl.core.resolve import ResolvedStep, ResolvedVersion
@@ -231,9 +231,18 @@ def _run_one(
     for upstream, files in inputs.items():
         folder = in_dir / upstream
         for name, digest in files.items():
-            session.store.get_file(digest, _restore_path(folder, upstream, name))
+            path = _restore_path(folder, upstream, name)
+            if session.step_inputs_here:
+                session.store.get_file(digest, path)
         folders[upstream] = folder
     taken = scheduler.dep_files[step.name] = scheduler.snapshots.take(step)
+    stored = StoredInputs(
+        upstream=inputs,
+        files={
+            path: d for dep in taken.values() if dep["kept"] for path, d in dep["files"].items()
+        },
+        not_kept=tuple(dep for dep, files in taken.items() if not files["kept"]),
+    )
     attempts = step.execution.retries + 1
     earlier_log = b""
     for attempt in range(1, attempts + 1):
@@ -252,6 +261,7 @@ def _run_one(
                 processes=session.processes,
                 grant=grant,
                 earlier_log=earlier_log,
+                stored=stored,
             )
         if not result.succeeded and session.processes.stopping:
             raise StepsStopped(f"step {step.name} of {target} was stopped with its apply")

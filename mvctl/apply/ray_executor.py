@@ -6,12 +6,15 @@ memory) and runs the step's process on a worker. The task streams the process's 
 line by line, so the step's log and progress read as with local processes; the apply process
 puts the outputs and the log into the store and alone writes the state.
 
-Workers read the step's inputs and write its outputs in the apply's work folder, so they must
-share this machine's files: a Ray whose every node is this machine. A multi-node cluster or a
-`ray://` client address is refused before anything runs, saying so. Ctrl-C (or any end of the
-apply) cancels the tasks and kills the steps' process groups (the task reports its step's
-process first: Ray's own cancel cannot interrupt a task blocked reading its step's output),
-as a `timeout:` does. If the apply itself is killed, Ray ends its tasks and their processes. Ray is imported here only, and only when this executor is chosen.
+On a Ray whose every node is this machine, workers read the step's inputs and write its
+outputs in the apply's work folder (the tasks are kept on this node). On any other Ray (a
+multi-node cluster, a `ray://` client address) the inputs and outputs travel through the
+store, which must then be an S3 store (``apply/ray_remote.py``); with a local store that
+combination is refused before anything runs, saying so. Ctrl-C (or any end of the apply)
+cancels the tasks and kills the steps' process groups (here the task reports its step's process
+first: Ray's own cancel cannot interrupt a task blocked reading its step's output), as a
+`timeout:` does. If the apply itself is killed, Ray ends its tasks and their processes. Ray is
+imported here only, and only when this executor is chosen.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from mvctl.apply import ray_remote
 from mvctl.apply.processes import ProcessGroups, StepsStopped
 from mvctl.apply.reaper import signal_group
 from mvctl.apply.resources import Grant
@@ -33,14 +37,16 @@ from mvctl.apply.steps import (
     LOG_NAME,
     ProgressCallback,
     StepResult,
+    StoredInputs,
     collect_result,
     prepare_work_dir,
     report_progress,
     step_command,
 )
 from mvctl.core.resolve import ResolvedStep
-from mvctl.errors import MvctlError
+from mvctl.errors import MvctlError, StepFailedError
 from mvctl.store.blobs import BlobStore
+from mvctl.store.s3 import S3Store
 
 LOCAL_RAY = "local"
 """The address that starts a Ray of its own for the apply, on this machine."""
@@ -73,9 +79,19 @@ class RaySteps:
         self._lock = threading.Lock()
         self._tasks: dict[Any, _Running] = {}
         self._stopping = False
+        self._node: str | None = None
+        """This machine's node, where the tasks run when they share its files."""
+        self._relay: Any = None
+        """The relay of the tasks whose inputs and outputs travel through the S3 store."""
 
-    def connect(self) -> None:
-        """Join (or start) the Ray, and check that its workers share this machine's files."""
+    @property
+    def fetches_inputs(self) -> bool:
+        """Whether the tasks fetch their inputs from the store on their workers."""
+        return self._relay is not None
+
+    def connect(self, store: BlobStore) -> None:
+        """Join (or start) the Ray; steps run on this node with its files, or anywhere with
+        an S3 store."""
         try:
             import ray
         except ImportError as error:
@@ -83,8 +99,9 @@ class RaySteps:
                 "the Ray executor needs Ray, which is not installed",
                 fix="pip install 'mvctl[ray]', or apply with --executor local.",
             ) from error
-        if self.address.startswith("ray://"):
-            raise _not_this_machine(self.address, "a ray:// client address")
+        client = self.address.startswith("ray://")
+        if client and not isinstance(store, S3Store):
+            raise _not_this_machine(self.address, "a ray:// client address", store)
         if not ray.is_initialized():
             try:
                 if self.address == LOCAL_RAY:
@@ -101,9 +118,13 @@ class RaySteps:
         here = ray.get_runtime_context().get_node_id()
         nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
         others = [n for n in nodes if n.get("Alive") and n.get("NodeID") != here]
-        if others:
+        if isinstance(store, S3Store) and (client or others):
+            self._relay = ray_remote.new_relay()
+        elif others:
             self.close()
-            raise _not_this_machine(self.address, f"a cluster of {len(others) + 1} nodes")
+            raise _not_this_machine(self.address, f"a cluster of {len(others) + 1} nodes", store)
+        else:
+            self._node = here
 
     def close(self) -> None:
         """Leave the Ray if this apply started or joined it."""
@@ -137,21 +158,31 @@ class RaySteps:
         processes: ProcessGroups,
         grant: Grant | None = None,
         earlier_log: bytes = b"",
+        stored: StoredInputs | None = None,
     ) -> StepResult:
         """Run the step as a Ray task; the same contract as ``steps.run_step``."""
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        env = prepare_work_dir(step, work_dir, inputs, labels)
         execution = step.execution
         options: dict[str, Any] = {
             "num_cpus": grant.cpus if grant is not None else execution.cpus or 1.0,
             "num_gpus": execution.gpus,
             "max_retries": 0,  # `retries:` is the scheduler's, with the attempts in the log
+            "name": f"mvctl {labels['model']}@{labels['version']} {step.name}",
         }
         if execution.ray_train_workers:  # its workers hold the cores; holding one here could
             options.update(num_cpus=0, num_gpus=0)  # leave them none on a small Ray: deadlock
         if execution.memory:
             options["memory"] = execution.memory
+        if self._relay is not None:
+            assert stored is not None and isinstance(store, S3Store)
+            return self._run_elsewhere(
+                step, work_dir, store, labels, on_progress, processes, earlier_log, stored, options
+            )
+        assert self._node is not None, "connect() first"
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node, soft=False)
+        env = prepare_work_dir(step, work_dir, inputs, labels)
         started = time.perf_counter()
         command = step_command(step)
         remote = ray.remote(run_on_worker).options(**options)
@@ -183,6 +214,61 @@ class RaySteps:
             with self._lock:
                 self._tasks.pop(task, None)
         return collect_result(step, work_dir, store, exit_code, started, timed_out=timer.expired)
+
+    def _run_elsewhere(
+        self,
+        step: ResolvedStep,
+        work_dir: Path,
+        store: S3Store,
+        labels: Mapping[str, str],
+        on_progress: ProgressCallback,
+        processes: ProcessGroups,
+        earlier_log: bytes,
+        stored: StoredInputs,
+        options: dict[str, Any],
+    ) -> StepResult:
+        """Run the step on any worker, its inputs and outputs travelling through the store."""
+        import ray
+
+        if stored.not_kept:
+            raise StepFailedError(
+                f"step {step.name} cannot run on a Ray worker: its dep "
+                f"{', '.join(stored.not_kept)} is written with `snapshot: false`, so it is not "
+                "in the store and no worker can have it",
+                {"step": step.name, "reason": "dep not in the store"},
+                fix="Remove `snapshot: false` from the dep, or apply with a Ray on this machine "
+                "or --executor local.",
+            )
+        payload = ray_remote.task_payload(step, stored, store, labels)
+        submitted: list[Any] = []
+
+        def started_task(task: Any) -> None:
+            submitted.append(task)
+            with self._lock:
+                self._tasks[task] = _Running()
+                stopping = self._stopping
+            if stopping:
+                ray.cancel(task)
+
+        with self._lock:
+            if self._stopping or processes.stopping:
+                raise StepsStopped("the apply is stopping its steps; no new step starts")
+        try:
+            return ray_remote.run_remotely(
+                step,
+                payload=payload,
+                options=options,
+                relay=self._relay,
+                work_dir=work_dir,
+                store=store,
+                on_progress=on_progress,
+                earlier_log=earlier_log,
+                started_task=started_task,
+            )
+        finally:
+            with self._lock:
+                for task in submitted:
+                    self._tasks.pop(task, None)
 
 
 class _Running:
@@ -263,10 +349,11 @@ def run_on_worker(
         process.wait()
 
 
-def _not_this_machine(address: str, what: str) -> RayExecutorError:
+def _not_this_machine(address: str, what: str, store: BlobStore) -> RayExecutorError:
     return RayExecutorError(
-        f"the Ray at {address!r} is {what}, but the Ray executor runs steps only on workers "
-        "that share this machine's files (its work folder and local store)",
-        fix="Apply with a Ray on this machine (--executor ray:local, or `ray start --head` "
-        "here), or with --executor local.",
+        f"the Ray at {address!r} is {what}, whose workers cannot read or write the local store "
+        f"{store.display} nor this machine's work folder, so steps cannot run there with it",
+        fix="Use an S3 store (`store: s3://BUCKET/PREFIX` or MVCTL_STORE), through which the "
+        "workers fetch inputs and put outputs; or apply with a Ray on this machine "
+        "(--executor ray:local) or --executor local.",
     )

@@ -126,9 +126,12 @@ class ApplySession:
     health_timeouts: Mapping[str, float] = field(default_factory=dict)
     """Seconds each model's health check may take (`health_check_timeout`)."""
     torch_modules: Mapping[str, str | None] = field(default_factory=dict)
+    """Each model's torch `with.module`: the only module its safetensors files may import."""
     step_runner: StepRunner = run_step
     """How a step's process runs: here (``steps.run_step``) or as a Ray task (``RaySteps``)."""
-    """Each model's torch `with.module`: the only module its safetensors files may import."""
+    step_inputs_here: bool = True
+    """Whether the upstream outputs are copied into this machine's work folder before a step
+    runs; not when the step runner fetches them from the store on its worker."""
     held: set[tuple[str, str]] = field(default_factory=set)
     """Versions aliases serve that this apply retrains: recorded only through their gates."""
     candidates: dict[tuple[str, str], VersionRecord] = field(default_factory=dict)

@@ -63,6 +63,19 @@ class StepResult:
         return self.exit_code == 0 and not self.missing_outputs
 
 
+@dataclass(frozen=True)
+class StoredInputs:
+    """A step's inputs as the store holds them, for a runner that fetches them itself on
+    another machine (the Ray executor with an S3 store)."""
+
+    upstream: Mapping[str, Mapping[str, str]]
+    """Each upstream step's outputs: step -> output name -> digest."""
+    files: Mapping[str, str]
+    """The kept files of the step's file deps: path relative to the project root -> digest."""
+    not_kept: tuple[str, ...] = ()
+    """File deps written with `snapshot: false`: not in the store, so not to be had elsewhere."""
+
+
 class StepRunner(Protocol):
     """Runs one step's process to its end: ``run_step`` here, or ``RaySteps.run_step``."""
 
@@ -79,12 +92,17 @@ class StepRunner(Protocol):
         processes: ProcessGroups,
         grant: Grant | None = None,
         earlier_log: bytes = b"",
+        stored: StoredInputs | None = None,
     ) -> StepResult: ...
 
 
 def step_command(step: ResolvedStep) -> str | list[str]:
     """The shell command of a `run:` step, or the built-in trainer's module invocation."""
-    definition = step.definition
+    return command_of(step.definition)
+
+
+def command_of(definition: Mapping[str, Any]) -> str | list[str]:
+    """``step_command`` from a step's definition alone (on a Ray worker, this interpreter)."""
     if "run" in definition:
         command: str = definition["run"]
         return command
@@ -103,6 +121,7 @@ def run_step(
     processes: ProcessGroups,
     grant: Grant | None = None,
     earlier_log: bytes = b"",
+    stored: StoredInputs | None = None,
 ) -> StepResult:
     """Run the step to completion; never raises for a failing step, only for I/O errors
     (and ``StepsStopped`` once its apply is stopping). A step stopped by a signal ends with
@@ -152,7 +171,8 @@ def prepare_work_dir(
     if work_dir.exists():
         shutil.rmtree(work_dir)
     out_dir.mkdir(parents=True)
-    return _step_environment(step, work_dir, out_dir, inputs, labels)
+    settings = step.definition.get("with")
+    return step_environment(step.name, step.params, settings, work_dir, inputs, labels)
 
 
 def collect_result(
@@ -176,37 +196,46 @@ def collect_result(
         if exit_code or missing
         else {name: store.put_file(out_dir / name) for name in step.outputs}
     )
-    log_digest = store.put_bytes(log_path.read_bytes())
-    tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
+    log_digest, tail = store_log(log_path, store)
     return StepResult(exit_code, outputs, log_digest, tail, duration, missing, timed_out)
 
 
-def _step_environment(
-    step: ResolvedStep,
+def store_log(log_path: Path, store: BlobStore) -> tuple[str, str]:
+    """Put a step's log into the store: (its digest, its last lines)."""
+    log_digest = store.put_bytes(log_path.read_bytes())
+    tail = "\n".join(log_path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
+    return log_digest, tail
+
+
+def step_environment(
+    name: str,
+    params: Any,
+    settings: Any,
     work_dir: Path,
-    out_dir: Path,
     inputs: Mapping[str, Path],
     labels: Mapping[str, str],
 ) -> dict[str, str]:
-    """The step's environment; params and trainer settings are written beside it as files."""
+    """The environment of step ``name`` run from ``work_dir`` (its outputs go to ``out``
+    inside); params and trainer settings (`with:`, None when absent) are written beside it."""
+    out_dir = work_dir / "out"
     env = dict(os.environ)
     interpreter_dir = str(Path(sys.executable).parent)
     env["PATH"] = interpreter_dir + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"
-    params = json.dumps(step.params, sort_keys=True)
+    params_json = json.dumps(params, sort_keys=True)
     params_file = work_dir / "params.json"
-    params_file.write_text(params, "utf-8")
+    params_file.write_text(params_json, "utf-8")
     env["MVCTL_PARAMS_FILE"] = str(params_file)
-    if len(params.encode()) <= INLINE_PARAMS_LIMIT:
-        env["MVCTL_PARAMS"] = params
+    if len(params_json.encode()) <= INLINE_PARAMS_LIMIT:
+        env["MVCTL_PARAMS"] = params_json
     env["MVCTL_OUTPUT_DIR"] = str(out_dir)
     env["MVCTL_INPUTS"] = json.dumps({name: str(path) for name, path in inputs.items()})
-    env["MVCTL_STEP"] = step.name
+    env["MVCTL_STEP"] = name
     env["MVCTL_MODEL"] = labels["model"]
     env["MVCTL_VERSION"] = labels["version"]
-    if "with" in step.definition:
+    if settings is not None:
         settings_file = work_dir / "with.json"
-        settings_file.write_text(json.dumps(step.definition["with"], sort_keys=True), "utf-8")
+        settings_file.write_text(json.dumps(settings, sort_keys=True), "utf-8")
         env["MVCTL_WITH_FILE"] = str(settings_file)
     return env
 

@@ -58,7 +58,7 @@ def run_plan(
         if not auto_approve and not confirm(plan):
             return ApplyResult(plan, "declined")
         if ray_steps is not None:
-            ray_steps.connect()
+            ray_steps.connect(store)
             processes.also_stop(ray_steps.stop)
         apply_id = state.begin_apply(
             kind="apply", actor=actor, plan_hash=plan.hash, expected_serial=plan.serial
@@ -94,6 +94,7 @@ def run_plan(
         )
         if ray_steps is not None:
             session.step_runner = ray_steps.run_step
+            session.step_inputs_here = not ray_steps.fetches_inputs
         outcomes = roll_back_failed_models(
             session,
             run_actions(session, plan.actions),

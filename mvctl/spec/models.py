@@ -695,7 +695,9 @@ class Executor(SpecModel):
     address: str = Field(
         "auto",
         description="The Ray to use: auto (the one running on this machine), local (a Ray "
-        "started for the apply) or HOST:PORT. Its workers must share this machine's files.",
+        "started for the apply), HOST:PORT or ray://HOST:PORT (Ray Client). A Ray beyond this "
+        "machine (several nodes, ray://) needs an S3 store, through which its workers fetch "
+        "inputs and put outputs; with a local store it is refused.",
     )
 
 

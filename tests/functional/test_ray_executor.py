@@ -86,7 +86,7 @@ def test_each_step_runs_as_a_ray_task_and_the_apply_records_it(
     (ancestors,) = [
         json.loads(line)["ancestors"] for line in log.splitlines() if "ancestors" in line
     ]
-    assert any(a.startswith("ray::run_on_worker") for a in ancestors[:2]), ancestors
+    assert any(a.startswith("ray::mvctl m@1 prepare") for a in ancestors[:2]), ancestors
     assert '"stage": "half"' in log
     shown = json.loads(project.mvctl("show", "m@1", "--json").out)
     assert shown["status"] == "trained" and shown["artifact_digest"].startswith("sha256:"), shown
@@ -139,7 +139,7 @@ def test_an_apply_stopped_or_killed_leaves_no_step_running_and_records_nothing(
 @pytest.mark.parametrize(
     ("executor", "says"),
     [
-        ("ray:ray://10.0.0.9:10001", "is a ray:// client address, but the Ray executor runs"),
+        ("ray:ray://10.0.0.9:10001", "is a ray:// client address, whose workers cannot read"),
         ("dask", "--executor 'dask' is neither local, ray nor ray:ADDRESS"),
     ],
 )

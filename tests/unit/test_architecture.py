@@ -79,9 +79,12 @@ LAZY_IMPORTS = {
     ("workspace.py", "mvctl.bundles.declared"): "the bundle checks, which only validate, plan "
     "and apply run",
     ("workspace.py", "mvctl.store.s3"): "boto3's wrapper, for an s3:// store only",
+    ("apply/ray_remote.py", "mvctl.apply.ray_remote"): "mvctl on a Ray worker, which may lack "
+    "it: the task, shipped by value, reports that instead of failing to unpickle",
 }
 """The function-level imports of mvctl modules allowed outside the CLI, each keeping a heavy
-library out of start-up. Anything else imports at the top of its module."""
+library out of start-up (or, on a Ray worker, mvctl itself). Anything else imports at the top
+of its module."""
 LAZY_IMPORT_FOLDERS = {
     "cli/": "a command imports its ops and render modules when it runs, so `mvctl --help` and "
     "every other command start without them",
