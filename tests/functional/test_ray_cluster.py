@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -51,8 +53,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    folder = tmp_path_factory.mktemp("ray")
+def cluster() -> Iterator[Cluster]:
+    # A short folder: Ray's sockets live under it, and a socket path has at most 107 bytes
+    # (pytest's own folders, under xdist, are longer).
+    folder = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     gcs, client = free_port(), free_port()
     env = {**os.environ, **RAY_ENV}
     worker_env = {**env, **S3_CREDENTIALS, "PYTHONPATH": str(REPO)}
@@ -98,6 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for pid in _node_processes(folder):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _node_processes(folder: Path) -> list[int]:

@@ -56,8 +56,14 @@ models:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of its own, even where another runs on this machine (another
+    # test module's cluster); RAY_ADDRESS points the applies run as processes (address auto)
+    # at this one rather than at whichever Ray started last.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
     yield
+    monkeypatch.undo()
     ray.shutdown()
 
 
