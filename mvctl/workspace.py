@@ -1,9 +1,5 @@
-"""Where a command works: the config file, the project root, the state URL and the store.
-
-Environment overrides the config (MVCTL_STATE, MVCTL_STORE), the config overrides the
-defaults (`sqlite:///.mvctl/state.db`, `.mvctl/store`); relative paths are taken from the
-project root, never from wherever the command was started.
-"""
+"""A project with its config loaded and checked (where it is: ``project.py``): what every
+command but status and history works with, and the files, digests and checks it names."""
 
 from __future__ import annotations
 
@@ -13,11 +9,12 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING
 
 from mvctl.core.bundle_source import BundleSource
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
+from mvctl.project import Project, find_config, project_at
 from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import (
     Config,
@@ -27,67 +24,23 @@ from mvctl.spec.models import (
     dep_place,
     is_step_reference,
 )
-from mvctl.state import StateReader, StateWriter
-from mvctl.store.blobs import BlobStore, LocalStore
 from mvctl.store.digests import DepMissingError, DepOutsideError, DigestCache, dep_files
 
 if TYPE_CHECKING:
     from mvctl.bundles.declared import BundleChecks
 
-CONFIG_NAME = "mvctl.yaml"
-DEFAULT_STATE = "sqlite:///.mvctl/state.db"
-DEFAULT_STORE = ".mvctl/store"
-
 
 @dataclass(frozen=True)
-class Workspace:
-    loaded: LoadedConfig
-    state_url: str
-    store_url: str
-    checked_bundles: BundleChecks = field(default_factory=dict, compare=False, repr=False)
+class Workspace(Project):
+    """A project whose config was loaded and checked whole: what planning, applying and
+    every other command that reads the config beyond where the state is works with."""
 
-    @property
-    def root(self) -> Path:
-        return self.loaded.root
+    loaded: LoadedConfig = field(kw_only=True)
+    checked_bundles: BundleChecks = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def config(self) -> Config:
         return self.loaded.config
-
-    @property
-    def private_dir(self) -> Path:
-        """`.mvctl/` in the project: default state, store, caches and work folders."""
-        return self.root / ".mvctl"
-
-    @overload
-    def open_state(self, *, create: Literal[False]) -> StateReader: ...
-    @overload
-    def open_state(self, *, create: Literal[True]) -> StateWriter: ...
-    def open_state(self, *, create: bool) -> StateReader:
-        """The state to read (``create=False``: writes nothing, a missing database reads as
-        empty), or to write (``create=True``: created and migrated as needed)."""
-        if create:
-            from mvctl.state.db import StateDB
-
-            return StateDB.open(self.state_url, create=True)
-        from mvctl.state.reading import ReadOnlyStateDB
-
-        return ReadOnlyStateDB.open(self.state_url)
-
-    def open_store(self) -> BlobStore:
-        """The local folder store, or the S3 store for `s3://bucket/prefix` (checked reachable)."""
-        if self.store_url.startswith("s3://"):
-            from mvctl.store.s3 import S3Store
-
-            store = S3Store(self.store_url)
-            store.check()
-            return store
-        if "://" in self.store_url:
-            raise UsageError(
-                f"store {self.store_url!r} is neither a folder nor an s3:// URL",
-                fix="Set `store:` (or MVCTL_STORE) to a folder path or s3://bucket/prefix.",
-            )
-        return LocalStore(Path(self.store_url))
 
     def missing_blobs(self, digests: Iterable[str]) -> frozenset[str]:
         """Those of ``digests`` missing from the store: one existence check each, never a scan
@@ -262,52 +215,28 @@ def env_digest(name: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-def find_config(explicit: Path | None, start: Path) -> Path:
-    """The config named by --config, or mvctl.yaml in ``start`` or the nearest parent."""
-    if explicit is not None:
-        try:
-            is_file, exists = explicit.is_file(), explicit.exists()
-        except OSError as error:  # a name too long, a loop of links
-            raise UsageError(
-                f"cannot read config file {explicit}: {error.strerror or error}",
-                fix="Check the --config path.",
-            ) from error
-        if not is_file:
-            problem = "is not a regular file" if exists else "does not exist"
-            raise UsageError(f"config file {explicit} {problem}", fix="Check the --config path.")
-        return explicit
-    for folder in (start, *start.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    raise UsageError(
-        f"no {CONFIG_NAME} in {start} or any folder above it",
-        fix="Run `mvctl init` to create a project, or pass --config FILE.",
-    )
-
-
 def load_workspace(explicit_config: Path | None = None, start: Path | None = None) -> Workspace:
+    """The project of ``explicit_config`` or the nearest mvctl.yaml, its config loaded and
+    checked (``SpecErrors`` naming every problem)."""
     loaded = load_config(find_config(explicit_config, start or Path.cwd()))
-    state = os.environ.get("MVCTL_STATE") or loaded.config.state or DEFAULT_STATE
-    store = os.environ.get("MVCTL_STORE") or loaded.config.store or DEFAULT_STORE
-    return Workspace(
-        loaded, _anchor_state_url(state, loaded.root), _anchor_store(store, loaded.root)
+    config = loaded.config
+    where = project_at(
+        loaded.root,
+        loaded.files,
+        config.project,
+        frozenset(config.models),
+        config.state,
+        config.store,
     )
-
-
-def _anchor_state_url(url: str, root: Path) -> str:
-    prefix = "sqlite:///"
-    rest = url[len(prefix) :]
-    # A SQLite URI (`sqlite:///file:PATH?mode=ro&uri=true`) is SQLite's own, passed as given.
-    if url.startswith(prefix) and not rest.startswith(("/", "file:")) and rest != ":memory:":
-        return prefix + str((root / rest).resolve())
-    return url
-
-
-def _anchor_store(url: str, root: Path) -> str:
-    if "://" in url:
-        return url
-    return str((root / url).resolve())
+    return Workspace(
+        where.root,
+        where.files,
+        where.name,
+        where.models,
+        where.state_url,
+        where.store_url,
+        loaded=loaded,
+    )
 
 
 ACTOR_VARIABLES = (

@@ -22,7 +22,7 @@ from mvctl.core.hashing import step_cache_key
 from mvctl.core.recorded import DEP_FILES
 from mvctl.errors import StateError
 from mvctl.spec.metrics import METRICS
-from mvctl.spec.models import NAME_PATTERN
+from mvctl.spec.names import NAME_PATTERN
 from mvctl.spec.paths import output_name_problem, project_path_problem
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

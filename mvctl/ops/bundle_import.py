@@ -20,7 +20,7 @@ from mvctl.bundles.reading import VerifiedBundle, verify_bundle
 from mvctl.bundles.signing import public_key_raw
 from mvctl.errors import UsageError
 from mvctl.results.bundles import ImportResult
-from mvctl.spec.models import NAME_PATTERN
+from mvctl.spec.names import NAME_PATTERN
 from mvctl.spec.writeback import SetValue, edit_text, quoted, replace_file, unified_diff
 from mvctl.store.blobs import hash_file
 from mvctl.workspace import Workspace

@@ -23,10 +23,10 @@ from pydantic import (
 )
 
 from mvctl.spec.metrics import MetricName
+from mvctl.spec.names import MAX_NAME_LENGTH, NAME_PATTERN
 from mvctl.spec.quantities import parse_duration, parse_size
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=128)]
 ParamValue = Any
 

@@ -72,13 +72,15 @@ LAZY_IMPORTS = {
     ("ops/apply.py", "mvctl.ops.apply_run"): "the applier and step machinery, which a no-op "
     "apply never runs",
     ("spec/__init__.py", "mvctl.spec"): "the YAML reader, which the core's `spec.models` skips",
-    ("workspace.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
-    ("workspace.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
     ("workspace.py", "mvctl.apply.registration"): "the model-file checks, which only validate, "
     "plan and apply run",
     ("workspace.py", "mvctl.bundles.declared"): "the bundle checks, which only validate, plan "
     "and apply run",
-    ("workspace.py", "mvctl.store.s3"): "boto3's wrapper, for an s3:// store only",
+    ("project.py", "mvctl.spec.loader"): "the schema, loaded only to report a config that "
+    "holds something unexpected",
+    ("project.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
+    ("project.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
+    ("project.py", "mvctl.store.s3"): "boto3's wrapper, for an s3:// store only",
     ("apply/ray_remote.py", "mvctl.apply.ray_remote"): "mvctl on a Ray worker, which may lack "
     "it: the task, shipped by value, reports that instead of failing to unpickle",
 }
