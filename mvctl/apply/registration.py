@@ -8,14 +8,17 @@ Checking a skops archive imports scikit-learn, which takes seconds. A file that 
 remembered by its digest together with everything the verdict depends on (the model's
 `trusted_types` and torch module, the skops, scikit-learn and mvctl versions, the rules'
 revision), so the next plan does not pay again. Remembered verdicts only spare these early
-checks: registration in apply and every load check the file in full.
+checks: registration in apply checks its own copy of the file (skipping the audit only when
+the state's `artifact_checks` holds a pass for the same bytes under the same rules, as
+promotions do), and every load checks the file in full.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -41,18 +44,8 @@ def check_registered_artifacts(
     passed = _read(cache_file)
     still_passed: set[str] = set()
     errors: list[SpecError] = []
-    environment = _environment()
     for model_name, label, trusted, module, artifact in declared:
-        key = sha256_hex(
-            canonical_json(
-                {
-                    "digest": digest_of(artifact),
-                    "trusted_types": sorted(trusted),
-                    "torch_module": module,
-                    "environment": environment,
-                }
-            )
-        )
+        key = verdict_key(digest_of(artifact), trusted, module)
         if key in passed:
             still_passed.add(key)
             continue
@@ -83,6 +76,22 @@ def _declared(loaded: LoadedConfig) -> Iterator[tuple[str, str, list[str], str |
                 yield model_name, label, model.trusted_types, module, version.artifact
 
 
+def verdict_key(digest: str, trusted_types: Sequence[str], torch_module: str | None) -> str:
+    """What a remembered verdict on a registered file stands for: its bytes, the model's
+    `trusted_types` and torch module, and the checking code's versions."""
+    return sha256_hex(
+        canonical_json(
+            {
+                "digest": digest,
+                "trusted_types": sorted(trusted_types),
+                "torch_module": torch_module,
+                "environment": _environment(),
+            }
+        )
+    )
+
+
+@cache
 def _environment() -> dict[str, str | int]:
     def installed(package: str) -> str:
         try:
