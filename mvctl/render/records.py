@@ -24,7 +24,7 @@ from mvctl.render.shapes import (
     StatusJson,
 )
 from mvctl.results.apply import ActionOutcome, ApplyResult
-from mvctl.results.history import HistoryEntry
+from mvctl.results.history import HistoryEntry, HistoryPage
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.revert import RevertResult
 from mvctl.results.show import InputDigest, ShowResult
@@ -193,11 +193,11 @@ def status_json(result: StatusResult) -> StatusJson:
     }
 
 
-def format_history(entries: tuple[HistoryEntry, ...]) -> str:
-    if not entries:
+def format_history(page: HistoryPage) -> str:
+    if not page.entries:
         return "No applies recorded."
     lines = []
-    for entry in entries:
+    for entry in page.entries:
         a = entry.apply
         what = (
             f"revert of {a.reverts_apply_id}"
@@ -209,13 +209,18 @@ def format_history(entries: tuple[HistoryEntry, ...]) -> str:
             + (f"  {escape(a.message)}" if a.message else "")
         )
         lines += [f"    {escape(change_line(c.change))}" for c in entry.changes]
+    if page.next_before is not None:
+        lines.append(
+            f"Older applies follow: run the same command with --before {page.next_before}."
+        )
     return "\n".join(lines)
 
 
-def history_json(entries: tuple[HistoryEntry, ...]) -> HistoryJson:
+def history_json(page: HistoryPage) -> HistoryJson:
     return {
         "format_version": FORMAT_VERSION,
-        "applies": [_history_apply_json(entry) for entry in entries],
+        "applies": [_history_apply_json(entry) for entry in page.entries],
+        "next_before": page.next_before,
     }
 
 

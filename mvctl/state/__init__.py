@@ -71,7 +71,12 @@ class StateReader(Protocol):
     def referenced_digests(self) -> frozenset[str]: ...
     def artifact_check(self, key: str) -> str | None: ...
     def applies(
-        self, *, model: str | None = None, since: str | None = None, limit: int | None = None
+        self,
+        *,
+        model: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> list[ApplyRecord]: ...
     def apply_record(self, apply_id: int) -> ApplyRecord | None: ...
     def last_apply_id(

@@ -220,17 +220,22 @@ def step_run(tx: Tx, cache_key: str) -> StepRun | None:
 
 
 def applies(
-    tx: Tx, *, model: str | None, since: str | None, limit: int | None
+    tx: Tx, *, model: str | None, since: str | None, limit: int | None, before: int | None = None
 ) -> list[ApplyRecord]:
-    """Newest first; ``since`` is already in stored form (``normalize_since``)."""
+    """Newest first; ``since`` is already in stored form (``normalize_since``). Walked down
+    the applies' primary key, so a page costs the same however long the log is."""
     where: list[str] = []
     params: list[Any] = []
     if model is not None:
+        # Through the (model, apply_id) index: one model's applies, never a scan of the log.
         where.append("a.id IN (SELECT apply_id FROM changes WHERE model = ?)")
         params.append(model)
     if since is not None:
         where.append("a.started_at >= ?")
         params.append(since)
+    if before is not None:
+        where.append("a.id < ?")
+        params.append(before)
     sql = APPLIES + _where(where) + " ORDER BY a.id DESC"
     if limit is not None:
         sql += " LIMIT ?"

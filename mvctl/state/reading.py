@@ -220,14 +220,20 @@ class ReadOnlyStateDB:
     # -- history -------------------------------------------------------------------------
 
     def applies(
-        self, *, model: str | None = None, since: str | None = None, limit: int | None = None
+        self,
+        *,
+        model: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> list[ApplyRecord]:
-        """Applies and reverts, newest first; ``model``: only those that changed that model."""
+        """Applies and reverts, newest first; ``model``: only those that changed that model;
+        ``before``: only those older than that apply id (the next page)."""
         if not self._ready:
             return []
         bound = None if since is None else normalize_since(since)
         with self._read("reading the apply history") as tx:
-            return reader.applies(tx, model=model, since=bound, limit=limit)
+            return reader.applies(tx, model=model, since=bound, limit=limit, before=before)
 
     def apply_record(self, apply_id: int) -> ApplyRecord | None:
         if not self._ready:
