@@ -21,6 +21,7 @@ from mvctl.core.recorded import (
     Change,
     LoggedChange,
     RecordedAlias,
+    RecordedOverview,
     RecordedPin,
     RecordedPolicy,
     RecordedState,
@@ -149,6 +150,36 @@ def snapshot(tx: Tx) -> RecordedState:
             evaluations=latest_evaluations(tx, versions),
             policy=recorded_policy(tx),
         )
+
+
+# `mvctl status`: each by its primary key or the (model, label) index when a model is given.
+OVERVIEW_MODELS = "SELECT name FROM models"
+OVERVIEW_VERSIONS = "SELECT model, label, status, created_at FROM versions"
+OVERVIEW_ALIASES = (
+    "SELECT a.model, a.name, a.version, p.revert_apply_id FROM aliases AS a "
+    "LEFT JOIN pins AS p ON p.model = a.model AND p.alias = a.name"
+)
+
+
+def overview(tx: Tx, model: str | None) -> RecordedOverview:
+    """The model names, versions and aliases `mvctl status` prints (of ``model`` alone, if
+    given), nothing else."""
+    if model is None:
+        models, versions, aliases = OVERVIEW_MODELS, OVERVIEW_VERSIONS, OVERVIEW_ALIASES
+        params: tuple[str, ...] = ()
+    else:
+        models = OVERVIEW_MODELS + " WHERE name = ?"
+        versions = OVERVIEW_VERSIONS + " WHERE model = ?"
+        aliases = OVERVIEW_ALIASES + " WHERE a.model = ?"
+        params = (model,)
+    return RecordedOverview(
+        serial=serial(tx),
+        models=frozenset(name for (name,) in tx.rows(models, params)),
+        versions=tuple(
+            (m, label, status, at) for m, label, status, at in tx.rows(versions, params)
+        ),
+        aliases=tuple((m, name, v, pin) for m, name, v, pin in tx.rows(aliases, params)),
+    )
 
 
 STEP_OUTPUTS = "SELECT cache_key, outputs_json FROM step_runs WHERE cache_key IN ({})"

@@ -19,7 +19,13 @@ from typing import Self
 
 from mvctl import clock
 from mvctl.core.monitoring import MonitorSample
-from mvctl.core.recorded import LoggedChange, RecordedEvaluation, RecordedState, StepRun
+from mvctl.core.recorded import (
+    LoggedChange,
+    RecordedEvaluation,
+    RecordedOverview,
+    RecordedState,
+    StepRun,
+)
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
 from mvctl.core.triggers import Firing
 from mvctl.errors import UsageError
@@ -125,6 +131,13 @@ class ReadOnlyStateDB:
             return RecordedState()
         with self._read("reading the state") as tx:
             return reader.snapshot(tx)
+
+    def overview(self, model: str | None = None) -> RecordedOverview:
+        """What `mvctl status` shows; ``model``: that model's rows only."""
+        if not self._ready:
+            return RecordedOverview()
+        with self._read("reading the state") as tx:
+            return reader.overview(tx, model)
 
     def step_run(self, cache_key: str) -> StepRun | None:
         if not self._ready:
