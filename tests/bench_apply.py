@@ -7,9 +7,9 @@ The project declares MODELS x VERSIONS registered versions (`artifact: models/mo
 one real scikit-learn model saved with skops, so every version's one blob is the same and
 passes the same safe-format audit), each model with a production and a staging alias. The
 state is recorded through the state's own writer (``StateDB.record``) with the values the
-applier records for a registered file, plus the format verdict a promotion leaves; a no-op
-`mvctl plan` then has to find nothing to do, which shows the rows are the ones an apply
-would have written.
+applier records for a registered file, plus the format verdict a promotion leaves; `mvctl
+state check` (replaying the change log) has to find it consistent and a no-op `mvctl plan`
+nothing to do, which shows the rows are the ones an apply would have written.
 
 Then 1 % of the versions change (half the models move production to another recorded
 version; as many register a new version from the same file) and `mvctl apply` runs as a
@@ -302,6 +302,8 @@ def bench(workdir: Path, models: int, versions: int, repeat: int, server_url: st
         f"[{where}] recorded {models * versions} versions in {time.perf_counter() - started:.1f} s"
     )
     try:
+        _, _, out = mvctl(root, env, "-m", "mvctl", "state", "check")
+        assert "The state is consistent." in out, out[-2000:]
         walls, cpus = [], []
         for run in range(repeat + 1):  # the first one remembers the registered file's verdict
             wall, cpu, out = mvctl(root, env, "-m", "mvctl", "plan", "--detailed-exitcode")
