@@ -12,7 +12,9 @@ no-op apply under 0.3 s; revert under 0.2 s; --version and validate under 0.15 s
 
 With ``--postgres URL`` (a server URL, e.g. $MVCTL_TEST_POSTGRES_URL) it also applies the
 quickstart to a fresh database there, adds 10,000 applies of 10 changes each to its change log
-(100,000 rows), and times `status` and a page of `history`.
+(100,000 rows), and times `status` and `history` (also of one model), prints EXPLAIN ANALYZE of
+their queries and what `import psycopg` and the connection cost; ``--history-only`` does only
+that.
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float,
 
 
 def time_long_change_log(workdir: Path, server_url: str) -> None:
-    """`status` and `history --limit 20` of the quickstart on PostgreSQL, 100,000 log rows."""
+    """`status` and `history` of the quickstart on PostgreSQL with 100,000 log rows: whole
+    processes (median wall and CPU of 9), EXPLAIN ANALYZE of their queries, and the driver's
+    share of the time."""
     import psycopg
 
     database = "mvctl_bench_history"
@@ -200,10 +204,84 @@ def time_long_change_log(workdir: Path, server_url: str) -> None:
         db.execute("ANALYZE")
         rows = db.execute("SELECT count(*) FROM changes").fetchone()
     print(f"PostgreSQL change log: {rows[0] if rows else 0} rows")
-    wall, _, _ = time_command(project, "status", repeat=9)
-    print(f"mvctl status on PostgreSQL: {wall:.3f} s wall (target < 0.3 s)")
-    wall, _, _ = time_command(project, "history", "--limit", "20", repeat=9)
-    print(f"mvctl history --limit 20 on PostgreSQL: {wall:.3f} s wall (target < 0.3 s)")
+    explain_history_queries(plain.rsplit("/", 1)[0] + "/" + database)
+    for args in (
+        ("status",),
+        ("status", "cancer"),
+        ("history",),
+        ("history", "--limit", "20"),
+        ("history", "cancer"),
+    ):
+        wall, _, _ = time_command(project, *args, repeat=9)
+        print(f"mvctl {' '.join(args)} on PostgreSQL: {wall:.3f} s wall (target < 0.3 s)")
+    time_driver_start(plain.rsplit("/", 1)[0] + "/" + database)
+
+
+def explain_history_queries(url: str) -> None:
+    """EXPLAIN ANALYZE of what `history` and `status` ask, as the reader writes it."""
+    import psycopg
+
+    from mvctl.state import reader
+
+    page = reader.APPLIES + " ORDER BY a.id DESC LIMIT 21"
+    queries = {
+        "history: a page of applies": page,
+        "history MODEL: that model's page": reader.APPLIES
+        + " WHERE a.id IN (SELECT apply_id FROM changes WHERE model = 'cancer')"
+        + " ORDER BY a.id DESC LIMIT 21",
+        "history: the changes of a page": reader.CHANGES
+        + " WHERE apply_id IN (SELECT id FROM applies ORDER BY id DESC LIMIT 20)"
+        + " ORDER BY apply_id, seq",
+        "status: versions": reader.OVERVIEW_VERSIONS,
+        "status: aliases and pins": reader.OVERVIEW_ALIASES,
+        "status MODEL: versions": reader.OVERVIEW_VERSIONS + " WHERE model = 'cancer'",
+    }
+    with psycopg.connect(url, autocommit=True) as db:
+        for what, sql in queries.items():
+            plan = [row[0] for row in db.execute("EXPLAIN ANALYZE " + sql).fetchall()]
+            nodes = (line.strip().removeprefix("->").strip() for line in plan)
+            scans = sorted({node.split("  (")[0] for node in nodes if " on " in node})
+            took = next(line for line in plan if line.startswith("Execution Time"))
+            print(f"  EXPLAIN ANALYZE {what}: {took.split(': ')[1]}; {'; '.join(scans)}")
+
+
+DRIVER_START = """
+import resource, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+started = cpu()
+import psycopg
+imported = cpu()
+wall = time.perf_counter()
+psycopg.connect(URL, autocommit=True, connect_timeout=10).close()
+wall = time.perf_counter() - wall
+connected = cpu()
+import sqlalchemy
+print(imported - started, connected - imported, wall, cpu() - connected)
+"""
+
+
+def time_driver_start(url: str) -> None:
+    """What the PostgreSQL figures owe to the driver: CPU of `import psycopg` and of one
+    connect, and for comparison `import sqlalchemy`, which status and history never do."""
+    runs = []
+    for _ in range(9):
+        out = subprocess.run(
+            [sys.executable, "-c", DRIVER_START.replace("URL", repr(url))],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        runs.append([float(part) for part in out.split()])
+    psycopg_s, connect_s, connect_wall, sqlalchemy_s = (
+        statistics.median(column) for column in zip(*runs, strict=True)
+    )
+    print(
+        f"  of which: import psycopg {psycopg_s:.3f} s CPU, connect {connect_s:.3f} s CPU and "
+        f"{connect_wall:.3f} s wall (median of 9); import sqlalchemy would add "
+        f"{sqlalchemy_s:.3f} s CPU, and status and history do not import it"
+    )
 
 
 def main() -> None:
@@ -211,9 +289,15 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--postgres", help="a PostgreSQL server URL: also time history/status")
+    parser.add_argument(
+        "--history-only", action="store_true", help="with --postgres: only history and status"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="mvctl-bench-"))
     try:
+        if args.postgres and args.history_only:
+            time_long_change_log(workdir, args.postgres)
+            return
         big = workdir / "big"
         write_project(big, args.models, args.versions)
         started = time.perf_counter()

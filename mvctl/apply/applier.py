@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import faults
-from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.artifacts import check_safe_artifact, private_path
 from mvctl.apply.bundle_store import store_bundle
 from mvctl.apply.evaluating import evaluate_version
 from mvctl.apply.pipeline import run_steps
 from mvctl.apply.promotion import promote_move, promote_replacement
 from mvctl.apply.scheduling import run_concurrently
+from mvctl.apply.served import check_once
 from mvctl.apply.session import ApplySession
 from mvctl.core.plan import (
     Action,
@@ -133,17 +134,15 @@ def _run_pipeline(
 def _check_stored_artifact(
     session: ApplySession, version: ResolvedVersion, digest: str, what: str
 ) -> None:
-    folder = session.work_root / "check"
-    path = folder / f"{digest[7:23]}{_suffix(version)}"
-    session.store.get_file(digest, path)
-    try:
-        check_safe_artifact(path, session.trusted_types.get(version.model, ()), what=what)
-    except MvctlError as error:
-        raise StepFailedError(
-            error.message, {"reason": "unsafe artifact", "detail": error.message}
-        ) from error
-    finally:
-        path.unlink(missing_ok=True)
+    name = f"{digest[7:23]}{_suffix(version)}"
+    with private_path(session.work_root / "check", name) as path:
+        session.store.get_file(digest, path)
+        try:
+            check_safe_artifact(path, session.trusted_types.get(version.model, ()), what=what)
+        except MvctlError as error:
+            raise StepFailedError(
+                error.message, {"reason": "unsafe artifact", "detail": error.message}
+            ) from error
 
 
 def _suffix(version: ResolvedVersion) -> str:
@@ -202,33 +201,34 @@ def _record_version(
 
 def _store_artifact(session: ApplySession, action: RegisterArtifact, what: str) -> str:
     """Copy the file aside once, then check that copy is the one planned and a safe format and
-    store it: what is checked is what is stored, even if the project's file changes meanwhile."""
+    store it: what is checked is what is stored, even if the project's file changes meanwhile.
+    The same bytes registered again under the same rules (another version from one file) are
+    not audited again: the verdict is remembered by digest, as for promotions."""
     source = session.root / action.path
-    copy = session.work_root / "register" / f"{action.digest[7:23]}{source.suffix}"
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        shutil.copyfile(source, copy)
-    except OSError as error:
-        raise UnsafeArtifactError(
-            f"cannot read {action.path}: {error.strerror}", fix="Check the file and run again."
-        ) from error
-    try:
+    name = f"{action.digest[7:23]}{source.suffix}"
+    with private_path(session.work_root / "register", name) as copy:
+        try:
+            shutil.copyfile(source, copy)
+        except OSError as error:
+            raise UnsafeArtifactError(
+                f"cannot read {action.path}: {error.strerror}", fix="Check the file and run again."
+            ) from error
         if hash_file(copy) != action.digest:
             raise DigestMismatchError(
                 f"{action.path} changed since the plan was made",
                 fix="Run `mvctl plan` again and review it.",
             )
-        check_safe_artifact(
+        check_once(
             copy,
+            action.digest,
             session.trusted_types.get(action.model, ()),
-            what=what,
             registered=True,
             torch_module=session.torch_modules.get(action.model),
+            checks=session.state,
+            what=what,
             shown=Path(action.path),
         )
         return session.store.put_file(copy)
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 def _version_value(

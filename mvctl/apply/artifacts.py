@@ -10,9 +10,12 @@ registered, when `mvctl validate` and `plan` see its `artifact:`, and at every l
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,22 @@ _ONE_CHECK_AT_A_TIME = threading.Lock()
 """A check imports modules in this process (scikit-learn's estimator list, a torch module),
 and apply checks the models of versions trained at once from several threads: walking one
 package's modules from two threads at once can fail half-way."""
+
+
+@contextmanager
+def private_path(folder: Path, name: str) -> Iterator[Path]:
+    """``name`` in a folder of its own under ``folder``, removed afterwards.
+
+    Actions run at once may fetch, copy or check the same blob (two versions registered from
+    one file, two aliases moved to one model): a path named after the blob alone would let one
+    overwrite or delete the file another is checking.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    own = Path(tempfile.mkdtemp(dir=folder))
+    try:
+        yield own / name
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def check_safe_artifact(

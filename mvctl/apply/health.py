@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from mvctl.apply.artifacts import private_path
 from mvctl.apply.processes import Deadline, ProcessGroups
 from mvctl.spec.quantities import format_duration
 from mvctl.store.blobs import BlobStore
@@ -34,16 +35,16 @@ def check_health(
     processes: ProcessGroups,
 ) -> str | None:
     """None when the check passes, else why it failed (exit code or timeout, with its output)."""
-    artifact = work_dir / "health" / artifact_digest.removeprefix("sha256:")
-    store.get_file(artifact_digest, artifact)
-    env = {
-        **os.environ,
-        "MVCTL_MODEL": model,
-        "MVCTL_ALIAS": alias,
-        "MVCTL_VERSION": version,
-        "MVCTL_ARTIFACT": str(artifact),
-    }
-    try:
+    name = artifact_digest.removeprefix("sha256:")
+    with private_path(work_dir / "health", name) as artifact:
+        store.get_file(artifact_digest, artifact)
+        env = {
+            **os.environ,
+            "MVCTL_MODEL": model,
+            "MVCTL_ALIAS": alias,
+            "MVCTL_VERSION": version,
+            "MVCTL_ARTIFACT": str(artifact),
+        }
         process = processes.start(
             command,
             shell=True,
@@ -62,8 +63,6 @@ def check_health(
         finally:
             deadline.cancel()
             processes.ended(process)
-    finally:
-        artifact.unlink(missing_ok=True)
     if deadline.expired:
         return f"health check timed out after {format_duration(timeout_s)}"
     if exit_code == 0:

@@ -8,19 +8,21 @@ Checking a skops archive imports scikit-learn, which takes seconds. A file that 
 remembered by its digest together with everything the verdict depends on (the model's
 `trusted_types` and torch module, the skops, scikit-learn and mvctl versions, the rules'
 revision), so the next plan does not pay again. Remembered verdicts only spare these early
-checks: registration in apply and every load check the file in full.
+checks: registration in apply checks its own copy of the file (skipping the audit only when
+the state's `artifact_checks` holds a pass for the same bytes under the same rules, as
+promotions do), and every load checks the file in full.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
-from importlib import metadata
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 
-import mvctl
 from mvctl.apply.artifacts import check_safe_artifact
+from mvctl.apply.served import checker_versions
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.resolve import torch_module
 from mvctl.errors import SpecError, UnsafeArtifactError
@@ -41,18 +43,13 @@ def check_registered_artifacts(
     passed = _read(cache_file)
     still_passed: set[str] = set()
     errors: list[SpecError] = []
-    environment = _environment()
+    # Versions registered from one file under one model's rules share a key: hashed once.
+    keys: dict[tuple[str, tuple[str, ...], str | None], str] = {}
     for model_name, label, trusted, module, artifact in declared:
-        key = sha256_hex(
-            canonical_json(
-                {
-                    "digest": digest_of(artifact),
-                    "trusted_types": sorted(trusted),
-                    "torch_module": module,
-                    "environment": environment,
-                }
-            )
-        )
+        rules = (artifact, tuple(trusted), module)
+        key = keys.get(rules)
+        if key is None:
+            key = keys[rules] = verdict_key(digest_of(artifact), trusted, module)
         if key in passed:
             still_passed.add(key)
             continue
@@ -83,18 +80,29 @@ def _declared(loaded: LoadedConfig) -> Iterator[tuple[str, str, list[str], str |
                 yield model_name, label, model.trusted_types, module, version.artifact
 
 
-def _environment() -> dict[str, str | int]:
-    def installed(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "absent"
+def verdict_key(digest: str, trusted_types: Sequence[str], torch_module: str | None) -> str:
+    """What a remembered verdict on a registered file stands for: its bytes, the model's
+    `trusted_types` and torch module, and the checking code's versions."""
+    return sha256_hex(
+        canonical_json(
+            {
+                "digest": digest,
+                "trusted_types": sorted(trusted_types),
+                "torch_module": torch_module,
+                "environment": _environment(),
+            }
+        )
+    )
 
+
+@cache
+def _environment() -> dict[str, str | int]:
+    mvctl_version, skops, scikit_learn = checker_versions()
     return {
-        "mvctl": mvctl.__version__,
+        "mvctl": mvctl_version,
         "rules": RULES_REVISION,
-        "skops": installed("skops"),
-        "scikit-learn": installed("scikit-learn"),
+        "skops": skops,
+        "scikit-learn": scikit_learn,
     }
 
 

@@ -8,11 +8,12 @@ not the promotion path's gates and health checks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from mvctl import __version__
-from mvctl.apply.artifacts import check_safe_artifact, registered_file
+from mvctl.apply.artifacts import check_safe_artifact, private_path, registered_file
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.state import StateWriter
 from mvctl.store.blobs import BlobStore
@@ -34,18 +35,45 @@ def verify_served_artifact(
     entered (a registered file's unchecked types must be listed); otherwise raises naming the
     blob and the fix. A verdict already in ``checks`` under the same ``check_key`` stands for
     the format check; the blob is fetched and its digest verified every time."""
-    path = work_dir / "verify" / f"{digest.removeprefix('sha256:')}{artifact_suffix(lineage)}"
-    store.get_file(digest, path)
-    registered = registered_file(lineage)
-    key = check_key(digest, trusted_types, registered=registered, torch_module=torch_module)
-    try:
-        if checks.artifact_check(key) is not None:
-            return
-        kind = check_safe_artifact(
-            path, trusted_types, what=what, registered=registered, torch_module=torch_module
+    name = f"{digest.removeprefix('sha256:')}{artifact_suffix(lineage)}"
+    with private_path(work_dir / "verify", name) as path:
+        store.get_file(digest, path)
+        check_once(
+            path,
+            digest,
+            trusted_types,
+            registered=registered_file(lineage),
+            torch_module=torch_module,
+            checks=checks,
+            what=what,
         )
-    finally:
-        path.unlink(missing_ok=True)
+
+
+def check_once(
+    path: Path,
+    digest: str,
+    trusted_types: Sequence[str],
+    *,
+    registered: bool,
+    torch_module: str | None,
+    checks: StateWriter,
+    what: str,
+    shown: Path | None = None,
+) -> None:
+    """Check that ``path``, whose bytes were verified to hash to ``digest``, is a safe model
+    format, unless the same bytes already passed the same rules (``check_key``); remember a
+    pass. Raises as ``check_safe_artifact`` does."""
+    key = check_key(digest, trusted_types, registered=registered, torch_module=torch_module)
+    if checks.artifact_check(key) is not None:
+        return
+    kind = check_safe_artifact(
+        path,
+        trusted_types,
+        what=what,
+        registered=registered,
+        torch_module=torch_module,
+        shown=shown,
+    )
     checks.record_artifact_check(key, digest, kind)
 
 
@@ -57,6 +85,23 @@ def check_key(
     defaults decide what is trusted). The same key means the same bytes passed the same rules,
     so the audit, which imports skops and scikit-learn, runs once per key. Loading a model
     audits its bytes again whatever is recorded here."""
+    return sha256_hex(
+        canonical_json(
+            {
+                "digest": digest,
+                "trusted_types": sorted(set(trusted_types)),
+                "registered": registered,
+                "torch_module": torch_module,
+                "checker": list(checker_versions()),
+            }
+        )
+    )
+
+
+@cache
+def checker_versions() -> tuple[str, str, str]:
+    """mvctl's, skops' and scikit-learn's versions: looked up once per process, since finding
+    an installed package's version reads the metadata of every package on the path."""
     from importlib import metadata
 
     def installed(name: str) -> str:
@@ -65,17 +110,7 @@ def check_key(
         except metadata.PackageNotFoundError:
             return ""
 
-    return sha256_hex(
-        canonical_json(
-            {
-                "digest": digest,
-                "trusted_types": sorted(set(trusted_types)),
-                "registered": registered,
-                "torch_module": torch_module,
-                "checker": [__version__, installed("skops"), installed("scikit-learn")],
-            }
-        )
-    )
+    return __version__, installed("skops"), installed("scikit-learn")
 
 
 def artifact_suffix(lineage: Mapping[str, Any]) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import click
 
-from mvctl.cli.app import SQL_INT_MAX, TEXT, AppContext, emit, json_option, pass_app
+from mvctl.cli.app import APPLY_ID, SQL_INT_MAX, TEXT, AppContext, emit, json_option, pass_app
 from mvctl.cli.completion import complete_models, complete_versions
+
+HISTORY_PAGE = 20
+"""Applies `mvctl history` shows unless --limit says otherwise: a long log is read a page at a
+time."""
 
 
 @click.command()
@@ -35,7 +39,17 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
     "--since", metavar="DATE", help="Only applies started at or after this ISO date/time."
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1, max=SQL_INT_MAX), help="At most this many applies."
+    "--limit",
+    type=click.IntRange(min=1, max=SQL_INT_MAX),
+    default=HISTORY_PAGE,
+    show_default=True,
+    help="At most this many applies: a page.",
+)
+@click.option(
+    "--before",
+    type=APPLY_ID,
+    metavar="ID",
+    help="Only applies older than apply ID: the next page, as the last line of a full page says.",
 )
 @click.option(
     "--monitor",
@@ -49,12 +63,13 @@ def history(
     app: AppContext,
     model: str | None,
     since: str | None,
-    limit: int | None,
+    limit: int,
+    before: int | None,
     samples: bool,
     as_json: bool,
 ) -> int:
-    """Applies, reverts and automatic rollbacks, newest first, with every change they made;
-    with --monitor, the monitor samples of one alias."""
+    """Applies, reverts and automatic rollbacks, newest first, with every change they made, a
+    page at a time; with --monitor, the monitor samples of one alias."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.history import history as read_history
     from mvctl.render.records import format_history, history_json
@@ -64,17 +79,23 @@ def history(
         from mvctl.ops.monitor import monitor_history
         from mvctl.render.monitor import format_monitor_history, monitor_history_json
 
-        if model is None or since is not None or limit is not None:
+        limit_given = click.get_current_context().get_parameter_source("limit") not in (
+            click.core.ParameterSource.DEFAULT,
+            None,
+        )
+        paging = limit_given or before is not None
+        if model is None or since is not None or paging:
             raise UsageError(
-                "--monitor lists the samples of one alias and takes no --since or --limit",
+                "--monitor lists the samples of one alias and takes no --since, --limit or "
+                "--before",
                 fix="Run `mvctl history MODEL:ALIAS --monitor`.",
             )
         found = monitor_history(app.workspace(), model)
         emit(app, found, as_json=as_json, json=monitor_history_json, text=format_monitor_history)
         return ExitCode.OK
 
-    entries = read_history(app.workspace(), model=model, since=since, limit=limit)
-    emit(app, entries, as_json=as_json, json=history_json, text=format_history)
+    page = read_history(app.workspace(), model=model, since=since, limit=limit, before=before)
+    emit(app, page, as_json=as_json, json=history_json, text=format_history)
     return ExitCode.OK
 
 

@@ -63,10 +63,13 @@ def build_plan(
     missing_artifacts: Collection[str] = frozenset(),
     missing_step_outputs: Collection[str] = frozenset(),
     bundles: Mapping[tuple[str, str], BundleSource] | None = None,
+    declared: Mapping[str, Mapping[str, ResolvedVersion]] | None = None,
 ) -> Plan:
     """What apply must do to make the recorded state match the config.
 
     ``bundles``: what the checks of each `bundle:` version found, by (model, label).
+    ``declared``: each model's versions as ``resolve_model`` gives them from the same
+    ``digests``, when the caller has them already (apply needs them too); else resolved here.
     ``missing_artifacts``: digests among ``drift.artifacts_to_check`` that the store lacks.
     ``missing_step_outputs``: cache keys among ``restored_step_keys`` of this plan whose
     recorded outputs are not all in the store; those steps run again (apply could not restore
@@ -87,6 +90,7 @@ def build_plan(
         )
     planner = _Planner(recorded, digests, env_digests or {}, options, missing_step_outputs)
     planner.bundles = bundles or {}
+    planner.declared = declared or {}
     planner.plan_policy(config)
     for name in sorted(config.models):
         planner.plan_model(name, config.models[name])
@@ -132,6 +136,7 @@ class _Planner:
         self.options = options
         self.missing_step_outputs = missing_step_outputs
         self.bundles: Mapping[tuple[str, str], BundleSource] = {}
+        self.declared: Mapping[str, Mapping[str, ResolvedVersion]] = {}
         self.actions: list[Action] = []
         self.conflicts: list[Conflict] = []
         self.drift: list[Drift] = []
@@ -154,7 +159,12 @@ class _Planner:
     def plan_model(self, name: str, model: ModelSpec) -> None:
         if name not in self.recorded.models:
             self.actions.append(CreateModel(name))
-        resolved = resolve_model(name, model, self.digests, self.env_digests)
+        known = self.declared.get(name)
+        resolved = (
+            dict(known)
+            if known is not None
+            else resolve_model(name, model, self.digests, self.env_digests)
+        )
         first = len(self.actions)
         live = set()
         for label, version in resolved.items():

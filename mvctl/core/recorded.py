@@ -151,6 +151,19 @@ class RecordedState:
     """The policy in force; None until an apply first records one (then nothing is enforced)."""
 
 
+@dataclass(frozen=True)
+class RecordedOverview:
+    """What `mvctl status` shows of the state, no more: read without the step runs, the
+    evaluations and the change log a planner's snapshot carries."""
+
+    serial: int = 0
+    models: frozenset[str] = frozenset()
+    versions: tuple[tuple[str, str, str, str], ...] = ()
+    """(model, label, status, created_at), in no particular order."""
+    aliases: tuple[tuple[str, str, str, int | None], ...] = ()
+    """(model, alias, version, the revert that pinned it or None), in no particular order."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What a change touches: a model, a version (name=label), an alias or a pin (name=alias),

@@ -73,9 +73,19 @@ def apply(
                 f"the state moved from serial {saved.serial} to {recorded.serial} since this plan was made",
                 fix="Run `mvctl plan` again and review the new plan.",
             )
-        resolved = _resolve_all(workspace, recorded, digests, env_digests)
+        declared = {
+            name: resolve_model(name, model, digests, env_digests)
+            for name, model in workspace.config.models.items()
+        }
+        resolved = _resolve_as_recorded(declared, recorded)
         plan = plan_against(
-            workspace, state, recorded, digests, env_digests, replace(plan_options, actor=actor)
+            workspace,
+            state,
+            recorded,
+            digests,
+            env_digests,
+            replace(plan_options, actor=actor),
+            declared,
         )
         conflicts = plan.conflicts
         if saved is not None and not any(c.kind == "not_allowed" for c in conflicts):
@@ -133,17 +143,13 @@ def _check_saved_plan_fits(
         )
 
 
-def _resolve_all(
-    workspace: Workspace,
-    recorded: RecordedState,
-    digests: dict[str, str],
-    env_digests: dict[str, str],
+def _resolve_as_recorded(
+    declared: dict[str, dict[str, ResolvedVersion]], recorded: RecordedState
 ) -> dict[tuple[str, str], ResolvedVersion]:
     """Every declared version as the plan takes it: trained ones whose recipe is unchanged as
     recorded (their evaluation data is their own step's output), the others as declared."""
     resolved: dict[tuple[str, str], ResolvedVersion] = {}
-    for name, model in workspace.config.models.items():
-        declared = resolve_model(name, model, digests, env_digests)
-        for label, version in resolve_as_recorded(name, declared, recorded.versions).items():
+    for name, versions in declared.items():
+        for label, version in resolve_as_recorded(name, versions, recorded.versions).items():
             resolved[(name, label)] = version
     return resolved

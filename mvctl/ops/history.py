@@ -1,10 +1,11 @@
-"""mvctl history: who applied what, when — applies newest first, each with its changes."""
+"""mvctl history: who applied what, when — applies newest first, each with its changes, a page
+at a time: a page reads its own applies and their changes, never the whole log."""
 
 from __future__ import annotations
 
 from mvctl.core.recorded import LoggedChange
 from mvctl.ops.lookup import unrecorded_model
-from mvctl.results.history import HistoryEntry
+from mvctl.results.history import HistoryEntry, HistoryPage
 from mvctl.workspace import Workspace
 
 
@@ -14,10 +15,18 @@ def history(
     model: str | None = None,
     since: str | None = None,
     limit: int | None = None,
-) -> tuple[HistoryEntry, ...]:
+    before: int | None = None,
+) -> HistoryPage:
+    """At most ``limit`` applies (None: all) older than apply ``before`` (None: the newest)."""
     state = workspace.open_state(create=False)
     try:
-        applies = state.applies(model=model, since=since, limit=limit)
+        applies = state.applies(model=model, since=since, limit=limit, before=before)
+        # A full page: whether an older one follows is one more row to look for.
+        more = (
+            limit is not None
+            and len(applies) == limit
+            and bool(state.applies(model=model, since=since, limit=1, before=applies[-1].id))
+        )
         changes = state.changes(apply_ids=[a.id for a in applies]) if applies else []
         unknown = (
             unrecorded_model(state, workspace.config, model)
@@ -32,4 +41,5 @@ def history(
     for change in changes:
         if model is None or change.change.target.model == model:
             by_apply.setdefault(change.apply_id, []).append(change)
-    return tuple(HistoryEntry(a, tuple(by_apply.get(a.id, ()))) for a in applies)
+    entries = tuple(HistoryEntry(a, tuple(by_apply.get(a.id, ()))) for a in applies)
+    return HistoryPage(entries, applies[-1].id if more else None)

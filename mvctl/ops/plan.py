@@ -14,7 +14,7 @@ from mvctl.core.lineage import resolve_as_recorded
 from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions, build_plan, restored_step_keys
 from mvctl.core.recorded import RecordedState
-from mvctl.core.resolve import resolve_model
+from mvctl.core.resolve import ResolvedVersion, resolve_model
 from mvctl.ops.files import write_user_file
 from mvctl.ops.saved_plan import plan_file_text
 from mvctl.results.plan import PlanResult
@@ -65,15 +65,23 @@ def plan_against(
     digests: Mapping[str, str],
     env_digests: Mapping[str, str],
     options: PlanOptions,
+    declared: Mapping[str, Mapping[str, ResolvedVersion]] | None = None,
 ) -> Plan:
     """The plan against ``recorded``, told which blobs it relies on are gone from the store:
     artifacts that aliases need, and the outputs of the steps it would restore. Those are
     looked up one blob at a time (never a scan of the store), and only the steps of versions
-    the plan trains, so a no-op plan costs no lookup."""
+    the plan trains, so a no-op plan costs no lookup. ``declared``: as ``build_plan`` takes it."""
     missing = workspace.missing_blobs(artifacts_to_check(workspace.config, recorded))
     bundles = workspace.bundle_sources(digests)
     plan = build_plan(
-        workspace.config, recorded, digests, env_digests, options, missing, bundles=bundles
+        workspace.config,
+        recorded,
+        digests,
+        env_digests,
+        options,
+        missing,
+        bundles=bundles,
+        declared=declared,
     )
     restored = restored_step_keys(plan, recorded)
     if not restored:
@@ -84,5 +92,5 @@ def plan_against(
         return plan
     # Steps that run instead of restoring only ever restore fewer: one more pass is exact.
     return build_plan(
-        workspace.config, recorded, digests, env_digests, options, missing, gone, bundles
+        workspace.config, recorded, digests, env_digests, options, missing, gone, bundles, declared
     )

@@ -83,5 +83,5 @@ def gather_report(workspace: Workspace, *, history_limit: int = 50) -> ReportDat
         serial,
         clock.now_stamp(),
         tuple(models),
-        history(workspace, limit=history_limit),
+        history(workspace, limit=history_limit).entries,
     )

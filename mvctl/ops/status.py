@@ -1,8 +1,14 @@
-"""mvctl status: the recorded truth now — models, their versions and aliases, pins, the lock."""
+"""mvctl status: the recorded truth now — models, their versions and aliases, pins, the lock.
+
+It reads what it shows and no more (``StateReader.overview``): not the step runs, evaluations
+or change log a plan's snapshot carries, and with MODEL only that model's rows.
+"""
 
 from __future__ import annotations
 
-from mvctl.core.recorded import RecordedState
+from collections.abc import Collection
+
+from mvctl.core.recorded import RecordedOverview
 from mvctl.ops.lookup import unrecorded_model
 from mvctl.results.status import ModelStatus, StatusResult
 from mvctl.workspace import Workspace
@@ -11,36 +17,45 @@ from mvctl.workspace import Workspace
 def status(workspace: Workspace, model: str | None = None) -> StatusResult:
     state = workspace.open_state(create=False)
     try:
-        recorded = state.snapshot()
+        recorded = state.overview(model)
         lock = state.lock_holder()
-        unknown = None if model is None else unrecorded_model(state, workspace.config, model)
+        unknown = (
+            None
+            if model is None or model in recorded.models
+            else unrecorded_model(state, workspace.config, model)
+        )
         dead = None if lock is None else state.dead_holder_reason(lock)
     finally:
         state.close()
     if unknown is not None:
         raise unknown
-    names = sorted(recorded.models if model is None else {model} & recorded.models)
     return StatusResult(
         workspace.config.project,
         state.display_url,
         recorded.serial,
-        tuple(_model_status(recorded, name, name in workspace.config.models) for name in names),
+        _model_statuses(recorded, workspace.config.models.keys()),
         lock,
         dead,
     )
 
 
-def _model_status(recorded: RecordedState, name: str, declared: bool) -> ModelStatus:
-    versions = tuple(
-        (v.label, v.status, v.created_at)
-        for (m, _), v in sorted(recorded.versions.items())
-        if m == name
+def _model_statuses(
+    recorded: RecordedOverview, declared: Collection[str]
+) -> tuple[ModelStatus, ...]:
+    """Each recorded model with its versions and aliases, in name order."""
+    versions: dict[str, list[tuple[str, str, str]]] = {}
+    for model, label, status, created_at in sorted(recorded.versions):
+        versions.setdefault(model, []).append((label, status, created_at))
+    aliases: dict[str, list[tuple[str, str, str | None]]] = {}
+    for model, alias, version, pinned_by in sorted(recorded.aliases, key=lambda a: a[:2]):
+        note = f"pinned by revert {pinned_by}" if pinned_by is not None else None
+        aliases.setdefault(model, []).append((alias, version, note))
+    return tuple(
+        ModelStatus(
+            name,
+            name in declared,
+            tuple(versions.get(name, ())),
+            tuple(aliases.get(name, ())),
+        )
+        for name in sorted(recorded.models)
     )
-    aliases = []
-    for (m, alias), recorded_alias in sorted(recorded.aliases.items()):
-        if m != name:
-            continue
-        pin = recorded.pins.get((m, alias))
-        note = f"pinned by revert {pin.revert_apply_id}" if pin else None
-        aliases.append((alias, recorded_alias.version, note))
-    return ModelStatus(name, declared, versions, tuple(aliases))

@@ -15,7 +15,7 @@ from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
 from mvctl.render.status import coloured_status
 from mvctl.results.apply import ActionOutcome, ApplyResult
-from mvctl.results.history import HistoryEntry
+from mvctl.results.history import HistoryEntry, HistoryPage
 from mvctl.results.records import EvaluationRecord
 from mvctl.results.revert import RevertResult
 from mvctl.results.show import InputDigest, ShowResult
@@ -115,11 +115,11 @@ def change_line(change: Change) -> str:
     return f"{target}: {_short(before)} -> {_short(after)}"
 
 
-def format_history(entries: tuple[HistoryEntry, ...]) -> str:
-    if not entries:
+def format_history(page: HistoryPage) -> str:
+    if not page.entries:
         return "No applies recorded."
     lines = []
-    for entry in entries:
+    for entry in page.entries:
         a = entry.apply
         what = (
             f"revert of {a.reverts_apply_id}"
@@ -131,13 +131,18 @@ def format_history(entries: tuple[HistoryEntry, ...]) -> str:
             + (f"  {escape(a.message)}" if a.message else "")
         )
         lines += [f"    {escape(change_line(c.change))}" for c in entry.changes]
+    if page.next_before is not None:
+        lines.append(
+            f"Older applies follow: run the same command with --before {page.next_before}."
+        )
     return "\n".join(lines)
 
 
-def history_json(entries: tuple[HistoryEntry, ...]) -> HistoryJson:
+def history_json(page: HistoryPage) -> HistoryJson:
     return {
         "format_version": FORMAT_VERSION,
-        "applies": [_history_apply_json(entry) for entry in entries],
+        "applies": [_history_apply_json(entry) for entry in page.entries],
+        "next_before": page.next_before,
     }
 
 

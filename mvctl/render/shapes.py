@@ -195,10 +195,16 @@ class HistoryApplyJson(TypedDict):
 
 
 class HistoryJson(TypedDict):
-    """`mvctl history --json`: applies and reverts, newest first."""
+    """`mvctl history --json`: a page of applies and reverts, newest first (`--limit`, 20 by
+    default)."""
 
     format_version: FormatVersion
     applies: list[HistoryApplyJson]
+    next_before: Annotated[
+        int | None,
+        "The apply id to pass as `--before` for the next, older page; null when no older "
+        "apply matches.",
+    ]
 
 
 class EvaluationJson(TypedDict):

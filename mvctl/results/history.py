@@ -12,3 +12,12 @@ from mvctl.results.records import ApplyRecord
 class HistoryEntry:
     apply: ApplyRecord
     changes: tuple[LoggedChange, ...]
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of history, newest first. ``next_before``: the apply id that `--before` takes
+    to show the next, older page; None when no older apply matches."""
+
+    entries: tuple[HistoryEntry, ...]
+    next_before: int | None

@@ -22,6 +22,7 @@ from mvctl.core.recorded import (
     LoggedChange,
     LogRow,
     RecordedAlias,
+    RecordedOverview,
     RecordedPin,
     RecordedPolicy,
     RecordedState,
@@ -151,6 +152,36 @@ def snapshot(tx: Tx) -> RecordedState:
         )
 
 
+# `mvctl status`: each by its primary key or the (model, label) index when a model is given.
+OVERVIEW_MODELS = "SELECT name FROM models"
+OVERVIEW_VERSIONS = "SELECT model, label, status, created_at FROM versions"
+OVERVIEW_ALIASES = (
+    "SELECT a.model, a.name, a.version, p.revert_apply_id FROM aliases AS a "
+    "LEFT JOIN pins AS p ON p.model = a.model AND p.alias = a.name"
+)
+
+
+def overview(tx: Tx, model: str | None) -> RecordedOverview:
+    """The model names, versions and aliases `mvctl status` prints (of ``model`` alone, if
+    given), nothing else."""
+    if model is None:
+        models, versions, aliases = OVERVIEW_MODELS, OVERVIEW_VERSIONS, OVERVIEW_ALIASES
+        params: tuple[str, ...] = ()
+    else:
+        models = OVERVIEW_MODELS + " WHERE name = ?"
+        versions = OVERVIEW_VERSIONS + " WHERE model = ?"
+        aliases = OVERVIEW_ALIASES + " WHERE a.model = ?"
+        params = (model,)
+    return RecordedOverview(
+        serial=serial(tx),
+        models=frozenset(name for (name,) in tx.rows(models, params)),
+        versions=tuple(
+            (m, label, status, at) for m, label, status, at in tx.rows(versions, params)
+        ),
+        aliases=tuple((m, name, v, pin) for m, name, v, pin in tx.rows(aliases, params)),
+    )
+
+
 STEP_OUTPUTS = "SELECT cache_key, outputs_json FROM step_runs WHERE cache_key IN ({})"
 KEYS_PER_QUERY = 500
 """Well under SQLite's and PostgreSQL's limits on parameters per statement."""
@@ -220,17 +251,22 @@ def step_run(tx: Tx, cache_key: str) -> StepRun | None:
 
 
 def applies(
-    tx: Tx, *, model: str | None, since: str | None, limit: int | None
+    tx: Tx, *, model: str | None, since: str | None, limit: int | None, before: int | None = None
 ) -> list[ApplyRecord]:
-    """Newest first; ``since`` is already in stored form (``normalize_since``)."""
+    """Newest first; ``since`` is already in stored form (``normalize_since``). Walked down
+    the applies' primary key, so a page costs the same however long the log is."""
     where: list[str] = []
     params: list[Any] = []
     if model is not None:
+        # Through the (model, apply_id) index: one model's applies, never a scan of the log.
         where.append("a.id IN (SELECT apply_id FROM changes WHERE model = ?)")
         params.append(model)
     if since is not None:
         where.append("a.started_at >= ?")
         params.append(since)
+    if before is not None:
+        where.append("a.id < ?")
+        params.append(before)
     sql = APPLIES + _where(where) + " ORDER BY a.id DESC"
     if limit is not None:
         sql += " LIMIT ?"

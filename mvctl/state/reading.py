@@ -19,7 +19,13 @@ from typing import Self
 
 from mvctl import clock
 from mvctl.core.monitoring import MonitorSample
-from mvctl.core.recorded import LoggedChange, RecordedEvaluation, RecordedState, StepRun
+from mvctl.core.recorded import (
+    LoggedChange,
+    RecordedEvaluation,
+    RecordedOverview,
+    RecordedState,
+    StepRun,
+)
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
 from mvctl.core.triggers import Firing
 from mvctl.errors import UsageError
@@ -126,6 +132,13 @@ class ReadOnlyStateDB:
         with self._read("reading the state") as tx:
             return reader.snapshot(tx)
 
+    def overview(self, model: str | None = None) -> RecordedOverview:
+        """What `mvctl status` shows; ``model``: that model's rows only."""
+        if not self._ready:
+            return RecordedOverview()
+        with self._read("reading the state") as tx:
+            return reader.overview(tx, model)
+
     def step_run(self, cache_key: str) -> StepRun | None:
         if not self._ready:
             return None
@@ -220,14 +233,20 @@ class ReadOnlyStateDB:
     # -- history -------------------------------------------------------------------------
 
     def applies(
-        self, *, model: str | None = None, since: str | None = None, limit: int | None = None
+        self,
+        *,
+        model: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> list[ApplyRecord]:
-        """Applies and reverts, newest first; ``model``: only those that changed that model."""
+        """Applies and reverts, newest first; ``model``: only those that changed that model;
+        ``before``: only those older than that apply id (the next page)."""
         if not self._ready:
             return []
         bound = None if since is None else normalize_since(since)
         with self._read("reading the apply history") as tx:
-            return reader.applies(tx, model=model, since=bound, limit=limit)
+            return reader.applies(tx, model=model, since=bound, limit=limit, before=before)
 
     def apply_record(self, apply_id: int) -> ApplyRecord | None:
         if not self._ready:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0006", "0008", "0009")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0006", "0008", "0009", "0010")
 """Every migration's revision id, oldest first; extend it with each new migration."""
 
 HEAD_REVISION = REVISIONS[-1]

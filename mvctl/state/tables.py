@@ -123,6 +123,8 @@ class ChangeRow(StateTable, table=True):
     __table_args__ = (
         UniqueConstraint("apply_id", "seq"),
         Index("ix_changes_target", "target_kind", "model", "name"),
+        # `history MODEL`: the applies that changed one model, without scanning the log.
+        Index("ix_changes_model_apply_id", "model", "apply_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
