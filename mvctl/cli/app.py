@@ -34,6 +34,13 @@ class AppContext:
 
         return load_workspace(self.config_path)
 
+    def project(self) -> Any:
+        """Where the project keeps its state, for the commands that only read it: the config
+        is read but not checked whole (see ``mvctl.project``)."""
+        from mvctl.project import locate_project
+
+        return locate_project(self.config_path)
+
 
 pass_app = click.make_pass_decorator(AppContext)
 

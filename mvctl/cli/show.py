@@ -22,7 +22,7 @@ def status(app: AppContext, model: str | None, as_json: bool) -> int:
     from mvctl.ops.status import status as read_status
     from mvctl.render.status import format_status, status_json
 
-    result = read_status(app.workspace(), model)
+    result = read_status(app.project(), model)
     emit(app, result, as_json=as_json, json=status_json, text=format_status)
     return ExitCode.OK
 
@@ -94,7 +94,7 @@ def history(
         emit(app, found, as_json=as_json, json=monitor_history_json, text=format_monitor_history)
         return ExitCode.OK
 
-    page = read_history(app.workspace(), model=model, since=since, limit=limit, before=before)
+    page = read_history(app.project(), model=model, since=since, limit=limit, before=before)
     emit(app, page, as_json=as_json, json=history_json, text=format_history)
     return ExitCode.OK
 

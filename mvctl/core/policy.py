@@ -21,7 +21,7 @@ the recorded policy, the actor and the changes come in as values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvctl.core.plan import (
     Action,
@@ -44,7 +44,9 @@ from mvctl.core.records import (
     VersionRecord,
 )
 from mvctl.core.revert import Restoration, VersionRestoration
-from mvctl.spec.models import Config
+
+if TYPE_CHECKING:
+    from mvctl.spec.models import Config
 
 EMPTY_POLICY: Mapping[str, Any] = {"admins": [], "protected_aliases": {}, "owners": {}}
 """What no recorded policy means: no admins, nothing protected, no owners — anyone may do

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mvctl.core.records import (
     JSON,
@@ -258,3 +258,27 @@ class LogRow:
             return Target(target_kind(self.kind), self.model, self.name)
         except RecordShapeError:
             return None
+
+
+TriggerKind = Literal["schedule", "on_change", "when"]
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A recorded firing: what fired when, on which occasion, and the label it wrote."""
+
+    id: int
+    model: str
+    trigger: str
+    kind: TriggerKind
+    occasion: str
+    period: str | None
+    """A schedule's period start (UTC stamp); None for on_change."""
+    digests: Mapping[str, str]
+    """on_change: the watched paths' digests the firing saw; empty for a schedule."""
+    label: str
+    source: str
+    """The version the new one copied."""
+    file: str
+    fired_at: str
+    actor: str

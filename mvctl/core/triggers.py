@@ -17,36 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from mvctl.core.hashing import canonical_json, sha256_hex
+from mvctl.core.recorded import Firing, TriggerKind
 from mvctl.core.resolve import resolve_version
 from mvctl.spec.label_templates import label_problem, next_number, placeholders, render
 from mvctl.spec.models import ModelSpec, Trigger, VersionSpec
 from mvctl.spec.trigger_checks import resolve_from
-
-TriggerKind = Literal["schedule", "on_change", "when"]
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """A recorded firing: what fired when, on which occasion, and the label it wrote."""
-
-    id: int
-    model: str
-    trigger: str
-    kind: TriggerKind
-    occasion: str
-    period: str | None
-    """A schedule's period start (UTC stamp); None for on_change."""
-    digests: Mapping[str, str]
-    """on_change: the watched paths' digests the firing saw; empty for a schedule."""
-    label: str
-    source: str
-    """The version the new one copied."""
-    file: str
-    fired_at: str
-    actor: str
 
 
 @dataclass(frozen=True, slots=True)

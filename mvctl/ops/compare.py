@@ -111,7 +111,7 @@ class _Artifact:
 def _artifact(state: StateReader, config: Config, model: str, label: str) -> _Artifact:
     detail = state.version_detail(model, label)
     if detail is None:
-        raise unrecorded_version(state, config, model, label)
+        raise unrecorded_version(state, config.models, model, label)
     if not detail.artifact_digest:
         raise NotFoundError(
             f"{model}@{label} is not a trained version in the state",

@@ -57,7 +57,7 @@ def exportable_version(
     """The recorded version, refused unless it is trained and has a model file."""
     detail = state.version_detail(model, label)
     if detail is None:
-        raise unrecorded_version(state, workspace.config, model, label)
+        raise unrecorded_version(state, workspace.models, model, label)
     if detail.status != VERSION_TRAINED or not detail.artifact_digest:
         raise NotFoundError(
             f"{model}@{label} is {detail.status}, with no trained model to export",

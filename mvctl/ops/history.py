@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from mvctl.core.recorded import LoggedChange
 from mvctl.ops.lookup import unrecorded_model
+from mvctl.project import Project
 from mvctl.results.history import HistoryEntry, HistoryPage
-from mvctl.workspace import Workspace
 
 
 def history(
-    workspace: Workspace,
+    project: Project,
     *,
     model: str | None = None,
     since: str | None = None,
@@ -18,7 +18,7 @@ def history(
     before: int | None = None,
 ) -> HistoryPage:
     """At most ``limit`` applies (None: all) older than apply ``before`` (None: the newest)."""
-    state = workspace.open_state(create=False)
+    state = project.open_state(create=False)
     try:
         applies = state.applies(model=model, since=since, limit=limit, before=before)
         # A full page: whether an older one follows is one more row to look for.
@@ -29,7 +29,7 @@ def history(
         )
         changes = state.changes(apply_ids=[a.id for a in applies]) if applies else []
         unknown = (
-            unrecorded_model(state, workspace.config, model)
+            unrecorded_model(state, project.models, model)
             if model is not None and not applies
             else None
         )

@@ -54,7 +54,7 @@ def recorded_logs(workspace: Workspace, reference: str, step: str | None) -> tup
     with workspace.open_state(create=False) as state:
         detail = state.version_detail(model, label)
         if detail is None:
-            unknown = unrecorded_version(state, workspace.config, model, label)
+            unknown = unrecorded_version(state, workspace.models, model, label)
             raise NotFoundError(
                 unknown.what,
                 fix=f"{unknown.fix} To watch a version being trained now, add --follow.",

@@ -10,15 +10,18 @@ The recorded names are read only then, so a lookup that succeeds costs nothing m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from mvctl.errors import NotFoundError, UsageError, did_you_mean, listing
-from mvctl.spec.models import Config
+from mvctl.project import Project
 from mvctl.state import StateReader
-from mvctl.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mvctl.spec.models import Config
 
 
-def version_reference(workspace: Workspace, reference: str) -> tuple[str, str]:
+def version_reference(project: Project, reference: str) -> tuple[str, str]:
     """(model, label) of `MODEL@VERSION`, or of the version `MODEL:ALIAS` points at now."""
     model, at, label = reference.partition("@")
     if at and model and label and ":" not in reference:
@@ -29,12 +32,12 @@ def version_reference(workspace: Workspace, reference: str) -> tuple[str, str]:
             f"'{reference}' is neither MODEL@VERSION nor MODEL:ALIAS",
             fix="For example: churn@1.0.0, or churn:production for the version it serves.",
         )
-    with workspace.open_state(create=False) as state:
+    with project.open_state(create=False) as state:
         recorded = state.snapshot()
         pointed = recorded.aliases.get((model, alias))
         if pointed is not None:
             return model, pointed.version
-        unknown = unrecorded_model(state, workspace.config, model)
+        unknown = unrecorded_model(state, project.models, model)
     if unknown is not None:
         raise unknown
     aliases = sorted(name for (m, name) in recorded.aliases if m == model)
@@ -44,12 +47,15 @@ def version_reference(workspace: Workspace, reference: str) -> tuple[str, str]:
     )
 
 
-def unrecorded_model(state: StateReader, config: Config, model: str) -> NotFoundError | None:
-    """The error for a model the state does not hold; None when it does."""
+def unrecorded_model(
+    state: StateReader, declared: Collection[str], model: str
+) -> NotFoundError | None:
+    """The error for a model the state does not hold (``declared``: the config's models);
+    None when it does."""
     models = sorted(state.snapshot().models)
     if model in models:
         return None
-    if model in config.models:
+    if model in declared:
         return NotFoundError(
             f"model '{model}' is declared but not recorded yet",
             fix="Run `mvctl plan`, then `mvctl apply` to train and record it.",
@@ -60,10 +66,13 @@ def unrecorded_model(state: StateReader, config: Config, model: str) -> NotFound
     )
 
 
-def unrecorded_version(state: StateReader, config: Config, model: str, label: str) -> NotFoundError:
-    """The error for ``model@label`` that the state does not hold."""
-    unknown = unrecorded_model(state, config, model)
-    if unknown is not None and model in config.models:
+def unrecorded_version(
+    state: StateReader, declared: Collection[str], model: str, label: str
+) -> NotFoundError:
+    """The error for ``model@label`` that the state does not hold (``declared``: the config's
+    models)."""
+    unknown = unrecorded_model(state, declared, model)
+    if unknown is not None and model in declared:
         return NotFoundError(
             f"{model}@{label} is not recorded in the state: no version of {model} is yet",
             fix=unknown.fix,

@@ -129,7 +129,7 @@ def served_version(state: StateReader, workspace: Workspace, model: str, alias: 
     pointed = recorded.aliases.get((model, alias))
     if pointed is not None:
         return pointed.version
-    unknown = unrecorded_model(state, workspace.config, model)
+    unknown = unrecorded_model(state, workspace.models, model)
     if unknown is not None:
         raise unknown
     aliases = sorted(name for (m, name) in recorded.aliases if m == model)
@@ -512,7 +512,7 @@ def monitor_history(workspace: Workspace, reference: str) -> MonitorHistory:
     with workspace.open_state(create=False) as state:
         samples = state.monitor_samples(model, alias)
         if not samples:
-            unknown = unrecorded_model(state, workspace.config, model)
+            unknown = unrecorded_model(state, workspace.models, model)
             if unknown is not None:
                 raise unknown
         baselines: dict[tuple[str, str], dict[str, float | None]] = {}

@@ -55,7 +55,7 @@ def reproduce(workspace: Workspace, reference: str, *, events: StepEvents) -> Re
     try:
         record = state.version_value(model, label)
         if record is None:
-            raise unrecorded_version(state, workspace.config, model, label)
+            raise unrecorded_version(state, workspace.models, model, label)
         evaluations = [
             result
             for result in state.evaluations_of(model)

@@ -18,7 +18,7 @@ def show(workspace: Workspace, reference: str) -> ShowResult:
     try:
         detail = state.version_detail(model, label)
         if detail is None:
-            raise unrecorded_version(state, workspace.config, model, label)
+            raise unrecorded_version(state, workspace.models, model, label)
         recorded = state.snapshot()
         results = state.evaluations_of(model)
     finally:

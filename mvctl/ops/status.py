@@ -10,19 +10,19 @@ from collections.abc import Collection
 
 from mvctl.core.recorded import RecordedOverview
 from mvctl.ops.lookup import unrecorded_model
+from mvctl.project import Project
 from mvctl.results.status import ModelStatus, StatusResult
-from mvctl.workspace import Workspace
 
 
-def status(workspace: Workspace, model: str | None = None) -> StatusResult:
-    state = workspace.open_state(create=False)
+def status(project: Project, model: str | None = None) -> StatusResult:
+    state = project.open_state(create=False)
     try:
         recorded = state.overview(model)
         lock = state.lock_holder()
         unknown = (
             None
             if model is None or model in recorded.models
-            else unrecorded_model(state, workspace.config, model)
+            else unrecorded_model(state, project.models, model)
         )
         dead = None if lock is None else state.dead_holder_reason(lock)
     finally:
@@ -30,10 +30,10 @@ def status(workspace: Workspace, model: str | None = None) -> StatusResult:
     if unknown is not None:
         raise unknown
     return StatusResult(
-        workspace.config.project,
+        project.name,
         state.display_url,
         recorded.serial,
-        _model_statuses(recorded, workspace.config.models.keys()),
+        _model_statuses(recorded, project.models),
         lock,
         dead,
     )

@@ -23,9 +23,8 @@ from mvctl import clock
 from mvctl.apply.session import ApplyEvents
 from mvctl.core.monitoring import decide_condition
 from mvctl.core.planner import PlanOptions
-from mvctl.core.recorded import VERSION_FAILED
+from mvctl.core.recorded import VERSION_FAILED, Firing
 from mvctl.core.triggers import (
-    Firing,
     Occasion,
     Proposal,
     Skip,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mvctl.core.triggers import TriggerKind
+from mvctl.core.recorded import TriggerKind
 from mvctl.results.apply import ApplyResult
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mvctl.core.monitoring import MonitorSample
     from mvctl.core.recorded import (
         Change,
+        Firing,
         LoggedChange,
         RecordedEvaluation,
         RecordedOverview,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
         StepRun,
     )
     from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
-    from mvctl.core.triggers import Firing
     from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
     from mvctl.state.inventory import Inventory
     from mvctl.state.lock import Takeover

@@ -18,8 +18,7 @@ from typing import Self
 from mvctl import clock
 from mvctl.core.hashing import canonical_json
 from mvctl.core.monitoring import MonitorSample
-from mvctl.core.recorded import Change, StepRun
-from mvctl.core.triggers import Firing
+from mvctl.core.recorded import Change, Firing, StepRun
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import schema

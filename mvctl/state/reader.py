@@ -19,6 +19,7 @@ from mvctl.core.recorded import (
     DEP_FILES,
     RESULT_KINDS,
     Change,
+    Firing,
     LoggedChange,
     LogRow,
     RecordedAlias,
@@ -29,6 +30,7 @@ from mvctl.core.recorded import (
     RecordedVersion,
     StepRun,
     Target,
+    TriggerKind,
 )
 from mvctl.core.records import (
     JSON,
@@ -40,7 +42,6 @@ from mvctl.core.records import (
     target_kind,
     version_status,
 )
-from mvctl.core.triggers import Firing, TriggerKind
 from mvctl.errors import StateError
 from mvctl.results.records import ApplyRecord, VersionDetail
 from mvctl.state.connection import Row, Tx

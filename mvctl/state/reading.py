@@ -20,6 +20,7 @@ from typing import Self
 from mvctl import clock
 from mvctl.core.monitoring import MonitorSample
 from mvctl.core.recorded import (
+    Firing,
     LoggedChange,
     RecordedEvaluation,
     RecordedOverview,
@@ -27,7 +28,6 @@ from mvctl.core.recorded import (
     StepRun,
 )
 from mvctl.core.records import PinRecord, PolicyRecord, VersionRecord
-from mvctl.core.triggers import Firing
 from mvctl.errors import UsageError
 from mvctl.results.records import ApplyRecord, EvaluationRecord, LockInfo, VersionDetail
 from mvctl.state import evaluations, inventory, liveness, reader, samples, schema

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mvctl.core.recorded import Firing
 from mvctl.core.triggers import (
-    Firing,
     Proposal,
     Skip,
     change_occasion,

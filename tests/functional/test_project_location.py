@@ -1,0 +1,123 @@
+"""status and history find the project and its state from the config files without checking
+them against the schema: they show the recorded state over a mistake elsewhere in the config,
+never load pydantic, and leave anything unexpected in what they read to the full load, which
+reports it as every command does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.functional.projects import REPO, Project, make_tiny
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = make_tiny(tmp_path_factory.mktemp("located") / "proj")
+    done = project.mvctl("apply", "--auto-approve")
+    assert done.code == 0, done.text
+    return project
+
+
+def copy_of(project: Project, folder: Path) -> Project:
+    """The applied project in ``folder`` (its state and store with it), to edit freely."""
+    import shutil
+
+    shutil.copytree(project.root, folder / "proj")
+    return Project(folder / "proj", project.env)
+
+
+def test_status_and_history_show_the_state_over_a_mistake_elsewhere_in_the_config(
+    applied: Project, tmp_path: Path
+) -> None:
+    project = copy_of(applied, tmp_path)
+    project.edit_config("params: {lr: 0.1}", "params: {lr: 0.1}\n        retries: many")
+    assert project.mvctl("validate").code == 1  # the config is wrong ...
+    status = project.mvctl("status", "--json")
+    assert status.code == 0, status.text  # ... and the state is still there to see
+    shown = json.loads(status.out)
+    assert shown["project"] == "tiny"
+    (model,) = shown["models"]
+    assert model["name"] == "churn" and model["declared"] is True
+    assert {a["alias"]: a["version"] for a in model["aliases"]} == {
+        "production": "1.0.0",
+        "staging": "1.1.0",
+    }
+    history = project.mvctl("history", "--json")
+    assert history.code == 0, history.text
+    assert [a["kind"] for a in json.loads(history.out)["applies"]] == ["apply"]
+
+
+def test_a_model_dropped_from_the_config_is_shown_as_not_declared(
+    applied: Project, tmp_path: Path
+) -> None:
+    project = copy_of(applied, tmp_path)
+    project.write("mvctl.yaml", "project: tiny\nmodels: {}\n")
+    (model,) = json.loads(project.mvctl("status", "--json").out)["models"]
+    assert model["name"] == "churn" and model["declared"] is False
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("project: 'not a name!'\nmodels: {}\n", "project"),
+        ("project: tiny\nstate: 7\nmodels: {}\n", "state"),
+        ("project: tiny\ninclude: ['../elsewhere/*.yaml']\nmodels: {}\n", "inside the project"),
+        ("project: tiny\nmodels: [churn]\n", "models"),
+        ("project: [tiny\n", "mvctl.yaml"),
+    ],
+    ids=["bad-name", "state-not-text", "include-outside", "models-not-a-mapping", "broken-yaml"],
+)
+def test_what_locating_cannot_take_is_reported_by_the_full_load(
+    applied: Project, tmp_path: Path, config: str, says: str
+) -> None:
+    project = copy_of(applied, tmp_path)
+    project.write("mvctl.yaml", config)
+    validated = project.mvctl("validate")
+    for command in ("status", "history"):
+        result = project.mvctl(command)
+        assert result.code == 1, result.text
+        assert "Traceback" not in result.text
+        assert says in result.err
+        assert result.err == validated.err  # the very report every command gives
+
+
+def test_the_state_named_by_the_environment_wins_over_the_config(
+    applied: Project, tmp_path: Path
+) -> None:
+    project = copy_of(applied, tmp_path)
+    elsewhere = tmp_path / "other.db"
+    result = project.mvctl("status", "--json", extra_env={"MVCTL_STATE": f"sqlite:///{elsewhere}"})
+    assert result.code == 0, result.text
+    shown = json.loads(result.out)
+    assert shown["state"] == f"sqlite:///{elsewhere}" and shown["models"] == []
+
+
+@pytest.mark.parametrize("command", ["status", "history"])
+def test_reading_the_state_loads_neither_the_schema_nor_sqlalchemy(
+    applied: Project, command: str
+) -> None:
+    """What keeps these two fast (DESIGN's bars): checked in a fresh interpreter."""
+    probe = (
+        "import sys\n"
+        "from mvctl.cli import main\n"
+        "try:\n"
+        f"    main([{command!r}, '--json'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "loaded = sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic') if m in sys.modules)\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=applied.root,
+        env={**applied.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stderr.strip().splitlines()[-1] == "[]"
