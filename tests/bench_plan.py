@@ -7,8 +7,12 @@ SQLite state (as an apply would have), then times:
   - a full `mvctl plan` process (load YAML, digests, snapshot, build_plan, render), wall time
     and peak RSS, after one warm-up run;
   - the no-op plan of the quickstart example after it was applied.
-Targets (DESIGN.md): under 2 s and 300 MB for 10,000 versions; under 0.25 s for the quickstart;
-no-op apply under 0.3 s; revert under 0.2 s; --version and validate under 0.15 s.
+Targets: a plan of 10,000 versions in 1 s, of 100,000 in 8 s and 1 GB; for the quickstart,
+validate in 0.15 s, status and a no-op plan in 0.2 s, a no-op apply in 0.25 s, revert in 0.2 s.
+
+Every command runs with mvctl's bytecode compiled, as pip leaves an installed mvctl
+(PYTHONDONTWRITEBYTECODE, which some shells and CI images set, is dropped here): without it
+each run compiles some 90 modules again, 0.05-0.08 s of every command.
 
 With ``--postgres URL`` (a server URL, e.g. $MVCTL_TEST_POSTGRES_URL) it also applies the
 quickstart to a fresh database there, adds 10,000 applies of 10 changes each to its change log
@@ -136,6 +140,7 @@ def time_command(root: Path, *args: str, repeat: int = 3) -> tuple[float, float,
     """
     # The big project's recorded policy names its owner: the bench acts as that owner.
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO), "MVCTL_ACTOR": "bench"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     walls: list[float] = []
     cpus: list[float] = []
     peak_mb = 0.0
@@ -332,9 +337,9 @@ def main() -> None:
             capture_output=True,
         )
         wall, peak, _ = time_command(quick, "plan", repeat=9)
-        print(f"no-op plan of the quickstart: {wall:.3f} s wall, {peak:.0f} MB (target < 0.25 s)")
+        print(f"no-op plan of the quickstart: {wall:.3f} s wall, {peak:.0f} MB (target < 0.2 s)")
         wall, peak, _ = time_command(quick, "apply", "--auto-approve", repeat=9)
-        print(f"no-op apply of the quickstart: {wall:.3f} s wall (target < 0.3 s)")
+        print(f"no-op apply of the quickstart: {wall:.3f} s wall (target < 0.25 s)")
         config = quick / "mvctl.yaml"
         config.write_text(config.read_text().replace('production: "1.0.0"', 'production: "1.1.0"'))
         subprocess.run(
@@ -350,11 +355,13 @@ def main() -> None:
             "(target < 0.2 s)"
         )
         wall, _, _ = time_command(quick, "--version", repeat=9)
-        print(f"mvctl --version: {wall:.3f} s wall (target < 0.15 s)")
+        print(f"mvctl --version: {wall:.3f} s wall")
         wall, _, _ = time_command(quick, "validate", repeat=9)
         print(f"mvctl validate (quickstart): {wall:.3f} s wall (target < 0.15 s)")
         wall, _, _ = time_command(quick, "status", repeat=9)
         print(f"mvctl status (quickstart): {wall:.3f} s wall (target < 0.2 s)")
+        wall, _, _ = time_command(quick, "history", repeat=9)
+        print(f"mvctl history (quickstart): {wall:.3f} s wall")
         if args.postgres:
             time_long_change_log(workdir, args.postgres)
     finally:
