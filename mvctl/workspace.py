@@ -120,6 +120,8 @@ class Workspace(Project):
         """Every version's `artifact:` file passes registration's checks (a safe format, trusted
         types only, a whole safetensors header), else SpecErrors placed at the `artifact:` keys.
         ``digests``: the files' digests when already computed (plan, apply)."""
+        if not self._declares_files():
+            return
         from mvctl.apply.registration import check_registered_artifacts
         from mvctl.bundles.declared import check_declared_bundles
 
@@ -141,6 +143,8 @@ class Workspace(Project):
     def bundle_sources(self, digests: Mapping[str, str]) -> dict[tuple[str, str], BundleSource]:
         """What each `bundle:` version's checks found (checked once per command), by (model,
         label); SpecErrors at the `bundle:` keys of those refused."""
+        if not self._declares_files():
+            return {}
         from mvctl.bundles.declared import check_declared_bundles
 
         sources, errors = check_declared_bundles(
@@ -149,6 +153,15 @@ class Workspace(Project):
         if errors:
             raise SpecErrors(errors)
         return sources
+
+    def _declares_files(self) -> bool:
+        """Whether a version is registered from an `artifact:` file or a `bundle:`: the
+        checks of those (and their modules) are loaded only then."""
+        return any(
+            version.artifact is not None or version.bundle is not None
+            for model in self.config.models.values()
+            for version in model.versions.values()
+        )
 
     def _dep_error(
         self, error: DepMissingError | DepOutsideError, place_path: tuple[str | int, ...]
