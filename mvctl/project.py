@@ -19,13 +19,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from mvctl.errors import SpecErrors, UsageError
 from mvctl.spec.merged import MergedConfig, read_merged
 from mvctl.spec.names import MAX_NAME_LENGTH, NAME_PATTERN
 from mvctl.state import StateReader, StateWriter
 from mvctl.store.blobs import BlobStore, LocalStore
+
+if TYPE_CHECKING:
+    from mvctl.spec.loader import LoadedConfig
 
 CONFIG_NAME = "mvctl.yaml"
 DEFAULT_STATE = "sqlite:///.mvctl/state.db"
@@ -93,7 +96,11 @@ def locate_project(explicit_config: Path | None = None, start: Path | None = Non
         return found
     from mvctl.spec.loader import load_config
 
-    loaded = load_config(path)
+    return loaded_project(load_config(path))
+
+
+def loaded_project(loaded: LoadedConfig) -> Project:
+    """Where the project of a loaded (checked) config is."""
     config = loaded.config
     return project_at(
         loaded.root,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mvctl.core.bundle_source import BundleSource
 from mvctl.core.resolve import UNSET_ENV, env_names
 from mvctl.errors import SpecError, SpecErrors, UsageError
-from mvctl.project import Project, find_config, project_at
+from mvctl.project import Project, find_config, loaded_project
 from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import (
     Config,
@@ -232,15 +232,7 @@ def load_workspace(explicit_config: Path | None = None, start: Path | None = Non
     """The project of ``explicit_config`` or the nearest mvctl.yaml, its config loaded and
     checked (``SpecErrors`` naming every problem)."""
     loaded = load_config(find_config(explicit_config, start or Path.cwd()))
-    config = loaded.config
-    where = project_at(
-        loaded.root,
-        loaded.files,
-        config.project,
-        frozenset(config.models),
-        config.state,
-        config.store,
-    )
+    where = loaded_project(loaded)
     return Workspace(
         where.root,
         where.files,
