@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -183,7 +184,51 @@ def plan_options(func: F) -> F:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+COMMAND_MODULES: dict[str, str] = {
+    "init": "init",
+    "validate": "validate",
+    "plan": "plan",
+    "apply": "apply",
+    "freeze": "freeze",
+    "revert": "revert",
+    "trigger": "trigger",
+    "status": "show",
+    "history": "show",
+    "show": "show",
+    "compare": "compare",
+    "reproduce": "reproduce",
+    "monitor": "monitor",
+    "report": "report",
+    "logs": "logs",
+    "state": "state",
+    "store": "store",
+    "export": "bundles",
+    "import": "bundles",
+}
+"""Each command and the module under mvctl/cli/ that defines it (in its ``COMMANDS``)."""
+
+
+class CommandTable(click.Group):
+    """The `mvctl` group, whose commands are imported when one is asked for: a command
+    starts without the other command modules, and they import their shared options from here
+    with no cycle. `--help` and shell completion list them all from ``COMMAND_MODULES``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            module = importlib.import_module(f"mvctl.cli.{COMMAND_MODULES[cmd_name]}")
+            for command in module.COMMANDS:
+                _with_plain_output_option(command)
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
+
+@click.group(
+    cls=CommandTable,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="mvctl", message="%(prog)s %(version)s")
 @click.option(
     "-C",
@@ -257,49 +302,3 @@ def _with_plain_output_option(command: click.Command) -> None:
             _with_plain_output_option(sub)
     else:
         command.params.append(NO_COLOR_AFTER_THE_COMMAND)
-
-
-def _register() -> None:
-    from mvctl.cli import (
-        apply,
-        bundles,
-        compare,
-        freeze,
-        init,
-        logs,
-        monitor,
-        plan,
-        report,
-        reproduce,
-        revert,
-        show,
-        state,
-        store,
-        trigger,
-        validate,
-    )
-
-    for module in (
-        init,
-        validate,
-        plan,
-        apply,
-        freeze,
-        revert,
-        trigger,
-        show,
-        compare,
-        reproduce,
-        monitor,
-        report,
-        logs,
-        state,
-        store,
-        bundles,
-    ):
-        for command in module.COMMANDS:
-            _with_plain_output_option(command)
-            cli.add_command(command)
-
-
-_register()
