@@ -97,7 +97,10 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 def main() -> None:
     import numpy as np
-    from skops.io import dumps
+
+    from mvctl.apply.skops_import import skops_io
+
+    dumps = skops_io().dumps
 
     settings = step.settings()
     estimator = _load_estimator(str(settings.get("estimator", "")), step.params())

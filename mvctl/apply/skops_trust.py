@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from mvctl.apply.skops_import import sklearn_estimators, skops_io
 from mvctl.errors import UnsafeArtifactError
 from mvctl.spec.trusted_types import refused_type
 
@@ -86,9 +87,7 @@ CONTENT_UNCHECKED = (
 
 @functools.cache
 def _sklearn_estimators() -> frozenset[str]:
-    from sklearn.utils import all_estimators
-
-    return frozenset(f"{cls.__module__}.{cls.__name__}" for _, cls in all_estimators())
+    return frozenset(f"{cls.__module__}.{cls.__name__}" for cls in sklearn_estimators())
 
 
 def trusted_names(trusted_types: Sequence[str], *, registered: bool) -> list[str]:
@@ -110,8 +109,7 @@ def audit_skops(
 ) -> frozenset[str]:
     """Refuse the archive unless every node passes; return the names it uses beyond skops'
     defaults. Nothing is imported or built: skops only reads the schema here."""
-    from skops.io import get_untrusted_types
-
+    get_untrusted_types = skops_io().get_untrusted_types
     where = f"{what} ({shown})"
     schema = _read_schema(source, where)
     try:
@@ -161,7 +159,7 @@ def audit_skops(
 def load_skops(path: Path, trusted_types: Sequence[str], *, registered: bool, what: str) -> Any:
     """The model in ``path``, built by skops from the bytes that were audited, trusting the
     exact list of ``trusted_names`` and nothing else."""
-    from skops.io import loads
+    skops = skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     data = path.read_bytes()
@@ -169,7 +167,7 @@ def load_skops(path: Path, trusted_types: Sequence[str], *, registered: bool, wh
     for name in sorted(used & set(trusted_types)):
         _require_class(name, f"{what} ({path})")
     try:
-        return loads(data, trusted=trusted_names(trusted_types, registered=registered))
+        return skops.loads(data, trusted=trusted_names(trusted_types, registered=registered))
     except UntrustedTypesFoundException as error:
         raise UnsafeArtifactError(
             f"{what} ({path}) would build types mvctl does not trust: {_one_line(str(error))}"

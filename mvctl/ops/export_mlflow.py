@@ -22,6 +22,7 @@ from typing import Any
 import mvctl
 from mvctl.apply.artifacts import artifact_format, registered_file
 from mvctl.apply.datasets import load_dataset
+from mvctl.apply.skops_import import skops_io
 from mvctl.apply.skops_trust import load_skops
 from mvctl.apply.torch_model import load_torch_model, predict, read_recipe
 from mvctl.core.evaluation import dataset_ref
@@ -101,9 +102,8 @@ def _write_directory(
     estimator = load_skops(path, declared, registered=registered_file(detail.lineage), what=what)
     import sklearn
     import skops
-    from skops.io import get_untrusted_types
 
-    needed = sorted(get_untrusted_types(file=path))
+    needed = sorted(skops_io().get_untrusted_types(file=path))
     signature = _signature(workspace, detail, spec, estimator, metrics)
     (folder / "MLmodel").write_text(
         _mlmodel(detail, workspace.config.project, needed, signature, metrics, sklearn.__version__),

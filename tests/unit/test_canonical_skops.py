@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -65,3 +66,38 @@ def test_the_canonical_file_passes_the_load_checks_and_predicts_the_same(fitted:
     original = load_skops(raw, (), registered=False, what="the model")
     rewritten = load_skops(canonical, (), registered=False, what="the model")
     assert (original.predict_proba(x) == rewritten.predict_proba(x)).all()
+
+
+AUDIT_THEN_WALK = """
+import json, sys
+from pathlib import Path
+from mvctl.apply.skops_trust import audit_skops, load_skops, trusted_names
+path = Path(sys.argv[1])
+audit_skops(path, (), registered=False, what="the model", shown=path)
+load_skops(path, (), registered=False, what="the model")
+trusted = set(trusted_names((), registered=False))
+torch_while_auditing = "torch" in sys.modules
+from sklearn.utils import all_estimators
+listed = {f"{cls.__module__}.{cls.__name__}" for _, cls in all_estimators()}
+print(json.dumps({
+    "torch_while_auditing": torch_while_auditing,
+    "torch_after_a_plain_walk": "torch" in sys.modules,
+    "estimators_not_trusted": sorted(listed - trusted),
+}))
+"""
+
+
+def test_auditing_and_loading_a_skops_file_does_not_import_torch(fitted: Path) -> None:
+    """sklearn's estimator walk imports its torch adapter (and so torch) unless mvctl holds
+    it back; the estimators trusted must still be every one a plain walk lists."""
+    done = subprocess.run(
+        [sys.executable, "-c", AUDIT_THEN_WALK, str(fitted / "a" / "model.skops")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seen = json.loads(done.stdout)
+    assert seen["torch_after_a_plain_walk"], "the walk no longer imports torch: drop the guard"
+    assert not seen["torch_while_auditing"]
+    assert seen["estimators_not_trusted"] == []
