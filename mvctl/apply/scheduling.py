@@ -105,7 +105,13 @@ def run_concurrently(
         if isinstance(action, EvaluateVersion):
             with one_evaluation:
                 return run_action(session, action)
-        return run_action(session, action)
+        try:
+            return run_action(session, action)
+        finally:
+            if isinstance(action, TrainVersion):
+                session.shared_steps.ended(f"{action.model}@{action.label}")
+
+    session.shared_steps.plan(actions)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mvctl-action") as pool:
         try:
@@ -125,8 +131,10 @@ def run_concurrently(
                         if first_error is None:
                             first_error = error
                             session.processes.stop()
+                            session.shared_steps.stop()
         except BaseException:
             session.processes.stop()
+            session.shared_steps.stop()
             wait(running)
             raise
     if first_error is not None:

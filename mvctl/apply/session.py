@@ -8,7 +8,7 @@ These types live here, apart from every handler, so each module imports them at 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +18,11 @@ from mvctl.apply.processes import ProcessGroups
 from mvctl.apply.resources import Machine, ResourcePool
 from mvctl.apply.steps import StepRunner, run_step
 from mvctl.core.evaluation import ResolvedEvaluation
-from mvctl.core.plan import Action, GateCheck
+from mvctl.core.plan import Action, GateCheck, TrainVersion
 from mvctl.core.recorded import Change
 from mvctl.core.records import VersionRecord
 from mvctl.core.resolve import ResolvedVersion
+from mvctl.errors import StepFailedError
 from mvctl.results.apply import ActionOutcome
 from mvctl.state import StateWriter
 from mvctl.store.blobs import BlobStore
@@ -66,39 +67,84 @@ class Promotion:
     """Set for a retrained version not recorded yet: its gates read this apply's results."""
 
 
+@dataclass
+class _SharedRun:
+    owner: str
+    """The version that runs the step (``model@label``)."""
+    done: Future[None]
+    """Done once the step's cache entry is written; failed when the owner gave it up."""
+    taken: bool
+    """The owner has reached the step (until then the others wait on the plan's word)."""
+
+
 class SharedSteps:
-    """A step that several versions of one apply share (the same cache key) runs once: the
-    first version to need it runs it, the others wait for its cache entry and restore it,
-    as the plan says ("trained earlier in this plan by ...")."""
+    """A step that several versions of one apply share (the same cache key) runs once, in the
+    version the plan names ("trained earlier in this plan by ..."): the others wait for its
+    cache entry and restore it. A step the plan did not expect to share runs in the first
+    version to reach it. Should the running version end without the step (it failed, or never
+    started because the apply stopped), a waiting version runs it itself."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: dict[str, tuple[str, Future[None]]] = {}
+        self._runs: dict[str, _SharedRun] = {}
+        self._planned: dict[str, str] = {}
+        self._ended: set[str] = set()
+        self._stopped = False
+
+    def plan(self, actions: Sequence[Action]) -> None:
+        """Each shared step goes to the version whose plan says "run"."""
+        with self._lock:
+            self._planned = {
+                step.cache_key: f"{action.model}@{action.label}"
+                for action in actions
+                if isinstance(action, TrainVersion)
+                for step in action.steps
+                if step.status == "run"
+            }
 
     def claim(self, key: str, target: str) -> tuple[Future[None], str | None]:
         """The future done once the step's cache entry is written, and the version running
-        it; None when the caller is the first and must run it (then ``recorded`` or
-        ``abandoned`` must follow)."""
+        it; None when the caller runs it (then ``recorded`` or ``abandoned`` must follow)."""
         with self._lock:
-            if key in self._runs:
-                owner, running = self._runs[key]
-                return running, owner
-            claimed: Future[None] = Future()
-            self._runs[key] = (target, claimed)
-            return claimed, None
+            run = self._runs.get(key)
+            if run is None:
+                owner = self._planned.get(key, target)
+                if owner in self._ended or self._stopped:
+                    owner = target
+                run = self._runs[key] = _SharedRun(owner, Future(), taken=False)
+            if run.owner != target:
+                return run.done, run.owner
+            run.taken = True
+            return run.done, None
 
     def recorded(self, key: str) -> None:
         with self._lock:
-            _, future = self._runs[key]
+            future = self._runs[key].done
         if not future.done():
             future.set_result(None)
 
     def abandoned(self, key: str, why: BaseException) -> None:
         """The claimed step did not run to its cache entry; a waiting version runs it itself."""
         with self._lock:
-            _, future = self._runs.pop(key)
-        if not future.done():
-            future.set_exception(why)
+            run = self._runs.pop(key)
+        if not run.done.done():
+            run.done.set_exception(why)
+
+    def ended(self, target: str) -> None:
+        """A version's training is over: the steps it never reached go to those waiting."""
+        with self._lock:
+            self._ended.add(target)
+            left = [key for key, run in self._runs.items() if run.owner == target and not run.taken]
+        for key in left:
+            self.abandoned(key, StepFailedError(f"{target} did not reach the step", {}))
+
+    def stop(self) -> None:
+        """No version starts any more: none waits for one that will not run its steps."""
+        with self._lock:
+            self._stopped = True
+            left = [key for key, run in self._runs.items() if not run.taken]
+        for key in left:
+            self.abandoned(key, StepFailedError("the apply stopped before the step ran", {}))
 
 
 @dataclass

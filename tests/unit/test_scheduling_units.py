@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from mvctl.apply.resources import Machine, too_much
 from mvctl.apply.scheduling import dependencies
-from mvctl.core.plan import CreateModel, EvaluateVersion, MoveAlias, TrainVersion
+from mvctl.apply.session import SharedSteps
+from mvctl.core.plan import CreateModel, EvaluateVersion, MoveAlias, StepPlan, TrainVersion
 from mvctl.core.resolve import step_execution
+from mvctl.errors import StepFailedError
 from mvctl.spec.models import Step
 from mvctl.spec.quantities import format_duration, parse_duration, parse_size
 
@@ -74,3 +76,47 @@ def test_trainer_defaults_size_a_step_and_only_declared_cores_can_be_too_many() 
     assert not too_much(step_execution(sklearn, {"n_jobs": 64}), machine)
     declared = Step.model_validate({"name": "t", "run": "x", "resources": {"cpus": 3}})
     assert too_much(step_execution(declared, {}), machine) == "3 cores; this machine has 2"
+
+
+def _shared_plan() -> SharedSteps:
+    """Versions 1 and 2 of model a share step key k1; the plan runs it in version 1."""
+    shared = SharedSteps()
+    shared.plan(
+        (
+            TrainVersion("a", "1", "s", "m", "new", (StepPlan("prep", "k1", "run", "new"),)),
+            TrainVersion("a", "2", "s", "m", "new", (StepPlan("prep", "k1", "cached", "earlier"),)),
+        )
+    )
+    return shared
+
+
+def test_a_shared_step_runs_in_the_version_the_plan_names_whichever_reaches_it_first() -> None:
+    shared = _shared_plan()
+    waited, owner = shared.claim("k1", "a@2")
+    assert owner == "a@1"
+    running, owner = shared.claim("k1", "a@1")
+    assert owner is None and running is waited
+    shared.recorded("k1")
+    assert waited.done() and waited.exception() is None
+
+
+def test_a_step_the_plan_did_not_share_goes_to_the_first_version_to_reach_it() -> None:
+    shared = _shared_plan()
+    assert shared.claim("k2", "a@2")[1] is None
+    assert shared.claim("k2", "a@1")[1] == "a@2"
+
+
+def test_when_the_named_version_ends_without_the_step_a_waiting_version_runs_it() -> None:
+    shared = _shared_plan()
+    waited, _ = shared.claim("k1", "a@2")
+    shared.ended("a@1")
+    assert isinstance(waited.exception(), StepFailedError)
+    assert shared.claim("k1", "a@2")[1] is None
+
+
+def test_a_stopped_apply_leaves_no_version_waiting_for_one_that_never_started() -> None:
+    shared = _shared_plan()
+    waited, _ = shared.claim("k1", "a@2")
+    shared.stop()
+    assert isinstance(waited.exception(), StepFailedError)
+    assert shared.claim("k1", "a@2")[1] is None
