@@ -3,8 +3,9 @@
 Run by hand (not collected by pytest):  python tests/bench_parallel.py [--parallel 2] [--estimators 60]
 
 Four models, each one `run:` step fitting a scikit-learn random forest with n_jobs=1 (each
-model on its own synthetic data, so no step is shared). The same project is applied twice
-from a fresh state, interleaved over several rounds: once with `--parallel 1` (one step at a
+model on its own synthetic data, so no step is shared). The same project, its state database
+already created (`mvctl state migrate`: once per project, and not training), is applied twice
+from that empty state, interleaved over several rounds: once with `--parallel 1` (one step at a
 time: the serial wall time) and once with `--parallel N` (default 2, the cores of the
 development machine). It prints each wall time (median), each step's own run time, and the
 ratio. Target (DESIGN.md): four independent models on two cores in <= 0.6 x the serial time.
@@ -69,14 +70,19 @@ def make_project(root: Path, estimators: int) -> None:
     (root / "mvctl.yaml").write_text(f"project: bench\nmodels:\n  {blocks}\n")
 
 
+def mvctl_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MVCTL_")}
+    env.update(NO_COLOR="1", MVCTL_ACTOR="bench", PYTHONPATH=str(REPO))
+    return env
+
+
 def apply_once(template: Path, parallel: int) -> tuple[float, list[float]]:
-    """Wall seconds of `mvctl apply --parallel N` from a fresh state, and the steps' own."""
+    """Wall seconds of `mvctl apply --parallel N` from an empty state, and the steps' own."""
     work = Path(tempfile.mkdtemp(prefix="mvctl-bench-par-"))
     try:
         project = work / "proj"
         shutil.copytree(template, project)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MVCTL_")}
-        env.update(NO_COLOR="1", MVCTL_ACTOR="bench", PYTHONPATH=str(REPO))
+        env = mvctl_env()
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "mvctl", "apply", "--auto-approve", "--parallel", str(parallel)],
@@ -128,6 +134,13 @@ def main() -> None:
     args = parser.parse_args()
     template = Path(tempfile.mkdtemp(prefix="mvctl-bench-par-template-")) / "proj"
     make_project(template, args.estimators)
+    subprocess.run(
+        [sys.executable, "-m", "mvctl", "state", "migrate"],
+        cwd=template,
+        env=mvctl_env(),
+        check=True,
+        capture_output=True,
+    )
     bare_serial, bare_parallel = control(args.parallel)
     serial: list[float] = []
     parallel: list[float] = []
