@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import step
+from mvctl.apply.skops_import import skops_io
 
 
 def _load_estimator(path: str, params: dict[str, Any]) -> Any:
@@ -97,8 +98,6 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 def main() -> None:
     import numpy as np
-
-    from mvctl.apply.skops_import import skops_io
 
     dumps = skops_io().dumps
 

@@ -78,9 +78,9 @@ def apply(
     from mvctl.exit_codes import for_apply
     from mvctl.ops.apply import ApplyOptions
     from mvctl.ops.apply import apply as run_apply
+    from mvctl.render.apply_result import apply_json, format_apply_result
     from mvctl.render.plan import format_plan_text
     from mvctl.render.progress import ApplyReporter
-    from mvctl.render.records import apply_json, format_apply_result
 
     # Progress and the plan to confirm go where people read: stderr under --json.
     console = app.console(stderr=as_json)

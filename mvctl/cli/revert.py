@@ -60,7 +60,7 @@ def revert(
     from mvctl.exit_codes import for_revert
     from mvctl.ops.revert import RevertOptions
     from mvctl.ops.revert import revert as run_revert
-    from mvctl.render.records import format_revert_outline, format_revert_result, revert_json
+    from mvctl.render.revert import format_revert_outline, format_revert_result, revert_json
 
     # The outline to confirm goes where people read: stderr under --json.
     console = app.console(stderr=as_json)

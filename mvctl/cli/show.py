@@ -111,7 +111,7 @@ def show(app: AppContext, reference: str, as_json: bool) -> int:
     MODEL:ALIAS names the version the alias points at now (as the plan prints it)."""
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.show import show as read_show
-    from mvctl.render.records import format_show, show_json
+    from mvctl.render.show import format_show, show_json
 
     result = read_show(app.workspace(), reference)
     emit(app, result, as_json=as_json, json=show_json, text=format_show)

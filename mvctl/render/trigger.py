@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mvctl.render.apply_result import apply_json, format_apply_result
 from mvctl.render.json_format import FORMAT_VERSION
 from mvctl.render.markup import escape
-from mvctl.render.records import apply_json, format_apply_result
 from mvctl.results.trigger import TriggerOutcome, TriggerResult
 
 if TYPE_CHECKING:
