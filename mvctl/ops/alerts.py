@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvctl import clock
 from mvctl.apply.notify import Notifier
-from mvctl.core.monitoring import RuleVerdict
-from mvctl.core.plan import Conflict, Plan, action_to_dict
+from mvctl.core.plan import action_to_dict
 from mvctl.core.records import value_json
-from mvctl.core.revert import RevertOutline
 from mvctl.errors import MvctlError
-from mvctl.results.apply import ROLLED_BACK, ActionOutcome
-from mvctl.results.monitor import MonitorRollback
-from mvctl.workspace import Workspace
+from mvctl.results.apply import ROLLED_BACK
+
+if TYPE_CHECKING:
+    from mvctl.core.monitoring import RuleVerdict
+    from mvctl.core.plan import Conflict, Plan
+    from mvctl.core.revert import RevertOutline
+    from mvctl.results.apply import ActionOutcome
+    from mvctl.results.monitor import MonitorRollback
+    from mvctl.workspace import Workspace
 
 
 class Alerts:
