@@ -3,8 +3,8 @@
 skops builds its lists of trusted types when skops.io is first imported, from scikit-learn's
 `all_estimators`, which walks every package under sklearn with pkgutil, and pkgutil imports
 each package to look inside it. Among them are sklearn's array-API adapters for other array
-libraries: importing `sklearn.externals.array_api_compat.torch` imports torch (1.5 s of CPU
-and some 800 modules on the development machine, in every process that reads or writes a
+libraries: importing `sklearn.externals.array_api_compat.torch` imports torch (1.3 s of CPU
+and some 780 modules on the development machine, in every process that reads or writes a
 skops file where torch is installed). No estimator lives there (`all_estimators` skips
 `externals`), so while the walk runs those adapters refuse to import, which pkgutil takes as
 "nothing to list": the lists come out the same, and a process that never touches a tensor
