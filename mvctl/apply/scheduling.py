@@ -119,6 +119,9 @@ def run_concurrently(
                 if first_error is None:
                     for index in _ready(actions, waiting, needs, outcomes, workers - len(running)):
                         waiting.remove(index)
+                        action = actions[index]
+                        if isinstance(action, TrainVersion):
+                            session.shared_steps.started(f"{action.model}@{action.label}")
                         running[pool.submit(run, index)] = index
                 if not running:
                     break

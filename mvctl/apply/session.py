@@ -80,14 +80,17 @@ class _SharedRun:
 class SharedSteps:
     """A step that several versions of one apply share (the same cache key) runs once, in the
     version the plan names ("trained earlier in this plan by ..."): the others wait for its
-    cache entry and restore it. A step the plan did not expect to share runs in the first
-    version to reach it. Should the running version end without the step (it failed, or never
-    started because the apply stopped), a waiting version runs it itself."""
+    cache entry and restore it. Versions start in plan order, so the named one has started
+    when another reaches the step; where it has not (no thread was free for it), or the plan
+    did not expect the step to be shared, the first version to reach it runs it: nobody waits
+    for a version that is not running. Should the running version end without the step (it
+    failed, or the apply stopped), a waiting version runs it itself."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, _SharedRun] = {}
         self._planned: dict[str, str] = {}
+        self._started: set[str] = set()
         self._ended: set[str] = set()
         self._stopped = False
 
@@ -102,6 +105,11 @@ class SharedSteps:
                 if step.status == "run"
             }
 
+    def started(self, target: str) -> None:
+        """The version's training was handed a thread: it will reach its steps or end."""
+        with self._lock:
+            self._started.add(target)
+
     def claim(self, key: str, target: str) -> tuple[Future[None], str | None]:
         """The future done once the step's cache entry is written, and the version running
         it; None when the caller runs it (then ``recorded`` or ``abandoned`` must follow)."""
@@ -109,7 +117,7 @@ class SharedSteps:
             run = self._runs.get(key)
             if run is None:
                 owner = self._planned.get(key, target)
-                if owner in self._ended or self._stopped:
+                if owner not in self._started or owner in self._ended or self._stopped:
                     owner = target
                 run = self._runs[key] = _SharedRun(owner, Future(), taken=False)
             if run.owner != target:
@@ -139,7 +147,7 @@ class SharedSteps:
             self.abandoned(key, StepFailedError(f"{target} did not reach the step", {}))
 
     def stop(self) -> None:
-        """No version starts any more: none waits for one that will not run its steps."""
+        """The apply is stopping: none waits for a version that may not reach its steps."""
         with self._lock:
             self._stopped = True
             left = [key for key, run in self._runs.items() if not run.taken]

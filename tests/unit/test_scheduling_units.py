@@ -78,8 +78,9 @@ def test_trainer_defaults_size_a_step_and_only_declared_cores_can_be_too_many() 
     assert too_much(step_execution(declared, {}), machine) == "3 cores; this machine has 2"
 
 
-def _shared_plan() -> SharedSteps:
-    """Versions 1 and 2 of model a share step key k1; the plan runs it in version 1."""
+def _shared_plan(*started: str) -> SharedSteps:
+    """Versions 1 and 2 of model a share step key k1; the plan runs it in version 1. The
+    versions in ``started`` were handed a thread (default: both)."""
     shared = SharedSteps()
     shared.plan(
         (
@@ -87,6 +88,8 @@ def _shared_plan() -> SharedSteps:
             TrainVersion("a", "2", "s", "m", "new", (StepPlan("prep", "k1", "cached", "earlier"),)),
         )
     )
+    for target in started or ("a@1", "a@2"):
+        shared.started(target)
     return shared
 
 
@@ -98,6 +101,13 @@ def test_a_shared_step_runs_in_the_version_the_plan_names_whichever_reaches_it_f
     assert owner is None and running is waited
     shared.recorded("k1")
     assert waited.done() and waited.exception() is None
+
+
+def test_nobody_waits_for_a_named_version_that_has_not_started() -> None:
+    shared = _shared_plan("a@2")
+    assert shared.claim("k1", "a@2")[1] is None
+    shared.started("a@1")
+    assert shared.claim("k1", "a@1")[1] == "a@2"
 
 
 def test_a_step_the_plan_did_not_share_goes_to_the_first_version_to_reach_it() -> None:
