@@ -89,7 +89,7 @@ def locate_project(explicit_config: Path | None = None, start: Path | None = Non
     raises naming every problem."""
     path = find_config(explicit_config, start or Path.cwd())
     try:
-        found = _project_of(read_merged(path))
+        found = project_of(read_merged(path))
     except SpecErrors:
         found = None
     if found is not None:
@@ -112,7 +112,7 @@ def loaded_project(loaded: LoadedConfig) -> Project:
     )
 
 
-def _project_of(merged: MergedConfig) -> Project | None:
+def project_of(merged: MergedConfig) -> Project | None:
     """The project ``merged`` describes, or None where the schema has something to say."""
     data = merged.data
     name, state, store = data.get("project"), data.get("state"), data.get("store")

@@ -3,7 +3,6 @@ command but status and history works with, and the files, digests and checks it 
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -13,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from mvctl.core.bundle_source import BundleSource
 from mvctl.core.resolve import UNSET_ENV, env_names
-from mvctl.errors import SpecError, SpecErrors, UsageError
+from mvctl.errors import SpecError, SpecErrors
 from mvctl.project import Project, find_config, loaded_project
 from mvctl.spec.loader import LoadedConfig, load_config
 from mvctl.spec.models import (
     Config,
     Step,
-    actor_name_problem,
     dep_path,
     dep_place,
     is_step_reference,
@@ -242,45 +240,3 @@ def load_workspace(explicit_config: Path | None = None, start: Path | None = Non
         where.store_url,
         loaded=loaded,
     )
-
-
-ACTOR_VARIABLES = (
-    "MVCTL_ACTOR",
-    "GITHUB_ACTOR",  # GitHub Actions (and Gitea/Forgejo Actions): who started the workflow
-    "GITLAB_USER_LOGIN",  # GitLab CI: login of the user who started the pipeline or job
-    "BUILDKITE_BUILD_CREATOR",  # Buildkite: the user who created the build
-    "CIRCLE_USERNAME",  # CircleCI: the VCS user who triggered the pipeline
-    "BITBUCKET_STEP_TRIGGERER_UUID",  # Bitbucket Pipelines: who triggered the step
-    "BUILD_USER_ID",  # Jenkins, with the build-user-vars plugin: who started the build
-    "BUILD_REQUESTEDFOR",  # Azure Pipelines: the user the build was requested for
-    "CODEBUILD_INITIATOR",  # AWS CodeBuild: the entity that started the build
-)
-"""Where the actor comes from when --actor is not given, first set and non-empty wins: our
-own variable, then the CI's identity of who started the run."""
-
-
-def current_actor(explicit: str | None = None) -> str:
-    """Who is acting: ``explicit`` (--actor), else MVCTL_ACTOR, else the CI's user, else the
-    login name. An empty variable counts as unset; a name that cannot be an actor (blank
-    ends, control or invisible characters) is refused, naming where it came from."""
-    if explicit is not None:
-        return _checked_actor(explicit, "--actor")
-    for name in ACTOR_VARIABLES:
-        value = os.environ.get(name)
-        if value:
-            return _checked_actor(value, f"the environment variable {name}")
-    try:
-        return _checked_actor(getpass.getuser(), "the login name")
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _checked_actor(name: str, source: str) -> str:
-    problem = actor_name_problem(name)
-    if problem is not None:
-        raise UsageError(
-            f"{name!r} from {source} is not a valid actor name: {problem}",
-            fix="Name the actor plainly, e.g. --actor release-bot; policy rules compare "
-            "names exactly.",
-        )
-    return name

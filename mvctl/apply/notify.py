@@ -33,10 +33,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvctl import __version__
-from mvctl.spec.models import Notification
+
+if TYPE_CHECKING:
+    from mvctl.spec.models import Notification
 
 CLOSE_BUDGET_S = 10.0
 """The longest ``close`` waits for undelivered events once the apply is done."""

@@ -60,6 +60,7 @@ def revert(
     from mvctl.exit_codes import for_revert
     from mvctl.ops.revert import RevertOptions
     from mvctl.ops.revert import revert as run_revert
+    from mvctl.ops.revert_settings import revert_settings
     from mvctl.render.revert import format_revert_outline, format_revert_result, revert_json
 
     # The outline to confirm goes where people read: stderr under --json.
@@ -79,7 +80,7 @@ def revert(
         force=force,
         lock_lease_s=lock_lease,
     )
-    result = run_revert(app.workspace(), options, confirm=confirm)
+    result = run_revert(revert_settings(app.config_path), options, confirm=confirm)
     emit(
         app,
         result,

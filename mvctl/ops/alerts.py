@@ -23,19 +23,25 @@ if TYPE_CHECKING:
     from mvctl.core.monitoring import RuleVerdict
     from mvctl.core.plan import Conflict, Plan
     from mvctl.core.revert import RevertOutline
+    from mvctl.project import Project
     from mvctl.results.apply import ActionOutcome
     from mvctl.results.monitor import MonitorRollback
-    from mvctl.workspace import Workspace
+    from mvctl.spec.models import Notification
 
 
 class Alerts:
     """The events of one apply, revert or monitor run, sent to the config's notifications."""
 
     def __init__(
-        self, workspace: Workspace, operation: str, actor: str, serial: Callable[[], int]
+        self,
+        notifications: Sequence[Notification],
+        project: Project,
+        operation: str,
+        actor: str,
+        serial: Callable[[], int],
     ) -> None:
-        self._notifier = Notifier(workspace.config.notifications, workspace.root)
-        self._project = workspace.config.project
+        self._notifier = Notifier(notifications, project.root)
+        self._project = project.name
         self._operation = operation
         self._actor = actor
         self._serial = serial

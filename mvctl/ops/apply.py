@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvctl import faults
+from mvctl.actor import current_actor
 from mvctl.core.lineage import resolve_as_recorded
 from mvctl.core.plan import Plan
 from mvctl.core.planner import PlanOptions
@@ -25,7 +26,7 @@ from mvctl.ops.plan import plan_against
 from mvctl.ops.saved_plan import SavedPlan, check_promise, load_saved_plan
 from mvctl.results.apply import ApplyResult
 from mvctl.state.locking import DEFAULT_LEASE_S
-from mvctl.workspace import Workspace, current_actor
+from mvctl.workspace import Workspace
 
 if TYPE_CHECKING:
     from mvctl.apply.session import ApplyEvents
@@ -64,7 +65,7 @@ def apply(
         state, "apply", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
     )
     faults.reached("lock_taken")
-    alerts = Alerts(workspace, "apply", actor, state.serial)
+    alerts = Alerts(workspace.config.notifications, workspace, "apply", actor, state.serial)
     try:
         close_interrupted(state, workspace)
         recorded = state.snapshot()

@@ -14,8 +14,8 @@ from contextlib import suppress
 from pathlib import Path
 
 from mvctl.errors import MvctlError, StateError
+from mvctl.project import Project
 from mvctl.state import StateWriter
-from mvctl.workspace import Workspace
 
 INTACT = "Everything recorded before the failure is intact (each change commits with its log row)."
 AGAIN = {
@@ -24,17 +24,17 @@ AGAIN = {
 }
 
 
-def work_folder(workspace: Workspace, apply_id: int) -> Path:
+def work_folder(project: Project, apply_id: int) -> Path:
     """Where apply ``apply_id`` runs its steps; removed when it ends, even by a signal, and
     by the next apply or revert if it was killed."""
-    return workspace.private_dir / "work" / f"apply-{apply_id}"
+    return project.private_dir / "work" / f"apply-{apply_id}"
 
 
-def close_interrupted(state: StateWriter, workspace: Workspace) -> None:
+def close_interrupted(state: StateWriter, project: Project) -> None:
     """Close the records of applies that died holding the lock, and remove their work
     folders; call holding the lock."""
     for apply_id in state.close_interrupted_applies():
-        shutil.rmtree(work_folder(workspace, apply_id), ignore_errors=True)
+        shutil.rmtree(work_folder(project, apply_id), ignore_errors=True)
 
 
 def close_failed(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import clock
+from mvctl.actor import current_actor
 from mvctl.apply.artifacts import registered_file
 from mvctl.apply.datasets import DataProblem, LoadedData, load_dataset
 from mvctl.apply.evaluating import fetch_dataset, load_version_model
@@ -70,7 +71,7 @@ from mvctl.results.monitor import (
 from mvctl.spec.models import Dataset, ModelSpec
 from mvctl.state import StateReader, StateWriter
 from mvctl.store.blobs import hash_file
-from mvctl.workspace import Workspace, current_actor
+from mvctl.workspace import Workspace
 
 MAX_BATCH_BYTES = 1 << 30
 """The largest batch file monitor reads (1 GiB): it is read whole into memory."""
@@ -359,7 +360,7 @@ def _record_and_decide(
     model, alias, label = sample.model, sample.alias, sample.version
     state = workspace.open_state(create=True)
     lock_id = state.acquire_lock("monitor", actor, timeout_s=options.lock_timeout_s)
-    alerts = Alerts(workspace, "monitor", actor, state.serial)
+    alerts = Alerts(workspace.config.notifications, workspace, "monitor", actor, state.serial)
     try:
         recorded = state.snapshot()
         pointed = recorded.aliases.get((model, alias))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from mvctl.actor import current_actor
 from mvctl.core.comparison import MetricTable, plan_metric_tables
 from mvctl.core.drift import artifacts_to_check
 from mvctl.core.evaluation import resolve_evaluations
@@ -19,7 +20,7 @@ from mvctl.ops.files import write_user_file
 from mvctl.ops.saved_plan import plan_file_text
 from mvctl.results.plan import PlanResult
 from mvctl.state import StateReader
-from mvctl.workspace import Workspace, current_actor
+from mvctl.workspace import Workspace
 
 
 def make_plan(

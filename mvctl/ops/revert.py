@@ -16,12 +16,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from mvctl.actor import current_actor
 from mvctl.apply.served import verify_served_artifact
 from mvctl.core.hashing import canonical_json, sha256_hex
 from mvctl.core.policy import revert_denials
 from mvctl.core.recorded import Change, RecordedState, Target
 from mvctl.core.records import GateDecision, PinRecord
-from mvctl.core.resolve import torch_module
 from mvctl.core.revert import (
     Restoration,
     RevertOutline,
@@ -35,10 +35,10 @@ from mvctl.core.revert import (
 from mvctl.errors import ConflictError, MvctlError, NotFoundError, RevertError, UsageError
 from mvctl.ops.alerts import Alerts
 from mvctl.ops.guard import acquire_lock, close_failed, close_interrupted, release_lock
+from mvctl.ops.revert_settings import RevertSettings, ServedCheck
 from mvctl.results.revert import RevertResult
 from mvctl.state import StateReader, StateWriter
 from mvctl.state.locking import DEFAULT_LEASE_S
-from mvctl.workspace import Workspace, current_actor
 
 
 @dataclass(frozen=True)
@@ -71,25 +71,22 @@ class _Unverified:
 
 
 def revert(
-    workspace: Workspace, options: RevertOptions, *, confirm: Callable[[RevertOutline], bool]
+    settings: RevertSettings, options: RevertOptions, *, confirm: Callable[[RevertOutline], bool]
 ) -> RevertResult:
     if sum([options.apply_id is not None, options.to is not None, options.release]) > 1:
         raise UsageError(
             "give one of APPLY_ID, --to APPLY_ID or --release", fix="See `mvctl revert --help`."
         )
-    declared = {
-        (name, alias): label
-        for name, model in workspace.config.models.items()
-        for alias, label in model.aliases.items()
-    }
+    project = settings.project
+    declared = dict(settings.aliases)
     actor = current_actor(options.actor)
-    state = workspace.open_state(create=True)
+    state = project.open_state(create=True)
     lock_id = acquire_lock(
         state, "revert", actor, timeout_s=options.lock_timeout_s, lease_s=options.lock_lease_s
     )
-    alerts = Alerts(workspace, "revert", actor, state.serial)
+    alerts = Alerts(settings.notifications, project, "revert", actor, state.serial)
     try:
-        close_interrupted(state, workspace)
+        close_interrupted(state, project)
         recorded = state.snapshot()
         if options.release:
             outline = RevertOutline(
@@ -127,7 +124,7 @@ def revert(
                 fix="Revert as an allowed actor (--actor, MVCTL_ACTOR or the CI's user), or "
                 "have an admin apply a policy change that allows it first.",
             )
-        unverified = _verify_served(workspace, state, outline, recorded)
+        unverified = _verify_served(settings, state, outline, recorded)
         if unverified and not options.force:
             raise RevertError(
                 "revert refused, nothing changed: " + "; ".join(u.line for u in unverified),
@@ -172,14 +169,14 @@ def revert(
 
 
 def _verify_served(
-    workspace: Workspace, state: StateWriter, outline: RevertOutline, recorded: RecordedState
+    settings: RevertSettings, state: StateWriter, outline: RevertOutline, recorded: RecordedState
 ) -> list[_Unverified]:
     """Every artifact an alias is to serve once reverted: in the store, intact, a safe format."""
     to_verify = served_changes(outline, recorded)
     if not to_verify:
         return []
-    work_dir = workspace.private_dir / "work" / "revert"
-    store = workspace.open_store()
+    work_dir = settings.project.private_dir / "work" / "revert"
+    store = settings.project.open_store()
     unverified = []
     try:
         for served in to_verify:
@@ -196,14 +193,14 @@ def _verify_served(
                 )
                 continue
             record = served.record or state.version_value(served.model, served.version)
-            model = workspace.config.models.get(served.model)
+            check = settings.checks.get(served.model, ServedCheck())
             try:
                 verify_served_artifact(
                     store,
                     served.artifact_digest,
                     record.lineage if record is not None else {},
-                    tuple(model.trusted_types) if model else (),
-                    torch_module(model) if model else None,
+                    check.trusted_types,
+                    check.torch_module,
                     work_dir,
                     state,
                     what=f"the artifact of {target}",

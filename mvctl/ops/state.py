@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from mvctl.actor import current_actor
 from mvctl.errors import UsageError
 from mvctl.state.db import LockInfo
-from mvctl.workspace import Workspace, current_actor
+from mvctl.workspace import Workspace
 
 
 def migrate(workspace: Workspace) -> tuple[str | None, str]:

@@ -8,9 +8,10 @@ before the rows that name them: holding the lock, no apply is between the two.
 
 from __future__ import annotations
 
+from mvctl.actor import current_actor
 from mvctl.errors import UsageError
 from mvctl.results.store import GcResult
-from mvctl.workspace import Workspace, current_actor
+from mvctl.workspace import Workspace
 
 
 def gc(workspace: Workspace, *, delete: bool, lock_timeout_s: float = 0.0) -> GcResult:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mvctl import clock
+from mvctl.actor import current_actor
 from mvctl.apply.session import ApplyEvents
 from mvctl.core.monitoring import decide_condition
 from mvctl.core.planner import PlanOptions
@@ -47,7 +48,7 @@ from mvctl.spec.schedules import local_date, period_start
 from mvctl.spec.writeback import CopyValue, Edit, SetValue, edit_text, quoted, replace_file
 from mvctl.spec.writeback import unified_diff as diff_of
 from mvctl.state import StateReader, StateWriter
-from mvctl.workspace import Workspace, current_actor, load_workspace
+from mvctl.workspace import Workspace, load_workspace
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,7 @@ def _record(
     for config in files.values():
         config.text = config.original
     outcomes = []
-    alerts = Alerts(workspace, "trigger", actor, state.serial)
+    alerts = Alerts(workspace.config.notifications, workspace, "trigger", actor, state.serial)
     try:
         for decision in decisions:
             if isinstance(decision, Skip):

@@ -8,7 +8,6 @@ value the planner can read without fear of it changing underneath.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,35 +22,12 @@ from pydantic import (
 )
 
 from mvctl.spec.metrics import MetricName
-from mvctl.spec.names import MAX_NAME_LENGTH, NAME_PATTERN
+from mvctl.spec.names import MAX_NAME_LENGTH, NAME_PATTERN, actor_name_problem
 from mvctl.spec.quantities import parse_duration, parse_size
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=128)]
 ParamValue = Any
-
-ACTOR_MAX_LENGTH = 256
-
-
-def actor_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name an actor, or None when it can.
-
-    Actors are compared exactly, so a name must show as what it is: not empty, no leading or
-    trailing blanks, no control or invisible formatting characters (a zero-width space or a
-    right-to-left override would make two different names print alike).
-    """
-    if not name:
-        return "it is empty"
-    if len(name) > ACTOR_MAX_LENGTH:
-        return f"it is longer than {ACTOR_MAX_LENGTH} characters"
-    if any(unicodedata.category(c) == "Cs" for c in name):
-        return "it holds bytes that are not UTF-8"
-    odd = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
-    if odd:
-        return f"it holds the invisible or control character U+{ord(odd[0]):04X}"
-    if name != name.strip():
-        return "it starts or ends with a blank"
-    return None
 
 
 def _actor_name(name: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from mvctl.cli import main
 from mvctl.ops.apply import ApplyOptions, apply
 from mvctl.ops.revert import RevertOptions, revert
+from mvctl.ops.revert_settings import revert_settings
 from mvctl.results.apply import ApplyResult
 from mvctl.results.revert import RevertResult
 from mvctl.workspace import load_workspace
@@ -76,7 +77,7 @@ def apply_here(root: Path, **options: Any) -> ApplyResult:
 
 def revert_here(root: Path, **options: Any) -> RevertResult:
     return revert(
-        load_workspace(root / "mvctl.yaml"),
+        revert_settings(root / "mvctl.yaml"),
         RevertOptions(auto_approve=True, **options),
         confirm=lambda outline: True,
     )

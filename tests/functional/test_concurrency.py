@@ -20,6 +20,7 @@ import pytest
 
 from mvctl.ops.check import check
 from mvctl.ops.revert import RevertOptions, revert
+from mvctl.ops.revert_settings import workspace_settings
 from mvctl.state.db import StateDB
 from mvctl.workspace import load_workspace
 from tests.functional.projects import TINY_CONFIG, Project, make_tiny
@@ -133,7 +134,11 @@ def test_concurrent_applies_and_reverts_keep_one_sequence(
             waited += code == 0
         assert time.monotonic() - started < 170
         workspace = load_workspace(projects[0].root / "mvctl.yaml")
-        revert(workspace, RevertOptions(release=True, auto_approve=True), confirm=lambda _: True)
+        revert(
+            workspace_settings(workspace),
+            RevertOptions(release=True, auto_approve=True),
+            confirm=lambda _: True,
+        )
         assert_one_sequence(state_url)
         result = check(workspace)
         assert result.ok and result.findings == (), result.findings

@@ -207,7 +207,8 @@ def test_a_promotion_held_back_by_a_gate_is_a_gate_failed_event(tmp_path: Path, 
     from mvctl.workspace import load_workspace
 
     project = notify(make_tiny(tmp_path / "proj"), webhook(hook.url))
-    alerts = Alerts(load_workspace(project.root / "mvctl.yaml"), "apply", "tester", lambda: 7)
+    workspace = load_workspace(project.root / "mvctl.yaml")
+    alerts = Alerts(workspace.config.notifications, workspace, "apply", "tester", lambda: 7)
     held = ActionOutcome(
         MoveAlias("churn", "production", "1.0.0", "1.1.0"),
         "failed",

@@ -6,8 +6,8 @@ import getpass
 
 import pytest
 
+from mvctl.actor import ACTOR_VARIABLES, current_actor
 from mvctl.errors import UsageError
-from mvctl.workspace import ACTOR_VARIABLES, current_actor
 
 
 @pytest.fixture(autouse=True)

@@ -81,6 +81,10 @@ LAZY_IMPORTS = {
     ("project.py", "mvctl.state.db"): "the state's modules, which `validate` never opens",
     ("project.py", "mvctl.state.reading"): "the state's modules, which `validate` never opens",
     ("project.py", "mvctl.store.s3"): "boto3's wrapper, for an s3:// store only",
+    ("ops/revert_settings.py", "mvctl.workspace"): "the schema, loaded only for a config whose "
+    "notifications, torch steps or anything unexpected revert cannot read plainly",
+    ("ops/revert_settings.py", "mvctl.core.resolve"): "the models' resolution, which finds a "
+    "torch model's module for the full load only",
     ("apply/ray_remote.py", "mvctl.apply.ray_remote"): "mvctl on a Ray worker, which may lack "
     "it: the task, shipped by value, reports that instead of failing to unpickle",
 }
