@@ -78,16 +78,16 @@ def workspace_settings(workspace: Workspace) -> RevertSettings:
 
 def _plain_settings(project: Project, data: Mapping[str, Any]) -> RevertSettings | None:
     """The settings from the config's plain values, or None where the full load is needed."""
-    if data.get("notifications"):
+    if data.get("notifications", []) != []:
         return None
     aliases: dict[tuple[str, str], str] = {}
     checks: dict[str, ServedCheck] = {}
-    for name, body in (data.get("models") or {}).items():
+    for name, body in data.get("models", {}).items():
         if not isinstance(body, dict):
             return None
-        declared = body.get("aliases") or {}
-        trusted = body.get("trusted_types") or []
-        pipeline = body.get("pipeline") or []
+        declared = body.get("aliases", {})
+        trusted = body.get("trusted_types", [])
+        pipeline = body.get("pipeline", [])
         if not (
             isinstance(declared, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items())

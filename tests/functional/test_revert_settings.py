@@ -76,8 +76,19 @@ def test_notifications_and_torch_steps_take_the_full_load(tmp_path: Path) -> Non
         (('production: "1.0.0"', "production: [1.0.0]"), "aliases.production"),
         (("owners: [tester]", "owners: [tester]\n    trusted_types: nope"), "trusted_types"),
         (("owners: [tester]", "owners: [tester]\n    pipeline: nope"), "pipeline"),
+        (
+            ('aliases:\n      production: "1.0.0"\n      staging: "1.1.0"', "aliases: null"),
+            "aliases",
+        ),
+        (("models:", "notifications: null\nmodels:"), "notifications"),
     ],
-    ids=["alias-not-a-label", "trusted-types-not-a-list", "pipeline-not-a-list"],
+    ids=[
+        "alias-not-a-label",
+        "trusted-types-not-a-list",
+        "pipeline-not-a-list",
+        "aliases-null",
+        "notifications-null",
+    ],
 )
 def test_what_revert_cannot_read_plainly_is_reported_by_the_full_load(
     applied: Project, tmp_path: Path, edit: tuple[str, str], says: str
