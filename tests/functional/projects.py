@@ -178,3 +178,36 @@ def make_quickstart(root: Path, state_url: str | None = None) -> Project:
         ignore=shutil.ignore_patterns(".mvctl"),
     )
     return Project(root, base_env(state_url))
+
+
+def copy_of(project: Project, folder: Path) -> Project:
+    """``project`` copied into ``folder``, its state and store with it, to edit freely."""
+    shutil.copytree(project.root, folder / "proj")
+    return Project(folder / "proj", project.env)
+
+
+SCHEMA_AND_SQL_MODULES = ("pydantic", "sqlalchemy", "alembic")
+
+LOADED_BY_COMMAND = """\
+import sys
+from mvctl.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    assert done.code == 0, done.code
+print(sorted(m for m in {modules!r} if m in sys.modules), file=sys.stderr)
+"""
+
+
+def schema_and_sql_modules_loaded(project: Project, *args: str) -> str:
+    """Which of pydantic, SQLAlchemy and alembic `mvctl ARGS` loads, run in a fresh
+    interpreter in ``project`` (it must succeed): "[]" when none."""
+    ran = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_COMMAND.format(modules=SCHEMA_AND_SQL_MODULES), *args],
+        cwd=project.root,
+        env={**project.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return ran.stderr.strip().splitlines()[-1]

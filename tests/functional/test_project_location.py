@@ -6,13 +6,11 @@ reports it as every command does."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.functional.projects import REPO, Project, make_tiny
+from tests.functional.projects import Project, copy_of, make_tiny, schema_and_sql_modules_loaded
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +19,6 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
     done = project.mvctl("apply", "--auto-approve")
     assert done.code == 0, done.text
     return project
-
-
-def copy_of(project: Project, folder: Path) -> Project:
-    """The applied project in ``folder`` (its state and store with it), to edit freely."""
-    import shutil
-
-    shutil.copytree(project.root, folder / "proj")
-    return Project(folder / "proj", project.env)
 
 
 def test_status_and_history_show_the_state_over_a_mistake_elsewhere_in_the_config(
@@ -102,22 +92,4 @@ def test_reading_the_state_loads_neither_the_schema_nor_sqlalchemy(
     applied: Project, command: str
 ) -> None:
     """What keeps these two fast (DESIGN's bars): checked in a fresh interpreter."""
-    probe = (
-        "import sys\n"
-        "from mvctl.cli import main\n"
-        "try:\n"
-        f"    main([{command!r}, '--json'])\n"
-        "except SystemExit as done:\n"
-        "    assert done.code == 0, done.code\n"
-        "loaded = sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic') if m in sys.modules)\n"
-        "print(loaded, file=sys.stderr)\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=applied.root,
-        env={**applied.env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert ran.stderr.strip().splitlines()[-1] == "[]"
+    assert schema_and_sql_modules_loaded(applied, command, "--json") == "[]"

@@ -6,8 +6,6 @@ full load, with the same result or the same report."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -17,7 +15,14 @@ from mvctl.errors import SpecErrors
 from mvctl.ops.revert_settings import ServedCheck, revert_settings, workspace_settings
 from mvctl.project import Project as Located
 from mvctl.workspace import load_workspace
-from tests.functional.projects import REPO, TINY_CONFIG, Project, make_quickstart, make_tiny
+from tests.functional.projects import (
+    TINY_CONFIG,
+    Project,
+    copy_of,
+    make_quickstart,
+    make_tiny,
+    schema_and_sql_modules_loaded,
+)
 
 NOTIFIED = TINY_CONFIG + "notifications:\n  - command: cat > notified.json\n"
 TORCH_STEP = TINY_CONFIG.replace(
@@ -35,13 +40,6 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
     done = project.mvctl("apply", "--auto-approve")
     assert done.code == 0, done.text
     return project
-
-
-def copy_of(project: Project, folder: Path) -> Project:
-    import shutil
-
-    shutil.copytree(project.root, folder / "proj")
-    return Project(folder / "proj", project.env)
 
 
 @pytest.mark.parametrize(
@@ -129,23 +127,5 @@ def test_a_revert_with_notifications_sends_them(applied: Project, tmp_path: Path
 def test_revert_loads_neither_the_schema_nor_sqlalchemy(applied: Project, tmp_path: Path) -> None:
     """What keeps revert fast (DESIGN's bar): checked in a fresh interpreter."""
     project = copy_of(applied, tmp_path)
-    probe = (
-        "import sys\n"
-        "from mvctl.cli import main\n"
-        "try:\n"
-        "    main(['revert', '--auto-approve', '--json'])\n"
-        "except SystemExit as done:\n"
-        "    assert done.code == 0, done.code\n"
-        "loaded = sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic') if m in sys.modules)\n"
-        "print(loaded, file=sys.stderr)\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=project.root,
-        env={**project.env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert ran.stderr.strip().splitlines()[-1] == "[]"
+    assert schema_and_sql_modules_loaded(project, "revert", "--auto-approve", "--json") == "[]"
     assert json.loads(project.mvctl("history", "--json").out)["applies"][0]["kind"] == "revert"
