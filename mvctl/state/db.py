@@ -26,6 +26,7 @@ from mvctl.state.connection import Link
 from mvctl.state.lock import Takeover
 from mvctl.state.locking import DEFAULT_LEASE_S, LockingStateDB
 from mvctl.state.reading import normalize_since
+from mvctl.state.sqlite_head import create_at_head
 from mvctl.state.url import parse_state_url
 from mvctl.state.writer import Writer
 
@@ -74,7 +75,10 @@ class StateDB(LockingStateDB):
             _make_folder(target.sqlite_path.parent, target.display)
         db = cls(Link(target, wal=True))
         try:
-            if db._find_schema() != schema.HEAD_REVISION:
+            found = db._find_schema()
+            if found is None and target.sqlite_path is not None and create_at_head(db._link):
+                db._ready = True  # built at head; it held no schema when opened
+            elif found != schema.HEAD_REVISION:
                 db._migrate_to_head()
         except BaseException:
             db.close()
@@ -87,7 +91,8 @@ class StateDB(LockingStateDB):
         ``open(create=True)`` already migrates, so ``mvctl state migrate`` opens that way and
         reports the revision found at open time.
         """
-        self._migrate_to_head()
+        if not self._ready:
+            self._migrate_to_head()
         return self._found_revision, schema.HEAD_REVISION
 
     def _migrate_to_head(self) -> None:
