@@ -135,24 +135,33 @@ class SharedSteps:
         """The claimed step did not run to its cache entry; a waiting version runs it itself."""
         with self._lock:
             run = self._runs.pop(key)
-        if not run.done.done():
-            run.done.set_exception(why)
+        _give_up([run], why)
 
     def ended(self, target: str) -> None:
         """A version's training is over: the steps it never reached go to those waiting."""
         with self._lock:
             self._ended.add(target)
-            left = [key for key, run in self._runs.items() if run.owner == target and not run.taken]
-        for key in left:
-            self.abandoned(key, StepFailedError(f"{target} did not reach the step", {}))
+            left = self._untaken(lambda run: run.owner == target)
+        _give_up(left, StepFailedError(f"{target} did not reach the step", {}))
 
     def stop(self) -> None:
         """The apply is stopping: none waits for a version that may not reach its steps."""
         with self._lock:
             self._stopped = True
-            left = [key for key, run in self._runs.items() if not run.taken]
-        for key in left:
-            self.abandoned(key, StepFailedError("the apply stopped before the step ran", {}))
+            left = self._untaken(lambda run: True)
+        _give_up(left, StepFailedError("the apply stopped before the step ran", {}))
+
+    def _untaken(self, which: Callable[[_SharedRun], bool]) -> list[_SharedRun]:
+        """Take out the runs no version has reached yet among ``which``; call holding the
+        lock, so that none is reached meanwhile (a later claim starts a run of its own)."""
+        keys = [key for key, run in self._runs.items() if not run.taken and which(run)]
+        return [self._runs.pop(key) for key in keys]
+
+
+def _give_up(runs: Sequence[_SharedRun], why: BaseException) -> None:
+    for run in runs:
+        if not run.done.done():
+            run.done.set_exception(why)
 
 
 @dataclass

@@ -130,3 +130,14 @@ def test_a_stopped_apply_leaves_no_version_waiting_for_one_that_never_started() 
     shared.stop()
     assert isinstance(waited.exception(), StepFailedError)
     assert shared.claim("k1", "a@2")[1] is None
+
+
+def test_a_stop_leaves_a_step_already_running_to_its_version() -> None:
+    shared = _shared_plan()
+    shared.claim("k1", "a@1")
+    waited, owner = shared.claim("k1", "a@2")
+    shared.stop()
+    shared.ended("a@1")
+    assert owner == "a@1" and not waited.done()
+    shared.recorded("k1")
+    assert waited.exception() is None
