@@ -9,8 +9,8 @@ A ``Project`` is all that the commands reading only the recorded state need (sta
 history): ``locate_project`` reads the config files as safely as a full load but does not
 check them against the schema, so those commands neither load pydantic nor refuse to show the
 state over a mistake elsewhere in the config. Anything unexpected in what it reads, and it
-leaves the config to the full load, which reports it. Revert reads its few settings the same
-way (``ops.revert_settings``). The other commands load a ``Workspace``: a project whose config
+leaves the config to the full load, which reports it. `state migrate/lock/unlock` take a
+Project too, and revert reads its few settings the same way (``ops.revert_settings``). The other commands load a ``Workspace``: a project whose config
 was loaded and checked whole.
 """
 

@@ -22,7 +22,7 @@ def migrate(app: AppContext) -> int:
     from mvctl.exit_codes import ExitCode
     from mvctl.ops.state import migrate as run_migrate
 
-    before, head = run_migrate(app.workspace())
+    before, head = run_migrate(app.project())
     console = app.console()
     if before == head:
         console.print(f"The state schema is up to date (revision {head}).")
@@ -46,7 +46,7 @@ def lock(app: AppContext, reason: str) -> int:
     from mvctl.ops.state import take_lock
     from mvctl.render.markup import escape
 
-    lock_id = escape(take_lock(app.workspace(), reason))
+    lock_id = escape(take_lock(app.project(), reason))
     app.console().print(
         f"Locked the state: lock {lock_id}. Release it with `mvctl state unlock {lock_id}`."
     )
@@ -65,7 +65,7 @@ def unlock(app: AppContext, lock_id: str, force: bool) -> int:
     from mvctl.ops.state import release_lock
     from mvctl.render.markup import escape
 
-    holder = release_lock(app.workspace(), lock_id, force=force)
+    holder = release_lock(app.project(), lock_id, force=force)
     app.console().print(
         f"Released lock {escape(lock_id)} (held by {escape(holder.actor)} for "
         f"{escape(holder.operation)} since {escape(holder.acquired_at)})."

@@ -1,31 +1,32 @@
-"""mvctl state: migrate, lock and unlock by hand."""
+"""mvctl state: migrate, lock and unlock by hand. Each needs only where the state is, so
+they take a ``Project`` and work over a mistake elsewhere in the config (`mvctl.project`)."""
 
 from __future__ import annotations
 
 from mvctl.actor import current_actor
 from mvctl.errors import UsageError
+from mvctl.project import Project
 from mvctl.state.db import LockInfo
-from mvctl.workspace import Workspace
 
 
-def migrate(workspace: Workspace) -> tuple[str | None, str]:
-    state = workspace.open_state(create=True)
+def migrate(project: Project) -> tuple[str | None, str]:
+    state = project.open_state(create=True)
     try:
         return state.migrate()
     finally:
         state.close()
 
 
-def take_lock(workspace: Workspace, reason: str) -> str:
-    state = workspace.open_state(create=True)
+def take_lock(project: Project, reason: str) -> str:
+    state = project.open_state(create=True)
     try:
         return state.acquire_lock(reason, current_actor(), lease_s=None)
     finally:
         state.close()
 
 
-def release_lock(workspace: Workspace, lock_id: str, *, force: bool) -> LockInfo:
-    state = workspace.open_state(create=True)
+def release_lock(project: Project, lock_id: str, *, force: bool) -> LockInfo:
+    state = project.open_state(create=True)
     try:
         holder = state.lock_holder()
         if (

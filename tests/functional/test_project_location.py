@@ -42,6 +42,23 @@ def test_status_and_history_show_the_state_over_a_mistake_elsewhere_in_the_confi
     assert [a["kind"] for a in json.loads(history.out)["applies"]] == ["apply"]
 
 
+def test_state_housekeeping_works_over_a_mistake_elsewhere_in_the_config(
+    applied: Project, tmp_path: Path
+) -> None:
+    project = copy_of(applied, tmp_path)
+    project.edit_config("params: {lr: 0.1}", "params: {lr: 0.1}\n        retries: many")
+    assert project.mvctl("validate").code == 1
+    locked = project.mvctl("state", "lock", "--reason", "maintenance")
+    assert locked.code == 0, locked.text
+    lock_id = json.loads(project.mvctl("status", "--json").out)["lock"]["lock_id"]
+    assert lock_id in locked.out
+    unlocked = project.mvctl("state", "unlock", lock_id)
+    assert unlocked.code == 0, unlocked.text
+    assert json.loads(project.mvctl("status", "--json").out)["lock"] is None
+    migrated = project.mvctl("state", "migrate")
+    assert (migrated.code, "up to date" in migrated.out) == (0, True), migrated.text
+
+
 def test_a_model_dropped_from_the_config_is_shown_as_not_declared(
     applied: Project, tmp_path: Path
 ) -> None:
