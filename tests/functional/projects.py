@@ -169,6 +169,14 @@ def make_tiny(root: Path, state_url: str | None = None) -> Project:
     return project
 
 
+def applied_tiny(root: Path) -> Project:
+    """The tiny project in ``root``, applied once (both versions trained, both aliases set)."""
+    project = make_tiny(root)
+    done = project.mvctl("apply", "--auto-approve")
+    assert done.code == 0, done.text
+    return project
+
+
 def make_quickstart(root: Path, state_url: str | None = None) -> Project:
     """A copy of examples/quickstart without any state the README's first command left there."""
     shutil.copytree(

@@ -13,17 +13,14 @@ import pytest
 
 from mvctl.render.console import color_wanted
 from tests.functional.inprocess import run_cli
-from tests.functional.projects import Project, make_tiny
+from tests.functional.projects import Project, applied_tiny
 
 ESC = "\x1b["
 
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = make_tiny(tmp_path_factory.mktemp("conveniences") / "proj")
-    done = project.mvctl("apply", "--auto-approve")
-    assert done.code == 0, done.text
-    return project
+    return applied_tiny(tmp_path_factory.mktemp("conveniences") / "proj")
 
 
 def cli(project: Project, *args: str) -> tuple[int, str, str]:

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.projects import Project, copy_of, make_tiny, schema_and_sql_modules_loaded
+from tests.functional.projects import (
+    Project,
+    applied_tiny,
+    copy_of,
+    schema_and_sql_modules_loaded,
+)
 
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = make_tiny(tmp_path_factory.mktemp("located") / "proj")
-    done = project.mvctl("apply", "--auto-approve")
-    assert done.code == 0, done.text
-    return project
+    return applied_tiny(tmp_path_factory.mktemp("located") / "proj")
 
 
 def test_status_and_history_show_the_state_over_a_mistake_elsewhere_in_the_config(

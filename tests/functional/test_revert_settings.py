@@ -18,6 +18,7 @@ from mvctl.workspace import load_workspace
 from tests.functional.projects import (
     TINY_CONFIG,
     Project,
+    applied_tiny,
     copy_of,
     make_quickstart,
     make_tiny,
@@ -36,10 +37,7 @@ TRUSTED = TINY_CONFIG.replace(
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = make_tiny(tmp_path_factory.mktemp("revert-settings") / "proj")
-    done = project.mvctl("apply", "--auto-approve")
-    assert done.code == 0, done.text
-    return project
+    return applied_tiny(tmp_path_factory.mktemp("revert-settings") / "proj")
 
 
 @pytest.mark.parametrize(
