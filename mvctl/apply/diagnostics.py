@@ -12,6 +12,7 @@ legends); they come from the data and are escaped by whoever shows them.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from mvctl.apply.predictors import Predictions
@@ -115,42 +116,44 @@ def _binary_curves(y_true: Any, scores: Any, positive: Any, probabilistic: bool)
     return details
 
 
-def _one_vs_rest(y_true: Any, scores: Any, classes: Any) -> dict[str, Any]:
+def _each_class(y_true: Any, scores: Any, classes: Any) -> Iterator[tuple[str, Any, Any]]:
+    """(label, which rows are that class, that class's score column) for every class both
+    present and absent in ``y_true``: one class against the rest."""
     import numpy as np
-    from sklearn.metrics import roc_auc_score, roc_curve
 
     truth = np.asarray(y_true)
-    curves: dict[str, Any] = {"labels": [], "fpr": [], "tpr": [], "auc": []}
     for index, label in enumerate(_text(classes)):
         is_class = truth == classes[index]
-        if is_class.all() or not is_class.any():
-            continue
-        fpr, tpr, _ = roc_curve(is_class, scores[:, index])
+        if not is_class.all() and is_class.any():
+            yield label, is_class, scores[:, index]
+
+
+def _one_vs_rest(y_true: Any, scores: Any, classes: Any) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    curves: dict[str, Any] = {"labels": [], "fpr": [], "tpr": [], "auc": []}
+    for label, is_class, column in _each_class(y_true, scores, classes):
+        fpr, tpr, _ = roc_curve(is_class, column)
         thin_fpr, thin_tpr = _thin(fpr, tpr)
         curves["labels"].append(label)
         curves["fpr"].append(thin_fpr)
         curves["tpr"].append(thin_tpr)
-        curves["auc"].append(round(float(roc_auc_score(is_class, scores[:, index])), 6))
+        curves["auc"].append(round(float(roc_auc_score(is_class, column)), 6))
     return curves
 
 
 def _one_vs_rest_precision_recall(y_true: Any, scores: Any, classes: Any) -> dict[str, Any]:
     """Each class's precision-recall curve and average precision against the rest, the way
     the binary curve is drawn for its positive class."""
-    import numpy as np
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    truth = np.asarray(y_true)
     curves: dict[str, Any] = {"labels": [], "precision": [], "recall": [], "average_precision": []}
-    for index, label in enumerate(_text(classes)):
-        is_class = truth == classes[index]
-        if is_class.all() or not is_class.any():
-            continue
-        precision, recall, _ = precision_recall_curve(is_class, scores[:, index])
+    for label, is_class, column in _each_class(y_true, scores, classes):
+        precision, recall, _ = precision_recall_curve(is_class, column)
         thin_precision, thin_recall = _thin(precision, recall)
         curves["labels"].append(label)
         curves["precision"].append(thin_precision)
         curves["recall"].append(thin_recall)
-        average = average_precision_score(is_class, scores[:, index])
+        average = average_precision_score(is_class, column)
         curves["average_precision"].append(round(float(average), 6))
     return curves
