@@ -16,7 +16,6 @@ so they reach stderr with their control characters escaped, as everything the Co
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mvctl import clock
+from mvctl.collector import tune_for_one_command
 from mvctl.errors import Interrupted, MvctlError, SpecError, SpecErrors
 from mvctl.exit_codes import ExitCode, for_error
 
@@ -109,21 +109,8 @@ def _print_json(document: ErrorJson) -> None:
 
 def run() -> None:
     """The `mvctl` program: ``main`` in a process of its own (tests call ``main`` in theirs)."""
-    _collect_garbage_in_batches()
+    tune_for_one_command()
     main()
-
-
-def _collect_garbage_in_batches() -> None:
-    """Tune the cyclic garbage collector for one short command that builds many objects.
-
-    With the default young generation (700 objects) a 10,000-version plan spends a quarter of
-    its CPU time in collections that find nothing: its values are trees, not cycles. What
-    start-up loaded lives as long as the process, so it is frozen out of full collections, and
-    the young generation holds 50,000 objects. Cycles are still collected, in larger batches.
-    Only for a process of its own: frozen objects are never freed.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 10)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,13 +9,13 @@ anything but ``SpecErrors`` whatever bytes it is given.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from mvctl.collector import built_to_last
 from mvctl.errors import SpecError
 from mvctl.spec.checks import check_config, check_model
 from mvctl.spec.merged import ConfigFiles
@@ -44,16 +44,8 @@ def load_config(path: Path, texts: Mapping[Path, str] | None = None) -> LoadedCo
 
     ``texts``: contents to read instead of the files at these (resolved) paths, to check an
     edit before it is written (`mvctl freeze`)."""
-    # Loading makes hundreds of thousands of small objects and no reference cycles; the
-    # cyclic collector would rescan them all again and again (half of the load time for
-    # 10,000 versions). Reference counting frees everything, so pause it meanwhile.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with built_to_last():
         return _Loader(path, texts or {}).load()
-    finally:
-        if paused:
-            gc.enable()
 
 
 class _Loader(ConfigFiles):

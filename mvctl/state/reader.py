@@ -9,12 +9,11 @@ backends against the migrated schema, so a drift fails there.
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from typing import Any, get_args
 
+from mvctl.collector import built_to_last
 from mvctl.core.recorded import (
     DEP_FILES,
     RESULT_KINDS,
@@ -132,7 +131,7 @@ def serial(tx: Tx) -> int:
 
 def snapshot(tx: Tx) -> RecordedState:
     """The whole recorded state the planner needs."""
-    with _gc_paused():
+    with built_to_last():
         versions = {(row[0], row[1]): RecordedVersion(*row) for row in tx.rows(VERSIONS)}
         return RecordedState(
             serial=serial(tx),
@@ -447,22 +446,6 @@ def _version_blobs(found: set[str], artifact: Any, lineage: Any, failure: Any) -
 
 def _where(conditions: Sequence[str]) -> str:
     return " WHERE " + " AND ".join(conditions) if conditions else ""
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while tens of thousands of rows become objects.
-
-    None of them form cycles, yet each allocation burst triggers collections that rescan
-    everything alive: about a third of a large snapshot's time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _loads(text: str | None) -> Any:
